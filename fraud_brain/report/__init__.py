@@ -1,0 +1,1 @@
+"""Human-readable reports: data summaries and the end-to-end run report."""
