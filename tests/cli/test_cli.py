@@ -47,12 +47,11 @@ def test_summary_prints_each_kind(tmp_path):
 
 
 def test_every_command_has_help():
-    import click
     import typer.main
 
-    def walk(command: click.Command, path: list[str]):
+    def walk(command, path: list[str]):
         yield path
-        if isinstance(command, click.Group):
+        if isinstance(getattr(command, "commands", None), dict):
             for name, sub in command.commands.items():
                 yield from walk(sub, [*path, name])
 
