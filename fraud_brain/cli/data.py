@@ -45,6 +45,17 @@ def validate_file(
     raise typer.Exit(0 if result.ok else 1)
 
 
+@data_app.command("schema")
+def schema(kind: str | None = typer.Argument(None, help="call, transfer, subscriber or label (default: all).")) -> None:
+    """Print the record schemas as Markdown tables (as in the README)."""
+    from fraud_brain.report.schema_doc import schema_markdown
+    from fraud_brain.schema import SCHEMAS, schema_for
+
+    kinds = [schema_for(kind).kind] if kind else list(SCHEMAS)
+    for name in kinds:
+        typer.echo(f"### {name}\n\n{schema_markdown(name)}\n")
+
+
 def register(app: typer.Typer) -> None:
     """Add the ``data`` commands."""
     app.add_typer(data_app, name="data")
