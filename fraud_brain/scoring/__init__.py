@@ -1,0 +1,1 @@
+"""Scoring: offline LightGBM, river online learning, blending, reason codes, model registry."""
