@@ -1,0 +1,65 @@
+"""Actions: cases per victim episode, the escalation policy, the durable outbox and its adapters.
+
+Decisions from the rules layer go to :class:`Orchestrator` (cases, timelines, actions written
+to the outbox); :class:`Dispatcher` delivers them through adapters (embedded simulators or a
+signed webhook); outcomes come back as case events and labels (``store.labels_since``).
+"""
+
+from fraud_brain.actions.adapters import (
+    Adapter,
+    AdapterResult,
+    SimulatedAgentQueue,
+    SimulatedBank,
+    SimulatedOfficerPager,
+    SimulatedVoiceBot,
+    WebhookAdapter,
+    simulated_adapters,
+    verify_signature,
+)
+from fraud_brain.actions.agent_desk import SimulatedAgentDesk
+from fraud_brain.actions.clock import Clock, ManualClock, SystemClock
+from fraud_brain.actions.dispatcher import DispatchReport, Dispatcher
+from fraud_brain.actions.orchestrator import (
+    DECISION_SCHEMA,
+    DecisionError,
+    IngestReport,
+    Orchestrator,
+    TickReport,
+    decision_frame,
+)
+from fraud_brain.actions.policy import EscalationPolicy, OutboxSettings, PolicyError, load_policy, parse_policy
+from fraud_brain.actions.report import ActionsSummary, summarize
+from fraud_brain.actions.workflow import ReplayResult, replay
+
+__all__ = [
+    "DECISION_SCHEMA",
+    "ActionsSummary",
+    "Adapter",
+    "AdapterResult",
+    "Clock",
+    "DecisionError",
+    "DispatchReport",
+    "Dispatcher",
+    "EscalationPolicy",
+    "IngestReport",
+    "ManualClock",
+    "Orchestrator",
+    "OutboxSettings",
+    "PolicyError",
+    "ReplayResult",
+    "SimulatedAgentDesk",
+    "SimulatedAgentQueue",
+    "SimulatedBank",
+    "SimulatedOfficerPager",
+    "SimulatedVoiceBot",
+    "SystemClock",
+    "TickReport",
+    "WebhookAdapter",
+    "decision_frame",
+    "load_policy",
+    "parse_policy",
+    "replay",
+    "simulated_adapters",
+    "summarize",
+    "verify_signature",
+]

@@ -1,0 +1,452 @@
+"""The orchestrator: decisions in, cases and outbox actions out, escalated as outcomes come back.
+
+One case per victim episode: a decision joins the victim's latest case when it comes within
+the episode gap, so a burst of alerts for one scam makes one case with one timeline and one
+bot-call ladder. Bot failures (no answer, busy, not convinced) re-dial every few minutes, then
+hand over to a human agent whose SLA, when breached, alerts the community officer. Highest-risk
+decisions fan out to every action at once. Every action is written to the outbox in the same
+transaction as the alert and case change that caused it; the dispatcher delivers it later.
+
+>>> from datetime import datetime, timezone
+>>> import polars as pl
+>>> from fraud_brain.actions.clock import ManualClock
+>>> from fraud_brain.store import SQLiteRepository
+>>> t = datetime(2026, 3, 1, 9, tzinfo=timezone.utc)
+>>> orch = Orchestrator(SQLiteRepository(":memory:"), clock=ManualClock(t))
+>>> frame = pl.DataFrame({"event_id": ["c1", "c2"], "time": [t, t], "rule": ["long_call", "long_call"],
+...     "priority": [1, 1], "tier": ["hour", "hour"], "actions": [["voice_bot"], ["voice_bot"]],
+...     "victim_key": ["13800000001"] * 2, "entity_key": ["17000000009"] * 2, "typology": [None, None],
+...     "mode": ["active"] * 2, "score": [0.7, 0.8], "reasons": [["long call"], ["long call"]]})
+>>> report = orch.ingest(frame)
+>>> report.cases_opened, report.cases_joined, dict(report.actions)
+(1, 1, {'voice_bot': 1})
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+import polars as pl
+
+from fraud_brain.actions.clock import Clock, SystemClock
+from fraud_brain.actions.labels import labels_from_bank, labels_from_disposition
+from fraud_brain.actions.adapters.simulators import AGENT_DISPOSITIONS
+from fraud_brain.actions.policy import EscalationPolicy
+from fraud_brain.store.base import Repository
+from fraud_brain.store.models import ACTION_KINDS, MODES, TIERS, Alert, Case, NewAction, Outcome
+
+REQUIRED_COLUMNS = (
+    "event_id", "time", "rule", "priority", "tier", "actions", "victim_key", "entity_key", "typology", "mode",
+    "score", "reasons",
+)
+"""Columns every decision frame has (the rules layer's output contract)."""
+TRANSFER_COLUMNS = ("payee_account", "payee_bank", "amount", "transfer_id")
+"""Columns decisions on transfers add; optional in a frame."""
+BOT_FAILURES = ("not_convinced", "no_answer", "busy")
+DECISION_SCHEMA = pl.Schema(
+    {
+        "event_id": pl.String, "time": pl.Datetime("ms", "UTC"), "rule": pl.String, "priority": pl.Int32,
+        "tier": pl.String, "actions": pl.List(pl.String), "victim_key": pl.String, "entity_key": pl.String,
+        "typology": pl.String, "mode": pl.String, "score": pl.Float64, "reasons": pl.List(pl.String),
+        "payee_account": pl.String, "payee_bank": pl.String, "amount": pl.Float64, "transfer_id": pl.String,
+    }
+)
+"""The decision frame the rules layer hands over (transfer columns may be absent or null)."""
+_URGENCY = {tier: rank for rank, tier in enumerate(TIERS)}
+_CONTACT_KINDS = ("voice_bot", "agent_followup", "officer_alert")
+
+
+class DecisionError(ValueError):
+    """A decision frame that does not meet the rules-layer contract."""
+
+
+def decision_frame(records: list[dict[str, Any]]) -> pl.DataFrame:
+    """A typed decision frame from dicts; unspecified fields get neutral defaults.
+
+    Defaults: priority 1, tier ``"hour"``, actions ``["voice_bot"]``, mode ``"active"``,
+    score 0.5, no reasons, no typology, no transfer.
+
+    >>> from datetime import datetime, timezone
+    >>> frame = decision_frame([{"event_id": "e1", "time": datetime(2026, 1, 1, tzinfo=timezone.utc),
+    ...                          "victim_key": "13800000001"}])
+    >>> frame.row(0, named=True)["actions"], frame.schema["time"]
+    (['voice_bot'], Datetime(time_unit='ms', time_zone='UTC'))
+    """
+    defaults: dict[str, Any] = {
+        "rule": "rule", "priority": 1, "tier": "hour", "actions": ["voice_bot"], "entity_key": None, "typology": None,
+        "mode": "active", "score": 0.5, "reasons": [], "payee_account": None, "payee_bank": None, "amount": None,
+        "transfer_id": None,
+    }
+    unknown = sorted({k for r in records for k in r} - set(DECISION_SCHEMA))
+    if unknown:
+        raise DecisionError(f"decision field(s) {unknown} unknown; expected some of {list(DECISION_SCHEMA)}")
+    rows = [{**defaults, **record} for record in records]
+    return pl.DataFrame(rows, schema=DECISION_SCHEMA)
+
+
+@dataclass
+class IngestReport:
+    """What one :meth:`Orchestrator.ingest` call did."""
+
+    alerts: int = 0
+    duplicates: int = 0
+    shadow: int = 0
+    cases_opened: int = 0
+    cases_joined: int = 0
+    cases_reopened: int = 0
+    actions: Counter[str] = field(default_factory=Counter)
+    suppressed: int = 0
+    rejected: list[str] = field(default_factory=list)
+
+
+@dataclass
+class TickReport:
+    """What one :meth:`Orchestrator.tick` did."""
+
+    outcomes: int = 0
+    redials: int = 0
+    agent_escalations: int = 0
+    sla_breaches: int = 0
+    cases_closed: int = 0
+    labels: int = 0
+    actions: Counter[str] = field(default_factory=Counter)
+
+
+def _aware(value: datetime) -> datetime:
+    return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+
+
+def _alert_from_row(row: dict[str, Any]) -> Alert:
+    """A decision row as an :class:`Alert`, raising a readable error for a bad field."""
+    event_id = row.get("event_id")
+    where = f"decision {event_id} (rule {row.get('rule')})"
+    if event_id is None or row.get("rule") is None:
+        raise DecisionError(f"{where}: event_id and rule must not be null")
+    if row.get("time") is None or not isinstance(row["time"], datetime):
+        raise DecisionError(f"{where}: time {row.get('time')!r} must be a datetime")
+    if row.get("tier") not in TIERS:
+        raise DecisionError(f"{where}: tier {row.get('tier')!r} must be one of {list(TIERS)}")
+    if row.get("mode") not in MODES:
+        raise DecisionError(f"{where}: mode {row.get('mode')!r} must be one of {list(MODES)}")
+    if not row.get("victim_key"):
+        raise DecisionError(f"{where}: victim_key is empty; a case needs the likely victim's number")
+    actions = tuple(row.get("actions") or ())
+    unknown = [a for a in actions if a not in ACTION_KINDS]
+    if unknown:
+        raise DecisionError(f"{where}: actions {unknown} unknown; expected some of {list(ACTION_KINDS)}")
+    score = row.get("score")
+    if score is None:
+        raise DecisionError(f"{where}: score must not be null")
+    amount = row.get("amount")
+    return Alert(
+        event_id=str(event_id), time=_aware(row["time"]), rule=str(row["rule"]), priority=int(row.get("priority") or 0),
+        tier=row["tier"], actions=actions, victim_key=str(row["victim_key"]), entity_key=row.get("entity_key"),
+        typology=row.get("typology"), mode=row["mode"], score=float(score), reasons=tuple(row.get("reasons") or ()),
+        payee_account=row.get("payee_account"), payee_bank=row.get("payee_bank"),
+        amount=None if amount is None else float(amount), transfer_id=row.get("transfer_id"),
+    )
+
+
+class Orchestrator:
+    """Turns rule decisions into cases and outbox actions and escalates on outcomes and timers.
+
+    ``tick(now)`` reacts to outcomes recorded since the last tick (re-dials, agent hand-over,
+    case closure, labels) and fires SLA breaches; due actions themselves are sent by the
+    :class:`~fraud_brain.actions.dispatcher.Dispatcher`.
+    """
+
+    def __init__(self, store: Repository, policy: EscalationPolicy | None = None, clock: Clock | None = None):
+        self.store = store
+        self.policy = policy or EscalationPolicy()
+        self.clock = clock or SystemClock()
+
+    # -- decisions -------------------------------------------------------------------------
+    def ingest(self, decisions: pl.DataFrame, now: datetime | None = None) -> IngestReport:
+        """Store a batch of decisions and the cases and actions they call for, in one transaction.
+
+        Re-ingesting a decision already stored (same event_id and rule) does nothing, so a
+        replay restarted after a crash does not repeat actions. Rows that break the contract
+        are skipped and listed in ``rejected``; a frame missing a column raises.
+        """
+        missing = [c for c in REQUIRED_COLUMNS if c not in decisions.columns]
+        if missing:
+            raise DecisionError(f"decision frame is missing column(s) {missing}; has {decisions.columns}")
+        now = now or self.clock.now()
+        report = IngestReport()
+        if decisions.height == 0:
+            return report
+        with self.store.transaction():
+            for row in decisions.sort("time", maintain_order=True).iter_rows(named=True):
+                try:
+                    alert = _alert_from_row(row)
+                except DecisionError as error:
+                    report.rejected.append(str(error))
+                    continue
+                self._ingest_one(alert, now, report)
+        return report
+
+    def _ingest_one(self, alert: Alert, now: datetime, report: IngestReport) -> None:
+        alert_id = self.store.add_alert(alert, now)
+        if alert_id is None:
+            report.duplicates += 1
+            return
+        report.alerts += 1
+        if alert.mode == "shadow":
+            report.shadow += 1
+            return
+        case = self.store.latest_case(alert.victim_key)
+        in_cooldown = False
+        if case is None or abs(alert.time - case.last_alert_at) > self.policy.episode_gap:
+            case = self._open_case(alert, now)
+            report.cases_opened += 1
+        else:
+            report.cases_joined += 1
+            self.store.update_case(
+                case.case_id,
+                last_alert_at=max(case.last_alert_at, alert.time),
+                max_score=max(case.max_score, alert.score),
+                tier=min(case.tier, alert.tier, key=_URGENCY.__getitem__),
+                typology=case.typology or alert.typology,
+            )
+            if case.status == "closed":
+                assert case.closed_at is not None
+                if now - case.closed_at >= self.policy.cooldown:
+                    self.store.update_case(
+                        case.case_id, status="open", active_since=now, contact_state="none", closed_at=None, resolution=None
+                    )
+                    self.store.add_case_event(case.case_id, now, "reopened", {"event_id": alert.event_id})
+                    report.cases_reopened += 1
+                else:
+                    in_cooldown = True
+            case = self.store.get_case(case.case_id)
+        self.store.attach_alert(alert_id, case.case_id)
+        self.store.add_case_event(
+            case.case_id, now, "alert",
+            {"event_id": alert.event_id, "rule": alert.rule, "tier": alert.tier, "score": alert.score,
+             "reasons": list(alert.reasons), "transfer_id": alert.transfer_id},
+        )
+        wanted = set(alert.actions)
+        if self.policy.fans_out(alert.tier, alert.score):
+            wanted |= set(ACTION_KINDS)
+            self.store.add_case_event(case.case_id, now, "fan_out", {"event_id": alert.event_id, "score": alert.score})
+        for kind in ACTION_KINDS:
+            if kind not in wanted:
+                continue
+            if in_cooldown and kind in _CONTACT_KINDS:
+                report.suppressed += 1
+                self.store.add_case_event(case.case_id, now, "suppressed_in_cooldown", {"kind": kind, "event_id": alert.event_id})
+                continue
+            if self._request(self.store.get_case(case.case_id), kind, now, f"rule {alert.rule}", alert) is not None:
+                report.actions[kind] += 1
+            else:
+                report.suppressed += 1
+
+    def _open_case(self, alert: Alert, now: datetime) -> Case:
+        uid = hashlib.sha1(f"{alert.victim_key}|{alert.event_id}|{alert.rule}".encode()).hexdigest()[:20]
+        case = self.store.create_case(
+            Case(
+                case_id=0, case_uid=f"case-{uid}", victim_key=alert.victim_key, status="open", tier=alert.tier,
+                typology=alert.typology, rule=alert.rule, opened_at=alert.time, active_since=now,
+                last_alert_at=alert.time, max_score=alert.score,
+            )
+        )
+        self.store.add_case_event(case.case_id, now, "opened", {"event_id": alert.event_id, "rule": alert.rule})
+        return case
+
+    # -- actions ---------------------------------------------------------------------------
+    def _enqueue(self, case: Case, kind: str, payload: dict[str, Any], now: datetime, reason: str,
+                 due: datetime | None = None, subject: str | None = None, key: str | None = None) -> int | None:
+        if key is None:
+            key = f"{case.case_uid}:{kind}:{len(self.store.case_actions(case.case_id, kind)) + 1}"
+        action_id = self.store.enqueue_action(
+            NewAction(case.case_id, kind, key, payload, due or now, subject=subject), now
+        )
+        if action_id is None:
+            return None
+        self.store.add_case_event(
+            case.case_id, now, "action_queued",
+            {"kind": kind, "action_id": action_id, "reason": reason, "due_at": (due or now).isoformat()},
+        )
+        if kind == "agent_followup":
+            sla = self.policy.sla_for(case.tier)
+            self.store.add_agent_task(case.case_id, action_id, now, now + sla)
+        return action_id
+
+    def _episode_actions(self, case: Case, kind: str) -> list:
+        return [a for a in self.store.case_actions(case.case_id, kind) if a.created_at >= case.active_since]
+
+    def _request(self, case: Case, kind: str, now: datetime, reason: str, alert: Alert | None = None) -> int | None:
+        """Queue one action of ``kind`` for a case unless the case already has it in hand."""
+        base = {"case_uid": case.case_uid, "victim": case.victim_key, "typology": case.typology, "tier": case.tier}
+        if kind == "voice_bot":
+            if case.status != "open" or case.contact_state != "none":
+                self.store.add_case_event(case.case_id, now, "deduplicated", {"kind": kind, "contact_state": case.contact_state})
+                return None
+            self.store.update_case(case.case_id, contact_state="bot")
+            payload = {**base, "script": self.policy.script_for(case.typology), "attempt": 1}
+            return self._enqueue(case, kind, payload, now, reason)
+        if kind == "agent_followup":
+            if self.store.open_agent_task(case.case_id) is not None:
+                self.store.add_case_event(case.case_id, now, "deduplicated", {"kind": kind})
+                return None
+            payload = {**base, "sla_minutes": self.policy.sla_for(case.tier).total_seconds() / 60, "reason": reason,
+                       "max_score": case.max_score}
+            return self._enqueue(case, kind, payload, now, reason)
+        if kind == "officer_alert":
+            if self._episode_actions(case, kind):
+                self.store.add_case_event(case.case_id, now, "deduplicated", {"kind": kind})
+                return None
+            payload = {**base, "reason": reason,
+                       "message": f"Likely {case.typology or 'scam'} victim {case.victim_key}: please check on them."}
+            return self._enqueue(case, kind, payload, now, reason)
+        if kind == "stop_payment":
+            return self._request_stop_payment(case, now, reason, alert)
+        raise ValueError(f"case {case.case_id}: unknown action kind {kind!r}")
+
+    def _request_stop_payment(self, case: Case, now: datetime, reason: str, alert: Alert | None) -> int | None:
+        if alert is None or not alert.payee_account or not alert.transfer_id or not alert.amount:
+            if alert is not None:
+                self.store.add_case_event(case.case_id, now, "stop_payment_skipped", {"why": "no transfer to a payee in the decision", "event_id": alert.event_id})
+            return None
+        key = f"stop_payment:{alert.transfer_id}:{alert.payee_account}"
+        account = alert.payee_account
+        used = self.store.count_actions("stop_payment", account)
+        if used >= self.policy.stop_payment_max_per_account:
+            self.store.add_case_event(case.case_id, now, "stop_payment_skipped",
+                                      {"why": "limit per payee account reached", "payee_account": account, "requests": used})
+            self.store.audit(now, "orchestrator", "stop_payment_limit", account, {"case_id": case.case_id, "transfer_id": alert.transfer_id})
+            return None
+        payload = {
+            **{"case_uid": case.case_uid, "victim": case.victim_key, "typology": case.typology},
+            "payee_account": account, "payee_bank": alert.payee_bank, "amount": alert.amount,
+            "transfer_id": alert.transfer_id, "hold_hours": self.policy.stop_payment_hold.total_seconds() / 3600,
+        }
+        action_id = self._enqueue(case, "stop_payment", payload, now, reason, subject=account, key=key)
+        if action_id is None:
+            self.store.add_case_event(case.case_id, now, "deduplicated", {"kind": "stop_payment", "transfer_id": alert.transfer_id})
+        return action_id
+
+    # -- outcomes and timers ---------------------------------------------------------------
+    def tick(self, now: datetime | None = None) -> TickReport:
+        """React to new outcomes and fire due SLA breaches."""
+        now = now or self.clock.now()
+        report = TickReport()
+        while True:
+            outcomes = self.store.unhandled_outcomes(limit=500)
+            if not outcomes:
+                break
+            for outcome in outcomes:
+                with self.store.transaction():
+                    self._react(outcome, now, report)
+                    assert outcome.outcome_id is not None
+                    self.store.mark_outcome_handled(outcome.outcome_id)
+                report.outcomes += 1
+        for task in self.store.due_agent_tasks(now):
+            with self.store.transaction():
+                self.store.update_agent_task(task.task_id, breached_at=now)
+                case = self.store.get_case(task.case_id)
+                late = (now - task.due_at).total_seconds() / 60
+                self.store.add_case_event(case.case_id, now, "agent_sla_breached", {"task_id": task.task_id, "due_at": task.due_at.isoformat()})
+                self.store.audit(now, "orchestrator", "agent_sla_breached", case.case_uid, {"task_id": task.task_id, "minutes_late": late})
+                report.sla_breaches += 1
+                for kind in self.policy.on_sla_breach:
+                    if kind == "agent_followup":
+                        continue  # The case is already in the agents' queue; breaching it again cannot help.
+                    if self._request(self.store.get_case(case.case_id), kind, now, "agent SLA breached") is not None:
+                        report.actions[kind] += 1
+        return report
+
+    def _react(self, outcome: Outcome, now: datetime, report: TickReport) -> None:
+        case = self.store.get_case(outcome.case_id)
+        detail = {k: v for k, v in outcome.detail.items() if k in ("amount_held", "duplicate", "script", "note")}
+        self.store.add_case_event(case.case_id, outcome.at, f"{outcome.source}_outcome",
+                                  {"outcome": outcome.outcome, "action_id": outcome.action_id, **detail})
+        if outcome.source == "voice_bot":
+            self._on_bot(case, outcome, now, report)
+        elif outcome.source == "stop_payment" and (outcome.amount_held or 0) > 0:
+            account = outcome.detail.get("payee_account")
+            if account is None and outcome.action_id is not None:
+                account = self.store.get_action(outcome.action_id).subject
+            if account:
+                report.labels += self.store.add_labels(labels_from_bank(case.case_uid, case.case_id, account, case.typology, outcome.at))
+        elif outcome.source == "agent":
+            self._on_agent(case, outcome, now, report)
+
+    def _on_bot(self, case: Case, outcome: Outcome, now: datetime, report: TickReport) -> None:
+        answered = outcome.outcome in ("convinced", "not_convinced")
+        if answered and case.first_contact_at is None:
+            self.store.update_case(case.case_id, first_contact_at=outcome.at)
+        if case.status != "open" or case.contact_state != "bot":
+            return
+        calls = self._episode_actions(case, "voice_bot")
+        if not calls or calls[-1].action_id != outcome.action_id:
+            return  # An older call's late answer; the ladder has moved on.
+        if outcome.outcome == "convinced":
+            self.store.update_case(case.case_id, contact_state="acknowledged")
+            if self.store.open_agent_task(case.case_id) is None:
+                self._close(case, "dissuaded_by_bot", outcome.at, report)
+            return
+        if outcome.outcome not in BOT_FAILURES:
+            return
+        if len(calls) <= self.policy.max_redials:
+            due = outcome.at + self.policy.redial_interval
+            payload = {**calls[-1].payload, "attempt": len(calls) + 1, "previous": outcome.outcome}
+            if self._enqueue(case, "voice_bot", payload, now, f"re-dial after {outcome.outcome}", due=due) is not None:
+                report.redials += 1
+                report.actions["voice_bot"] += 1
+            return
+        self.store.update_case(case.case_id, contact_state="agent")
+        if self._request(self.store.get_case(case.case_id), "agent_followup", now, f"bot failed {len(calls)} times") is not None:
+            report.agent_escalations += 1
+            report.actions["agent_followup"] += 1
+
+    def _on_agent(self, case: Case, outcome: Outcome, now: datetime, report: TickReport) -> None:
+        disposition = outcome.outcome
+        if disposition != "unreachable" and case.first_contact_at is None:
+            self.store.update_case(case.case_id, first_contact_at=outcome.at)
+        alerts = self.store.case_alerts(case.case_id)
+        report.labels += self.store.add_labels(labels_from_disposition(case.case_uid, case.case_id, alerts, disposition, outcome.at))
+        if disposition == "unreachable" and self.policy.officer_on_unreachable:
+            if self._request(self.store.get_case(case.case_id), "officer_alert", now, "agent could not reach the victim") is not None:
+                report.actions["officer_alert"] += 1
+        if case.status == "open":
+            self._close(case, disposition, outcome.at, report)
+
+    def _close(self, case: Case, resolution: str, at: datetime, report: TickReport) -> None:
+        self.store.update_case(case.case_id, status="closed", closed_at=at, resolution=resolution)
+        self.store.add_case_event(case.case_id, at, "closed", {"resolution": resolution})
+        report.cases_closed += 1
+
+    # -- outcomes from outside -------------------------------------------------------------
+    def record_outcome(self, action_id: int, outcome: str, *, at: datetime | None = None,
+                       detail: dict[str, Any] | None = None, amount_held: float | None = None) -> TickReport:
+        """Record a late answer to a delivered action (a bot platform's call result, a bank's
+        confirmation) and react to it at once. Recording the same answer twice is harmless."""
+        at = at or self.clock.now()
+        action = self.store.get_action(action_id)
+        key = f"{action.idempotency_key}:answer:{outcome}"
+        self.store.add_outcome(Outcome(key, action.case_id, action.kind, outcome, at, action_id, detail or {}, amount_held))
+        return self.tick()
+
+    def record_agent_disposition(self, case_id: int, disposition: str, *, at: datetime | None = None,
+                                 note: str | None = None) -> TickReport:
+        """Record how a human agent closed a case (prevented, victim confirmed scam, false alarm,
+        unreachable), close its agent task, and react (labels, officer alert, case closure)."""
+        if disposition not in AGENT_DISPOSITIONS:
+            raise ValueError(f"case {case_id}: disposition {disposition!r} must be one of {list(AGENT_DISPOSITIONS)}")
+        at = at or self.clock.now()
+        with self.store.transaction():
+            case = self.store.get_case(case_id)
+            task = self.store.open_agent_task(case_id)
+            task_part = f"task{task.task_id}" if task else f"since{int(case.active_since.timestamp())}"
+            if task is not None:
+                self.store.update_agent_task(task.task_id, status="done", disposition=disposition, done_at=at)
+            self.store.add_outcome(
+                Outcome(f"{case.case_uid}:agent:{task_part}", case_id, "agent", disposition, at,
+                        task.action_id if task else None, {"note": note} if note else {})
+            )
+        return self.tick()
