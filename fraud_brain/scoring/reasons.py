@@ -30,7 +30,8 @@ import numpy as np
 DEFAULT_TEMPLATES = Path(__file__).with_name("reasons.toml")
 LANGUAGES = ("en", "zh")
 _FIELD = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-_RESERVED = {"value", "label", "label_zh", "feature"}
+MIN_CONTRIBUTION = 1e-9
+"""Contributions at or below this (log-odds) are rounding noise, not reasons."""
 
 
 @dataclass(frozen=True)
@@ -184,8 +185,9 @@ def top_reasons(
 ) -> list[list[Reason]]:
     """The ``k`` features that pushed each score up the most, with their sentences.
 
-    Only features with a positive contribution are reasons (a reason explains why the risk
-    is high); an event with none gets an empty list.
+    Only features with a positive contribution (above numerical noise, ``MIN_CONTRIBUTION``)
+    are reasons: a reason explains why the risk is high. An event with none gets an empty
+    list; ties keep feature order.
 
     >>> t = ReasonTemplates.load()
     >>> contrib = np.array([[0.1, 2.0, -0.5, -3.0]])
@@ -201,7 +203,7 @@ def top_reasons(
     order = np.argsort(-per_feature, axis=1, kind="stable")[:, :k]
     result: list[list[Reason]] = []
     for row in range(per_feature.shape[0]):
-        chosen = [j for j in order[row] if per_feature[row, j] > 0]
+        chosen = [j for j in order[row] if per_feature[row, j] > MIN_CONTRIBUTION]
         if not chosen:
             result.append([])
             continue

@@ -68,6 +68,8 @@ class Manifest:
     data_fingerprint: str | None = None
     metrics: dict[str, float] = field(default_factory=dict)
     params: dict[str, Any] = field(default_factory=dict)
+    calibration: dict[str, Any] | None = None
+    blend: dict[str, Any] | None = None
     created_at: str = ""
     lightgbm_version: str = ""
     version: str | None = None

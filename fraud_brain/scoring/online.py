@@ -1,0 +1,346 @@
+"""Online learning with delayed labels, and an unsupervised anomaly score for cold numbers.
+
+Labels arrive hours to weeks after the event, so the features an event was scored with are
+kept (:class:`DelayedLabelStore`, bounded) and joined with its label when the label comes. An
+event still unlabelled ``negative_after`` its own time is learned as legitimate then (the
+usual convention: no fraud report within the label delay means genuine). :func:`replay_online`
+runs this loop over a history in time order and never lets a label, or a matured negative,
+reach the model before the moment it became known.
+
+>>> import numpy as np
+>>> store = DelayedLabelStore(n_features=2, capacity=3)
+>>> store.remember(["a", "b"], np.array([1, 2]), np.array([[1.0, 2.0], [3.0, 4.0]]))
+>>> ids, X, times = store.take(["b", "zz"])
+>>> ids, X.tolist(), len(store)
+(['b'], [[3.0, 4.0]], 1)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import numpy as np
+import pandas as pd
+
+
+class Learner(Protocol):
+    """What :func:`replay_online` needs from a model: batch prediction and batch learning."""
+
+    def predict_proba(self, X: np.ndarray) -> np.ndarray: ...
+
+    def learn(self, X: np.ndarray, y: np.ndarray) -> None: ...
+
+
+class DelayedLabelStore:
+    """Feature rows kept from scoring time, keyed by event id (or entity), in a bounded ring.
+
+    Remembering a key again replaces its row (per-entity use: the latest features of a calling
+    number). When the ring is full the oldest rows are dropped and counted in ``evicted``.
+    """
+
+    def __init__(self, n_features: int, capacity: int = 1_000_000) -> None:
+        if capacity <= 0:
+            raise ValueError(f"store capacity {capacity} must be > 0")
+        self.capacity = capacity
+        self._X = np.zeros((capacity, n_features), dtype=np.float64)
+        self._times = np.zeros(capacity, dtype=np.int64)
+        self._keys: list[str | None] = [None] * capacity
+        self._slot: dict[str, int] = {}
+        # Live rows lie in the circular range of `_span` slots that ends just before `_next`.
+        self._next = 0
+        self._span = 0
+        self.evicted = 0
+
+    def __len__(self) -> int:
+        return len(self._slot)
+
+    def remember(self, keys: list[str], times: np.ndarray, X: np.ndarray) -> None:
+        """Keep the feature rows of scored events (times as integers, e.g. epoch ms)."""
+        if len(keys) != len(X) or len(keys) != len(times):
+            raise ValueError(f"store: {len(keys)} keys, {len(times)} times and {len(X)} rows must match")
+        if len(keys) > self.capacity:
+            self.evicted += len(keys) - self.capacity
+            keys, times, X = keys[-self.capacity :], times[-self.capacity :], X[-self.capacity :]
+        slot_of = self._slot
+        for key, time, row in zip(keys, times.tolist(), X, strict=True):
+            slot = self._next
+            old = self._keys[slot]
+            if old is not None:
+                del slot_of[old]
+                self.evicted += 1
+            previous = slot_of.get(key)
+            if previous is not None:
+                self._keys[previous] = None
+            self._keys[slot] = key
+            self._X[slot] = row
+            self._times[slot] = time
+            slot_of[key] = slot
+            self._next = (slot + 1) % self.capacity
+            self._span = min(self._span + 1, self.capacity)
+
+    def take(self, keys: list[str]) -> tuple[list[str], np.ndarray, np.ndarray]:
+        """Remove and return the rows of those keys that are held (others are skipped)."""
+        found, slots = [], []
+        for key in keys:
+            slot = self._slot.pop(key, None)
+            if slot is not None:
+                self._keys[slot] = None
+                found.append(key)
+                slots.append(slot)
+        index = np.asarray(slots, dtype=np.int64)
+        return found, self._X[index].copy(), self._times[index].copy()
+
+    def take_older_than(self, cutoff: int) -> tuple[list[str], np.ndarray, np.ndarray]:
+        """Remove and return every row remembered with a time <= ``cutoff``, oldest first."""
+        found, slots = [], []
+        position = (self._next - self._span) % self.capacity
+        while self._span:
+            key = self._keys[position]
+            if key is not None:
+                if self._times[position] > cutoff:
+                    break
+                del self._slot[key]
+                self._keys[position] = None
+                found.append(key)
+                slots.append(position)
+            position = (position + 1) % self.capacity
+            self._span -= 1
+        index = np.asarray(slots, dtype=np.int64)
+        return found, self._X[index].copy(), self._times[index].copy()
+
+
+class OnlineModel:
+    """A river StandardScaler → LogisticRegression pipeline, fed with numpy batches.
+
+    ``positive_weight`` up-weights fraud examples (they are rare). river's ``learn_many`` takes
+    one gradient step per call, so a batch is learned in mini-batches of ``mini_batch`` rows.
+
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.normal(size=(4000, 2)); y = (X[:, 0] > 1).astype(int)
+    >>> model = OnlineModel(["a", "b"])
+    >>> for start in range(0, 4000, 500):
+    ...     model.learn(X[start:start + 500], y[start:start + 500])
+    >>> p = model.predict_proba(np.array([[2.5, 0.0], [-2.5, 0.0]]))
+    >>> bool(p[0] > p[1]), model.n_learned
+    (True, 4000)
+    """
+
+    def __init__(
+        self,
+        feature_names: list[str],
+        learning_rate: float = 0.2,
+        l2: float = 1e-4,
+        positive_weight: float = 5.0,
+        mini_batch: int = 200,
+    ) -> None:
+        from river import linear_model, optim, preprocessing
+
+        self.feature_names = list(feature_names)
+        self.positive_weight = positive_weight
+        self.mini_batch = mini_batch
+        self.pipeline = preprocessing.StandardScaler() | linear_model.LogisticRegression(
+            optimizer=optim.SGD(learning_rate), l2=l2
+        )
+        self.n_learned = 0
+        self.n_positive = 0
+
+    def _frame(self, X: np.ndarray) -> pd.DataFrame:
+        clean = np.nan_to_num(np.asarray(X, dtype=np.float64), nan=0.0, posinf=0.0, neginf=0.0)
+        return pd.DataFrame(clean, columns=self.feature_names)
+
+    def predict_proba(self, X: np.ndarray) -> np.ndarray:
+        """Fraud probability per row (0.5 everywhere before any learning)."""
+        if len(X) == 0:
+            return np.empty(0)
+        if self.n_learned == 0:
+            return np.full(len(X), 0.5)
+        return self.pipeline.predict_proba_many(self._frame(X))[True].to_numpy(dtype=np.float64)
+
+    def predict_proba_one(self, row: np.ndarray) -> float:
+        """Fraud probability of one row, without pandas (the single-record path)."""
+        if self.n_learned == 0:
+            return 0.5
+        clean = np.nan_to_num(np.asarray(row, dtype=np.float64), nan=0.0, posinf=0.0, neginf=0.0)
+        return float(self.pipeline.predict_proba_one(dict(zip(self.feature_names, clean.tolist(), strict=True)))[True])
+
+    def learn(self, X: np.ndarray, y: np.ndarray) -> None:
+        """Learn from a batch of labelled rows."""
+        if len(X) == 0:
+            return
+        y = np.asarray(y).astype(bool)
+        scaler, classifier = self.pipeline.steps.values()
+        for start in range(0, len(X), self.mini_batch):
+            frame = self._frame(X[start : start + self.mini_batch])
+            labels = pd.Series(y[start : start + self.mini_batch], index=frame.index)
+            weights = pd.Series(np.where(labels, self.positive_weight, 1.0), index=frame.index)
+            scaler.learn_many(frame)
+            classifier.learn_many(scaler.transform_many(frame), labels, w=weights)
+        self.n_learned += len(X)
+        self.n_positive += int(y.sum())
+
+
+class AnomalyScorer:
+    """An unsupervised river HalfSpaceTrees score, for calling numbers with little history.
+
+    Feature limits come from a reference batch (1st-99th percentile), so no scaler has to be
+    learned; scores are in [0, 1], higher is more anomalous.
+
+    >>> rng = np.random.default_rng(0)
+    >>> normal = rng.normal(size=(600, 2))
+    >>> scorer = AnomalyScorer(["a", "b"], window_size=100, seed=1).fit_limits(normal)
+    >>> _ = scorer.score_learn(normal)
+    >>> s = scorer.score(np.array([[0.0, 0.0], [6.0, -6.0]]))
+    >>> bool(s[1] > s[0])
+    True
+    """
+
+    def __init__(
+        self, feature_names: list[str], n_trees: int = 15, height: int = 6, window_size: int = 250, seed: int = 7
+    ) -> None:
+        self.feature_names = list(feature_names)
+        self.n_trees, self.height, self.window_size, self.seed = n_trees, height, window_size, seed
+        self.model = None
+
+    def fit_limits(self, X: np.ndarray) -> AnomalyScorer:
+        """Set each feature's range from a reference batch and start fresh trees."""
+        from river import anomaly
+
+        low = np.nanpercentile(X, 1, axis=0)
+        high = np.nanpercentile(X, 99, axis=0)
+        high = np.where(high > low, high, low + 1.0)
+        limits = {name: (float(lo), float(hi)) for name, lo, hi in zip(self.feature_names, low, high, strict=True)}
+        self.model = anomaly.HalfSpaceTrees(
+            n_trees=self.n_trees, height=self.height, window_size=self.window_size, limits=limits, seed=self.seed
+        )
+        return self
+
+    def _rows(self, X: np.ndarray) -> list[dict[str, float]]:
+        clean = np.nan_to_num(np.asarray(X, dtype=np.float64), nan=0.0)
+        return [dict(zip(self.feature_names, row, strict=True)) for row in clean.tolist()]
+
+    def score(self, X: np.ndarray) -> np.ndarray:
+        """Anomaly score per row, without learning."""
+        if self.model is None:
+            raise RuntimeError("AnomalyScorer: call fit_limits() before scoring")
+        return np.array([self.model.score_one(row) for row in self._rows(X)], dtype=np.float64)
+
+    def score_learn(self, X: np.ndarray) -> np.ndarray:
+        """Score each row, then learn it (the streaming use: test-then-train)."""
+        if self.model is None:
+            raise RuntimeError("AnomalyScorer: call fit_limits() before scoring")
+        out = np.empty(len(X), dtype=np.float64)
+        for i, row in enumerate(self._rows(X)):
+            out[i] = self.model.score_one(row)
+            self.model.learn_one(row)
+        return out
+
+
+@dataclass
+class ReplayLog:
+    """What :func:`replay_online` learned and when (times as integers like the event times)."""
+
+    learned_at: list[int] = field(default_factory=list)
+    learned_keys: list[list[str]] = field(default_factory=list)
+    learned_labels: list[np.ndarray] = field(default_factory=list)
+    labels_unmatched: int = 0
+
+    @property
+    def n_learned(self) -> int:
+        """Examples learned in total."""
+        return sum(len(k) for k in self.learned_keys)
+
+
+def replay_online(
+    keys: list[str],
+    times: np.ndarray,
+    X: np.ndarray,
+    label_keys: list[str],
+    label_known_at: np.ndarray,
+    label_values: np.ndarray,
+    model: Learner,
+    learn_every: int | None = None,
+    negative_after: int | None = None,
+    capacity: int = 1_000_000,
+    max_batch: int = 20_000,
+) -> tuple[np.ndarray, ReplayLog]:
+    """Score a time-ordered history test-then-train, learning from labels only once known.
+
+    Events are scored in batches that never straddle a learning moment. Learning moments are
+    the label arrival times (``learn_every=None``) or arrival times rounded up to multiples of
+    ``learn_every``; at each, labels known by then are joined with the stored features of their
+    events, and (with ``negative_after``) events older than that without a label are learned
+    as legitimate. A label for an event not (or no longer) in the store is counted unmatched.
+
+    >>> keys = ["e1", "e2", "e3"]
+    >>> scores, log = replay_online(keys, np.array([0, 10, 20]), np.array([[0.0], [1.0], [2.0]]),
+    ...     ["e1"], np.array([15]), np.array([1]), CountingLearner())
+    >>> scores.tolist(), log.learned_at  # e3 (t=20) is scored after e1's label (known at 15)
+    ([0.0, 0.0, 1.0], [15])
+    """
+    times = np.asarray(times, dtype=np.int64)
+    if len(times) > 1 and np.any(np.diff(times) < 0):
+        raise ValueError("replay_online: events must be sorted by time")
+    order = np.argsort(np.asarray(label_known_at, dtype=np.int64), kind="stable")
+    label_keys = [label_keys[i] for i in order]
+    label_at = np.asarray(label_known_at, dtype=np.int64)[order]
+    label_values = np.asarray(label_values)[order]
+    label_moment = label_at if learn_every is None else -(-label_at // learn_every) * learn_every
+    moments = np.unique(label_moment)
+    if negative_after is not None and learn_every is not None and len(times):
+        grid = np.arange(times[0] // learn_every * learn_every, times[-1] + learn_every, learn_every)
+        moments = np.union1d(moments, grid)
+
+    store = DelayedLabelStore(X.shape[1], capacity)
+    log = ReplayLog()
+    scores = np.empty(len(times), dtype=np.float64)
+    next_label = 0
+    bounds = np.searchsorted(times, moments, side="left")
+    starts = np.concatenate([[0], bounds])
+    ends = np.concatenate([bounds, [len(times)]])
+    moment_before = np.concatenate([[np.iinfo(np.int64).min], moments])
+    for start, end, moment in zip(starts.tolist(), ends.tolist(), moment_before.tolist(), strict=True):
+        if moment != np.iinfo(np.int64).min:
+            stop = int(np.searchsorted(label_moment, moment, side="right"))
+            if stop > next_label:
+                batch = label_keys[next_label:stop]
+                value_of = dict(zip(batch, label_values[next_label:stop].tolist(), strict=True))
+                found, rows, _ = store.take(batch)
+                log.labels_unmatched += len(batch) - len(found)
+                if found:
+                    y = np.array([value_of[k] for k in found], dtype=np.int64)
+                    model.learn(rows, y)
+                    _record(log, moment, found, y)
+                next_label = stop
+            if negative_after is not None:
+                found, rows, _ = store.take_older_than(moment - negative_after)
+                if found:
+                    y = np.zeros(len(found), dtype=np.int64)
+                    model.learn(rows, y)
+                    _record(log, moment, found, y)
+        for lo in range(start, end, max_batch):
+            hi = min(end, lo + max_batch)
+            scores[lo:hi] = model.predict_proba(X[lo:hi])
+            store.remember(keys[lo:hi], times[lo:hi], X[lo:hi])
+    return scores, log
+
+
+def _record(log: ReplayLog, moment: int, keys: list[str], y: np.ndarray) -> None:
+    log.learned_at.append(int(moment))
+    log.learned_keys.append(list(keys))
+    log.learned_labels.append(y)
+
+
+class CountingLearner:
+    """The simplest learner: predicts how many examples it has learned (for checks and demos)."""
+
+    def __init__(self) -> None:
+        self.n = 0
+
+    def predict_proba(self, X: np.ndarray) -> np.ndarray:
+        """The number of examples learned so far, for every row."""
+        return np.full(len(X), float(self.n))
+
+    def learn(self, X: np.ndarray, y: np.ndarray) -> None:
+        """Count the examples."""
+        self.n += len(X)

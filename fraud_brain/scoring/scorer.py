@@ -1,0 +1,220 @@
+"""The scoring facade: offline LightGBM + online river + anomaly, blended, calibrated, explained.
+
+``score_batch`` scores a feature frame (replay, feeds); ``score_one`` is the synchronous
+single-record path for a bank's pre-transfer check: one ``Booster.predict`` on a 1-row float64
+array, no scikit-learn, no pandas. A challenger model, when set, is scored in shadow: its
+scores go to ``shadow_log`` and never into the result.
+
+>>> import numpy as np, polars as pl, lightgbm as lgb
+>>> rng = np.random.default_rng(0)
+>>> X = rng.normal(size=(500, 2)); y = (X[:, 0] > 1).astype(float)
+>>> booster = lgb.train({"objective": "binary", "verbose": -1}, lgb.Dataset(X, y), 20)
+>>> scorer = Scorer(booster, ["amount", "payee_fan_in_24h"])
+>>> result = scorer.score_one({"amount": 3.0, "payee_fan_in_24h": 0.0})
+>>> 0.5 < result.score <= 1.0, result.reasons[0].feature
+(True, 'amount')
+>>> frame = pl.DataFrame({"transfer_id": ["t1", "t2"], "amount": [3.0, -2.0], "payee_fan_in_24h": [0.0, 0.0]})
+>>> scorer.score_batch(frame).select("transfer_id", pl.col("score") > 0.5).rows()
+[('t1', True), ('t2', False)]
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import lightgbm as lgb
+import numpy as np
+import polars as pl
+
+from fraud_brain.scoring.blend import BlendConfig, Calibrator, logit, sigmoid
+from fraud_brain.scoring.offline import feature_matrix
+from fraud_brain.scoring.online import AnomalyScorer, OnlineModel
+from fraud_brain.scoring.reasons import Reason, ReasonTemplates, top_reasons
+from fraud_brain.scoring.registry import LoadedModel, ModelRegistry
+
+OFFLINE_LOGIT = "offline_logit"
+"""The extra input the online model gets: the offline model's log-odds (it learns a correction)."""
+
+
+def online_inputs(X: np.ndarray, offline_raw: np.ndarray) -> np.ndarray:
+    """The online model's input rows: the features plus the offline log-odds as a last column.
+
+    >>> online_inputs(np.array([[1.0, 2.0]]), np.array([0.5])).tolist()
+    [[1.0, 2.0, 0.5]]
+    """
+    return np.column_stack([X, offline_raw])
+
+
+@dataclass
+class Score:
+    """One scored event: the calibrated score, its parts, and the reasons behind it."""
+
+    score: float
+    offline: float
+    online: float | None = None
+    anomaly: float | None = None
+    reasons: list[Reason] = field(default_factory=list)
+
+
+class Scorer:
+    """Score feature rows with the champion model (and optional online/anomaly parts)."""
+
+    def __init__(
+        self,
+        model: lgb.Booster | LoadedModel,
+        feature_names: list[str],
+        *,
+        templates: ReasonTemplates | None = None,
+        online: OnlineModel | None = None,
+        anomaly: AnomalyScorer | None = None,
+        blend: BlendConfig | None = None,
+        calibrator: Calibrator | None = None,
+        challenger: LoadedModel | None = None,
+        shadow_log: Callable[[pl.DataFrame], None] | None = None,
+        n_reasons: int = 3,
+        reason_threshold: float = 0.0,
+        id_col: str = "transfer_id",
+    ) -> None:
+        self.booster = model.booster if isinstance(model, LoadedModel) else model
+        self.manifest = model.manifest if isinstance(model, LoadedModel) else None
+        if self.booster.num_feature() != len(feature_names):
+            raise ValueError(
+                f"scorer: model has {self.booster.num_feature()} features but {len(feature_names)} feature names were given"
+            )
+        self.feature_names = list(feature_names)
+        self._index = {name: i for i, name in enumerate(self.feature_names)}
+        self.templates = templates or ReasonTemplates.load()
+        self.online = online
+        self.anomaly = anomaly
+        self.blend = blend or BlendConfig()
+        self.calibrator = calibrator or Calibrator()
+        self.challenger = challenger
+        self.shadow_log = shadow_log
+        self.n_reasons = n_reasons
+        self.reason_threshold = reason_threshold
+        self.id_col = id_col
+        self._row = np.zeros((1, len(self.feature_names)), dtype=np.float64)
+
+    @classmethod
+    def from_registry(
+        cls, registry: ModelRegistry, name: str, feature_names: list[str], spec_hash: str, **options: Any
+    ) -> Scorer:
+        """The champion of ``name`` (checked against the running spec), its challenger in shadow.
+
+        The champion's manifest supplies the calibration and blend it was published with.
+        """
+        champion = registry.load_champion(name, feature_names, spec_hash)
+        challenger = registry.load_challenger(name, feature_names, spec_hash)
+        if champion.manifest.calibration and "calibrator" not in options:
+            options["calibrator"] = Calibrator.from_dict(champion.manifest.calibration)
+        if champion.manifest.blend and "blend" not in options:
+            options["blend"] = BlendConfig.from_dict(champion.manifest.blend)
+        return cls(champion, feature_names, challenger=challenger, **options)
+
+    def _combine(
+        self, offline_raw: np.ndarray, X: np.ndarray, learn_anomaly: bool
+    ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
+        offline = sigmoid(offline_raw)
+        online = None
+        if self.online is not None and self.blend.online_weight:
+            online = self.online.predict_proba(online_inputs(X, offline_raw))
+        anomaly = None
+        if self.anomaly is not None and self.blend.anomaly_weight:
+            anomaly = self.anomaly.score_learn(X) if learn_anomaly else self.anomaly.score(X)
+        labels = self.online.n_learned if self.online is not None else None
+        z = self.blend.blend(offline, online, anomaly, labels)
+        return self.calibrator.predict(z), online, anomaly
+
+    def score_batch(self, features: pl.DataFrame, learn_anomaly: bool = True) -> pl.DataFrame:
+        """Score a feature frame: id (and time) columns kept, score parts and reasons added.
+
+        Reasons are computed for rows whose score is at least ``reason_threshold`` (they cost
+        a SHAP pass per row); other rows get empty lists.
+        """
+        X = feature_matrix(features, self.feature_names)
+        offline_raw = self.booster.predict(X, raw_score=True) if len(X) else np.empty(0)
+        score, online, anomaly = self._combine(offline_raw, X, learn_anomaly)
+        keep = [c for c in (self.id_col, "time") if c in features.columns]
+        out = features.select(keep).with_columns(
+            pl.Series("score", score, dtype=pl.Float64),
+            pl.Series("offline_score", sigmoid(offline_raw), dtype=pl.Float64),
+            pl.Series("online_score", online, dtype=pl.Float64) if online is not None else pl.lit(None, pl.Float64).alias("online_score"),
+            pl.Series("anomaly_score", anomaly, dtype=pl.Float64) if anomaly is not None else pl.lit(None, pl.Float64).alias("anomaly_score"),
+        )
+        out = out.with_columns(self._reason_columns(X, score))
+        if self.challenger is not None and self.shadow_log is not None and len(X):
+            shadow = self.challenger.booster.predict(X)
+            log = features.select(keep).with_columns(
+                pl.Series("champion_score", score), pl.Series("challenger_score", shadow),
+                pl.lit(self.challenger.manifest.version).alias("challenger_version"),
+            )
+            self.shadow_log(log)
+        return out
+
+    def _reason_columns(self, X: np.ndarray, score: np.ndarray) -> list[pl.Series]:
+        n = len(X)
+        en: list[list[str]] = [[] for _ in range(n)]
+        zh: list[list[str]] = [[] for _ in range(n)]
+        names: list[list[str]] = [[] for _ in range(n)]
+        if self.n_reasons and n:
+            rows = np.flatnonzero(score >= self.reason_threshold)
+            if len(rows):
+                contrib = self.booster.predict(X[rows], pred_contrib=True)
+                for row, reasons in zip(rows.tolist(), top_reasons(contrib, X[rows], self.feature_names, self.templates, self.n_reasons), strict=True):
+                    en[row] = [r.en for r in reasons]
+                    zh[row] = [r.zh for r in reasons]
+                    names[row] = [r.feature for r in reasons]
+        dtype = pl.List(pl.String)
+        return [pl.Series("reasons_en", en, dtype=dtype), pl.Series("reasons_zh", zh, dtype=dtype), pl.Series("reason_features", names, dtype=dtype)]
+
+    def vector(self, values: np.ndarray | dict[str, float]) -> np.ndarray:
+        """One event's features as a 1-row float64 matrix (missing dict entries become NaN)."""
+        row = self._row
+        if isinstance(values, dict):
+            unknown = [name for name in values if name not in self._index]
+            if unknown:
+                raise ValueError(f"score_one: unknown feature(s) {unknown}; expected {self.feature_names}")
+            row.fill(np.nan)
+            for name, value in values.items():
+                row[0, self._index[name]] = np.nan if value is None else value
+            return row
+        array = np.asarray(values, dtype=np.float64)
+        if array.size != len(self.feature_names):
+            raise ValueError(f"score_one: got {array.size} values, expected {len(self.feature_names)} features")
+        row[0] = array.ravel()
+        return row
+
+    def score_one(self, values: np.ndarray | dict[str, float], reasons: bool = True) -> Score:
+        """Score a single event synchronously (a bank's pre-transfer check).
+
+        With ``reasons`` one SHAP pass gives both the raw score and the contributions.
+        """
+        X = self.vector(values)
+        if reasons and self.n_reasons:
+            contrib = self.booster.predict(X, pred_contrib=True)
+            raw = contrib.sum(axis=1)
+        else:
+            contrib = None
+            raw = self.booster.predict(X, raw_score=True)
+        offline = float(sigmoid(raw)[0])
+        online = None
+        if self.online is not None and self.blend.online_weight:
+            online = float(self.online.predict_proba_one(online_inputs(X, raw)[0]))
+        anomaly = None
+        if self.anomaly is not None and self.blend.anomaly_weight:
+            anomaly = float(self.anomaly.score(X)[0])
+        labels = self.online.n_learned if self.online is not None else None
+        z = self.blend.blend(
+            np.array([offline]),
+            None if online is None else np.array([online]),
+            None if anomaly is None else np.array([anomaly]),
+            labels,
+        )
+        score = float(self.calibrator.predict(z)[0])
+        explained = [] if contrib is None else top_reasons(contrib, X, self.feature_names, self.templates, self.n_reasons)[0]
+        return Score(score, offline, online, anomaly, explained)
+
+
+__all__ = ["Score", "Scorer", "online_inputs", "logit", "OFFLINE_LOGIT"]

@@ -1,0 +1,148 @@
+"""Online learning: the delayed-label store, point-in-time replay, river models."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from fraud_brain.scoring.online import AnomalyScorer, CountingLearner, DelayedLabelStore, OnlineModel, replay_online
+
+
+def test_store_evicts_oldest_and_counts_it():
+    store = DelayedLabelStore(n_features=1, capacity=3)
+    store.remember(["a", "b", "c", "d"], np.arange(4), np.arange(4.0).reshape(-1, 1))
+    assert len(store) == 3 and store.evicted == 1
+    keys, X, times = store.take(["a", "b", "d"])
+    assert keys == ["b", "d"] and X.ravel().tolist() == [1.0, 3.0] and times.tolist() == [1, 3]
+    assert store.take(["b"])[0] == []
+
+
+def test_store_keeps_the_latest_row_of_a_remembered_key():
+    store = DelayedLabelStore(n_features=1, capacity=10)
+    store.remember(["n1", "n2", "n1"], np.array([1, 2, 3]), np.array([[1.0], [2.0], [3.0]]))
+    assert len(store) == 2
+    keys, X, times = store.take_older_than(10)
+    assert keys == ["n2", "n1"] and X.ravel().tolist() == [2.0, 3.0] and times.tolist() == [2, 3]
+
+
+def test_store_take_older_than_stops_at_the_cutoff_and_survives_wraparound():
+    store = DelayedLabelStore(n_features=1, capacity=4)
+    for t in range(10):
+        store.remember([f"e{t}"], np.array([t]), np.array([[float(t)]]))
+        if t % 3 == 2:
+            store.take_older_than(t - 2)
+    keys, _, times = store.take_older_than(8)
+    assert keys == ["e7", "e8"] and times.tolist() == [7, 8]
+    assert store.take_older_than(100)[0] == ["e9"]
+
+
+events_strategy = st.lists(st.integers(0, 200), min_size=1, max_size=60).map(sorted)
+
+
+@st.composite
+def history(draw):
+    times = draw(events_strategy)
+    n = len(times)
+    labelled = draw(st.lists(st.integers(0, n - 1), unique=True, max_size=n))
+    delays = draw(st.lists(st.integers(0, 80), min_size=len(labelled), max_size=len(labelled)))
+    values = draw(st.lists(st.booleans(), min_size=len(labelled), max_size=len(labelled)))
+    ghost = draw(st.booleans())
+    label_keys = [f"e{i}" for i in labelled] + (["ghost"] if ghost else [])
+    label_at = [times[i] + d for i, d in zip(labelled, delays)] + ([50] if ghost else [])
+    label_values = [int(v) for v in values] + ([1] if ghost else [])
+    return times, label_keys, label_at, label_values
+
+
+def _reference_counts(times, label_keys, label_at, learn_every):
+    """Slow and obvious: an event sees every label whose learning moment is <= its time,
+    provided the labelled event had been scored before that moment."""
+    time_of = {f"e{i}": t for i, t in enumerate(times)}
+    moments = [a if learn_every is None else -(-a // learn_every) * learn_every for a in label_at]
+    counts = []
+    for t in times:
+        seen = 0
+        for key, moment in zip(label_keys, moments):
+            if key in time_of and moment <= t and time_of[key] < moment:
+                seen += 1
+        counts.append(seen)
+    return counts
+
+
+@settings(max_examples=150, deadline=None)
+@given(history(), st.sampled_from([None, 1, 7, 25]))
+def test_replay_uses_each_label_only_once_known(case, learn_every):
+    times, label_keys, label_at, label_values = case
+    keys = [f"e{i}" for i in range(len(times))]
+    X = np.arange(len(times), dtype=np.float64).reshape(-1, 1)
+    scores, log = replay_online(
+        keys, np.array(times), X, label_keys, np.array(label_at), np.array(label_values),
+        CountingLearner(), learn_every=learn_every, max_batch=7,
+    )
+    assert scores.tolist() == _reference_counts(times, label_keys, label_at, learn_every)
+    assert log.n_learned + log.labels_unmatched == len(label_keys)
+    known_at = dict(zip(label_keys, label_at))
+    value_of = dict(zip(label_keys, label_values))
+    for moment, learned, y in zip(log.learned_at, log.learned_keys, log.learned_labels):
+        for key, value in zip(learned, y.tolist()):
+            assert known_at[key] <= moment and value == value_of[key]
+
+
+@settings(max_examples=120, deadline=None)
+@given(history(), st.sampled_from([1, 10, 30]), st.integers(0, 60))
+def test_replay_learns_unlabelled_events_as_negatives_only_after_the_delay(case, learn_every, negative_after):
+    times, label_keys, label_at, label_values = case
+    keys = [f"e{i}" for i in range(len(times))]
+    X = np.arange(len(times), dtype=np.float64).reshape(-1, 1)
+    scores, log = replay_online(
+        keys, np.array(times), X, label_keys, np.array(label_at), np.array(label_values),
+        CountingLearner(), learn_every=learn_every, negative_after=negative_after,
+    )
+    time_of = dict(zip(keys, times))
+    known_at = dict(zip(label_keys, label_at))
+    learned_once: set[str] = set()
+    for moment, learned, y in zip(log.learned_at, log.learned_keys, log.learned_labels):
+        for key, value in zip(learned, y.tolist()):
+            assert key not in learned_once
+            learned_once.add(key)
+            assert time_of[key] < moment or (time_of[key] <= moment - negative_after)
+            from_label = key in known_at and known_at[key] <= moment
+            assert from_label or (value == 0 and time_of[key] + negative_after <= moment)
+    # each event saw exactly what had been learned at moments up to its own time
+    for t, score in zip(times, scores.tolist()):
+        expected = sum(len(k) for m, k in zip(log.learned_at, log.learned_keys) if m <= t)
+        assert score == expected
+
+
+def test_replay_refuses_unsorted_events():
+    with pytest.raises(ValueError, match="sorted by time"):
+        replay_online(["a", "b"], np.array([5, 1]), np.zeros((2, 1)), [], np.array([]), np.array([]), CountingLearner())
+
+
+def test_online_model_learns_and_single_row_path_agrees_with_batch():
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(3000, 3))
+    y = (X[:, 0] - X[:, 2] > 1).astype(int)
+    model = OnlineModel(["a", "b", "c"])
+    assert model.predict_proba(X[:2]).tolist() == [0.5, 0.5]
+    for start in range(0, 3000, 300):
+        model.learn(X[start : start + 300], y[start : start + 300])
+    test = rng.normal(size=(200, 3))
+    batch = model.predict_proba(test)
+    single = [model.predict_proba_one(row) for row in test]
+    np.testing.assert_allclose(batch, single, rtol=1e-9)
+    truth = test[:, 0] - test[:, 2] > 1
+    assert batch[truth].mean() > batch[~truth].mean() + 0.3
+    assert model.n_learned == 3000 and model.n_positive == int(y.sum())
+
+
+def test_anomaly_scorer_ranks_outliers_higher_and_needs_limits():
+    rng = np.random.default_rng(2)
+    normal = rng.normal(size=(1000, 3))
+    with pytest.raises(RuntimeError, match="fit_limits"):
+        AnomalyScorer(["a", "b", "c"]).score(normal[:1])
+    scorer = AnomalyScorer(["a", "b", "c"], window_size=100).fit_limits(normal)
+    scorer.score_learn(normal)
+    outliers = rng.normal(size=(50, 3)) + 5
+    assert scorer.score(outliers).mean() > scorer.score(rng.normal(size=(50, 3))).mean()
