@@ -1,0 +1,297 @@
+"""Read a TOML rule file and validate every rule against the scored frames' schemas.
+
+The file holds optional ``[events.<type>]`` tables (which columns hold the event id and
+time) and one ``[[rule]]`` table per rule::
+
+    [[rule]]
+    name = "elderly_big_transfer_new_payee"
+    event = "transfer"
+    when = "age_band IN ('65-74', '75+') AND is_new_payee AND amount >= 5000"
+    actions = ["voice_bot", "agent_followup"]
+    priority = 80
+    tier = "minute"
+    victim = "payer_phone"
+    cooldown = "30m"
+    typology = "fake_customer_service"
+    description = "Older payer sends a large sum to a payee never paid before."
+
+All problems are collected and raised together as one :class:`RuleFileError`.
+
+>>> import polars as pl
+>>> text = '''
+... [[rule]]
+... name = "hot_caller"
+... event = "call"
+... when = "score >= 0.9"
+... actions = ["voice_bot"]
+... victim = "callee"
+... '''
+>>> schema = pl.Schema({"call_id": pl.String, "start_time": pl.Datetime("ms", "UTC"),
+...                     "callee": pl.String, "score": pl.Float64})
+>>> specs, rules = parse_rules(text, schema, path="inline.toml")
+>>> rules[0].name, specs["call"].id_column, rules[0].tier
+('hot_caller', 'call_id', 'hour')
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from collections.abc import Mapping
+from typing import Any
+
+import polars as pl
+
+from fraud_brain.rules.condition import ConditionError, compile_condition
+from fraud_brain.rules.errors import RuleFileError, RuleProblem
+from fraud_brain.rules.model import EventSpec, Rule
+from fraud_brain.rules.vocabulary import ACTIONS, EVENTS, MODES, TIERS, TRANSFER_ONLY_ACTIONS, parse_duration
+from fraud_brain.schema import schema_for
+from fraud_brain.schema.records import TYPOLOGIES
+
+RULE_KEYS = (
+    "name", "event", "when", "actions", "priority", "tier", "victim", "cooldown", "cooldown_key",
+    "group", "typology", "typology_column", "mode", "description",
+)
+"""Every key a ``[[rule]]`` table may have."""
+REQUIRED_KEYS = ("name", "event", "when", "actions", "victim")
+TOP_LEVEL_KEYS = ("version", "events", "rule")
+_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_\-]{0,79}$")
+_HEADER = re.compile(r"^\s*\[\[\s*rule\s*\]\]")
+_TOML_LINE = re.compile(r"at line (\d+)")
+
+SchemaArg = pl.Schema | Mapping[str, pl.Schema]
+
+
+def _event_of_schema(schema: pl.Schema) -> str | None:
+    """The event type a scored frame's schema is for, told by its record id column."""
+    found = [event for event in EVENTS if schema_for(event).id_field in schema]
+    return found[0] if len(found) == 1 else None
+
+
+def _schemas_by_event(schema: SchemaArg, events: set[str]) -> dict[str, pl.Schema]:
+    if isinstance(schema, Mapping) and not isinstance(schema, pl.Schema):
+        return {event: pl.Schema(s) for event, s in schema.items()}
+    single = pl.Schema(schema)
+    detected = _event_of_schema(single)
+    if detected is not None:
+        return {detected: single}
+    return {event: single for event in events}
+
+
+class _Lines:
+    """Line numbers of rule headers and their keys, for error messages (tomllib gives none)."""
+
+    def __init__(self, text: str):
+        self.lines = text.splitlines()
+        self.headers = [i for i, line in enumerate(self.lines) if _HEADER.match(line)]
+
+    def rule(self, index: int) -> int | None:
+        return self.headers[index] + 1 if index < len(self.headers) else None
+
+    def key(self, index: int, key: str) -> int | None:
+        if index >= len(self.headers):
+            return None
+        start = self.headers[index]
+        end = self.headers[index + 1] if index + 1 < len(self.headers) else len(self.lines)
+        pattern = re.compile(rf"^\s*{re.escape(key)}\s*=")
+        for i in range(start, end):
+            if pattern.match(self.lines[i]):
+                return i + 1
+        return start + 1
+
+
+def _event_specs(
+    doc: dict[str, Any], schemas: dict[str, pl.Schema], events: set[str], path: str, problems: list[RuleProblem]
+) -> dict[str, EventSpec]:
+    tables = doc.get("events", {})
+    if not isinstance(tables, dict):
+        problems.append(RuleProblem(path, None, "events", "must be a table of [events.<type>] tables"))
+        tables = {}
+    for event in tables:
+        if event not in EVENTS:
+            problems.append(RuleProblem(path, None, f"events.{event}", f"unknown event type; expected one of {list(EVENTS)}"))
+    specs: dict[str, EventSpec] = {}
+    for event in sorted(events):
+        if event not in schemas:
+            problems.append(RuleProblem(
+                path, None, f"events.{event}",
+                f"no scored-frame schema was given for {event} events (given: {sorted(schemas)})",
+            ))
+            continue
+        schema = schemas[event]
+        table = tables.get(event, {}) if isinstance(tables.get(event, {}), dict) else {}
+        record = schema_for(event)
+        columns: dict[str, str] = {}
+        for key, defaults in (("id", ("event_id", record.id_field)), ("time", ("time", record.time_field))):
+            given = table.get(key)
+            candidates = (given,) if given is not None else defaults
+            found = next((c for c in candidates if isinstance(c, str) and c in schema), None)
+            if found is None:
+                problems.append(RuleProblem(
+                    path, None, f"events.{event}.{key}",
+                    f"none of the columns {[c for c in candidates if c]} is in the {event} schema",
+                ))
+            else:
+                columns[key] = found
+        if len(columns) == 2:
+            time_dtype = schema[columns["time"]]
+            if not isinstance(time_dtype, pl.Datetime):
+                problems.append(RuleProblem(
+                    path, None, f"events.{event}.time", f"column {columns['time']!r} is {time_dtype}, not a Datetime"
+                ))
+                continue
+            specs[event] = EventSpec(event, columns["id"], columns["time"], schema)
+    return specs
+
+
+def _key_column(
+    raw: dict[str, Any], key: str, schema: pl.Schema, problem: Any, default: str | None = None
+) -> str | None:
+    value = raw.get(key, default)
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        problem(key, f"must be a column name, not {value!r}")
+        return None
+    if value not in schema:
+        problem(key, f"unknown column {value!r}")
+        return None
+    if schema[value] not in (pl.String, pl.Categorical) and not isinstance(schema[value], pl.Enum):
+        problem(key, f"column {value!r} is {schema[value]}; a key must be a String column")
+        return None
+    return value
+
+
+def _parse_rule(
+    index: int, raw: Any, specs: dict[str, EventSpec], path: str, lines: _Lines, problems: list[RuleProblem]
+) -> Rule | None:
+    if not isinstance(raw, dict):
+        problems.append(RuleProblem(path, f"#{index + 1}", None, "a [[rule]] must be a table", lines.rule(index)))
+        return None
+    name = raw.get("name")
+    label = name if isinstance(name, str) else f"#{index + 1}"
+    before = len(problems)
+
+    def problem(key: str | None, message: str) -> None:
+        line = lines.key(index, key) if key else lines.rule(index)
+        problems.append(RuleProblem(path, label, key, message, line))
+
+    for key in raw:
+        if key not in RULE_KEYS:
+            problem(key, f"unknown key; expected some of {list(RULE_KEYS)}")
+    for key in REQUIRED_KEYS:
+        if key not in raw:
+            problem(None, f"missing required key {key!r}")
+    if len(problems) > before:
+        return None
+    if not isinstance(name, str) or not _NAME.match(name):
+        problem("name", f"{name!r} must be a letter then letters, digits, '_' or '-' (at most 80)")
+    event = raw["event"]
+    if event not in EVENTS:
+        problem("event", f"{event!r} unknown; expected one of {list(EVENTS)}")
+        return None
+    spec = specs.get(event)
+    if spec is None:
+        return None  # the missing schema is already reported once for the file
+    schema = spec.schema
+    actions = raw["actions"]
+    if not isinstance(actions, list) or not actions or not all(isinstance(a, str) for a in actions):
+        problem("actions", "must be a non-empty list of action names")
+        actions = []
+    for action in actions:
+        if action not in ACTIONS:
+            problem("actions", f"unknown action {action!r}; expected some of {list(ACTIONS)}")
+        elif action in TRANSFER_ONLY_ACTIONS and event != "transfer":
+            problem("actions", f"{action!r} needs a transfer; this rule watches {event} events")
+    if len(set(actions)) != len(actions):
+        problem("actions", "lists an action twice")
+    priority = raw.get("priority", 0)
+    if isinstance(priority, bool) or not isinstance(priority, int) or not 0 <= priority <= 1000:
+        problem("priority", f"{priority!r} must be a whole number 0..1000")
+    tier = raw.get("tier", "hour")
+    tier = tier.replace("-", "_") if isinstance(tier, str) else tier
+    if tier not in TIERS:
+        problem("tier", f"{raw.get('tier')!r} unknown; expected one of {list(TIERS)}")
+    mode = raw.get("mode", "active")
+    if mode not in MODES:
+        problem("mode", f"{mode!r} unknown; expected one of {list(MODES)}")
+    cooldown_ms = 0
+    try:
+        cooldown_ms = parse_duration(raw.get("cooldown", 0))
+    except ValueError as error:
+        problem("cooldown", str(error))
+    if cooldown_ms > 30 * 86_400_000:
+        problem("cooldown", f"{raw['cooldown']!r} is longer than 30 days; an episode does not last that long")
+    victim = _key_column(raw, "victim", schema, problem)
+    cooldown_key = _key_column(raw, "cooldown_key", schema, problem, default=victim)
+    group = raw.get("group", name)
+    if not isinstance(group, str) or not group:
+        problem("group", f"{group!r} must be a non-empty string")
+    typology = raw.get("typology")
+    if typology is not None and typology not in TYPOLOGIES:
+        problem("typology", f"{typology!r} unknown; expected one of {list(TYPOLOGIES)}")
+    typology_column = raw.get("typology_column")
+    if typology is not None and typology_column is not None:
+        problem("typology_column", "give either typology or typology_column, not both")
+    if typology_column is not None:
+        typology_column = _key_column(raw, "typology_column", schema, problem)
+    description = raw.get("description", "")
+    if not isinstance(description, str):
+        problem("description", "must be a string")
+    condition = raw["when"]
+    expr = None
+    if not isinstance(condition, str):
+        problem("when", "must be a string holding the condition")
+    else:
+        try:
+            expr = compile_condition(condition, schema)
+        except ConditionError as error:
+            problem("when", str(error))
+    if len(problems) > before or expr is None:
+        return None
+    return Rule(
+        name=name, event=event, condition=condition, expr=expr, actions=tuple(actions), victim=victim or "",
+        priority=priority, tier=tier, cooldown_ms=cooldown_ms, cooldown_key=cooldown_key or "", group=group,
+        typology=typology, typology_column=typology_column, mode=mode, description=description,
+        line=lines.rule(index),
+    )
+
+
+def parse_rules(text: str, schema: SchemaArg, path: str = "<rules>") -> tuple[dict[str, EventSpec], list[Rule]]:
+    """Validate a rule file's text; return the event specs and rules, or raise :class:`RuleFileError`."""
+    try:
+        doc = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as error:
+        match = _TOML_LINE.search(str(error))
+        raise RuleFileError([RuleProblem(path, None, None, f"not valid TOML: {error}",
+                                         int(match.group(1)) if match else None)]) from None
+    problems: list[RuleProblem] = []
+    for key in doc:
+        if key not in TOP_LEVEL_KEYS:
+            problems.append(RuleProblem(path, None, key, f"unknown top-level key; expected some of {list(TOP_LEVEL_KEYS)}"))
+    raw_rules = doc.get("rule", [])
+    if not isinstance(raw_rules, list):
+        raise RuleFileError([RuleProblem(path, None, "rule", "rules must be [[rule]] tables")])
+    if not raw_rules:
+        problems.append(RuleProblem(path, None, None, "the file holds no [[rule]] tables"))
+    events = {r.get("event") for r in raw_rules if isinstance(r, dict) and r.get("event") in EVENTS}
+    schemas = _schemas_by_event(schema, events)
+    specs = _event_specs(doc, schemas, events, path, problems)
+    lines = _Lines(text)
+    rules: list[Rule] = []
+    seen: dict[str, int] = {}
+    for index, raw in enumerate(raw_rules):
+        name = raw.get("name") if isinstance(raw, dict) else None
+        if isinstance(name, str):
+            if name in seen:
+                problems.append(RuleProblem(path, name, "name", f"duplicate rule name (first at line {seen[name]})",
+                                            lines.key(index, "name")))
+                continue
+            seen[name] = lines.key(index, "name") or 0
+        rule = _parse_rule(index, raw, specs, path, lines, problems)
+        if rule is not None:
+            rules.append(rule)
+    if problems:
+        raise RuleFileError(problems)
+    return specs, rules

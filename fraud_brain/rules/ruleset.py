@@ -1,0 +1,234 @@
+"""A validated set of rules and its vectorized evaluation over a scored batch.
+
+:meth:`RuleSet.evaluate` runs every condition of the batch's event type in one polars
+``select`` and turns the true cells into a frame of hits (one row per event and matching
+rule, most urgent rule first), in the column layout the actions layer consumes.
+
+>>> import polars as pl
+>>> from datetime import datetime, timezone
+>>> text = '''
+... [[rule]]
+... name = "hot_caller"
+... event = "call"
+... when = "score >= 0.9"
+... actions = ["voice_bot"]
+... victim = "callee"
+... cooldown = "30m"
+... '''
+>>> t = datetime(2026, 3, 1, 9, tzinfo=timezone.utc)
+>>> batch = pl.DataFrame({"call_id": ["c1", "c2"], "start_time": [t, t], "caller": ["170", "171"],
+...                       "callee": ["138", "139"], "score": [0.95, 0.2]})
+>>> rules = RuleSet.from_text(text, batch.schema)
+>>> rules.evaluate(batch).select("event_id", "rule", "victim_key", "entity_key").rows()
+[('c1', 'hot_caller', '138', '138')]
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+
+from fraud_brain.rules.loader import SchemaArg, parse_rules
+from fraud_brain.rules.model import EventSpec, Rule
+from fraud_brain.schema import TIME, schema_for
+
+HIT_SCHEMA = pl.Schema({
+    "event_id": pl.String,
+    "time": TIME,
+    "event": pl.String,
+    "rule": pl.String,
+    "priority": pl.Int32,
+    "tier": pl.String,
+    "actions": pl.List(pl.String),
+    "victim_key": pl.String,
+    "entity_key": pl.String,
+    "cooldown_group": pl.String,
+    "cooldown_ms": pl.Int64,
+    "typology": pl.String,
+    "mode": pl.String,
+    "score": pl.Float64,
+    "reasons": pl.List(pl.String),
+    "transfer_id": pl.String,
+    "payee_account": pl.String,
+    "payee_bank": pl.String,
+    "amount": pl.Float64,
+})
+"""Columns of a hits frame: who, when, which rule, what to do, and the transfer to stop."""
+_PASSTHROUGH = ("score", "reasons", "transfer_id", "payee_account", "payee_bank", "amount")
+
+
+class RuleEvaluationError(ValueError):
+    """A batch that a rule set cannot evaluate (wrong event type, missing columns)."""
+
+
+def empty_hits() -> pl.DataFrame:
+    """An empty, correctly typed hits frame.
+
+    >>> empty_hits().columns[:4]
+    ['event_id', 'time', 'event', 'rule']
+    """
+    return pl.DataFrame(schema=HIT_SCHEMA)
+
+
+def _reasons_expr(dtype: pl.DataType) -> pl.Expr:
+    if dtype == pl.List(pl.String):
+        return pl.col("reasons")
+    if dtype == pl.String:
+        return pl.concat_list(pl.col("reasons"))
+    if isinstance(dtype, pl.List):
+        return pl.col("reasons").list.eval(pl.element().cast(pl.String))
+    return pl.concat_list(pl.col("reasons").cast(pl.String))
+
+
+@dataclass
+class RuleSet:
+    """Validated rules by event type, with the columns that hold each event's id and time."""
+
+    rules: list[Rule]
+    specs: dict[str, EventSpec]
+    path: str = "<rules>"
+    version: str = ""
+    _by_event: dict[str, list[Rule]] = field(default_factory=dict, init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        # Most urgent first, so an event's hits come out in priority order.
+        ordered = sorted(self.rules, key=lambda r: -r.priority)
+        self._by_event = {event: [r for r in ordered if r.event == event] for event in self.specs}
+
+    @classmethod
+    def from_text(cls, text: str, schema: SchemaArg, path: str = "<rules>") -> RuleSet:
+        """Validate rule-file text against the scored frame schema(s); see :func:`parse_rules`."""
+        specs, rules = parse_rules(text, schema, path=path)
+        return cls(rules, specs, path=path, version=hashlib.sha256(text.encode()).hexdigest()[:12])
+
+    @classmethod
+    def load(cls, path: str | Path, schema: SchemaArg) -> RuleSet:
+        """Read and validate a rule file; ``schema`` is the scored frame's (or one per event type).
+
+        Raises :class:`~fraud_brain.rules.errors.RuleFileError` naming the file, rule and line.
+
+        >>> from fraud_brain.rules.defaults import DEFAULT_RULES_PATH, expected_scored_schemas
+        >>> len(RuleSet.load(DEFAULT_RULES_PATH, expected_scored_schemas()).rules) >= 10
+        True
+        """
+        path = Path(path)
+        return cls.from_text(path.read_text(encoding="utf-8"), schema, path=str(path))
+
+    def __len__(self) -> int:
+        return len(self.rules)
+
+    def rule(self, name: str) -> Rule:
+        """The rule called ``name``."""
+        for rule in self.rules:
+            if rule.name == name:
+                return rule
+        raise KeyError(f"{self.path}: no rule named {name!r}")
+
+    def rules_for(self, event: str) -> list[Rule]:
+        """The rules watching ``event`` events, most urgent first."""
+        return list(self._by_event.get(event, []))
+
+    def detect_event(self, batch: pl.DataFrame | pl.Schema) -> str:
+        """The event type of a scored batch, told by its record id column (``call_id``/``transfer_id``)."""
+        columns = batch.columns if isinstance(batch, pl.DataFrame) else batch.names()
+        found = [event for event in self.specs if schema_for(event).id_field in columns]
+        if len(self.specs) == 1 and not found:
+            found = list(self.specs)
+        if len(found) != 1:
+            raise RuleEvaluationError(
+                f"{self.path}: cannot tell whether the batch holds {' or '.join(self.specs) or 'no'} events "
+                f"(columns {columns[:8]}...); pass event="
+            )
+        return found[0]
+
+    def evaluate(self, batch: pl.DataFrame, event: str | None = None) -> pl.DataFrame:
+        """Evaluate every rule of the batch's event type in one ``select``; return the hits.
+
+        Shadow rules produce hits too (``mode`` says so); :class:`Decider` keeps them inactive.
+        """
+        event = event or self.detect_event(batch)
+        if event not in self.specs:
+            return empty_hits()
+        rules = self._by_event[event]
+        if not rules or batch.height == 0:
+            return empty_hits()
+        spec = self.specs[event]
+        self._check_columns(batch, rules, spec)
+        mask = batch.select([r.expr.fill_null(False).alias(f"r{i}") for i, r in enumerate(rules)])
+        rows, which = np.nonzero(mask.to_numpy())
+        if rows.size == 0:
+            return empty_hits()
+        return self._hits(batch, spec, rules, rows, which)
+
+    def _check_columns(self, batch: pl.DataFrame, rules: list[Rule], spec: EventSpec) -> None:
+        present = set(batch.columns)
+        for rule in rules:
+            needed = {*rule.expr.meta.root_names(), rule.victim, rule.cooldown_key, spec.id_column, spec.time_column}
+            if rule.typology_column:
+                needed.add(rule.typology_column)
+            missing = sorted(needed - present)
+            if missing:
+                raise RuleEvaluationError(
+                    f"{self.path}: rule {rule.name!r} needs column(s) {missing} missing from the {spec.event} batch"
+                )
+
+    def _hits(
+        self, batch: pl.DataFrame, spec: EventSpec, rules: list[Rule], rows: np.ndarray, which: np.ndarray
+    ) -> pl.DataFrame:
+        keys = sorted({c for r in rules for c in (r.victim, r.cooldown_key, r.typology_column) if c})
+        passthrough = [c for c in _PASSTHROUGH if c in batch.columns and c not in keys]
+        base = batch.select(
+            pl.col(spec.id_column).cast(pl.String).alias("_id"),
+            pl.col(spec.time_column).cast(TIME).alias("_time"),
+            *[pl.col(c) for c in keys],
+            *[pl.col(c) for c in passthrough],
+        )[rows]
+        meta = pl.DataFrame({
+            "rule": [r.name for r in rules],
+            "priority": pl.Series([r.priority for r in rules], dtype=pl.Int32),
+            "tier": [r.tier for r in rules],
+            "actions": pl.Series([list(r.actions) for r in rules], dtype=pl.List(pl.String)),
+            "_victim_col": [r.victim for r in rules],
+            "_entity_col": [r.cooldown_key for r in rules],
+            "_typology_col": pl.Series([r.typology_column for r in rules], dtype=pl.String),
+            "_typology": pl.Series([r.typology for r in rules], dtype=pl.String),
+            "cooldown_group": [r.group for r in rules],
+            "cooldown_ms": pl.Series([r.cooldown_ms for r in rules], dtype=pl.Int64),
+            "mode": [r.mode for r in rules],
+        })[which]
+        frame = pl.concat([base, meta], how="horizontal")
+
+        def pick(selector: str, columns: Iterable[str]) -> pl.Expr:
+            expr: pl.Expr | None = None
+            for column in columns:
+                value = pl.col(column).cast(pl.String)
+                expr = pl.when(pl.col(selector) == column).then(value) if expr is None else (
+                    expr.when(pl.col(selector) == column).then(value))
+            return pl.lit(None, dtype=pl.String) if expr is None else expr.otherwise(None)
+
+        typology_columns = sorted({r.typology_column for r in rules if r.typology_column})
+        out = [
+            pl.col("_id").alias("event_id"),
+            pl.col("_time").alias("time"),
+            pl.lit(spec.event).alias("event"),
+            pl.col("rule"), pl.col("priority"), pl.col("tier"), pl.col("actions"),
+            pick("_victim_col", sorted({r.victim for r in rules})).alias("victim_key"),
+            pick("_entity_col", sorted({r.cooldown_key for r in rules})).alias("entity_key"),
+            pl.col("cooldown_group"), pl.col("cooldown_ms"),
+            pl.coalesce(pl.col("_typology"), pick("_typology_col", typology_columns)).alias("typology"),
+            pl.col("mode"),
+        ]
+        for column in _PASSTHROUGH:
+            dtype = HIT_SCHEMA[column]
+            if column not in batch.columns:
+                out.append(pl.lit(None, dtype=dtype).alias(column))
+            elif column == "reasons":
+                out.append(_reasons_expr(batch.schema[column]).alias(column))
+            else:
+                out.append(pl.col(column).cast(dtype).alias(column))
+        return frame.select(out)

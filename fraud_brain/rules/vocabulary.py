@@ -1,0 +1,54 @@
+"""The fixed words of a rule file: event types, actions, tiers, modes, and durations.
+
+>>> parse_duration("30m")
+1800000
+>>> ACTIONS[:2]
+('voice_bot', 'agent_followup')
+"""
+
+from __future__ import annotations
+
+import re
+
+EVENTS = ("call", "transfer")
+"""Event types a rule can watch; a scored batch holds one of them."""
+ACTIONS = (
+    "voice_bot",
+    "agent_followup",
+    "stop_payment",
+    "officer_alert",
+    "block_number_review",
+)
+"""Actions a rule may ask for; the actions layer turns them into calls, queues and requests."""
+TRANSFER_ONLY_ACTIONS = ("stop_payment",)
+"""A stop-payment needs a transfer to stop, so call rules may not ask for it."""
+TIERS = ("minute", "hour", "same_day")
+"""Response tiers, most urgent first (minute-level, hour-level, same-day)."""
+MODES = ("active", "shadow")
+"""``shadow`` rules are evaluated and reported but never produce an active decision."""
+
+_UNITS_MS = {"ms": 1, "s": 1_000, "m": 60_000, "h": 3_600_000, "d": 86_400_000}
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)\s*$")
+
+
+def parse_duration(value: object) -> int:
+    """A duration (``"90s"``, ``"30m"``, ``"2h"``, ``"1d"`` or whole seconds) in milliseconds.
+
+    >>> parse_duration("2h"), parse_duration(45), parse_duration("0s")
+    (7200000, 45000, 0)
+    >>> parse_duration("-5m")
+    Traceback (most recent call last):
+    ...
+    ValueError: duration '-5m' must be a number with a unit ms/s/m/h/d (e.g. '30m') or whole seconds >= 0
+    """
+    if isinstance(value, bool):
+        pass
+    elif isinstance(value, int) and value >= 0:
+        return value * 1_000
+    elif isinstance(value, str):
+        match = _DURATION.match(value)
+        if match:
+            return round(float(match.group(1)) * _UNITS_MS[match.group(2)])
+    raise ValueError(
+        f"duration {value!r} must be a number with a unit ms/s/m/h/d (e.g. '30m') or whole seconds >= 0"
+    )
