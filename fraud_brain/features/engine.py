@@ -1,0 +1,387 @@
+"""The streaming feature engine: micro-batches in, point-in-time correct features out.
+
+Events of all streams are processed in event-time order, ties broken by the stream's rank in
+the spec and then by arrival order. Each event sees exactly the state as of just before it.
+The *watermark* is the newest event time of all earlier micro-batches minus the spec's
+``allowed_lateness``. Each micro-batch (one :meth:`process` call) arrives at once: its events
+older than the watermark are *late*, set aside and returned (for a dead-letter store); the
+others wait in a buffer until the watermark passes them and are then processed in order.
+A record id seen before in the same stream (in any batch, processed or not) is a duplicate
+and is ignored; within a batch the first row (streams in spec order, then rows) wins.
+
+>>> import polars as pl
+>>> from datetime import datetime, timezone
+>>> from fraud_brain.features.spec import bundled_spec
+>>> engine = FeatureEngine(bundled_spec("card"))
+>>> t = lambda m: datetime(2026, 11, 1, 8, m, tzinfo=timezone.utc)
+>>> tx = pl.DataFrame({"tx_id": ["a", "b", "c"], "time": [t(0), t(1), t(2)],
+...     "customer_id": ["C1", "C1", "C1"], "terminal_id": ["T1", "T2", "T1"], "amount": [10.0, 30.0, 20.0]})
+>>> batch = engine.process({"tx": tx})
+>>> out = engine.flush().features["tx"]
+>>> batch.features["tx"]["customer_tx_1d"].to_list() + out["customer_tx_1d"].to_list()
+[0.0, 1.0, 2.0]
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+
+from fraud_brain.features import kernel as K
+from fraud_brain.features.plan import Plan, StreamPlan, build_plan
+from fraud_brain.features.spec import Spec
+from fraud_brain.features.state import StateStore
+
+_SEQ = "__fb_seq"
+_TIME = "__fb_t"
+_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+
+
+@dataclass
+class FeatureBatch:
+    """What one call of :meth:`FeatureEngine.process` produced.
+
+    ``features[stream]``: id, time, passthrough columns and features of the events released
+    by this call, in processing order; ``late[stream]``: the late rows as they arrived (for a
+    dead-letter store); ``duplicates[stream]``: how many rows were ignored as repeated ids.
+    """
+
+    features: dict[str, pl.DataFrame] = field(default_factory=dict)
+    late: dict[str, pl.DataFrame] = field(default_factory=dict)
+    duplicates: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def late_count(self) -> int:
+        """Late events across streams."""
+        return sum(f.height for f in self.late.values())
+
+    @property
+    def released(self) -> int:
+        """Events processed across streams."""
+        return sum(f.height for f in self.features.values())
+
+
+def hash_columns(frame: pl.DataFrame, cols: tuple[str, ...]) -> np.ndarray:
+    """64-bit hashes of key columns (0 where any is null), equal for equal values in any stream.
+
+    >>> f = pl.DataFrame({"a": ["x", None, "x"], "b": [1, 2, 1]})
+    >>> h = hash_columns(f, ("a",))
+    >>> bool(h[0] == h[2]), int(h[1])
+    (True, 0)
+    """
+    out: np.ndarray | None = None
+    null = np.zeros(frame.height, bool)
+    for col in cols:
+        series = frame.get_column(col).cast(pl.String)
+        null |= series.is_null().to_numpy()
+        h = series.hash(seed=7).to_numpy().astype(np.uint64, copy=False)
+        if out is None:
+            out = h
+        else:
+            with np.errstate(over="ignore"):
+                out = (out * _GOLDEN) ^ h
+    assert out is not None
+    out = np.where(out == 0, np.uint64(1), out)
+    out[null] = 0
+    return out
+
+
+def _stream_salt(order: int) -> np.uint64:
+    """A per-stream constant mixed into record-id hashes so ids of different streams never clash."""
+    return np.uint64(((order + 1) * 0x9E3779B97F4A7C15) % (1 << 64))
+
+
+class FeatureEngine:
+    """Keyed streaming state and features for one spec.
+
+    ``reference`` holds the tables named by the spec's ``[[join]]`` entries (e.g. subscriber
+    profiles). See the module docstring for ordering, lateness and duplicates.
+    """
+
+    def __init__(self, spec: Spec, reference: Mapping[str, pl.DataFrame] | None = None) -> None:
+        self.spec = spec
+        self.plan: Plan = build_plan(spec)
+        self.reference = dict(reference or {})
+        for join in spec.joins:
+            if join.table not in self.reference:
+                raise ValueError(f"{spec.source}: join into stream {join.stream!r} needs reference table "
+                                 f"{join.table!r}; pass FeatureEngine(spec, reference={{{join.table!r}: frame}})")
+            table = self.reference[join.table]
+            missing = [c for c in (join.key, *(src for _, src in join.columns)) if c not in table.columns]
+            if missing:
+                raise ValueError(f"{spec.source}: reference table {join.table!r} has no column(s) {missing}")
+        self._joined = {
+            j_i: self.reference[j.table].select(
+                pl.col(j.key).cast(pl.String).alias("__fb_key"), *(pl.col(src).alias(dst) for dst, src in j.columns)
+            ).unique("__fb_key", keep="last")
+            for j_i, j in enumerate(spec.joins)
+        }
+        self.store = StateStore([self.plan.entity_layouts[e] for e in self.plan.entities])
+        self._seen_keys = np.zeros(2048, np.uint64)
+        self._seen_slots = np.full(2048, -1, np.int64)
+        self._seen_count = np.zeros(1, np.int64)
+        self.max_seen = int(K.NONE_TIME)
+        self.floor = int(K.NONE_TIME)
+        self.seq = 0
+        self.late_total = 0
+        self.duplicate_total = 0
+        self.processed_total = 0
+        self._pending: dict[str, pl.DataFrame] = {}
+
+    # ----------------------------------------------------------------- intake
+    def _prepare(self, stream: str, frame: pl.DataFrame) -> pl.DataFrame:
+        meta = self.spec.streams.get(stream)
+        if meta is None:
+            raise ValueError(f"unknown stream {stream!r}; the spec {self.spec.source} has {self.spec.stream_names()}")
+        for col in (meta.id, meta.time):
+            if col not in frame.columns:
+                raise ValueError(f"stream {stream!r}: records have no column {col!r} (spec {self.spec.source})")
+        dtype = frame.schema[meta.time]
+        if not isinstance(dtype, pl.Datetime):
+            raise ValueError(f"stream {stream!r}: time column {meta.time!r} must be Datetime, got {dtype}")
+        if dtype.time_zone is None:
+            frame = frame.with_columns(pl.col(meta.time).dt.replace_time_zone("UTC"))
+        if frame.get_column(meta.time).null_count():
+            row = frame.get_column(meta.time).is_null().arg_max()
+            raise ValueError(f"stream {stream!r} record {frame[meta.id][row]!r}: time {meta.time!r} is missing")
+        return frame.with_columns(pl.col(meta.time).dt.epoch("ms").alias(_TIME))
+
+    def _grow_seen(self, extra: int) -> None:
+        need = (int(self._seen_count[0]) + extra) * 2
+        if need <= self._seen_keys.shape[0]:
+            return
+        cap = self._seen_keys.shape[0]
+        while cap < need:
+            cap *= 2
+        keys, slots = np.zeros(cap, np.uint64), np.full(cap, -1, np.int64)
+        K.rehash(self._seen_keys, self._seen_slots, keys, slots, cap - 1)
+        self._seen_keys, self._seen_slots = keys, slots
+
+    def process(self, frames: Mapping[str, pl.DataFrame]) -> FeatureBatch:
+        """Take a micro-batch per stream; return features of the events the watermark released."""
+        batch = FeatureBatch()
+        prepared: list[tuple[str, pl.DataFrame]] = []
+        for stream in self.spec.stream_names():
+            if stream in frames and frames[stream].height:
+                prepared.append((stream, self._prepare(stream, frames[stream])))
+        for stream in frames:
+            if stream not in self.spec.streams:
+                raise ValueError(f"unknown stream {stream!r}; the spec {self.spec.source} has {self.spec.stream_names()}")
+        if prepared:
+            times = np.concatenate([f.get_column(_TIME).to_numpy() for _, f in prepared]).astype(np.int64)
+            ids = np.concatenate([
+                hash_columns(f, (self.spec.streams[s].id,)) ^ _stream_salt(self.spec.streams[s].order)
+                for s, f in prepared
+            ])
+            ids = np.where(ids == 0, np.uint64(1), ids)
+            self._grow_seen(ids.shape[0])
+            status, self.max_seen = K.judge_arrivals(
+                times, ids, self._seen_keys, self._seen_slots, self._seen_keys.shape[0] - 1, self._seen_count,
+                np.int64(self.max_seen), np.int64(self.spec.lateness_ms), np.int64(self.floor))
+            self.max_seen = int(self.max_seen)
+            start = 0
+            for stream, frame in prepared:
+                st = status[start: start + frame.height]
+                start += frame.height
+                frame = frame.with_columns(pl.Series(_SEQ, np.arange(self.seq, self.seq + frame.height, dtype=np.int64)))
+                self.seq += frame.height
+                dups = int((st == 1).sum())
+                batch.duplicates[stream] = dups
+                self.duplicate_total += dups
+                late = frame.filter(pl.Series(st == 2))
+                if late.height:
+                    batch.late[stream] = late.drop(_SEQ, _TIME)
+                    self.late_total += late.height
+                ok = frame.filter(pl.Series(st == 0))
+                if ok.height:
+                    old = self._pending.get(stream)
+                    self._pending[stream] = ok if old is None else pl.concat([old, ok], how="diagonal_relaxed")
+        watermark = self.max_seen - self.spec.lateness_ms if self.max_seen != int(K.NONE_TIME) else int(K.NONE_TIME)
+        self._release(batch, watermark)
+        return batch
+
+    def flush(self) -> FeatureBatch:
+        """Process every buffered event (end of input); later events older than them count as late."""
+        batch = FeatureBatch()
+        self._release(batch, None)
+        return batch
+
+    def _release(self, batch: FeatureBatch, watermark: int | None) -> None:
+        ready: dict[str, pl.DataFrame] = {}
+        for stream, pending in list(self._pending.items()):
+            if watermark is None:
+                ready[stream], rest = pending, pending.clear()
+            else:
+                mask = pending.get_column(_TIME) < watermark
+                ready[stream], rest = pending.filter(mask), pending.filter(~mask)
+            self._pending[stream] = rest
+        ready = {s: f for s, f in ready.items() if f.height}
+        if watermark is None and ready:
+            self.floor = max(self.floor, max(int(f.get_column(_TIME).max()) for f in ready.values()) + 1)
+        if ready:
+            batch.features.update(self._run(ready, mutate=True))
+
+    # ----------------------------------------------------------------- compute
+    def _inputs(self, sp: StreamPlan, frame: pl.DataFrame) -> tuple[pl.DataFrame, np.ndarray, np.ndarray]:
+        for j_i, join in enumerate(self.spec.joins):
+            if join.stream == sp.name:
+                if join.on not in frame.columns:
+                    raise ValueError(f"stream {sp.name!r}: records have no column {join.on!r} to join "
+                                     f"reference table {join.table!r} (spec {self.spec.source})")
+                frame = frame.with_columns(pl.col(join.on).cast(pl.String).alias("__fb_key")).join(
+                    self._joined[j_i], on="__fb_key", how="left", maintain_order="left").drop("__fb_key")
+        if sp.inputs:
+            try:
+                X = frame.select([c.expr.alias(f"x{i}") for i, c in enumerate(sp.inputs)]).to_numpy()
+            except pl.exceptions.ColumnNotFoundError:
+                missing = next(c for c in sp.inputs if c.label[1] not in frame.columns)
+                raise ValueError(f"stream {sp.name!r}: records have no column {missing.label[1]!r} used at "
+                                 f"{missing.used_at}") from None
+            except pl.exceptions.PolarsError as err:
+                bad = next((c for c in sp.inputs if c.label[0] == "num" and frame.schema.get(c.label[1]) in
+                            (pl.String, pl.Categorical) or isinstance(frame.schema.get(c.label[1]), pl.Enum)), None)
+                where = f" used as a number at {bad.used_at}; compare it with strings instead" if bad else ""
+                name = bad.label[1] if bad else "?"
+                raise ValueError(f"stream {sp.name!r}: column {name!r} cannot be read{where}: {err}") from None
+            X = np.ascontiguousarray(X, dtype=np.float64)
+        else:
+            X = np.zeros((frame.height, 0), np.float64)
+        for cols in sp.keys:
+            for col in cols:
+                if col not in frame.columns:
+                    raise ValueError(f"stream {sp.name!r}: records have no key column {col!r} (spec {self.spec.source})")
+        KH = np.stack([hash_columns(frame, cols) for cols in sp.keys], axis=1) if sp.keys else \
+            np.zeros((frame.height, 0), np.uint64)
+        return frame, X, KH
+
+    def _run(self, ready: Mapping[str, pl.DataFrame], mutate: bool, ordered: bool = True) -> dict[str, pl.DataFrame]:
+        plan = self.plan
+        names = [s for s in self.spec.stream_names() if s in ready]
+        parts = {s: self._inputs(plan.streams[s], ready[s]) for s in names}
+        n = sum(ready[s].height for s in names)
+        cx = max([parts[s][1].shape[1] for s in names] + [1])
+        ck = max([parts[s][2].shape[1] for s in names] + [1])
+        co = max([len(plan.streams[s].feature_names) for s in names] + [1])
+        T = np.concatenate([ready[s].get_column(_TIME).to_numpy().astype(np.int64) for s in names])
+        S = np.concatenate([np.full(ready[s].height, self.spec.streams[s].order, np.int64) for s in names])
+        if ordered:
+            seq = np.concatenate([ready[s].get_column(_SEQ).to_numpy().astype(np.int64) for s in names])
+            order = np.lexsort((seq, S, T))
+        else:
+            order = np.arange(n)
+        pos = np.empty(n, np.int64)
+        pos[order] = np.arange(n)
+        X = np.zeros((n, cx), np.float64)
+        KH = np.zeros((n, ck), np.uint64)
+        start = 0
+        where: dict[str, np.ndarray] = {}
+        for s in names:
+            h = ready[s].height
+            p = pos[start: start + h]
+            where[s] = p
+            x, kh = parts[s][1], parts[s][2]
+            X[p, : x.shape[1]] = x
+            KH[p, : kh.shape[1]] = kh
+            start += h
+        T, S = T[order], S[order]
+        if mutate:
+            for e, ename in enumerate(plan.entities):
+                bound = sum(ready[s].height * plan.streams[s].inserts_per_entity.get(ename, 0) for s in names)
+                if bound:
+                    self.store.ensure(e, bound)
+        OUT = np.full((n, co), np.nan, np.float64)
+        st = self.store
+        K.run(T, S, X, KH, OUT, plan.prog_lo, plan.prog_hi, plan.instructions, plan.code, plan.consts,
+              st.ht_keys, st.ht_slots, st.ht_off, st.ht_mask, st.count,
+              st.F, st.f_off, st.f_stride, st.I, st.i_off, st.i_stride, st.fdef, st.fdef_off, st.idef, st.idef_off,
+              mutate)
+        if mutate:
+            self.processed_total += n
+        result: dict[str, pl.DataFrame] = {}
+        for s in names:
+            sp = plan.streams[s]
+            meta = self.spec.streams[s]
+            p = where[s]
+            rank = np.argsort(p, kind="stable") if ordered else np.arange(p.shape[0])
+            src = parts[s][0]
+            keep = [meta.id, meta.time, *[c for c in meta.passthrough if c not in (meta.id, meta.time)]]
+            missing = [c for c in keep if c not in src.columns]
+            if missing:
+                raise ValueError(f"stream {s!r}: passthrough column(s) {missing} missing from the records")
+            base = src.select(keep)[pl.Series(rank)] if ordered else src.select(keep)
+            rows = OUT[p[rank]] if ordered else OUT[p]
+            cols = {name: rows[:, i] for i, (name, emit) in enumerate(zip(sp.feature_names, sp.feature_emit)) if emit}
+            result[s] = base.hstack(pl.DataFrame(cols, schema={k: pl.Float64 for k in cols}))
+        return result
+
+    def peek(self, stream: str, frame: pl.DataFrame) -> pl.DataFrame:
+        """Features of events against the current state, changing nothing (a synchronous pre-check).
+
+        Every row sees the same state: rows of one peek do not see each other.
+        """
+        prepared = self._prepare(stream, frame)
+        return self._run({stream: prepared}, mutate=False, ordered=False)[stream]
+
+    # ----------------------------------------------------------------- state
+    @property
+    def pending(self) -> int:
+        """Events waiting in the buffer for the watermark."""
+        return sum(f.height for f in self._pending.values())
+
+    def state_bytes_per_key(self) -> dict[str, int]:
+        """State bytes per key of each entity (state row + hash-table entry)."""
+        return {e: self.store.bytes_per_key(i) for i, e in enumerate(self.plan.entities)}
+
+    def keys(self) -> dict[str, int]:
+        """Number of keys holding state, per entity."""
+        return {e: self.store.keys_used(i) for i, e in enumerate(self.plan.entities)}
+
+    def snapshot(self, path: str | Path) -> Path:
+        """Write the whole engine state (keyed state, seen ids, watermark, buffer) into a folder."""
+        folder = Path(path)
+        folder.mkdir(parents=True, exist_ok=True)
+        np.savez(folder / "state.npz", seen_keys=self._seen_keys, seen_slots=self._seen_slots,
+                 seen_count=self._seen_count, **self.store.to_arrays())
+        for stream, frame in self._pending.items():
+            frame.write_parquet(folder / f"pending_{stream}.parquet")
+        meta = {
+            "spec_sha256": hashlib.sha256(self.spec.text.encode()).hexdigest(),
+            "spec_name": self.spec.name,
+            "polars_version": pl.__version__,
+            "max_seen": self.max_seen, "floor": self.floor, "seq": self.seq,
+            "late_total": self.late_total, "duplicate_total": self.duplicate_total,
+            "processed_total": self.processed_total, "pending_streams": sorted(self._pending),
+        }
+        (folder / "meta.json").write_text(json.dumps(meta, indent=2))
+        return folder
+
+    @classmethod
+    def restore(cls, path: str | Path, spec: Spec, reference: Mapping[str, pl.DataFrame] | None = None) -> FeatureEngine:
+        """An engine that continues exactly where the snapshot in ``path`` left off."""
+        folder = Path(path)
+        try:
+            meta = json.loads((folder / "meta.json").read_text())
+        except (OSError, ValueError) as err:
+            raise ValueError(f"{folder}: not a feature-engine snapshot ({err})") from None
+        if meta["spec_sha256"] != hashlib.sha256(spec.text.encode()).hexdigest():
+            raise ValueError(f"{folder}: snapshot was taken with a different version of spec {meta['spec_name']!r}")
+        if meta["polars_version"] != pl.__version__:
+            raise ValueError(f"{folder}: snapshot key hashes come from polars {meta['polars_version']}, "
+                             f"this is polars {pl.__version__}; replay history instead")
+        engine = cls(spec, reference)
+        with np.load(folder / "state.npz") as data:
+            arrays = {k: data[k] for k in data.files}
+        engine.store.load_arrays(arrays)
+        engine._seen_keys, engine._seen_slots = arrays["seen_keys"].copy(), arrays["seen_slots"].copy()
+        engine._seen_count = arrays["seen_count"].copy()
+        for key in ("max_seen", "floor", "seq", "late_total", "duplicate_total", "processed_total"):
+            setattr(engine, key, int(meta[key]))
+        for stream in meta["pending_streams"]:
+            engine._pending[stream] = pl.read_parquet(folder / f"pending_{stream}.parquet")
+        return engine

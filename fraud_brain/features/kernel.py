@@ -1,0 +1,441 @@
+"""The compiled hot loop: one generic numba kernel driven by an instruction table.
+
+Every spec compiles to the same few kernels (the spec becomes int arrays of instructions and a
+tiny bytecode for expressions), so numba compiles once per machine (``cache=True``) and a new
+spec such as ``card.toml`` runs with no code change.
+
+State lives in flat arrays, one segment per entity: an open-addressing hash table of 64-bit key
+hashes (``0`` means empty) mapping to row slots, a float64 row and an int64 row per key.
+
+>>> import numpy as np
+>>> keys, slots = np.zeros(8, np.uint64), np.full(8, -1, np.int64)
+>>> count = np.zeros(1, np.int64)
+>>> int(set_insert(keys, slots, 0, 7, count, 0, np.uint64(42))), int(set_insert(keys, slots, 0, 7, count, 0, np.uint64(42)))
+(0, 0)
+>>> int(table_lookup(keys, slots, 0, 7, np.uint64(43)))
+-1
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit
+
+# Instruction opcodes.
+RESOLVE, INSERT, READ, EXPR, UPDATE = 0, 1, 2, 3, 4
+# Aggregate kinds (same order as spec.OPS).
+COUNT, SUM, MEAN, MAX, MIN, DISTINCT, LAST, FIRST, PREV = range(9)
+# Window kinds.
+LIFE, DECAY, SLIDE = 0, 1, 2
+# Expression bytecode.
+(C_CONST, C_COL, C_FEAT, C_ADD, C_SUB, C_MUL, C_DIV, C_NEG, C_LT, C_LE, C_GT, C_GE, C_EQ, C_NE,
+ C_AND, C_OR, C_NOT, C_MIN, C_MAX, C_ABS, C_LOG1P, C_COALESCE, C_IF, C_ISNAN) = range(24)
+# Columns of an instruction row.
+I_OP, I_REG, I_ENT, I_KEY, I_AGG, I_WIN, I_FCOL, I_ICOL, I_B, I_WORDS, I_OUT, I_VSTART, I_VLEN, I_WSTART, \
+    I_WLEN, I_SPAN, I_UNIT, I_BITS = range(18)
+INSTR_WIDTH = 18
+NONE_TIME = np.iinfo(np.int64).min
+"""Int64 sentinel for "no time yet" and "no bucket yet"."""
+MAX_REGS = 64
+
+
+@njit(cache=True, inline="always")
+def _mix(h: np.uint64) -> np.uint64:
+    h = h ^ (h >> np.uint64(33))
+    h = h * np.uint64(0xFF51AFD7ED558CCD)
+    return h ^ (h >> np.uint64(33))
+
+
+@njit(cache=True)
+def table_lookup(keys, slots, off, mask, h):
+    """Slot of key hash ``h`` in one entity's table, or -1 (``h`` must be non-zero)."""
+    i = np.int64(_mix(h) & np.uint64(mask))
+    while True:
+        k = keys[off + i]
+        if k == h:
+            return slots[off + i]
+        if k == 0:
+            return np.int64(-1)
+        i = (i + 1) & mask
+
+
+@njit(cache=True)
+def set_insert(keys, slots, off, mask, count, ent, h):
+    """Slot of ``h``, inserting it with the next free slot when absent (capacity ensured by caller)."""
+    i = np.int64(_mix(h) & np.uint64(mask))
+    while True:
+        k = keys[off + i]
+        if k == h:
+            return slots[off + i]
+        if k == 0:
+            keys[off + i] = h
+            slot = count[ent]
+            slots[off + i] = slot
+            count[ent] = slot + 1
+            return slot
+        i = (i + 1) & mask
+
+
+@njit(cache=True)
+def rehash(old_keys, old_slots, new_keys, new_slots, new_mask):
+    """Move every entry of one table into a larger empty one."""
+    for i in range(old_keys.shape[0]):
+        h = old_keys[i]
+        if h != 0:
+            j = np.int64(_mix(h) & np.uint64(new_mask))
+            while new_keys[j] != 0:
+                j = (j + 1) & new_mask
+            new_keys[j] = h
+            new_slots[j] = old_slots[i]
+
+
+@njit(cache=True)
+def judge_arrivals(times, id_hash, seen_keys, seen_slots, seen_mask, seen_count, max_seen, lateness, floor):
+    """Mark each arriving event 0 (accepted), 1 (duplicate id) or 2 (late).
+
+    A micro-batch arrives at once: its events are judged against the watermark before it,
+    the newest time of all earlier batches minus the allowed lateness (and at least
+    ``floor``, set by a flush). The first occurrence of an id wins. Returns the statuses and
+    the new newest time.
+    """
+    n = times.shape[0]
+    status = np.zeros(n, np.int8)
+    threshold = floor
+    if max_seen != NONE_TIME and max_seen - lateness > threshold:
+        threshold = max_seen - lateness
+    newest = max_seen
+    for r in range(n):
+        h = id_hash[r]
+        before = seen_count[0]
+        set_insert(seen_keys, seen_slots, 0, seen_mask, seen_count, 0, h)
+        if seen_count[0] == before:
+            status[r] = 1
+            continue
+        if times[r] < threshold:
+            status[r] = 2
+            continue
+        if times[r] > newest:
+            newest = times[r]
+    return status, newest
+
+
+@njit(cache=True, inline="always")
+def _truthy(x):
+    return x == x and x != 0.0
+
+
+@njit(cache=True)
+def _eval(code, consts, start, length, X, OUT, r, stack):
+    sp = 0
+    for pc in range(start, start + length):
+        op = code[pc, 0]
+        arg = code[pc, 1]
+        if op == C_CONST:
+            stack[sp] = consts[arg]
+            sp += 1
+        elif op == C_COL:
+            stack[sp] = X[r, arg]
+            sp += 1
+        elif op == C_FEAT:
+            stack[sp] = OUT[r, arg]
+            sp += 1
+        elif op == C_NEG:
+            stack[sp - 1] = -stack[sp - 1]
+        elif op == C_NOT:
+            stack[sp - 1] = 0.0 if _truthy(stack[sp - 1]) else 1.0
+        elif op == C_ABS:
+            stack[sp - 1] = abs(stack[sp - 1])
+        elif op == C_LOG1P:
+            stack[sp - 1] = math.log1p(stack[sp - 1]) if stack[sp - 1] > -1.0 else np.nan
+        elif op == C_ISNAN:
+            stack[sp - 1] = 1.0 if stack[sp - 1] != stack[sp - 1] else 0.0
+        elif op == C_IF:
+            c = stack[sp - 3]
+            stack[sp - 3] = stack[sp - 2] if _truthy(c) else stack[sp - 1]
+            sp -= 2
+        else:
+            b = stack[sp - 1]
+            a = stack[sp - 2]
+            sp -= 1
+            if op == C_ADD:
+                v = a + b
+            elif op == C_SUB:
+                v = a - b
+            elif op == C_MUL:
+                v = a * b
+            elif op == C_DIV:
+                v = a / b if b != 0.0 else np.nan
+            elif op == C_LT:
+                v = 1.0 if a < b else 0.0
+            elif op == C_LE:
+                v = 1.0 if a <= b else 0.0
+            elif op == C_GT:
+                v = 1.0 if a > b else 0.0
+            elif op == C_GE:
+                v = 1.0 if a >= b else 0.0
+            elif op == C_EQ:
+                v = 1.0 if a == b else 0.0
+            elif op == C_NE:
+                v = 1.0 if (a == a and b == b and a != b) else 0.0
+            elif op == C_AND:
+                v = 1.0 if (_truthy(a) and _truthy(b)) else 0.0
+            elif op == C_OR:
+                v = 1.0 if (_truthy(a) or _truthy(b)) else 0.0
+            elif op == C_MIN:
+                v = a if (a <= b or b != b) else b
+                if a != a:
+                    v = b
+            elif op == C_MAX:
+                v = a if (a >= b or b != b) else b
+                if a != a:
+                    v = b
+            else:  # C_COALESCE
+                v = a if a == a else b
+            stack[sp - 1] = v
+    return stack[sp - 1]
+
+
+@njit(cache=True, inline="always")
+def _popcount(x):
+    x = np.uint64(x)
+    x = x - ((x >> np.uint64(1)) & np.uint64(0x5555555555555555))
+    x = (x & np.uint64(0x3333333333333333)) + ((x >> np.uint64(2)) & np.uint64(0x3333333333333333))
+    x = (x + (x >> np.uint64(4))) & np.uint64(0x0F0F0F0F0F0F0F0F)
+    return np.int64((x * np.uint64(0x0101010101010101)) >> np.uint64(56))
+
+
+@njit(cache=True)
+def linear_count(ones, bits):
+    """Linear-counting estimate of distinct values from the number of set bits in ``bits`` bits."""
+    zeros = bits - ones
+    if zeros <= 0:
+        return bits * math.log(bits)
+    return bits * math.log(bits / zeros)
+
+
+@njit(cache=True)
+def _empty(agg):
+    if agg == COUNT or agg == SUM or agg == DISTINCT:
+        return 0.0
+    return np.nan
+
+
+@njit(cache=True)
+def _read(ins, t, F, fb, I, ib):
+    agg = ins[I_AGG]
+    win = ins[I_WIN]
+    fc = fb + ins[I_FCOL]
+    ic = ib + ins[I_ICOL]
+    if win == LIFE:
+        if agg == COUNT or agg == SUM or agg == MAX or agg == MIN or agg == PREV:
+            return F[fc]
+        if agg == MEAN:
+            return F[fc + 1] / F[fc] if F[fc] > 0 else np.nan
+        if agg == DISTINCT:
+            ones = 0
+            for w in range(ins[I_WORDS]):
+                ones += _popcount(I[ic + w])
+            return linear_count(ones, ins[I_BITS])
+        tl = I[ic]
+        if tl == NONE_TIME:
+            return np.nan
+        return (t - tl) / ins[I_UNIT]
+    if win == DECAY:
+        tl = I[ic]
+        if tl == NONE_TIME:
+            return _empty(agg)
+        if agg == MEAN:
+            return F[fc + 1] / F[fc] if F[fc] > 0 else np.nan
+        d = 2.0 ** (-(t - tl) / ins[I_SPAN])
+        return F[fc] * d
+    # sliding buckets
+    nb = ins[I_B]
+    cur = t // ins[I_SPAN]
+    lo = cur - nb
+    if agg == DISTINCT:
+        ones = 0
+        words = ins[I_WORDS]
+        for w in range(words):
+            acc = np.int64(0)
+            for j in range(nb):
+                if I[ic + j] > lo:
+                    acc |= I[ic + nb + j * words + w]
+            ones += _popcount(acc)
+        return linear_count(ones, ins[I_BITS])
+    if agg == MEAN:
+        c = 0.0
+        s = 0.0
+        for j in range(nb):
+            if I[ic + j] > lo:
+                c += F[fc + j]
+                s += F[fc + nb + j]
+        return s / c if c > 0 else np.nan
+    if agg == MAX or agg == MIN:
+        m = np.nan
+        for j in range(nb):
+            if I[ic + j] > lo:
+                v = F[fc + j]
+                if m != m or (agg == MAX and v > m) or (agg == MIN and v < m):
+                    m = v
+        return m
+    s = 0.0
+    for j in range(nb):
+        if I[ic + j] > lo:
+            s += F[fc + j]
+    return s
+
+
+@njit(cache=True)
+def _update(ins, t, v, vh, F, fc, I, ic):
+    agg = ins[I_AGG]
+    win = ins[I_WIN]
+    if win == LIFE:
+        if agg == COUNT:
+            F[fc] += 1.0
+        elif agg == SUM:
+            F[fc] += v
+        elif agg == MEAN:
+            F[fc] += 1.0
+            F[fc + 1] += v
+        elif agg == MAX:
+            if F[fc] != F[fc] or v > F[fc]:
+                F[fc] = v
+        elif agg == MIN:
+            if F[fc] != F[fc] or v < F[fc]:
+                F[fc] = v
+        elif agg == PREV:
+            F[fc] = v
+        elif agg == DISTINCT:
+            bit = np.int64((vh >> np.uint64(11)) % np.uint64(ins[I_BITS]))
+            I[ic + (bit >> 6)] |= np.int64(1) << (bit & 63)
+        elif agg == LAST:
+            I[ic] = t
+        elif agg == FIRST:
+            if I[ic] == NONE_TIME:
+                I[ic] = t
+        return
+    if win == DECAY:
+        tl = I[ic]
+        d = 0.0 if tl == NONE_TIME else 2.0 ** (-(t - tl) / ins[I_SPAN])
+        if agg == COUNT:
+            F[fc] = F[fc] * d + 1.0
+        elif agg == SUM:
+            F[fc] = F[fc] * d + v
+        elif agg == MEAN:
+            F[fc] = F[fc] * d + 1.0
+            F[fc + 1] = F[fc + 1] * d + v
+        elif agg == MAX:
+            m = F[fc] * d
+            F[fc] = v if (m != m or v > m) else m
+        elif agg == MIN:
+            m = F[fc] * d
+            F[fc] = v if (m != m or v < m) else m
+        I[ic] = t
+        return
+    nb = ins[I_B]
+    cur = t // ins[I_SPAN]
+    j = cur % nb
+    words = ins[I_WORDS]
+    if I[ic + j] != cur:
+        I[ic + j] = cur
+        if agg == DISTINCT:
+            for w in range(words):
+                I[ic + nb + j * words + w] = 0
+        elif agg == MEAN:
+            F[fc + j] = 0.0
+            F[fc + nb + j] = 0.0
+        elif agg == MAX or agg == MIN:
+            F[fc + j] = np.nan
+        else:
+            F[fc + j] = 0.0
+    if agg == COUNT:
+        F[fc + j] += 1.0
+    elif agg == SUM:
+        F[fc + j] += v
+    elif agg == MEAN:
+        F[fc + j] += 1.0
+        F[fc + nb + j] += v
+    elif agg == MAX:
+        if F[fc + j] != F[fc + j] or v > F[fc + j]:
+            F[fc + j] = v
+    elif agg == MIN:
+        if F[fc + j] != F[fc + j] or v < F[fc + j]:
+            F[fc + j] = v
+    else:
+        bit = np.int64((vh >> np.uint64(11)) % np.uint64(ins[I_BITS]))
+        I[ic + nb + j * words + (bit >> 6)] |= np.int64(1) << (bit & 63)
+
+
+@njit(cache=True)
+def run(T, S, X, KH, OUT, prog_lo, prog_hi, instr, code, consts,
+        ht_keys, ht_slots, ht_off, ht_mask, count,
+        F, f_off, f_stride, I, i_off, i_stride, fdef, fdef_off, idef, idef_off, mutate):
+    """Compute features for rows in order (each row sees the state before it) and apply updates.
+
+    With ``mutate`` false nothing is inserted or updated (a read-only peek).
+    """
+    n = T.shape[0]
+    regs = np.full(MAX_REGS, -2, np.int64)
+    stack = np.empty(64, np.float64)
+    for r in range(n):
+        s = S[r]
+        t = T[r]
+        for p in range(prog_lo[s], prog_hi[s]):
+            ins = instr[p]
+            op = ins[I_OP]
+            if op == READ:
+                slot = regs[ins[I_REG]]
+                if slot == -2:
+                    OUT[r, ins[I_OUT]] = np.nan
+                elif slot == -1:
+                    OUT[r, ins[I_OUT]] = _empty(ins[I_AGG])
+                else:
+                    e = ins[I_ENT]
+                    OUT[r, ins[I_OUT]] = _read(ins, t, F, f_off[e] + slot * f_stride[e],
+                                               I, i_off[e] + slot * i_stride[e])
+            elif op == EXPR:
+                OUT[r, ins[I_OUT]] = _eval(code, consts, ins[I_VSTART], ins[I_VLEN], X, OUT, r, stack)
+            elif op == RESOLVE:
+                h = KH[r, ins[I_KEY]]
+                e = ins[I_ENT]
+                regs[ins[I_REG]] = -2 if h == 0 else table_lookup(ht_keys, ht_slots, ht_off[e], ht_mask[e], h)
+            elif op == INSERT:
+                if not mutate:
+                    continue
+                reg = ins[I_REG]
+                if regs[reg] == -1:
+                    e = ins[I_ENT]
+                    before = count[e]
+                    slot = set_insert(ht_keys, ht_slots, ht_off[e], ht_mask[e], count, e, KH[r, ins[I_KEY]])
+                    regs[reg] = slot
+                    if count[e] != before:
+                        fb = f_off[e] + slot * f_stride[e]
+                        for c in range(f_stride[e]):
+                            F[fb + c] = fdef[fdef_off[e] + c]
+                        ib = i_off[e] + slot * i_stride[e]
+                        for c in range(i_stride[e]):
+                            I[ib + c] = idef[idef_off[e] + c]
+            else:  # UPDATE
+                if not mutate:
+                    continue
+                slot = regs[ins[I_REG]]
+                if slot < 0:
+                    continue
+                if ins[I_WLEN] > 0 and not _truthy(_eval(code, consts, ins[I_WSTART], ins[I_WLEN], X, OUT, r, stack)):
+                    continue
+                agg = ins[I_AGG]
+                v = 1.0
+                vh = np.uint64(0)
+                if agg == DISTINCT:
+                    vh = KH[r, ins[I_KEY]]
+                    if vh == 0:
+                        continue
+                elif ins[I_VLEN] > 0:
+                    v = _eval(code, consts, ins[I_VSTART], ins[I_VLEN], X, OUT, r, stack)
+                    if v != v:
+                        continue
+                e = ins[I_ENT]
+                _update(ins, t, v, vh, F, f_off[e] + slot * f_stride[e] + ins[I_FCOL],
+                        I, i_off[e] + slot * i_stride[e] + ins[I_ICOL])

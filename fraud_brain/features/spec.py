@@ -1,0 +1,565 @@
+"""Feature specs: a declarative TOML file of streams, entities, aggregates and derived features.
+
+A spec is validated when it is loaded; every error names the file, the line and the key.
+
+Format (every table is optional except ``[streams]``)::
+
+    [spec]
+    name = "card"
+    timezone = "Asia/Shanghai"     # local time for the hour/weekday built-ins (default UTC)
+    allowed_lateness = "5m"        # events this far behind the newest one are still in order
+
+    [streams.tx]                   # an event stream; its order here breaks time ties
+    id = "tx_id"                   # record id column (duplicates are ignored)
+    time = "time"                  # event-time column (Datetime)
+    schema = "transfer"            # optional: a record kind; column names are then checked on load
+    passthrough = ["customer_id"]  # optional columns copied into the feature frame
+
+    [entities]                     # key spaces; arity 2 for pair keys such as (payer, payee)
+    customer = {}
+    pair = { arity = 2 }
+
+    [[join]]                       # reference data joined by key before the stream's events are scored
+    stream = "tx"
+    table = "customers"            # a frame passed as FeatureEngine(spec, reference={"customers": df})
+    on = "customer_id"             # the stream's column
+    key = "id"                     # the table's column
+    columns = { customer_segment = "segment" }
+
+    [[aggregate]]                  # keyed state updated by one stream
+    name = "customer_spend"        # feature name prefix
+    entity = "customer"
+    stream = "tx"                  # the stream that updates it ...
+    key = "customer_id"            # ... keyed by this column (a list of columns for pair entities)
+    op = "sum"                     # count sum mean max min distinct last first prev
+    value = "amount"               # expression (sum/mean/max/min/prev) or column (distinct)
+    where = "amount > 0"           # optional filter expression
+    sliding = ["1d", "7d"]         # bucketed sliding windows (op count/sum/mean/max/min/distinct)
+    decay = ["1h"]                 # exponentially decayed, by half-life (count/sum/mean/max/min)
+    lifetime = false               # all-time value; the default when no window is given
+    buckets = 6                    # buckets per sliding window (the window's resolution)
+    bits = 128                     # distinct: bitmap size (linear counting), a multiple of 64
+    unit = "s"                     # last/first: time unit of "time since" (ms s m h d)
+    group = "transfer"             # model feature group of the emitted features
+    emit = true                    # false: usable in expressions but not in the output
+    self_read = true               # the updating stream reads it too (before its own update)
+
+    [[aggregate.read]]             # other streams reading the same state (cross-entity links)
+    stream = "other"
+    key = "payer_phone"
+    as = "payer_exposure"          # feature name prefix for this read
+    group = "cross_channel"
+
+    [[feature]]                    # a derived feature: an expression over columns and features
+    stream = "tx"
+    name = "amount_vs_mean"
+    expr = "amount / max(customer_spend_mean_7d, 1)"
+    group = "transfer"
+
+Feature names: ``<prefix>`` for lifetime, ``<prefix>_<w>`` for a sliding window of ``w``,
+``<prefix>_hl<w>`` for a decayed one. Each event sees the state as of just before it: reads
+and derived features are computed first, then the event's updates are applied, so ``where``
+and ``value`` may refer to any feature of the updating stream.
+
+Semantics: count/sum decayed are sum of w·2^(-(t-tᵢ)/h); max/min decayed are max/min of
+vᵢ·2^(-(t-tᵢ)/h); a sliding window of width W with B buckets holds the events whose bucket
+⌊tᵢ/(W/B)⌋ is one of the last B buckets at the reading time (coverage between W·(B-1)/B and W).
+Distinct counts use linear counting over ``bits`` bits: standard error about 1-3% up to
+``bits`` distinct values, saturating near bits·ln(bits). A null key yields NaN features;
+an unseen key yields empty-state values (count 0, sum 0, others NaN).
+
+>>> spec = load_spec_text('''
+... [streams.tx]
+... id = "tx_id"
+... time = "time"
+... [entities]
+... customer = {}
+... [[aggregate]]
+... name = "spend"
+... entity = "customer"
+... stream = "tx"
+... key = "customer_id"
+... op = "sum"
+... value = "amount"
+... sliding = ["1d"]
+... ''')
+>>> [f.name for f in spec.outputs("tx")]
+['spend_1d']
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from fraud_brain.features.expr import ExprError, Node, names, parse
+from fraud_brain.schema.records import SCHEMAS
+
+OPS = ("count", "sum", "mean", "max", "min", "distinct", "last", "first", "prev")
+"""Aggregate operations."""
+_NEEDS_VALUE = {"sum", "mean", "max", "min", "prev", "distinct"}
+_DECAY_OK = {"count", "sum", "mean", "max", "min"}
+_SLIDE_OK = {"count", "sum", "mean", "max", "min", "distinct"}
+_UNITS_MS = {"ms": 1, "s": 1_000, "m": 60_000, "h": 3_600_000, "d": 86_400_000, "w": 604_800_000}
+BUILTINS = ("hour", "weekday")
+"""Built-in names available in every expression: local hour (0-23) and weekday (1=Monday)."""
+
+
+class SpecError(ValueError):
+    """A problem in a feature spec, naming the file, line and key."""
+
+
+def parse_duration(text: str) -> int:
+    """A duration such as ``"90s"``, ``"5m"``, ``"1h"`` or ``"7d"`` in milliseconds.
+
+    >>> parse_duration("1h"), parse_duration("500ms"), parse_duration("7d")
+    (3600000, 500, 604800000)
+    """
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)\s*", str(text))
+    if match is None:
+        raise ValueError(f"bad duration {text!r}: use a number and one of ms, s, m, h, d, w (e.g. '15m')")
+    return int(round(float(match.group(1)) * _UNITS_MS[match.group(2)]))
+
+
+@dataclass(frozen=True)
+class Stream:
+    """An event stream: its id and time columns, and its rank for breaking time ties."""
+
+    name: str
+    id: str
+    time: str
+    order: int
+    schema: str | None = None
+    passthrough: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Read:
+    """One stream reading an aggregate's state, keyed by its own column(s)."""
+
+    stream: str
+    key: tuple[str, ...]
+    prefix: str
+    group: str
+    emit: bool
+
+
+@dataclass(frozen=True)
+class Window:
+    """``kind`` is ``life``, ``decay`` (``ms`` = half-life) or ``slide`` (``ms`` = width)."""
+
+    kind: str
+    ms: int
+    label: str
+
+    def suffix(self) -> str:
+        """The feature-name suffix of this window."""
+        return {"life": "", "decay": f"_hl{self.label}", "slide": f"_{self.label}"}[self.kind]
+
+
+@dataclass(frozen=True)
+class Aggregate:
+    """Keyed state of one entity, updated by one stream and read by one or more."""
+
+    name: str
+    entity: str
+    stream: str
+    key: tuple[str, ...]
+    op: str
+    windows: tuple[Window, ...]
+    value: Node | None
+    value_text: str | None
+    where: Node | None
+    buckets: int
+    bits: int
+    unit_ms: int
+    reads: tuple[Read, ...]
+    where_line: str
+
+
+@dataclass(frozen=True)
+class Derived:
+    """A derived feature: an expression over the event's columns and earlier features."""
+
+    stream: str
+    name: str
+    expr: Node
+    group: str
+    emit: bool
+    where_line: str
+
+
+@dataclass(frozen=True)
+class Join:
+    """Reference data joined into a stream by key."""
+
+    stream: str
+    table: str
+    on: str
+    key: str
+    columns: tuple[tuple[str, str], ...]
+
+
+@dataclass(frozen=True)
+class Output:
+    """One feature a stream produces."""
+
+    name: str
+    group: str
+    emit: bool
+
+
+@dataclass
+class Spec:
+    """A validated feature spec (see the module docstring for the file format)."""
+
+    name: str
+    source: str
+    timezone: str
+    lateness_ms: int
+    streams: dict[str, Stream]
+    entities: dict[str, int]
+    joins: tuple[Join, ...]
+    aggregates: tuple[Aggregate, ...]
+    derived: tuple[Derived, ...]
+    text: str = field(repr=False, default="")
+
+    def stream_names(self) -> list[str]:
+        """Stream names in tie-break order."""
+        return sorted(self.streams, key=lambda s: self.streams[s].order)
+
+    def outputs(self, stream: str) -> list[Output]:
+        """Every feature of a stream in computation order: aggregate reads, then derived features.
+
+        >>> [o.name for o in bundled_spec("card").outputs("tx")][:3]
+        ['customer_tx_1d', 'customer_tx_7d', 'customer_tx_30d']
+        """
+        out: list[Output] = []
+        for agg in self.aggregates:
+            for read in agg.reads:
+                if read.stream == stream:
+                    out.extend(Output(read.prefix + w.suffix(), read.group, read.emit) for w in agg.windows)
+        out.extend(Output(d.name, d.group, d.emit) for d in self.derived if d.stream == stream)
+        return out
+
+    def feature_groups(self, stream: str) -> dict[str, str]:
+        """Emitted feature name → group tag, e.g. to pick the ``transfer``-only features.
+
+        >>> sorted(set(bundled_spec("telecom").feature_groups("transfer").values()))
+        ['cross_channel', 'profile', 'transfer']
+        """
+        return {o.name: o.group for o in self.outputs(stream) if o.emit}
+
+
+class _Locator:
+    """Finds the line of a table entry or key in the TOML text, for error messages."""
+
+    def __init__(self, source: str, text: str) -> None:
+        self.source = source
+        self.lines = text.splitlines()
+
+    def _header_lines(self, header: str) -> list[int]:
+        pattern = re.compile(r"^\s*" + re.escape(header) + r"\s*(#.*)?$")
+        return [i for i, line in enumerate(self.lines) if pattern.match(line)]
+
+    def where(self, header: str, index: int = 0, key: str | None = None) -> str:
+        starts = self._header_lines(header)
+        if index >= len(starts):
+            return f"{self.source}: {header}" + (f" key {key!r}" if key else "")
+        start = starts[index]
+        line = start
+        if key is not None:
+            for j in range(start + 1, len(self.lines)):
+                text = self.lines[j].strip()
+                if text.startswith("["):
+                    break
+                if re.match(re.escape(key) + r"\s*=", text):
+                    line = j
+                    break
+        where = f"{self.source}:{line + 1}: {header}"
+        if header.startswith("[["):
+            where += f" #{index + 1}"
+        return where + (f" key {key!r}" if key else "")
+
+
+def _as_key(value: Any, where: str) -> tuple[str, ...]:
+    if isinstance(value, str):
+        return (value,)
+    if isinstance(value, list) and value and all(isinstance(v, str) for v in value):
+        return tuple(value)
+    raise SpecError(f"{where}: must be a column name or a list of column names, got {value!r}")
+
+
+def _expr(text: Any, where: str) -> tuple[Node, str]:
+    if not isinstance(text, str):
+        raise SpecError(f"{where}: must be an expression string, got {text!r}")
+    try:
+        return parse(text), text
+    except ExprError as err:
+        raise SpecError(f"{where}: {err}") from None
+
+
+def _check_keys(table: dict[str, Any], allowed: set[str], where: str) -> None:
+    unknown = sorted(set(table) - allowed)
+    if unknown:
+        raise SpecError(f"{where}: unknown key(s) {', '.join(unknown)}; allowed: {', '.join(sorted(allowed))}")
+
+
+def _require(table: dict[str, Any], key: str, where: str) -> Any:
+    if key not in table:
+        raise SpecError(f"{where}: missing required key {key!r}")
+    return table[key]
+
+
+def load_spec_text(text: str, source: str = "<spec>") -> Spec:
+    """Parse and validate a spec from TOML text (``source`` names it in errors)."""
+    try:
+        doc = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as err:
+        raise SpecError(f"{source}: not valid TOML: {err}") from None
+    loc = _Locator(source, text)
+    _check_keys(doc, {"spec", "streams", "entities", "join", "aggregate", "feature"}, f"{source}: top level")
+
+    head = doc.get("spec", {})
+    _check_keys(head, {"name", "timezone", "allowed_lateness", "description"}, loc.where("[spec]"))
+    try:
+        lateness = parse_duration(head.get("allowed_lateness", "0s"))
+    except ValueError as err:
+        raise SpecError(f"{loc.where('[spec]', key='allowed_lateness')}: {err}") from None
+    timezone = head.get("timezone", "UTC")
+    try:
+        from zoneinfo import ZoneInfo
+
+        ZoneInfo(timezone)
+    except Exception:
+        raise SpecError(f"{loc.where('[spec]', key='timezone')}: unknown time zone {timezone!r}") from None
+
+    raw_streams = doc.get("streams")
+    if not isinstance(raw_streams, dict) or not raw_streams:
+        raise SpecError(f"{source}: at least one [streams.NAME] table is required")
+    streams: dict[str, Stream] = {}
+    for order, (sname, table) in enumerate(raw_streams.items()):
+        where = loc.where(f"[streams.{sname}]")
+        _check_keys(table, {"id", "time", "schema", "passthrough"}, where)
+        schema = table.get("schema")
+        if schema is not None and schema not in SCHEMAS:
+            raise SpecError(f"{loc.where(f'[streams.{sname}]', key='schema')}: unknown record kind {schema!r}; "
+                            f"expected one of {sorted(SCHEMAS)}")
+        streams[sname] = Stream(
+            sname, str(_require(table, "id", where)), str(_require(table, "time", where)), order, schema,
+            tuple(table.get("passthrough", ())),
+        )
+
+    entities: dict[str, int] = {}
+    for ename, table in doc.get("entities", {}).items():
+        where = loc.where("[entities]", key=ename)
+        if not isinstance(table, dict):
+            raise SpecError(f"{where}: must be a table such as {{}} or {{ arity = 2 }}")
+        _check_keys(table, {"arity", "description"}, where)
+        arity = table.get("arity", 1)
+        if arity not in (1, 2, 3):
+            raise SpecError(f"{where}: arity must be 1, 2 or 3, got {arity!r}")
+        entities[ename] = arity
+
+    def check_stream(name: Any, where: str) -> str:
+        if name not in streams:
+            raise SpecError(f"{where}: unknown stream {name!r}; streams: {', '.join(streams)}")
+        return str(name)
+
+    joins: list[Join] = []
+    joined_cols: dict[str, set[str]] = {s: set() for s in streams}
+    for i, table in enumerate(doc.get("join", [])):
+        where = loc.where("[[join]]", i)
+        _check_keys(table, {"stream", "table", "on", "key", "columns"}, where)
+        stream = check_stream(_require(table, "stream", where), loc.where("[[join]]", i, "stream"))
+        columns = _require(table, "columns", where)
+        if not isinstance(columns, dict) or not columns:
+            raise SpecError(f"{loc.where('[[join]]', i, 'columns')}: must be a table new_name = \"table_column\"")
+        joins.append(Join(stream, str(_require(table, "table", where)), str(_require(table, "on", where)),
+                          str(_require(table, "key", where)), tuple((str(k), str(v)) for k, v in columns.items())))
+        joined_cols[stream] |= set(columns)
+
+    seen_names: dict[str, dict[str, str]] = {s: {} for s in streams}
+
+    def claim(stream: str, name: str, where: str) -> None:
+        if not re.fullmatch(r"[A-Za-z_][A-Za-z_0-9]*", name):
+            raise SpecError(f"{where}: feature name {name!r} must be letters, digits and _")
+        if name in seen_names[stream]:
+            raise SpecError(f"{where}: feature {name!r} of stream {stream!r} is already defined at "
+                            f"{seen_names[stream][name]}")
+        if name in BUILTINS:
+            raise SpecError(f"{where}: {name!r} is a built-in name")
+        seen_names[stream][name] = where
+
+    aggregates: list[Aggregate] = []
+    raw_aggs = doc.get("aggregate", [])
+    for i, table in enumerate(raw_aggs):
+        where = loc.where("[[aggregate]]", i)
+        allowed = {"name", "entity", "stream", "key", "op", "value", "where", "sliding", "decay", "lifetime",
+                   "buckets", "bits", "unit", "group", "emit", "self_read", "read", "description"}
+        _check_keys(table, allowed, where)
+        name = str(_require(table, "name", where))
+        entity = _require(table, "entity", where)
+        if entity not in entities:
+            raise SpecError(f"{loc.where('[[aggregate]]', i, 'entity')}: unknown entity {entity!r}; "
+                            f"declare it under [entities]")
+        stream = check_stream(_require(table, "stream", where), loc.where("[[aggregate]]", i, "stream"))
+        key = _as_key(_require(table, "key", where), loc.where("[[aggregate]]", i, "key"))
+        if len(key) != entities[entity]:
+            raise SpecError(f"{loc.where('[[aggregate]]', i, 'key')}: entity {entity!r} has arity "
+                            f"{entities[entity]} but the key has {len(key)} column(s)")
+        op = _require(table, "op", where)
+        if op not in OPS:
+            raise SpecError(f"{loc.where('[[aggregate]]', i, 'op')}: unknown op {op!r}; expected one of {', '.join(OPS)}")
+        value = value_text = None
+        if op in _NEEDS_VALUE:
+            value_text = _require(table, "value", where)
+            value, value_text = _expr(value_text, loc.where("[[aggregate]]", i, "value"))
+            if op == "distinct" and value[0] != "name":
+                raise SpecError(f"{loc.where('[[aggregate]]', i, 'value')}: distinct counts a column; "
+                                f"give a column name, got {value_text!r}")
+        elif "value" in table:
+            raise SpecError(f"{loc.where('[[aggregate]]', i, 'value')}: op {op!r} takes no value")
+        cond = None
+        if "where" in table:
+            cond, _ = _expr(table["where"], loc.where("[[aggregate]]", i, "where"))
+        windows: list[Window] = []
+        for kind, key_name, ok in (("slide", "sliding", _SLIDE_OK), ("decay", "decay", _DECAY_OK)):
+            spans = table.get(key_name, [])
+            if spans and op not in ok:
+                raise SpecError(f"{loc.where('[[aggregate]]', i, key_name)}: op {op!r} has no {key_name} "
+                                f"windows (allowed for {', '.join(sorted(ok))})")
+            if not isinstance(spans, list):
+                raise SpecError(f"{loc.where('[[aggregate]]', i, key_name)}: must be a list such as [\"1h\", \"24h\"]")
+            for span in spans:
+                try:
+                    windows.append(Window(kind, parse_duration(span), str(span).strip()))
+                except ValueError as err:
+                    raise SpecError(f"{loc.where('[[aggregate]]', i, key_name)}: {err}") from None
+        if table.get("lifetime", not windows):
+            windows.insert(0, Window("life", 0, ""))
+        if not windows:
+            raise SpecError(f"{where}: no window: give sliding, decay or lifetime = true")
+        buckets = table.get("buckets", 6)
+        if not isinstance(buckets, int) or not 1 <= buckets <= 64:
+            raise SpecError(f"{loc.where('[[aggregate]]', i, 'buckets')}: must be an integer 1..64")
+        for w in windows:
+            if w.kind == "slide" and w.ms % buckets:
+                raise SpecError(f"{loc.where('[[aggregate]]', i, 'sliding')}: window {w.label} is not a whole "
+                                f"number of milliseconds split into {buckets} buckets")
+        bits = table.get("bits", 128)
+        if not isinstance(bits, int) or bits <= 0 or bits % 64 or bits > 4096:
+            raise SpecError(f"{loc.where('[[aggregate]]', i, 'bits')}: must be a multiple of 64 up to 4096")
+        unit = table.get("unit", "s")
+        if unit not in _UNITS_MS:
+            raise SpecError(f"{loc.where('[[aggregate]]', i, 'unit')}: unit must be one of {', '.join(_UNITS_MS)}")
+        group = str(table.get("group", stream))
+        reads: list[Read] = []
+        if table.get("self_read", True):
+            reads.append(Read(stream, key, name, group, bool(table.get("emit", True))))
+        raw_reads = table.get("read", [])
+        for j, rt in enumerate(raw_reads):
+            rwhere = f"{where} read #{j + 1}"
+            _check_keys(rt, {"stream", "key", "as", "group", "emit"}, rwhere)
+            rstream = check_stream(_require(rt, "stream", rwhere), rwhere)
+            rkey = _as_key(_require(rt, "key", rwhere), rwhere + " key")
+            if len(rkey) != entities[entity]:
+                raise SpecError(f"{rwhere}: entity {entity!r} has arity {entities[entity]} but the key has {len(rkey)}")
+            reads.append(Read(rstream, rkey, str(_require(rt, "as", rwhere)), str(rt.get("group", group)),
+                              bool(rt.get("emit", True))))
+        for read in reads:
+            for w in windows:
+                claim(read.stream, read.prefix + w.suffix(), where)
+        aggregates.append(Aggregate(name, entity, stream, key, op, tuple(windows), value, value_text, cond,
+                                    buckets, bits, _UNITS_MS[unit], tuple(reads), where))
+
+    derived: list[Derived] = []
+    for i, table in enumerate(doc.get("feature", [])):
+        where = loc.where("[[feature]]", i)
+        _check_keys(table, {"stream", "name", "expr", "group", "emit", "description"}, where)
+        stream = check_stream(_require(table, "stream", where), loc.where("[[feature]]", i, "stream"))
+        name = str(_require(table, "name", where))
+        node, _ = _expr(_require(table, "expr", where), loc.where("[[feature]]", i, "expr"))
+        claim(stream, name, where)
+        derived.append(Derived(stream, name, node, str(table.get("group", stream)), bool(table.get("emit", True)),
+                               loc.where("[[feature]]", i, "expr")))
+
+    spec = Spec(str(head.get("name", Path(source).stem)), source, timezone, lateness, streams, entities,
+                tuple(joins), tuple(aggregates), tuple(derived), text)
+    _check_names(spec, joined_cols, seen_names)
+    return spec
+
+
+def _check_names(spec: Spec, joined: dict[str, set[str]], features: dict[str, dict[str, str]]) -> None:
+    """Reject forward references and, where the stream declares a schema, unknown columns."""
+    for stream in spec.streams.values():
+        known_cols: set[str] | None = None
+        if stream.schema is not None:
+            known_cols = set(SCHEMAS[stream.schema].column_names()) | joined[stream.name]
+        reads = [o.name for o in spec.outputs(stream.name)]
+        available = set(reads[: len(reads) - sum(1 for d in spec.derived if d.stream == stream.name)])
+
+        def check(node: Node, where: str, avail: set[str]) -> None:
+            for name in names(node):
+                if name in avail or name in BUILTINS:
+                    continue
+                if name in features[stream.name]:
+                    raise SpecError(f"{where}: {name!r} is defined later than it is used in stream {stream.name!r}")
+                if known_cols is not None and name not in known_cols:
+                    raise SpecError(f"{where}: unknown name {name!r}: not a column of {stream.schema} records, "
+                                    f"a joined column, a built-in or a feature of stream {stream.name!r}")
+
+        for d in spec.derived:
+            if d.stream == stream.name:
+                check(d.expr, d.where_line, available)
+                available.add(d.name)
+        for agg in spec.aggregates:
+            if agg.stream == stream.name:
+                for node in (agg.value, agg.where):
+                    if node is not None:
+                        check(node, agg.where_line, set(features[stream.name]))
+                for col in agg.key:
+                    if known_cols is not None and col not in known_cols:
+                        raise SpecError(f"{agg.where_line} key: unknown column {col!r} of stream {stream.name!r}")
+        for agg in spec.aggregates:
+            for read in agg.reads:
+                if read.stream == stream.name and known_cols is not None:
+                    for col in read.key:
+                        if col not in known_cols:
+                            raise SpecError(f"{agg.where_line}: read key {col!r} is not a column of stream "
+                                            f"{stream.name!r}")
+
+
+def load_spec(path: str | Path) -> Spec:
+    """Load and validate a spec file.
+
+    >>> load_spec(bundled_spec_path("card")).name
+    'card'
+    """
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as err:
+        raise SpecError(f"{path}: cannot read feature spec: {err.strerror}") from None
+    return load_spec_text(text, str(path))
+
+
+def bundled_spec_path(name: str) -> Path:
+    """The path of a spec shipped with fraud_brain (``telecom`` or ``card``).
+
+    >>> bundled_spec_path("telecom").name
+    'telecom.toml'
+    """
+    path = Path(str(resources.files("fraud_brain.features") / "specs" / f"{name}.toml"))
+    if not path.exists():
+        raise SpecError(f"no bundled feature spec {name!r}; bundled: telecom, card")
+    return path
+
+
+def bundled_spec(name: str) -> Spec:
+    """Load a bundled spec by name."""
+    return load_spec(bundled_spec_path(name))
