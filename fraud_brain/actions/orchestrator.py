@@ -314,6 +314,9 @@ class Orchestrator:
             return None
         key = f"stop_payment:{alert.transfer_id}:{alert.payee_account}"
         account = alert.payee_account
+        if self.store.action_by_key(key) is not None:
+            self.store.add_case_event(case.case_id, now, "deduplicated", {"kind": "stop_payment", "transfer_id": alert.transfer_id})
+            return None
         used = self.store.count_actions("stop_payment", account)
         if used >= self.policy.stop_payment_max_per_account:
             self.store.add_case_event(case.case_id, now, "stop_payment_skipped",
@@ -325,10 +328,7 @@ class Orchestrator:
             "payee_account": account, "payee_bank": alert.payee_bank, "amount": alert.amount,
             "transfer_id": alert.transfer_id, "hold_hours": self.policy.stop_payment_hold.total_seconds() / 3600,
         }
-        action_id = self._enqueue(case, "stop_payment", payload, now, reason, subject=account, key=key)
-        if action_id is None:
-            self.store.add_case_event(case.case_id, now, "deduplicated", {"kind": "stop_payment", "transfer_id": alert.transfer_id})
-        return action_id
+        return self._enqueue(case, "stop_payment", payload, now, reason, subject=account, key=key)
 
     # -- outcomes and timers ---------------------------------------------------------------
     def tick(self, now: datetime | None = None) -> TickReport:
@@ -418,7 +418,8 @@ class Orchestrator:
 
     def _close(self, case: Case, resolution: str, at: datetime, report: TickReport) -> None:
         self.store.update_case(case.case_id, status="closed", closed_at=at, resolution=resolution)
-        self.store.add_case_event(case.case_id, at, "closed", {"resolution": resolution})
+        cancelled = self.store.cancel_pending(case.case_id, "voice_bot", f"case closed: {resolution}", at)
+        self.store.add_case_event(case.case_id, at, "closed", {"resolution": resolution, "redials_cancelled": cancelled})
         report.cases_closed += 1
 
     # -- outcomes from outside -------------------------------------------------------------

@@ -86,6 +86,10 @@ class Repository(ABC):
         """An action by id."""
 
     @abstractmethod
+    def action_by_key(self, idempotency_key: str) -> Action | None:
+        """The action with an idempotency key, if any."""
+
+    @abstractmethod
     def case_actions(self, case_id: int, kind: str | None = None) -> list[Action]:
         """The actions of a case, oldest first, optionally of one kind."""
 
@@ -106,6 +110,10 @@ class Repository(ABC):
         self, action_id: int, token: str, error: str, now: datetime, retry_at: datetime | None
     ) -> bool:
         """Record a failed attempt: retry at ``retry_at``, or ``dead`` when it is ``None``."""
+
+    @abstractmethod
+    def cancel_pending(self, case_id: int, kind: str, reason: str, now: datetime) -> int:
+        """Withdraw a case's not-yet-claimed actions of a kind; return how many."""
 
     @abstractmethod
     def next_wakeup(self) -> datetime | None:

@@ -17,8 +17,9 @@ from typing import Any
 
 ACTION_KINDS = ("voice_bot", "agent_followup", "stop_payment", "officer_alert")
 """Every kind of action the workflow can take."""
-ACTION_STATUSES = ("pending", "in_flight", "done", "failed", "dead")
-"""Outbox states: ``failed`` waits for a retry at ``next_attempt_at``; ``dead`` has given up."""
+ACTION_STATUSES = ("pending", "in_flight", "done", "failed", "dead", "cancelled")
+"""Outbox states: ``failed`` waits for a retry at ``next_attempt_at``; ``dead`` has given up;
+``cancelled`` was withdrawn before dispatch (a re-dial for a case that closed meanwhile)."""
 TIERS = ("minute", "hour", "same_day")
 """Response tiers, most urgent first."""
 MODES = ("active", "shadow")

@@ -285,6 +285,10 @@ class SQLiteRepository(Repository):
             raise KeyError(f"action {action_id} does not exist in store {self.path}")
         return self._action(row)
 
+    def action_by_key(self, idempotency_key: str) -> Action | None:
+        row = self._conn.execute("SELECT * FROM actions WHERE idempotency_key = ?", (idempotency_key,)).fetchone()
+        return None if row is None else self._action(row)
+
     def case_actions(self, case_id: int, kind: str | None = None) -> list[Action]:
         if kind is None:
             rows = self._conn.execute("SELECT * FROM actions WHERE case_id = ? ORDER BY action_id", (case_id,))
@@ -350,6 +354,14 @@ class SQLiteRepository(Repository):
             (status, error[:2000], to_ms(now), _opt_ms(retry_at), action_id, token),
         )
         return bool(cur.rowcount)
+
+    def cancel_pending(self, case_id: int, kind: str, reason: str, now: datetime) -> int:
+        cur = self._conn.execute(
+            "UPDATE actions SET status = 'cancelled', last_error = ?, updated_at_ms = ? "
+            "WHERE case_id = ? AND kind = ? AND status IN ('pending', 'failed')",
+            (reason, to_ms(now), case_id, kind),
+        )
+        return int(cur.rowcount)
 
     def next_wakeup(self) -> datetime | None:
         row = self._conn.execute(

@@ -1,0 +1,356 @@
+"""Escalation timelines on a manual clock, dedupe and cooldown, fan-out, stop-payment limits, labels."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+import polars as pl
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from fraud_brain.actions import (
+    DecisionError,
+    Dispatcher,
+    EscalationPolicy,
+    ManualClock,
+    Orchestrator,
+    SimulatedVoiceBot,
+    decision_frame,
+    simulated_adapters,
+)
+from fraud_brain.store import SQLiteRepository
+
+T0 = datetime(2026, 3, 1, 9, 0, tzinfo=timezone.utc)
+VICTIM = "13800000001"
+ALWAYS = {
+    "no_answer": (0.0, 0.0, 1.0, 0.0),
+    "busy": (0.0, 0.0, 0.0, 1.0),
+    "not_convinced": (0.0, 1.0, 0.0, 0.0),
+    "convinced": (1.0, 0.0, 0.0, 0.0),
+}
+
+
+class World:
+    """A store, a manual clock, the orchestrator and a dispatcher over simulated adapters."""
+
+    def __init__(self, bot: str = "no_answer", policy: EscalationPolicy | None = None):
+        self.clock = ManualClock(T0)
+        self.store = SQLiteRepository(":memory:")
+        self.orch = Orchestrator(self.store, policy, self.clock)
+        adapters = simulated_adapters(seed=1)
+        adapters["voice_bot"] = SimulatedVoiceBot(odds={"default": ALWAYS[bot]})
+        self.bot = adapters["voice_bot"]
+        self.dispatcher = Dispatcher(self.store, adapters, self.clock, self.orch.policy.outbox, seed=1)
+
+    def decide(self, **fields: Any) -> None:
+        record = {"event_id": f"e{self.clock.now().timestamp()}-{fields.get('transfer_id')}", "time": self.clock.now(),
+                  "victim_key": VICTIM, **fields}
+        report = self.orch.ingest(decision_frame([record]))
+        assert not report.rejected, report.rejected
+
+    def run(self) -> None:
+        """Do everything due at the current time: react, deliver, react to the answers."""
+        for _ in range(10):
+            self.orch.tick()
+            if not self.dispatcher.run_once().claimed:
+                break
+        self.orch.tick()
+
+    def advance_to(self, minutes: float) -> None:
+        self.clock.set(T0 + timedelta(minutes=minutes))
+        self.run()
+
+    def actions(self, kind: str | None = None) -> list:
+        return [a for c in self.cases() for a in self.store.case_actions(c, kind)]
+
+    def cases(self) -> list[int]:
+        return self.store.table("cases")["case_id"].to_list()
+
+    def timeline(self, case_id: int) -> list[str]:
+        return [kind for _, kind, _ in self.store.case_timeline(case_id)]
+
+
+@pytest.mark.parametrize("failure", ["no_answer", "busy", "not_convinced"])
+def test_bot_failures_redial_every_5_minutes_then_hand_over_to_an_agent(failure: str) -> None:
+    world = World(bot=failure)
+    world.decide(tier="hour", actions=["voice_bot"], typology="impersonating_police")
+    world.run()
+    for minute in range(1, 20):
+        world.advance_to(minute)
+    calls = world.actions("voice_bot")
+    assert [c.done_at for c in calls] == [T0 + timedelta(minutes=m) for m in (0, 5, 10, 15)]
+    assert [c.payload["attempt"] for c in calls] == [1, 2, 3, 4]
+    assert {c.payload["script"] for c in calls} == {"impersonating_police_safe_account"}
+    agents = world.actions("agent_followup")
+    assert len(agents) == 1 and agents[0].created_at == T0 + timedelta(minutes=15)
+    task = world.store.open_agent_task(world.cases()[0])
+    assert task.due_at == T0 + timedelta(minutes=15 + 60)
+    case = world.store.get_case(world.cases()[0])
+    assert case.contact_state == "agent" and case.status == "open"
+    assert (case.first_contact_at is not None) == (failure == "not_convinced")
+
+
+def test_max_redials_from_policy_is_respected() -> None:
+    world = World(policy=EscalationPolicy(max_redials=1, redial_interval=timedelta(minutes=2)))
+    world.decide(actions=["voice_bot"])
+    world.run()
+    for minute in range(1, 10):
+        world.advance_to(minute)
+    assert [c.done_at for c in world.actions("voice_bot")] == [T0, T0 + timedelta(minutes=2)]
+    assert len(world.actions("agent_followup")) == 1
+
+
+def test_agent_sla_breach_alerts_the_officer_once() -> None:
+    world = World()
+    world.decide(tier="minute", score=0.5, actions=["agent_followup"])
+    world.run()
+    (task,) = world.store.open_agent_tasks()
+    assert task.due_at == T0 + timedelta(minutes=10)
+    world.advance_to(9.99)
+    assert world.actions("officer_alert") == []
+    world.advance_to(10)
+    (alert,) = world.actions("officer_alert")
+    assert alert.status == "done" and alert.outcome == "delivered" and alert.payload["reason"] == "agent SLA breached"
+    world.advance_to(60)
+    assert len(world.actions("officer_alert")) == 1
+    assert "agent_sla_breached" in world.timeline(world.cases()[0])
+    audit = world.store.table("audit_log")
+    assert audit.filter(pl.col("op") == "agent_sla_breached").height == 1
+
+
+def test_highest_tier_fans_out_all_actions_at_once() -> None:
+    world = World(bot="no_answer")
+    world.decide(tier="minute", score=0.97, actions=["voice_bot"], payee_account="MULE1", payee_bank="B1",
+                 amount=20_000.0, transfer_id="T1", typology="fake_customer_service")
+    world.run()
+    first = [a for a in world.actions() if a.attempts]
+    assert sorted(a.kind for a in first) == ["agent_followup", "officer_alert", "stop_payment", "voice_bot"]
+    assert all(a.created_at == T0 and a.done_at == T0 for a in first)
+    (redial,) = [a for a in world.actions() if not a.attempts]
+    assert (redial.kind, redial.next_attempt_at) == ("voice_bot", T0 + timedelta(minutes=5))
+    (stop,) = world.actions("stop_payment")
+    assert stop.payload["amount"] == 20_000.0 and stop.payload["hold_hours"] == 48
+    assert "fan_out" in world.timeline(world.cases()[0])
+
+
+def test_high_score_in_slow_tier_does_not_fan_out_and_no_transfer_means_no_stop_payment() -> None:
+    world = World()
+    world.decide(tier="hour", score=0.99, actions=["voice_bot"])
+    assert [a.kind for a in world.actions()] == ["voice_bot"]
+    world.decide(tier="minute", score=0.95, actions=["voice_bot"], event_id="second")
+    assert sorted(a.kind for a in world.actions()) == ["agent_followup", "officer_alert", "voice_bot"]
+    assert "stop_payment_skipped" in world.timeline(world.cases()[0])
+
+
+def test_stop_payment_at_most_twice_per_payee_account_across_victims() -> None:
+    world = World()
+    for i in range(4):
+        world.decide(event_id=f"t{i}", victim_key=f"1380000000{i}", actions=["stop_payment"], payee_account="MULE1",
+                     payee_bank="B1", amount=1000.0 + i, transfer_id=f"T{i}")
+    world.decide(event_id="again", victim_key="13800000000", actions=["stop_payment"], payee_account="MULE1",
+                 payee_bank="B1", amount=1000.0, transfer_id="T0")
+    world.decide(event_id="other", victim_key="13800000003", actions=["stop_payment"], payee_account="MULE2",
+                 payee_bank="B2", amount=50.0, transfer_id="T9")
+    world.run()
+    stops = world.actions("stop_payment")
+    assert sorted((a.subject, a.payload["transfer_id"]) for a in stops) == [("MULE1", "T0"), ("MULE1", "T1"), ("MULE2", "T9")]
+    assert world.store.table("audit_log").filter(pl.col("op") == "stop_payment_limit").height == 2
+    held = world.store.table("outcomes").filter(pl.col("source") == "stop_payment")["amount_held"].sum()
+    assert 0 < held <= 1000.0 + 1001.0 + 50.0
+
+
+def test_a_burst_of_decisions_for_one_victim_makes_one_case_and_one_call() -> None:
+    world = World(bot="convinced")
+    for i in range(10):
+        world.clock.set(T0 + timedelta(seconds=10 * i))
+        world.decide(event_id=f"burst{i}", rule=f"rule{i % 3}", actions=["voice_bot", "agent_followup"])
+    world.run()
+    (case_id,) = world.cases()
+    assert world.store.table("alerts")["case_id"].to_list() == [case_id] * 10
+    assert len(world.actions("voice_bot")) == 1
+    assert len(world.actions("agent_followup")) == 1
+    assert world.timeline(case_id).count("alert") == 10
+    assert world.timeline(case_id).count("deduplicated") == 18
+
+
+def test_cooldown_after_dissuasion_then_reopen() -> None:
+    world = World(bot="convinced")
+    world.decide(event_id="a", actions=["voice_bot"])
+    world.run()
+    case = world.store.get_case(world.cases()[0])
+    assert (case.status, case.resolution, case.first_contact_at) == ("closed", "dissuaded_by_bot", T0)
+    world.clock.set(T0 + timedelta(minutes=20))
+    world.decide(event_id="b", actions=["voice_bot", "stop_payment"], payee_account="M", payee_bank="B",
+                 amount=10.0, transfer_id="TB")
+    world.run()
+    assert len(world.actions("voice_bot")) == 1
+    assert len(world.actions("stop_payment")) == 1
+    assert "suppressed_in_cooldown" in world.timeline(case.case_id)
+    world.clock.set(T0 + timedelta(minutes=31))
+    world.decide(event_id="c", actions=["voice_bot"])
+    world.run()
+    assert world.cases() == [case.case_id]
+    assert len(world.actions("voice_bot")) == 2
+    assert "reopened" in world.timeline(case.case_id)
+
+
+def test_a_decision_after_the_episode_gap_opens_a_new_case() -> None:
+    world = World(bot="convinced")
+    world.decide(event_id="a")
+    world.clock.set(T0 + timedelta(hours=25))
+    world.decide(event_id="b")
+    assert len(world.cases()) == 2
+
+
+def test_shadow_decisions_are_stored_but_act_on_nothing() -> None:
+    world = World()
+    world.decide(mode="shadow", tier="minute", score=0.99, payee_account="M", payee_bank="B", amount=5.0,
+                 transfer_id="T")
+    world.run()
+    assert world.store.table("alerts")["mode"].to_list() == ["shadow"]
+    assert world.cases() == [] and world.store.action_status_counts() == {}
+
+
+def test_reingesting_the_same_decisions_changes_nothing() -> None:
+    world = World()
+    frame = decision_frame([{"event_id": f"e{i}", "time": T0, "victim_key": f"13900000{i:03d}"} for i in range(5)])
+    first = world.orch.ingest(frame)
+    again = world.orch.ingest(frame)
+    assert (first.alerts, again.alerts, again.duplicates) == (5, 0, 5)
+    assert world.store.action_status_counts() == {"pending": 5}
+
+
+def test_bad_decisions_are_rejected_with_the_event_rule_and_field() -> None:
+    world = World()
+    frame = decision_frame(
+        [
+            {"event_id": "good", "time": T0, "victim_key": VICTIM},
+            {"event_id": "bad", "rule": "night_mule", "time": T0, "victim_key": VICTIM, "tier": "week"},
+            {"event_id": "bad2", "time": T0, "victim_key": VICTIM, "actions": ["sms"]},
+        ]
+    )
+    report = world.orch.ingest(frame)
+    assert report.alerts == 1
+    assert report.rejected[0].startswith("decision bad (rule night_mule): tier 'week'")
+    assert "actions ['sms'] unknown" in report.rejected[1]
+    with pytest.raises(DecisionError, match=r"missing column\(s\) \['victim_key'\]"):
+        world.orch.ingest(frame.drop("victim_key"))
+
+
+def test_late_bot_results_recorded_from_outside_drive_the_ladder() -> None:
+    world = World()
+    world.decide(actions=["voice_bot"])
+    (call,) = world.actions("voice_bot")
+    world.orch.record_outcome(call.action_id, "busy", at=T0 + timedelta(minutes=1))
+    world.orch.record_outcome(call.action_id, "busy", at=T0 + timedelta(minutes=1))
+    calls = world.actions("voice_bot")
+    assert len(calls) == 2 and calls[1].next_attempt_at == T0 + timedelta(minutes=6)
+
+
+def test_agent_disposition_closes_the_case_and_teaches_labels() -> None:
+    world = World(bot="no_answer")
+    world.decide(event_id="call", tier="minute", score=0.95, entity_key="17000000009", typology="fake_loan",
+                 payee_account="MULE7", payee_bank="B", amount=3000.0, transfer_id="T7")
+    world.run()
+    (case_id,) = world.cases()
+    world.clock.set(T0 + timedelta(minutes=4))
+    world.orch.record_agent_disposition(case_id, "victim_confirmed_scam")
+    world.orch.record_agent_disposition(case_id, "victim_confirmed_scam")
+    case = world.store.get_case(case_id)
+    assert (case.status, case.resolution, case.first_contact_at) == ("closed", "victim_confirmed_scam", T0 + timedelta(minutes=4))
+    labels = world.store.labels_since(T0)
+    agent = labels.filter(pl.col("source") == "agent")
+    assert sorted(agent.select("entity_type", "entity_id", "is_fraud").rows()) == [
+        ("account", "MULE7", True), ("number", "17000000009", True), ("transfer", "T7", True),
+    ]
+    assert set(agent["typology"].to_list()) == {"fake_loan"}
+    assert labels.filter(pl.col("source") == "agent").height == 3
+    world.advance_to(60)
+    first, redial = world.actions("voice_bot")
+    assert (first.status, redial.status) == ("done", "cancelled"), "a closed case does not keep re-dialling"
+    assert redial.attempts == 0
+
+
+def test_false_alarm_clears_transfers_and_unreachable_alerts_the_officer() -> None:
+    world = World()
+    world.decide(event_id="x", actions=["agent_followup"], transfer_id="T1", payee_account="P", payee_bank="B",
+                 amount=10.0, victim_key="13800000001")
+    world.decide(event_id="y", actions=["agent_followup"], victim_key="13800000002")
+    first, second = world.cases()
+    world.orch.record_agent_disposition(first, "false_alarm")
+    world.orch.record_agent_disposition(second, "unreachable")
+    labels = world.store.labels_since(T0)
+    assert labels.select("entity_type", "entity_id", "is_fraud").rows() == [("transfer", "T1", False)]
+    assert [a.case_id for a in world.actions("officer_alert")] == [second]
+    with pytest.raises(ValueError, match="disposition 'maybe'"):
+        world.orch.record_agent_disposition(first, "maybe")
+
+
+# -- property: cases and stop-payments against an obviously-correct reference ------------
+
+decision_strategy = st.lists(
+    st.tuples(
+        st.integers(0, 3),  # victim
+        st.integers(0, 600),  # minute of the day
+        st.sampled_from(["active", "active", "shadow"]),
+        st.booleans(),  # asks for a bot call
+        st.one_of(st.none(), st.tuples(st.integers(0, 2), st.integers(0, 5))),  # (payee, transfer)
+    ),
+    min_size=1,
+    max_size=25,
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(decision_strategy, st.integers(1, 4))
+def test_cases_and_stop_payments_match_a_reference(events: list, batches: int) -> None:
+    gap = timedelta(minutes=60)
+    policy = EscalationPolicy(episode_gap=gap)
+    store = SQLiteRepository(":memory:")
+    orch = Orchestrator(store, policy, ManualClock(T0))
+    records = []
+    for i, (victim, minute, mode, bot, transfer) in enumerate(events):
+        record: dict[str, Any] = {
+            "event_id": f"e{i}", "time": T0 + timedelta(minutes=minute), "victim_key": f"1380000000{victim}",
+            "mode": mode, "actions": (["voice_bot"] if bot else []) + (["stop_payment"] if transfer else []),
+        }
+        if transfer:
+            payee, tid = transfer
+            record.update(payee_account=f"MULE{payee}", payee_bank="B", amount=100.0, transfer_id=f"T{payee}-{tid}")
+        records.append(record)
+    frame = decision_frame(records).sort("time", maintain_order=True)
+    size = -(-frame.height // batches)
+    for start in range(0, frame.height, size):
+        batch = frame.slice(start, size)
+        orch.ingest(batch, now=batch["time"].max())
+
+    active = [r for r in sorted(records, key=lambda r: r["time"]) if r["mode"] == "active"]
+    # Reference episodes: per victim, a new case whenever the gap since the previous decision exceeds `gap`.
+    expected_cases: dict[str, list[list[dict]]] = {}
+    for r in active:
+        episodes = expected_cases.setdefault(r["victim_key"], [])
+        if not episodes or r["time"] - episodes[-1][-1]["time"] > gap:
+            episodes.append([])
+        episodes[-1].append(r)
+    cases = store.table("cases")
+    for victim, episodes in expected_cases.items():
+        assert cases.filter(pl.col("victim_key") == victim).height == len(episodes)
+    assert cases.height == sum(len(e) for e in expected_cases.values())
+    # One bot call per case that any of its decisions asked for (nothing has answered yet).
+    bot_actions = store.table("actions").filter(pl.col("kind") == "voice_bot")
+    expected_bot = sum(1 for eps in expected_cases.values() for ep in eps if any("voice_bot" in r["actions"] for r in ep))
+    assert bot_actions.height == expected_bot
+    assert bot_actions["case_id"].n_unique() == bot_actions.height
+    # Reference stop-payments: the first two distinct transfers per payee account, in time order.
+    per_payee: dict[str, list[str]] = {}
+    for r in active:
+        if "stop_payment" in r["actions"]:
+            seen = per_payee.setdefault(r["payee_account"], [])
+            if r["transfer_id"] not in seen and len(seen) < 2:
+                seen.append(r["transfer_id"])
+    stops = store.table("actions").filter(pl.col("kind") == "stop_payment")
+    got = sorted((subject, json.loads(payload)["transfer_id"]) for subject, payload in zip(stops["subject"], stops["payload"]))
+    assert got == sorted((payee, t) for payee, ts in per_payee.items() for t in ts)

@@ -1,0 +1,208 @@
+"""The SQLite store: migrations, WAL, concurrent readers, the outbox lease protocol, labels."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from fraud_brain.schema import LABELS
+from fraud_brain.store import Alert, Case, Label, NewAction, Outcome, SQLiteRepository
+from fraud_brain.store.migrations import MIGRATIONS
+
+T0 = datetime(2026, 3, 1, 9, 0, tzinfo=timezone.utc)
+
+
+def _case(repo: SQLiteRepository, victim: str = "13800000001", uid: str = "case-1") -> Case:
+    return repo.create_case(
+        Case(0, uid, victim, "open", "hour", None, "r", T0, T0, T0, 0.5)
+    )
+
+
+def _action(case_id: int, key: str, due: datetime = T0, kind: str = "officer_alert", subject: str | None = None) -> NewAction:
+    return NewAction(case_id, kind, key, {"victim": "13800000001"}, due, subject=subject)
+
+
+def test_migrations_are_idempotent_and_recorded(tmp_path: Path) -> None:
+    path = tmp_path / "store.db"
+    first = SQLiteRepository(path)
+    assert first.schema_version() == MIGRATIONS[-1].version
+    assert first.migrate() == []
+    first.close()
+    second = SQLiteRepository(path)
+    assert second.migrate() == []
+    rows = sqlite3.connect(path).execute("SELECT version FROM schema_migrations ORDER BY version").fetchall()
+    assert [r[0] for r in rows] == [m.version for m in MIGRATIONS]
+
+
+def test_unmigrated_store_migrates_stepwise(tmp_path: Path) -> None:
+    repo = SQLiteRepository(tmp_path / "s.db", migrate=False)
+    assert repo.schema_version() == 0
+    assert repo.migrate() == [m.version for m in MIGRATIONS]
+    assert repo.migrate() == []
+
+
+def test_concurrent_migrations_apply_each_step_once(tmp_path: Path) -> None:
+    path = tmp_path / "race.db"
+    applied: list[list[int]] = []
+    errors: list[BaseException] = []
+
+    def open_and_migrate() -> None:
+        try:
+            repo = SQLiteRepository(path, migrate=False)
+            applied.append(repo.migrate())
+            repo.close()
+        except BaseException as exc:  # noqa: BLE001 - surfaced by the assertion below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=open_and_migrate) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    assert sorted(v for versions in applied for v in versions) == [m.version for m in MIGRATIONS]
+
+
+def test_file_store_uses_wal(tmp_path: Path) -> None:
+    repo = SQLiteRepository(tmp_path / "wal.db")
+    assert repo.journal_mode() == "wal"
+    assert (tmp_path / "wal.db-wal").exists()
+
+
+def test_reader_reads_committed_state_while_a_writer_holds_a_transaction(tmp_path: Path) -> None:
+    path = tmp_path / "rw.db"
+    writer = SQLiteRepository(path)
+    reader = SQLiteRepository(path)
+    case = _case(writer)
+    with writer.transaction():
+        for i in range(50):
+            writer.enqueue_action(_action(case.case_id, f"k{i}"), T0)
+        # WAL: the reader neither blocks nor sees the uncommitted rows.
+        assert reader.action_status_counts() == {}
+        assert reader.get_case(case.case_id).victim_key == "13800000001"
+    assert reader.action_status_counts() == {"pending": 50}
+
+
+def test_failed_transaction_rolls_back_everything(tmp_path: Path) -> None:
+    repo = SQLiteRepository(tmp_path / "tx.db")
+    case = _case(repo)
+    with pytest.raises(RuntimeError):
+        with repo.transaction():
+            repo.enqueue_action(_action(case.case_id, "a"), T0)
+            repo.add_case_event(case.case_id, T0, "x")
+            raise RuntimeError("boom")
+    assert repo.action_status_counts() == {}
+    assert repo.case_timeline(case.case_id) == []
+
+
+def test_duplicate_alert_action_outcome_and_label_are_ignored() -> None:
+    repo = SQLiteRepository(":memory:")
+    alert = Alert("e1", T0, "r1", 1, "hour", ("voice_bot",), "13800000001")
+    assert repo.add_alert(alert, T0) is not None
+    assert repo.add_alert(alert, T0) is None
+    case = _case(repo)
+    assert repo.enqueue_action(_action(case.case_id, "k"), T0) is not None
+    assert repo.enqueue_action(_action(case.case_id, "k"), T0) is None
+    outcome = Outcome("o1", case.case_id, "agent", "prevented", T0)
+    assert repo.add_outcome(outcome) is not None
+    assert repo.add_outcome(outcome) is None
+    label = Label("l1", "number", "17000000001", True, T0, "agent", "fake_loan")
+    assert repo.add_labels([label, label]) == 1
+
+
+def test_claim_leases_due_actions_once_and_reclaims_after_lease() -> None:
+    repo = SQLiteRepository(":memory:")
+    case = _case(repo)
+    due_now = repo.enqueue_action(_action(case.case_id, "now"), T0)
+    repo.enqueue_action(_action(case.case_id, "later", due=T0 + timedelta(minutes=5)), T0)
+    lease = T0 + timedelta(seconds=30)
+    claimed = repo.claim_actions(T0, lease, "w1", 10)
+    assert [a.action_id for a in claimed] == [due_now]
+    assert claimed[0].status == "in_flight" and claimed[0].attempts == 1
+    assert repo.claim_actions(T0 + timedelta(seconds=10), lease, "w2", 10) == []
+    reclaimed = repo.claim_actions(T0 + timedelta(seconds=31), T0 + timedelta(seconds=61), "w2", 1)
+    assert [a.action_id for a in reclaimed] == [due_now]
+    assert reclaimed[0].attempts == 2
+    # The first worker lost its lease: its late completion must not count.
+    lost = Outcome("now:result", case.case_id, "officer_alert", "delivered", T0, due_now)
+    assert not repo.complete_action(due_now, "w1", lost, T0 + timedelta(seconds=40))
+    assert repo.complete_action(due_now, "w2", lost, T0 + timedelta(seconds=41))
+    assert repo.get_action(due_now).status == "done"
+    assert len(repo.unhandled_outcomes()) == 1
+    assert repo.next_wakeup() == T0 + timedelta(minutes=5)
+
+
+def test_fail_action_schedules_retry_or_dead() -> None:
+    repo = SQLiteRepository(":memory:")
+    case = _case(repo)
+    action_id = repo.enqueue_action(_action(case.case_id, "k"), T0)
+    repo.claim_actions(T0, T0 + timedelta(seconds=30), "w", 1)
+    assert repo.fail_action(action_id, "w", "HTTP 500", T0, T0 + timedelta(seconds=5))
+    failed = repo.get_action(action_id)
+    assert (failed.status, failed.last_error, failed.next_attempt_at) == ("failed", "HTTP 500", T0 + timedelta(seconds=5))
+    assert repo.claim_actions(T0 + timedelta(seconds=4), T0 + timedelta(seconds=60), "w", 1) == []
+    assert len(repo.claim_actions(T0 + timedelta(seconds=5), T0 + timedelta(seconds=60), "w", 1)) == 1
+    assert repo.fail_action(action_id, "w", "HTTP 400", T0, None)
+    assert repo.get_action(action_id).status == "dead"
+    assert repo.next_wakeup() is None
+
+
+def test_count_actions_by_subject() -> None:
+    repo = SQLiteRepository(":memory:")
+    case = _case(repo)
+    for key in ("a", "b"):
+        repo.enqueue_action(_action(case.case_id, key, kind="stop_payment", subject="MULE1"), T0)
+    assert repo.count_actions("stop_payment", "MULE1") == 2
+    assert repo.count_actions("stop_payment", "MULE2") == 0
+
+
+def test_labels_since_has_the_labels_schema_and_filters_by_time() -> None:
+    repo = SQLiteRepository(":memory:")
+    repo.add_labels(
+        [
+            Label("l1", "transfer", "T1", True, T0, "agent", "fake_loan"),
+            Label("l2", "account", "M1", True, T0 + timedelta(hours=1), "bank", None),
+        ]
+    )
+    frame = repo.labels_since(T0 + timedelta(minutes=1))
+    assert frame.schema == LABELS.polars_schema()
+    assert frame["label_id"].to_list() == ["l2"]
+    assert repo.labels_since(T0).height == 2
+    assert repo.labels_since(T0 + timedelta(days=1)).schema == LABELS.polars_schema()
+
+
+def test_agent_tasks_due_once() -> None:
+    repo = SQLiteRepository(":memory:")
+    case = _case(repo)
+    action_id = repo.enqueue_action(_action(case.case_id, "agent", kind="agent_followup"), T0)
+    task_id = repo.add_agent_task(case.case_id, action_id, T0, T0 + timedelta(minutes=10))
+    assert repo.due_agent_tasks(T0 + timedelta(minutes=9)) == []
+    assert [t.task_id for t in repo.due_agent_tasks(T0 + timedelta(minutes=10))] == [task_id]
+    repo.update_agent_task(task_id, breached_at=T0 + timedelta(minutes=10))
+    assert repo.due_agent_tasks(T0 + timedelta(hours=1)) == []
+    assert repo.open_agent_task(case.case_id).breached_at == T0 + timedelta(minutes=10)
+
+
+def test_update_rejects_unknown_fields_by_name() -> None:
+    repo = SQLiteRepository(":memory:")
+    case = _case(repo)
+    with pytest.raises(ValueError, match=r"case 1.*\['victim'\]"):
+        repo.update_case(case.case_id, victim="x")
+    with pytest.raises(KeyError, match="case 99"):
+        repo.get_case(99)
+
+
+def test_table_frames_convert_times() -> None:
+    repo = SQLiteRepository(":memory:")
+    case = _case(repo)
+    repo.add_case_event(case.case_id, T0, "opened", {"rule": "r"})
+    events = repo.table("case_events")
+    assert events["at"].dtype == pl.Datetime("ms", "UTC")
+    assert events["at"].to_list() == [T0]
+    with pytest.raises(ValueError, match="unknown table"):
+        repo.table("sqlite_master")
