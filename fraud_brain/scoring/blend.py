@@ -82,13 +82,17 @@ class BlendConfig:
         offline: np.ndarray,
         online: np.ndarray | None = None,
         anomaly: np.ndarray | None = None,
-        online_labels: int | None = None,
+        online_labels: int | np.ndarray | None = None,
     ) -> np.ndarray:
-        """The blended log-odds of the parts (probabilities; anomaly scores in [0, 1])."""
+        """The blended log-odds of the parts (probabilities; anomaly scores in [0, 1]).
+
+        ``online_labels`` (one count, or one per row) is how many labels the online model had
+        learned; below ``online_min_labels`` its part is left out.
+        """
         z = self.offline_weight * logit(offline)
-        online_ready = online_labels is None or online_labels >= self.online_min_labels
-        if online is not None and self.online_weight and online_ready:
-            z = z + self.online_weight * logit(online)
+        if online is not None and self.online_weight:
+            ready = 1.0 if online_labels is None else (np.asarray(online_labels) >= self.online_min_labels)
+            z = z + self.online_weight * logit(online) * ready
         if anomaly is not None and self.anomaly_weight:
             z = z + self.anomaly_weight * np.nan_to_num(np.asarray(anomaly, dtype=np.float64) - 0.5)
         return z

@@ -1,0 +1,182 @@
+"""The evaluation protocol end to end: transfer-only vs cross-channel vs cross-channel + online.
+
+Each setup is trained point-in-time on the same split and scored on the same test window;
+the online setup adds a river model that starts at the end of the training window, learns from
+labels as they arrive (and from transfers still unreported after the label delay, as
+legitimate) and is blended with the frozen offline model in log-odds.
+
+>>> import numpy as np, polars as pl
+>>> from datetime import datetime, timedelta, UTC
+>>> rng = np.random.default_rng(0)
+>>> n, start = 3000, datetime(2026, 3, 2, tzinfo=UTC)
+>>> call = rng.exponential(1, n); amount = rng.normal(size=n)
+>>> fraud = rng.random(n) < 1 / (1 + np.exp(-(-4 + 2 * call + 0.3 * amount)))
+>>> events = pl.DataFrame({"transfer_id": [f"t{i}" for i in range(n)],
+...     "time": [start + timedelta(minutes=10 * i) for i in range(n)],
+...     "payer_account": [f"p{i % 700}" for i in range(n)], "amount": amount, "call_minutes": call})
+>>> labels = events.filter(pl.Series(fraud)).select(pl.lit("transfer").alias("entity_type"),
+...     pl.col("transfer_id").alias("entity_id"), pl.lit(True).alias("is_fraud"),
+...     (pl.col("time") + timedelta(days=1)).alias("known_at"))
+>>> groups = {"amount": "transfer", "call_minutes": "cross_channel"}
+>>> split = TimeSplit.from_days(start, 12, 1, 8)
+>>> results = compare_setups(events, labels, groups, "h", split, k=5, num_boost_round=30)
+>>> [r.name for r in results]
+['transfer-only', 'cross-channel', 'cross-channel + online']
+>>> results[1].report.average_precision > results[0].report.average_precision
+True
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from fraud_brain.scoring.blend import BlendConfig, sigmoid
+from fraud_brain.scoring.evaluate import DetectionReport, detection_report, metrics_by_window
+from fraud_brain.scoring.offline import LABEL, TimeSplit, TrainResult, feature_matrix, label_events, train_offline
+from fraud_brain.scoring.online import OnlineModel, ReplayLog, replay_online
+from fraud_brain.scoring.scorer import OFFLINE_LOGIT, online_inputs
+
+TRANSFER_GROUPS = ("transfer", "profile")
+"""Feature groups a bank alone could compute (the transfer-only baseline)."""
+
+
+@dataclass
+class SetupResult:
+    """One evaluated setup: its report, its AP per time window, and the scored test events."""
+
+    name: str
+    features: list[str]
+    report: DetectionReport
+    windows: pl.DataFrame
+    scored: pl.DataFrame
+    train: TrainResult | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def transfer_only(feature_groups: dict[str, str]) -> list[str]:
+    """Features of the transfer-only baseline (groups transfer and profile).
+
+    >>> transfer_only({"amount": "transfer", "caller_risk": "cross_channel", "age": "profile"})
+    ['amount', 'age']
+    """
+    return [name for name, group in feature_groups.items() if group in TRANSFER_GROUPS]
+
+
+def online_scores(
+    events: pl.DataFrame,
+    labels: pl.DataFrame,
+    feature_names: list[str],
+    offline_raw: np.ndarray,
+    start: Any,
+    negative_after: timedelta,
+    learn_every: timedelta = timedelta(hours=1),
+    key: str = "transfer_id",
+    time_col: str = "time",
+    model: OnlineModel | None = None,
+) -> tuple[np.ndarray, OnlineModel, ReplayLog]:
+    """Online-model scores of ``events`` (sorted by time), learning from ``start`` onwards.
+
+    The model sees events from ``start`` only (it is deployed then) and learns each label at
+    the first hourly step after ``known_at``.
+    """
+    model = model or OnlineModel([*feature_names, OFFLINE_LOGIT])
+    times = events[time_col].dt.epoch("ms").to_numpy()
+    begin = int(np.searchsorted(times, int(start.timestamp() * 1000), side="left"))
+    X = online_inputs(feature_matrix(events, feature_names), offline_raw)
+    transfer_labels = labels.filter(pl.col("entity_type").cast(pl.String) == "transfer")
+    scores = np.full(events.height, np.nan)
+    part, log = replay_online(
+        events[key].cast(pl.String).to_list()[begin:],
+        times[begin:],
+        X[begin:],
+        transfer_labels["entity_id"].to_list(),
+        transfer_labels["known_at"].dt.epoch("ms").to_numpy(),
+        transfer_labels["is_fraud"].cast(pl.Int8).to_numpy(),
+        model,
+        learn_every=int(learn_every.total_seconds() * 1000),
+        negative_after=int(negative_after.total_seconds() * 1000),
+    )
+    scores[begin:] = part
+    return scores, model, log
+
+
+def compare_setups(
+    events: pl.DataFrame,
+    labels: pl.DataFrame,
+    feature_groups: dict[str, str],
+    spec_hash: str,
+    split: TimeSplit,
+    first_scam_calls: pl.DataFrame | None = None,
+    k: int = 100,
+    window: str = "1w",
+    blend: BlendConfig | None = None,
+    entity: str = "payer_account",
+    num_boost_round: int = 200,
+    params: dict[str, Any] | None = None,
+) -> list[SetupResult]:
+    """Evaluate the three setups on one point-in-time split of scored transfers.
+
+    ``events`` has one row per transfer: ``transfer_id``, ``time``, ``entity``, ``amount``
+    (when present) and the feature columns named in ``feature_groups``.
+    """
+    events = events.sort("time")
+    blend = blend or BlendConfig(offline_weight=1.0, online_weight=1.0, online_min_labels=50)
+    all_features = list(feature_groups)
+    bank_features = transfer_only(feature_groups)
+    if not bank_features:
+        raise ValueError("no transfer-group features: the transfer-only baseline needs at least one")
+    results: list[SetupResult] = []
+    cross: TrainResult | None = None
+    for name, names in (("transfer-only", bank_features), ("cross-channel", all_features)):
+        trained = train_offline(
+            events, labels, names, spec_hash, split, name="transfer", num_boost_round=num_boost_round, params=params
+        )
+        results.append(_result(name, names, trained.test, trained, k, entity, window, first_scam_calls))
+        cross = trained
+    assert cross is not None
+    in_window = events.filter((pl.col("time") >= split.train_end) & (pl.col("time") < split.test_end))
+    raw = cross.booster.predict(feature_matrix(in_window, all_features), raw_score=True)
+    online, model, log = online_scores(in_window, labels, all_features, raw, split.train_end, split.gap)
+    ready = _labels_seen(in_window, log)
+    blended = blend.blend(sigmoid(raw), np.nan_to_num(online, nan=0.5), online_labels=ready)
+    scored = (
+        in_window.with_columns(pl.Series("score", sigmoid(blended)), pl.Series("online_score", online))
+        .filter(pl.col("time") >= split.test_start)
+    )
+    scored = label_events(scored, labels)
+    results.append(
+        _result(
+            "cross-channel + online", all_features, scored, None, k, entity, window, first_scam_calls,
+            extra={"online_learned": log.n_learned, "online_positives": model.n_positive},
+        )
+    )
+    return results
+
+
+def _labels_seen(events: pl.DataFrame, log: ReplayLog) -> np.ndarray:
+    """How many examples the online model had learned before each event."""
+    times = events["time"].dt.epoch("ms").to_numpy()
+    moments = np.asarray(log.learned_at, dtype=np.int64)
+    counts = np.cumsum([len(k) for k in log.learned_keys]) if log.learned_keys else np.zeros(0)
+    index = np.searchsorted(moments, times, side="right")
+    return np.where(index > 0, np.concatenate([[0], counts])[index], 0)
+
+
+def _result(
+    name: str,
+    names: list[str],
+    scored: pl.DataFrame,
+    trained: TrainResult | None,
+    k: int,
+    entity: str,
+    window: str,
+    first_scam_calls: pl.DataFrame | None,
+    extra: dict[str, Any] | None = None,
+) -> SetupResult:
+    report = detection_report(scored, k=k, entity=entity, first_scam_calls=first_scam_calls, label=LABEL)
+    return SetupResult(name, names, report, metrics_by_window(scored, window), scored, trained, extra or {})
