@@ -109,7 +109,7 @@ class ReasonTemplates:
                 en=entry.get("en"),
                 zh=entry.get("zh"),
                 scale=float(scale),
-                minimum=entry.get("min"),
+                minimum=_number(entry.get("min"), f"{where}.min"),
             )
         return cls({lang: generic[lang] for lang in LANGUAGES}, features, source)
 
@@ -121,7 +121,8 @@ class ReasonTemplates:
         value = values.get(feature, float("nan"))
         label = template.label if template else feature.replace("_", " ")
         label_zh = template.label_zh if template else label
-        if template is not None:
+        below_minimum = template is not None and template.minimum is not None and not value >= template.minimum
+        if template is not None and not below_minimum:
             text = template.en if language == "en" else template.zh
             if text is not None:
                 rendered = self._render(text, feature, values, template.scale, label, label_zh)
@@ -149,6 +150,14 @@ class ReasonTemplates:
             return text.format(**arguments)
         except (ValueError, KeyError):
             return None
+
+
+def _number(value: Any, where: str) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError(f"{where} must be a number")
+    return float(value)
 
 
 def _check_placeholders(text: str, where: str) -> None:

@@ -89,3 +89,20 @@ def test_bad_template_files_are_rejected_with_file_and_key(tmp_path, toml, messa
     with pytest.raises(ValueError, match=message) as caught:
         ReasonTemplates.load(path)
     assert str(path) in str(caught.value)
+
+
+def test_a_value_below_the_template_minimum_uses_the_generic_sentence():
+    templates = ReasonTemplates.load()
+    assert templates.sentence("new_payee", {"new_payee": 1.0}, "en") == "first transfer from this payer to this payee"
+    assert templates.sentence("new_payee", {"new_payee": 0.0}, "en") == "new payee: 0 (raises the risk)"
+
+
+def test_templates_cover_the_bundled_transfer_and_call_features():
+    from fraud_brain.features import bundled_spec
+
+    templates = ReasonTemplates.load()
+    spec = bundled_spec("telecom")
+    for stream in ("transfer", "call"):
+        names = set(spec.feature_groups(stream))
+        covered = names & set(templates.features)
+        assert len(covered) >= 0.6 * len(names), sorted(names - covered)
