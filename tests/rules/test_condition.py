@@ -1,0 +1,88 @@
+"""Conditions: what parses, what is refused, and that accepted ones mean what they say."""
+
+from __future__ import annotations
+
+import polars as pl
+import pytest
+from rules_frames import TRANSFER_SCHEMA, transfers
+
+from fraud_brain.rules.condition import ConditionError, compile_condition
+
+ACCEPTED = [
+    "score >= 0.9 AND amount >= 1000",
+    "age_band IN ('65-74', '75+')",
+    "is_new_payee AND NOT (payee_distinct_payers_24h < 5)",
+    "coalesce(score, 0) > 0.5",
+    "amount BETWEEN 1000 AND 5000",
+    "payee_bank LIKE 'IC%'",
+    "greatest(score, 0.1) > 0.5",
+    "extract(hour FROM time) >= 22",
+    "array_length(reasons) >= 2",
+    "CASE WHEN amount > 1000 THEN score > 0.5 ELSE score > 0.9 END",
+]
+
+REFUSED = {
+    "scroe > 0.9": "unknown column 'scroe' (did you mean 'score'?)",
+    "score > 'high'": "does not type-check",
+    "score +": "cannot parse",
+    "score": "gives Float64, not Boolean",
+    "amount * 2": "gives Float64, not Boolean",
+    "score > avg(score)": "aggregate",
+    "sum(amount) > 10000": "aggregate",
+    "count(*) > 3": "not allowed",
+    "rank() OVER (ORDER BY score) <= 3": "'Rank' is not allowed",
+    "lag(amount) OVER (ORDER BY time) < amount": "window function",
+    "row_number() OVER (ORDER BY score) = 1": "window function",
+    "(SELECT 1) > 0": "sub-query",
+    "EXISTS (SELECT 1)": "sub-query",
+    "read_parquet('/etc/passwd') IS NULL": "cannot parse",
+    "score > 0.9; DROP TABLE rules": "cannot parse",
+    "COLUMNS(*) > 1": "column selector",
+    "TRUE": "refers to no column",
+    "1 = 1": "refers to no column",
+    "": "empty",
+}
+
+
+@pytest.mark.parametrize("text", ACCEPTED)
+def test_accepted_conditions_compile(text):
+    assert compile_condition(text, TRANSFER_SCHEMA).meta.root_names()
+
+
+@pytest.mark.parametrize("text, message", REFUSED.items())
+def test_refused_conditions_say_why(text, message):
+    with pytest.raises(ConditionError, match=None) as caught:
+        compile_condition(text, TRANSFER_SCHEMA)
+    assert message in str(caught.value)
+
+
+def test_a_too_long_condition_is_refused():
+    with pytest.raises(ConditionError, match="characters long"):
+        compile_condition(" OR ".join(["score > 0.5"] * 1000), TRANSFER_SCHEMA)
+
+
+def test_conditions_mean_what_they_say_and_nulls_do_not_hit():
+    frame = transfers([
+        {"amount": 5000.0, "age_band": "75+", "score": 0.95},
+        {"amount": 5000.0, "age_band": "35-44", "score": 0.95},
+        {"amount": 10.0, "age_band": "75+", "score": 0.95},
+        {"amount": 5000.0, "age_band": "65-74", "score": None},
+    ])
+    expr = compile_condition("age_band IN ('65-74', '75+') AND amount >= 1000 AND score > 0.9", TRANSFER_SCHEMA)
+    assert frame.select(expr.fill_null(False)).to_series().to_list() == [True, False, False, False]
+
+
+def test_a_row_answer_does_not_depend_on_the_rest_of_the_batch():
+    # Accepted conditions are row-wise: evaluated alone or in a batch, a row gets the same answer.
+    frame = transfers([{"amount": float(a), "score": s} for a, s in [(10, 0.1), (5000, 0.99), (700, 0.5)]])
+    for text in ACCEPTED:
+        expr = compile_condition(text, TRANSFER_SCHEMA)
+        together = frame.select(expr).to_series().to_list()
+        alone = [frame.slice(i, 1).select(expr).to_series()[0] for i in range(frame.height)]
+        assert together == alone, text
+
+
+def test_columns_are_checked_against_the_schema_given():
+    schema = pl.Schema({"score": pl.Float64})
+    with pytest.raises(ConditionError, match="unknown column 'amount'"):
+        compile_condition("amount > 1", schema)

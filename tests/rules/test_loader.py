@@ -1,0 +1,136 @@
+"""Loading rule files: every problem is found and named with its file, rule and line."""
+
+from __future__ import annotations
+
+import polars as pl
+import pytest
+from rules_frames import AGE_BANDS, TIME, TRANSFER_SCHEMA, rule_toml
+
+from fraud_brain.rules import DEFAULT_RULES_PATH, RuleFileError, RuleSet
+
+
+def load_text(tmp_path, text: str, schemas) -> RuleSet:
+    path = tmp_path / "rules.toml"
+    path.write_text(text)
+    return RuleSet.load(path, schemas)
+
+
+def problems_of(tmp_path, text: str, schemas) -> list[str]:
+    with pytest.raises(RuleFileError) as caught:
+        load_text(tmp_path, text, schemas)
+    return [str(p) for p in caught.value.problems]
+
+
+def test_a_good_file_loads_with_its_settings(tmp_path, schemas):
+    text = rule_toml("police", "call", "duration_s >= 1200 AND sim_age_days <= 7", actions=["voice_bot", "agent_followup"],
+                     priority=80, tier="minute", cooldown="2h", typology="impersonating_police", group="episode")
+    text += rule_toml("mule", "transfer", "payee_distinct_payers_24h >= 5", actions=["stop_payment"], cooldown=600,
+                      cooldown_key="payee_account", mode="shadow", tier="same-day")
+    rules = load_text(tmp_path, text, schemas)
+    police, mule = rules.rule("police"), rules.rule("mule")
+    assert (police.event, police.actions, police.priority, police.tier) == ("call", ("voice_bot", "agent_followup"), 80, "minute")
+    assert (police.cooldown_ms, police.cooldown_key, police.group, police.typology) == (7_200_000, "callee", "episode", "impersonating_police")
+    assert (mule.cooldown_ms, mule.cooldown_key, mule.mode, mule.tier, mule.group) == (600_000, "payee_account", "shadow", "same_day", "mule")
+    assert rules.specs["call"].id_column == "call_id" and rules.specs["transfer"].time_column == "time"
+    assert police.line == 1 and mule.line == 13
+
+
+def test_every_problem_names_file_rule_and_line(tmp_path, schemas):
+    text = (
+        rule_toml("ok", "transfer", "score > 0.5")                                    # lines 1-6
+        + rule_toml("typo", "transfer", "scroe > 0.5")                                # lines 8-13
+        + rule_toml("bad_action", "transfer", "score > 0.5", actions=["sms_blast"])  # lines 15-20, actions on 19
+        + rule_toml("bad_cooldown", "transfer", "score > 0.5", cooldown="soon")      # lines 22-28
+        + rule_toml("typo", "call", "score > 0.5")                                    # lines 30-35
+        + rule_toml("not_bool", "transfer", "amount + 1")                            # lines 37-42
+        + rule_toml("stop_call", "call", "score > 0.5", actions=["stop_payment"])    # lines 44-49, actions on 48
+    )
+    path = str(tmp_path / "rules.toml")
+    problems = problems_of(tmp_path, text, schemas)
+    expected = [
+        f"{path}:11: rule 'typo': when: unknown column 'scroe' (did you mean 'score'?)",
+        f"{path}:19: rule 'bad_action': actions: unknown action 'sms_blast'",
+        f"{path}:28: rule 'bad_cooldown': cooldown: duration 'soon' must be",
+        f"{path}:31: rule 'typo': name: duplicate rule name (first at line 9)",
+        f"{path}:40: rule 'not_bool': when: condition gives Float64, not Boolean",
+        f"{path}:48: rule 'stop_call': actions: 'stop_payment' needs a transfer",
+    ]
+    assert len(problems) == len(expected), problems
+    for message, start in zip(problems, expected, strict=True):
+        assert message.startswith(start), (message, start)
+
+
+@pytest.mark.parametrize("extra, field, message", [
+    ({"tier": "asap"}, "tier", "'asap' unknown"),
+    ({"mode": "dry_run"}, "mode", "'dry_run' unknown"),
+    ({"priority": -3}, "priority", "must be a whole number"),
+    ({"cooldown": "-5m"}, "cooldown", "must be a number with a unit"),
+    ({"cooldown": "90d"}, "cooldown", "longer than 30 days"),
+    ({"cooldown_key": "nope"}, "cooldown_key", "unknown column 'nope'"),
+    ({"cooldown_key": "amount"}, "cooldown_key", "must be a String column"),
+    ({"victim": "payee_phone"}, "victim", "unknown column 'payee_phone'"),
+    ({"typology": "romance_scam"}, "typology", "'romance_scam' unknown"),
+    ({"typology": "fake_loan", "typology_column": "district"}, "typology_column", "either typology or typology_column"),
+    ({"colour": "red"}, "colour", "unknown key"),
+    ({"actions": []}, "actions", "non-empty list"),
+    ({"actions": ["voice_bot", "voice_bot"]}, "actions", "twice"),
+    ({"event": "sms"}, "event", "'sms' unknown"),
+    ({"name": "9lives"}, "name", "must be a letter"),
+])
+def test_bad_settings_are_refused(tmp_path, schemas, extra, field, message):
+    text = rule_toml(**{"name": "r", "event": "transfer", "when": "score > 0.5", **extra})
+    [problem] = problems_of(tmp_path, text, schemas)
+    assert f"rule '{extra.get('name', 'r')}': {field}: " in problem and message in problem
+
+
+def test_missing_keys_not_toml_and_empty_files(tmp_path, schemas):
+    missing = problems_of(tmp_path, '[[rule]]\nname = "r"\nevent = "call"\n', schemas)
+    assert [m.split("rules.toml:")[1] for m in missing] == [
+        f"1: rule 'r': missing required key {key!r}" for key in ("when", "actions", "victim")]
+    [broken] = problems_of(tmp_path, rule_toml() + 'name = "oops\n', schemas)
+    assert "rules.toml:8: not valid TOML" in broken
+    [empty] = problems_of(tmp_path, "version = 1\n", schemas)
+    assert "holds no [[rule]] tables" in empty
+
+
+def test_a_rule_for_an_event_without_a_schema_is_refused(tmp_path):
+    [problem] = problems_of(tmp_path, rule_toml("r", "call", "score > 0.5"), TRANSFER_SCHEMA)
+    assert "no scored-frame schema was given for call events" in problem
+
+
+def test_event_columns_can_be_named_in_the_file(tmp_path):
+    schema = pl.Schema({"event_id": pl.String, "ts": TIME, "payer_phone": pl.String, "score": pl.Float64})
+    text = '[events.transfer]\ntime = "ts"\n\n' + rule_toml()
+    rules = load_text(tmp_path, text, {"transfer": schema})
+    assert (rules.specs["transfer"].id_column, rules.specs["transfer"].time_column) == ("event_id", "ts")
+    [problem] = problems_of(tmp_path, '[events.transfer]\ntime = "when"\n\n' + rule_toml(), {"transfer": schema})
+    assert "events.transfer.time" in problem
+
+
+def test_the_default_rules_load_against_the_expected_scored_schema():
+    profile = {"age_band": pl.Enum(AGE_BANDS), "district": pl.String}
+    scores = {"score": pl.Float64, "score_offline": pl.Float64, "score_online": pl.Float64,
+              "anomaly": pl.Float64, "reasons": pl.List(pl.String)}
+    transfer = pl.Schema({
+        "transfer_id": pl.String, "time": TIME, "payer_account": pl.String, "payer_phone": pl.String,
+        "payee_account": pl.String, "payee_bank": pl.String, "amount": pl.Float64, "channel": pl.String,
+        **profile, "is_new_payee": pl.Boolean, "amount_ratio_payer": pl.Float64, "payer_transfers_24h": pl.Int64,
+        "payee_distinct_payers_24h": pl.Int64, "payee_account_age_days": pl.Int64,
+        "risky_call_score_max_24h": pl.Float64, "minutes_since_risky_call": pl.Float64, "is_night": pl.Boolean,
+        **scores,
+    })
+    call = pl.Schema({
+        "call_id": pl.String, "start_time": TIME, "caller": pl.String, "callee": pl.String, "duration_s": pl.Int32,
+        "disposition": pl.String, "caller_type": pl.String, "device_id": pl.String, "sim_age_days": pl.Int32,
+        **profile, "caller_distinct_callees_1h": pl.Int64, "caller_short_call_share_1h": pl.Float64,
+        "device_numbers_24h": pl.Int64, "callee_calls_from_caller_30d": pl.Int64, **scores,
+    })
+    rules = RuleSet.load(DEFAULT_RULES_PATH, {"transfer": transfer, "call": call})
+    assert len(rules) >= 10
+    assert {r.event for r in rules.rules} == {"call", "transfer"}
+    assert any(r.mode == "shadow" for r in rules.rules)
+    assert all(r.victim in ("payer_phone", "callee") for r in rules.rules)
+    # Without the features the rules need, loading fails and names them.
+    with pytest.raises(RuleFileError, match="unknown column 'payee_distinct_payers_24h'"):
+        RuleSet.load(DEFAULT_RULES_PATH, {"transfer": TRANSFER_SCHEMA.to_python() and pl.Schema(
+            {k: v for k, v in transfer.items() if k != "payee_distinct_payers_24h"}), "call": call})
