@@ -1,0 +1,399 @@
+"""The streaming engine against the plain-Python reference, on random event streams."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from fraud_brain.features import FeatureEngine, bundled_spec, load_spec_text
+
+from .reference import Reference, assert_same_features
+
+TEST_SPEC = '''
+[spec]
+name = "property"
+timezone = "Asia/Shanghai"
+allowed_lateness = "5s"
+
+[streams.a]
+id = "id"
+time = "time"
+passthrough = ["k"]
+
+[streams.b]
+id = "id"
+time = "time"
+
+[entities]
+key = {}
+pair = { arity = 2 }
+
+[[join]]
+stream = "a"
+table = "profile"
+on = "k"
+key = "name"
+columns = { k_band = "band" }
+
+[[aggregate]]
+name = "a_count"
+entity = "key"
+stream = "a"
+key = "k"
+op = "count"
+lifetime = true
+decay = ["7s"]
+sliding = ["10s"]
+buckets = 5
+
+[[aggregate]]
+name = "a_sum"
+entity = "key"
+stream = "a"
+key = "k"
+op = "sum"
+value = "v * 2"
+where = "cat == 'x' or v > 3"
+lifetime = true
+decay = ["3s"]
+sliding = ["4s"]
+buckets = 2
+
+[[aggregate]]
+name = "a_mean"
+entity = "key"
+stream = "a"
+key = "k"
+op = "mean"
+value = "v"
+lifetime = true
+decay = ["5s"]
+sliding = ["6s"]
+buckets = 3
+
+[[aggregate]]
+name = "a_max"
+entity = "key"
+stream = "a"
+key = "k"
+op = "max"
+value = "v - 2"
+lifetime = true
+decay = ["5s"]
+sliding = ["6s"]
+buckets = 3
+
+[[aggregate]]
+name = "a_min"
+entity = "key"
+stream = "a"
+key = "k"
+op = "min"
+value = "v"
+sliding = ["8s"]
+buckets = 4
+
+[[aggregate]]
+name = "a_distinct"
+entity = "key"
+stream = "a"
+key = "k"
+op = "distinct"
+value = "k2"
+lifetime = true
+sliding = ["10s"]
+buckets = 5
+bits = 64
+
+[[aggregate]]
+name = "a_last"
+entity = "key"
+stream = "a"
+key = "k"
+op = "last"
+unit = "s"
+
+[[aggregate]]
+name = "a_first"
+entity = "key"
+stream = "a"
+key = "k"
+op = "first"
+unit = "ms"
+
+[[aggregate]]
+name = "a_prev"
+entity = "key"
+stream = "a"
+key = "k"
+op = "prev"
+value = "v"
+
+[[aggregate]]
+name = "pair_count"
+entity = "pair"
+stream = "a"
+key = ["k", "k2"]
+op = "count"
+[[aggregate.read]]
+stream = "a"
+key = ["k2", "k"]
+as = "pair_reverse"
+
+[[aggregate]]
+name = "exposure"          # a writes into k2's state; b reads it by its own key
+entity = "key"
+stream = "a"
+key = "k2"
+op = "max"
+value = "v"
+where = "pair_count == 0 and not is_null(k_band)"
+sliding = ["6s"]
+buckets = 3
+self_read = false
+[[aggregate.read]]
+stream = "b"
+key = "k"
+as = "b_exposure"
+
+[[aggregate]]
+name = "b_count"
+entity = "key"
+stream = "b"
+key = "k"
+op = "count"
+decay = ["2s"]
+[[aggregate.read]]
+stream = "a"
+key = "k"
+as = "a_sees_b"
+
+[[feature]]
+stream = "a"
+name = "ratio"
+expr = "if(a_count > 0, coalesce(a_sum, 0) / a_count, -1) + min(v, 1) + abs(log1p(coalesce(v, 0)))"
+
+[[feature]]
+stream = "a"
+name = "is_new"
+expr = "is_null(a_first) or k_band in ('old', 'young') and hour >= 0 and weekday <= 7"
+
+[[feature]]
+stream = "b"
+name = "b_flag"
+expr = "coalesce(b_exposure_6s, -5) >= 2 or -v < -3"
+'''
+
+SPEC = load_spec_text(TEST_SPEC, "test_spec.toml")
+PROFILE = pl.DataFrame({"name": ["p", "q", "r"], "band": ["old", "young", None]})
+KEYS = ["p", "q", "r", "s"]
+BASE = datetime(2026, 11, 1, tzinfo=timezone.utc).timestamp() * 1000
+
+
+def _event(draw: st.DrawFn, stream: str, t: int, ident: str) -> dict:
+    row = {"id": ident, "time": datetime.fromtimestamp((BASE + t) / 1000, tz=timezone.utc),
+           "k": draw(st.sampled_from(KEYS + [None])) if stream == "a" else draw(st.sampled_from(KEYS)),
+           "v": draw(st.one_of(st.none(), st.floats(-5, 10, allow_nan=False).map(lambda x: round(x, 2))))}
+    if stream == "a":
+        row["k2"] = draw(st.sampled_from(KEYS + [None]))
+        row["cat"] = draw(st.sampled_from(["x", "y", None]))
+    return row
+
+
+@st.composite
+def arrivals(draw: st.DrawFn, max_events: int = 40, bounded: bool = False) -> list[tuple[str, dict]]:
+    """Events in arrival order: mostly forward in time with ties, some late, some duplicate ids."""
+    n = draw(st.integers(0, max_events))
+    clock = 0
+    out: list[tuple[str, dict]] = []
+    for i in range(n):
+        stream = draw(st.sampled_from(["a", "b"]))
+        if out and draw(st.integers(0, 9)) == 0:
+            earlier = [e for e in out if e[0] == stream]
+            if earlier:
+                dup = dict(draw(st.sampled_from(earlier))[1])
+                dup["v"] = 99.0
+                out.append((stream, dup))
+                continue
+        clock += draw(st.sampled_from([0, 0, 500, 1000, 2500]))
+        low = -5000 if bounded else -12000
+        t = max(0, clock + draw(st.sampled_from([0, 0, 0, -1000, low])))
+        out.append((stream, _event(draw, stream, t, f"{stream}{i}")))
+    return out
+
+
+def _frames(events: list[tuple[str, dict]]) -> dict[str, pl.DataFrame]:
+    schema = {
+        "a": {"id": pl.String, "time": pl.Datetime("ms", "UTC"), "k": pl.String, "v": pl.Float64,
+              "k2": pl.String, "cat": pl.String},
+        "b": {"id": pl.String, "time": pl.Datetime("ms", "UTC"), "k": pl.String, "v": pl.Float64},
+    }
+    frames = {}
+    for stream in ("a", "b"):
+        rows = [row for s, row in events if s == stream]
+        if rows:
+            frames[stream] = pl.DataFrame(rows, schema=schema[stream], orient="row")
+    return frames
+
+
+def _split(events: list, cuts: list[int]) -> list[list]:
+    bounds = sorted({c % (len(events) + 1) for c in cuts} | {0, len(events)})
+    return [events[a:b] for a, b in zip(bounds, bounds[1:])]
+
+
+def _run_engine(engine: FeatureEngine, batches: list[list]) -> tuple[dict[str, list[pl.DataFrame]], int, int]:
+    out: dict[str, list[pl.DataFrame]] = {"a": [], "b": []}
+    late = dups = 0
+    for batch in batches:
+        result = engine.process(_frames(batch))
+        late += result.late_count
+        dups += sum(result.duplicates.values())
+        for s, f in result.features.items():
+            out[s].append(f)
+    return out, late, dups
+
+
+def _concat(parts: dict[str, list[pl.DataFrame]]) -> dict[str, pl.DataFrame]:
+    return {s: pl.concat(f) for s, f in parts.items() if f}
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(events=arrivals(), cuts=st.lists(st.integers(0, 60), max_size=6))
+def test_engine_matches_reference(events: list, cuts: list[int]) -> None:
+    batches = _split(events, cuts)
+    engine = FeatureEngine(SPEC, reference={"profile": PROFILE})
+    parts, late, dups = _run_engine(engine, batches)
+    flushed = engine.flush()
+    for s, f in flushed.features.items():
+        parts[s].append(f)
+    ref = Reference(SPEC, {"profile": PROFILE})
+    for batch in batches:
+        ref.process({s: [row for st_, row in batch if st_ == s] for s in ("a", "b")})
+    ref.flush()
+    assert_same_features(_concat(parts), ref, SPEC)
+    assert late == sum(len(v) for v in ref.late.values())
+    assert dups == ref.duplicates
+    assert engine.pending == 0
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(events=arrivals(bounded=True), cuts_a=st.lists(st.integers(0, 60), max_size=8),
+       cuts_b=st.lists(st.integers(0, 60), max_size=3))
+def test_batch_size_changes_nothing(events: list, cuts_a: list[int], cuts_b: list[int]) -> None:
+    results = []
+    for cuts in (cuts_a, cuts_b, list(range(len(events) + 1))):
+        engine = FeatureEngine(SPEC, reference={"profile": PROFILE})
+        parts, late, _ = _run_engine(engine, _split(events, cuts))
+        for s, f in engine.flush().features.items():
+            parts[s].append(f)
+        assert late == 0  # disorder within the allowed lateness is never late
+        results.append(_concat(parts))
+    for other in results[1:]:
+        assert other.keys() == results[0].keys()
+        for s in other:
+            assert other[s].equals(results[0][s]), s
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(events=arrivals(), cuts=st.lists(st.integers(0, 60), min_size=1, max_size=5), stop=st.integers(0, 5))
+def test_snapshot_restore_changes_nothing(events: list, cuts: list[int], stop: int, tmp_path_factory) -> None:
+    batches = _split(events, cuts)
+    stop = stop % (len(batches) + 1)
+    whole = FeatureEngine(SPEC, reference={"profile": PROFILE})
+    expected, late_a, _ = _run_engine(whole, batches)
+    for s, f in whole.flush().features.items():
+        expected[s].append(f)
+    first = FeatureEngine(SPEC, reference={"profile": PROFILE})
+    got, late_b, _ = _run_engine(first, batches[:stop])
+    folder = first.snapshot(tmp_path_factory.mktemp("snap"))
+    del first
+    second = FeatureEngine.restore(folder, SPEC, reference={"profile": PROFILE})
+    rest, late_c, _ = _run_engine(second, batches[stop:])
+    for s, f in second.flush().features.items():
+        rest[s].append(f)
+    for s in got:
+        got[s].extend(rest[s])
+    a, b = _concat(expected), _concat(got)
+    assert a.keys() == b.keys()
+    for s in a:
+        assert a[s].equals(b[s]), s
+    assert late_a == late_b + late_c
+
+
+def test_peek_reads_state_without_changing_it() -> None:
+    t = lambda s: datetime(2026, 11, 1, 0, 0, s, tzinfo=timezone.utc)  # noqa: E731
+    engine = FeatureEngine(SPEC, reference={"profile": PROFILE})
+    rows = [("a", {"id": f"e{i}", "time": t(i), "k": "p", "v": float(i), "k2": "q", "cat": "x"}) for i in range(5)]
+    engine.process(_frames(rows))
+    engine.flush()
+    probe = _frames([("a", {"id": "probe", "time": t(20), "k": "p", "v": 7.0, "k2": "r", "cat": "y"})])["a"]
+    before = engine.peek("a", probe)
+    again = engine.peek("a", probe)
+    assert before.equals(again)
+    assert before["a_count"].to_list() == [5.0]
+    assert before["a_prev"].to_list() == [4.0]
+    unseen = engine.peek("a", probe.with_columns(pl.lit("zzz").alias("k")))
+    assert unseen["a_count"].to_list() == [0.0] and unseen["a_mean"].is_nan().all()
+    processed = engine.process({"a": probe})
+    processed = engine.flush().features["a"] if not processed.features else processed.features["a"]
+    assert processed.drop("id", "time").equals(before.drop("id", "time"))
+    assert engine.keys()["key"] == 3  # p, q (exposure target) and r (the probe's exposure target)
+
+
+def test_duplicates_and_late_rows_are_returned() -> None:
+    t = lambda s: datetime(2026, 11, 1, 0, 0, s, tzinfo=timezone.utc)  # noqa: E731
+    engine = FeatureEngine(SPEC, reference={"profile": PROFILE})
+    first = engine.process(_frames([("b", {"id": "x1", "time": t(30), "k": "p", "v": 1.0})]))
+    assert first.features == {} and engine.pending == 1
+    second = engine.process(_frames([
+        ("b", {"id": "x1", "time": t(31), "k": "p", "v": 1.0}),
+        ("b", {"id": "x2", "time": t(10), "k": "p", "v": 1.0}),
+        ("b", {"id": "x3", "time": t(50), "k": "q", "v": 1.0}),
+    ]))
+    assert second.duplicates == {"b": 1}
+    assert second.late["b"]["id"].to_list() == ["x2"]
+    assert second.features["b"]["id"].to_list() == ["x1"]
+    assert engine.flush().features["b"]["id"].to_list() == ["x3"]
+
+
+def test_many_keys_grow_state_and_survive_snapshot(tmp_path: Path) -> None:
+    n = 5000
+    times = pl.Series(np.arange(n) * 10 + 1_793_520_000_000).cast(pl.Datetime("ms")).dt.replace_time_zone("UTC")
+    frame = pl.DataFrame({"id": [f"r{i}" for i in range(n)], "time": times, "k": [f"key{i % 3000}" for i in range(n)],
+                          "v": np.arange(n, dtype=float) % 7, "k2": [f"key{(i * 7) % 3000}" for i in range(n)],
+                          "cat": "x"})
+    engine = FeatureEngine(SPEC, reference={"profile": PROFILE})
+    engine.process({"a": frame[:2500]})
+    restored = FeatureEngine.restore(engine.snapshot(tmp_path), SPEC, reference={"profile": PROFILE})
+    out_a = [engine.process({"a": frame[2500:]}), engine.flush()]
+    out_b = [restored.process({"a": frame[2500:]}), restored.flush()]
+    a = pl.concat([o.features["a"] for o in out_a if "a" in o.features])
+    b = pl.concat([o.features["a"] for o in out_b if "a" in o.features])
+    assert a.equals(b)
+    assert engine.keys()["key"] == 3000 and engine.keys()["pair"] > 1024
+    # key0 is event 0 and event 3000: the second sees one earlier event, across the snapshot
+    assert a.filter(pl.col("k") == "key0")["a_count"].to_list() == [1.0]
+
+
+def test_restore_rejects_another_spec(tmp_path: Path) -> None:
+    engine = FeatureEngine(SPEC, reference={"profile": PROFILE})
+    engine.snapshot(tmp_path)
+    with pytest.raises(ValueError, match="different version of spec"):
+        FeatureEngine.restore(tmp_path, bundled_spec("card"))
+
+
+def test_unknown_stream_and_missing_columns_are_named() -> None:
+    engine = FeatureEngine(SPEC, reference={"profile": PROFILE})
+    with pytest.raises(ValueError, match="unknown stream 'c'"):
+        engine.process({"c": pl.DataFrame({"x": [1]})})
+    frame = _frames([("b", {"id": "x", "time": datetime(2026, 11, 1, tzinfo=timezone.utc), "k": "p", "v": 1.0})])["b"]
+    with pytest.raises(ValueError, match="column 'v'"):
+        engine.peek("b", frame.drop("v"))
+    with pytest.raises(ValueError, match="reference table 'profile'"):
+        FeatureEngine(SPEC)
