@@ -118,11 +118,14 @@ def compare_setups(
     entity: str = "payer_account",
     num_boost_round: int = 200,
     params: dict[str, Any] | None = None,
+    evaluation_labels: pl.DataFrame | None = None,
 ) -> list[SetupResult]:
     """Evaluate the three setups on one point-in-time split of scored transfers.
 
     ``events`` has one row per transfer: ``transfer_id``, ``time``, ``entity``, ``amount``
-    (when present) and the feature columns named in ``feature_groups``.
+    (when present) and the feature columns named in ``feature_groups``. Models learn from
+    ``labels`` as they become known; test windows are judged by ``evaluation_labels``
+    (default: every label, i.e. the eventual truth).
     """
     events = events.sort("time")
     blend = blend or BlendConfig(offline_weight=1.0, online_weight=1.0, online_min_labels=50)
@@ -134,7 +137,8 @@ def compare_setups(
     cross: TrainResult | None = None
     for name, names in (("transfer-only", bank_features), ("cross-channel", all_features)):
         trained = train_offline(
-            events, labels, names, spec_hash, split, name="transfer", num_boost_round=num_boost_round, params=params
+            events, labels, names, spec_hash, split, name="transfer", num_boost_round=num_boost_round, params=params,
+            test_labels=evaluation_labels,
         )
         results.append(_result(name, names, trained.test, trained, k, entity, window, first_scam_calls))
         cross = trained
@@ -148,7 +152,7 @@ def compare_setups(
         in_window.with_columns(pl.Series("score", sigmoid(blended)), pl.Series("online_score", online))
         .filter(pl.col("time") >= split.test_start)
     )
-    scored = label_events(scored, labels)
+    scored = label_events(scored, labels if evaluation_labels is None else evaluation_labels)
     results.append(
         _result(
             "cross-channel + online", all_features, scored, None, k, entity, window, first_scam_calls,

@@ -203,11 +203,13 @@ def train_offline(
     time_col: str = "time",
     params: dict[str, Any] | None = None,
     num_boost_round: int = 200,
+    test_labels: pl.DataFrame | None = None,
 ) -> TrainResult:
     """Train one model point-in-time and score its test window.
 
     ``events`` holds one row per scored event with ``key``, ``time_col`` and the feature
-    columns; the returned ``test`` frame adds ``label`` (eventual truth) and ``score``.
+    columns; the returned ``test`` frame adds ``label`` (eventual truth: every label, or
+    ``test_labels`` such as a simulator's ground truth) and ``score``.
     """
     from fraud_brain.scoring.evaluate import ranking_metrics
 
@@ -221,7 +223,7 @@ def train_offline(
     X = feature_matrix(train, feature_names)
     y = train[LABEL].to_numpy().astype(np.float64)
     booster = train_booster(X, y, feature_names, params, num_boost_round)
-    test = label_events(in_test, labels, entity_type, key, as_of=None)
+    test = label_events(in_test, labels if test_labels is None else test_labels, entity_type, key, as_of=None)
     scores = booster.predict(feature_matrix(test, feature_names)) if test.height else np.empty(0)
     test = test.with_columns(pl.Series("score", scores, dtype=pl.Float64))
     metrics = ranking_metrics(test[LABEL].to_numpy(), scores) if test.height else {}

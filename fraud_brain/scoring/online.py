@@ -110,6 +110,10 @@ class DelayedLabelStore:
         return found, self._X[index].copy(), self._times[index].copy()
 
 
+CLIP = 5.0
+"""Standardised online-model inputs are clipped to [-CLIP, CLIP]."""
+
+
 class OnlineModel:
     """A river StandardScaler → LogisticRegression pipeline, fed with numpy batches.
 
@@ -139,9 +143,8 @@ class OnlineModel:
         self.feature_names = list(feature_names)
         self.positive_weight = positive_weight
         self.mini_batch = mini_batch
-        self.pipeline = preprocessing.StandardScaler() | linear_model.LogisticRegression(
-            optimizer=optim.SGD(learning_rate), l2=l2
-        )
+        self.scaler = preprocessing.StandardScaler()
+        self.classifier = linear_model.LogisticRegression(optimizer=optim.SGD(learning_rate), l2=l2)
         self.n_learned = 0
         self.n_positive = 0
 
@@ -149,33 +152,40 @@ class OnlineModel:
         clean = np.nan_to_num(np.asarray(X, dtype=np.float64), nan=0.0, posinf=0.0, neginf=0.0)
         return pd.DataFrame(clean, columns=self.feature_names)
 
+    def _scaled(self, X: np.ndarray) -> pd.DataFrame:
+        # Heavy-tailed features (amounts) stay extreme after standard scaling; clipping keeps
+        # one outlier from blowing up the SGD weights.
+        return self.scaler.transform_many(self._frame(X)).clip(-CLIP, CLIP)
+
     def predict_proba(self, X: np.ndarray) -> np.ndarray:
         """Fraud probability per row (0.5 everywhere before any learning)."""
         if len(X) == 0:
             return np.empty(0)
         if self.n_learned == 0:
             return np.full(len(X), 0.5)
-        return self.pipeline.predict_proba_many(self._frame(X))[True].to_numpy(dtype=np.float64)
+        return self.classifier.predict_proba_many(self._scaled(X))[True].to_numpy(dtype=np.float64)
 
     def predict_proba_one(self, row: np.ndarray) -> float:
         """Fraud probability of one row, without pandas (the single-record path)."""
         if self.n_learned == 0:
             return 0.5
         clean = np.nan_to_num(np.asarray(row, dtype=np.float64), nan=0.0, posinf=0.0, neginf=0.0)
-        return float(self.pipeline.predict_proba_one(dict(zip(self.feature_names, clean.tolist(), strict=True)))[True])
+        scaled = self.scaler.transform_one(dict(zip(self.feature_names, clean.tolist(), strict=True)))
+        clipped = {name: min(CLIP, max(-CLIP, value)) for name, value in scaled.items()}
+        return float(self.classifier.predict_proba_one(clipped)[True])
 
     def learn(self, X: np.ndarray, y: np.ndarray) -> None:
         """Learn from a batch of labelled rows."""
         if len(X) == 0:
             return
         y = np.asarray(y).astype(bool)
-        scaler, classifier = self.pipeline.steps.values()
         for start in range(0, len(X), self.mini_batch):
-            frame = self._frame(X[start : start + self.mini_batch])
-            labels = pd.Series(y[start : start + self.mini_batch], index=frame.index)
-            weights = pd.Series(np.where(labels, self.positive_weight, 1.0), index=frame.index)
-            scaler.learn_many(frame)
-            classifier.learn_many(scaler.transform_many(frame), labels, w=weights)
+            part = X[start : start + self.mini_batch]
+            self.scaler.learn_many(self._frame(part))
+            scaled = self._scaled(part)
+            labels = pd.Series(y[start : start + self.mini_batch], index=scaled.index)
+            weights = pd.Series(np.where(labels, self.positive_weight, 1.0), index=scaled.index)
+            self.classifier.learn_many(scaled, labels, w=weights)
         self.n_learned += len(X)
         self.n_positive += int(y.sum())
 

@@ -1,0 +1,227 @@
+"""``fraud-brain train`` / ``evaluate`` / ``models``: the scoring models from the command line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import typer
+
+models_app = typer.Typer(help="List, inspect, promote and shadow models in the model registry.", no_args_is_help=True)
+
+DATA_HELP = "Data folder with calls/transfers/subscribers/labels files (e.g. data/sample)."
+SPEC_HELP = "Feature spec: a bundled name (telecom) or a .toml file."
+
+
+def _replay(data: Path, spec: str) -> Any:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from fraud_brain.scoring.dataset import build_training_data
+
+    with Progress(TextColumn("replaying features"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn()) as bar:
+        task = bar.add_task("replay", total=None)
+
+        def progress(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        return build_training_data(data, spec, progress=progress)
+
+
+def _split(data: Any, train_days: float | None, gap_days: float | None, test_days: float | None) -> Any:
+    from rich.console import Console
+
+    split = data.default_split(train_days, gap_days, test_days)
+    Console().print(
+        f"train {split.train_start:%Y-%m-%d %H:%M} → {split.train_end:%Y-%m-%d %H:%M}, gap {split.gap}, "
+        f"test → {split.test_end:%Y-%m-%d %H:%M} (labels known by {split.label_cutoff:%Y-%m-%d %H:%M})",
+        highlight=False,
+    )
+    return split
+
+
+def train(
+    data: Path = typer.Option(Path("data/sample"), "--data", help=DATA_HELP),
+    out: Path = typer.Option(Path("models"), "--out", help="Model registry folder."),
+    spec: str = typer.Option("telecom", help=SPEC_HELP),
+    train_days: float | None = typer.Option(None, help="Training window in days (default: half of what is left after the gap)."),
+    gap_days: float | None = typer.Option(None, help="Gap = label delay in days (default: min(2, 15% of the span))."),
+    test_days: float | None = typer.Option(None, help="Test window in days (default: the rest)."),
+    rounds: int = typer.Option(200, help="LightGBM boosting rounds."),
+    champion: bool = typer.Option(True, "--champion/--challenger", help="Publish as champion, or as a shadow challenger."),
+) -> None:
+    """Train the transfer and calling-number models point-in-time and publish them to the registry."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from fraud_brain.scoring.publish import publish_models, train_models
+    from fraud_brain.scoring.registry import ModelRegistry
+
+    console = Console()
+    dataset = _replay(data, spec)
+    split = _split(dataset, train_days, gap_days, test_days)
+    results = train_models(dataset, split, num_boost_round=rounds)
+    published = publish_models(results, ModelRegistry(out), champion=champion, challenger=not champion)
+    table = Table(title=f"Published to {out}")
+    for column in ("model", "version", "role", "features", "train events", "train frauds", "test AP", "test ROC-AUC"):
+        table.add_column(column)
+    for item in published:
+        m = item.model.manifest
+        table.add_row(
+            m.name, str(m.version), "champion" if champion else "challenger", str(len(m.feature_names)),
+            f"{item.result.train_rows:,}", f"{item.result.train_positives:,}",
+            f"{m.metrics.get('average_precision', float('nan')):.3f}", f"{m.metrics.get('roc_auc', float('nan')):.3f}",
+        )
+    console.print(table)
+
+
+def evaluate(
+    data: Path = typer.Option(Path("data/sample"), "--data", help=DATA_HELP),
+    spec: str = typer.Option("telecom", help=SPEC_HELP),
+    train_days: float | None = typer.Option(None, help="Training window in days."),
+    gap_days: float | None = typer.Option(None, help="Gap = label delay in days."),
+    test_days: float | None = typer.Option(None, help="Test window in days."),
+    k: int = typer.Option(100, help="Daily alert budget: top-k payer accounts per day."),
+    window: str = typer.Option("1d", help="Time window of the over-time table (polars duration: 1d, 1w)."),
+    rounds: int = typer.Option(200, help="LightGBM boosting rounds."),
+    json_out: Path | None = typer.Option(None, "--json", help="Also write the results as JSON here."),
+) -> None:
+    """Compare transfer-only, cross-channel and cross-channel + online on a held-out period."""
+    import orjson
+    from rich.console import Console
+    from rich.table import Table
+
+    from fraud_brain.scoring.experiment import compare_setups
+
+    console = Console()
+    dataset = _replay(data, spec)
+    split = _split(dataset, train_days, gap_days, test_days)
+    eval_labels = dataset.evaluation_labels()
+    results = compare_setups(
+        dataset.transfers, dataset.labels, dataset.transfer_groups, dataset.spec_hash, split,
+        first_scam_calls=dataset.first_scam_calls, k=k, window=window, num_boost_round=rounds,
+        evaluation_labels=eval_labels,
+    )
+    table = Table(title=f"Held-out period, {results[0].report.events:,} transfers, {results[0].report.frauds:,} scams")
+    for column in ("setup", "AP", "ROC-AUC", f"precision@{k}/day", "scam money flagged", "median min to alert", "false alarms /10k"):
+        table.add_column(column, justify="right")
+    for r in results:
+        rep = r.report
+        minutes = "—" if rep.median_minutes_to_alert is None else f"{rep.median_minutes_to_alert:,.0f}"
+        table.add_row(
+            r.name, f"{rep.average_precision:.3f}", f"{rep.roc_auc:.3f}", f"{rep.precision_at_k:.3f}",
+            f"{rep.money_flagged_share:.1%}", minutes, f"{rep.false_alarms_per_10k:,.0f}",
+        )
+    console.print(table)
+    over_time = Table(title=f"Average precision per {window} (frozen vs online under drift)")
+    over_time.add_column("window")
+    over_time.add_column("scams", justify="right")
+    for r in results:
+        over_time.add_column(r.name, justify="right")
+    base = results[0].windows
+    for i in range(base.height):
+        row = [f"{base['window_start'][i]:%Y-%m-%d}", str(base["frauds"][i])]
+        for r in results:
+            value = r.windows["average_precision"][i] if i < r.windows.height else float("nan")
+            row.append(f"{value:.3f}")
+        over_time.add_row(*row)
+    console.print(over_time)
+    if json_out is not None:
+        payload = {
+            "split": split.describe(),
+            "setups": [
+                {"name": r.name, "report": r.report.as_dict(), "windows": r.windows.to_dicts(), **r.extra} for r in results
+            ],
+        }
+        json_out.parent.mkdir(parents=True, exist_ok=True)
+        json_out.write_bytes(orjson.dumps(payload, option=orjson.OPT_INDENT_2 | orjson.OPT_SERIALIZE_NUMPY))
+
+
+@models_app.command("list")
+def list_models(root: Path = typer.Option(Path("models"), "--dir", help="Model registry folder.")) -> None:
+    """List every model version, its role and its held-out metrics."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from fraud_brain.scoring.registry import ModelRegistry
+
+    registry = ModelRegistry(root)
+    table = Table(title=f"Models in {root}")
+    for column in ("model", "version", "role", "features", "spec", "created", "AP", "ROC-AUC"):
+        table.add_column(column)
+    for name in registry.names():
+        for version in registry.versions(name):
+            m = registry.manifest(name, version)
+            role = "champion" if registry.champion(name) == version else "challenger" if registry.challenger(name) == version else ""
+            table.add_row(
+                name, version, role, str(len(m.feature_names)), m.spec_hash, m.created_at,
+                f"{m.metrics.get('average_precision', float('nan')):.3f}", f"{m.metrics.get('roc_auc', float('nan')):.3f}",
+            )
+    Console().print(table)
+
+
+@models_app.command("show")
+def show_model(
+    name: str = typer.Argument(..., help="Model name, e.g. transfer."),
+    version: str | None = typer.Argument(None, help="Version (default: the champion)."),
+    root: Path = typer.Option(Path("models"), "--dir", help="Model registry folder."),
+) -> None:
+    """Print a model's manifest."""
+    import json
+
+    from fraud_brain.scoring.registry import ModelRegistry
+
+    registry = ModelRegistry(root)
+    version = version or registry.champion(name)
+    if version is None:
+        typer.echo(f"model {name!r} has no champion in {root}; give a version", err=True)
+        raise typer.Exit(1)
+    typer.echo(json.dumps(registry.manifest(name, version).to_dict(), indent=2, ensure_ascii=False))
+
+
+@models_app.command("promote")
+def promote(
+    name: str = typer.Argument(..., help="Model name."),
+    version: str | None = typer.Argument(None, help="Version to make champion (default: the challenger)."),
+    root: Path = typer.Option(Path("models"), "--dir", help="Model registry folder."),
+) -> None:
+    """Make a version (by default the shadow challenger) the champion."""
+    from fraud_brain.scoring.registry import ModelRegistry
+
+    registry = ModelRegistry(root)
+    try:
+        if version is None:
+            version = registry.promote_challenger(name)
+        else:
+            registry.set_champion(name, version)
+    except (LookupError, FileNotFoundError) as error:
+        typer.echo(str(error), err=True)
+        raise typer.Exit(1) from None
+    typer.echo(f"{name}: champion is now {version}")
+
+
+@models_app.command("challenger")
+def challenger(
+    name: str = typer.Argument(..., help="Model name."),
+    version: str | None = typer.Argument(None, help="Version to run in shadow; omit with --clear."),
+    clear: bool = typer.Option(False, "--clear", help="Stop running a challenger."),
+    root: Path = typer.Option(Path("models"), "--dir", help="Model registry folder."),
+) -> None:
+    """Run a version in shadow (scores logged, not acted on), or stop with --clear."""
+    from fraud_brain.scoring.registry import ModelRegistry
+
+    if (version is None) != clear:
+        typer.echo("give a version, or --clear", err=True)
+        raise typer.Exit(2)
+    try:
+        ModelRegistry(root).set_challenger(name, version)
+    except (ValueError, FileNotFoundError) as error:
+        typer.echo(str(error), err=True)
+        raise typer.Exit(1) from None
+    typer.echo(f"{name}: challenger {'cleared' if clear else 'is now ' + str(version)}")
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``train``, ``evaluate`` and the ``models`` commands."""
+    app.command("train")(train)
+    app.command("evaluate")(evaluate)
+    app.add_typer(models_app, name="models")
