@@ -1,0 +1,137 @@
+"""Feature specs: the bundled files, a spec for another feed run from a file alone, and errors."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from fraud_brain.features import FeatureEngine, SpecError, bundled_spec, bundled_spec_path, load_spec, \
+    load_spec_text, parse_duration, replay
+from fraud_brain.features.synthetic import synthetic_card, synthetic_telecom
+
+from .reference import Reference, assert_same_features
+
+GOOD = '''[spec]
+name = "t"
+
+[streams.tx]
+id = "tx_id"
+time = "time"
+
+[entities]
+customer = {}
+
+[[aggregate]]
+name = "spend"
+entity = "customer"
+stream = "tx"
+key = "customer_id"
+op = "sum"
+value = "amount"
+sliding = ["1d"]
+'''
+
+
+def _run_reference(spec, frames: dict, reference: dict | None = None) -> Reference:
+    ref = Reference(spec, reference)
+    ref.process({s: f.to_dicts() for s, f in frames.items() if s in spec.streams})
+    ref.flush()
+    return ref
+
+
+def test_card_spec_runs_from_a_file_alone(tmp_path: Path) -> None:
+    # A copy outside the package: the engine only ever sees the file.
+    path = tmp_path / "my_card_feed.toml"
+    shutil.copy(bundled_spec_path("card"), path)
+    spec = load_spec(path)
+    frames = synthetic_card(n=600, n_customers=40, n_terminals=15, seed=3)
+    out = replay(spec, frames, batch_size=97)
+    assert out["tx"].height == 600
+    assert {"customer_spend_30d", "terminal_fraud_reports_7d", "customer_terminals_7d"} <= set(out["tx"].columns)
+    ref = _run_reference(spec, frames)
+    assert assert_same_features(out, ref, spec) == 600 + frames["fraud_report"].height
+    # a customer's 1-day count is never negative and grows with history
+    assert out["tx"]["customer_tx_30d"].max() > 0
+    assert spec.feature_groups("tx")["terminal_risk_30d"] == "terminal"
+
+
+def test_telecom_spec_matches_reference_on_synthetic_history() -> None:
+    spec = bundled_spec("telecom")
+    frames = synthetic_telecom(n_calls=700, n_transfers=250, n_phones=40, seed=5, span_days=2)
+    reference = {"subscribers": frames["subscribers"]}
+    sources = {s: frames[s] for s in ("call", "transfer", "label")}
+    out = replay(spec, sources, batch_size=128, reference=reference)
+    ref = _run_reference(spec, sources, reference)
+    assert assert_same_features(out, ref, spec) == 700 + 250 + frames["label"].height
+    transfer = out["transfer"]
+    assert transfer["payer_risky_callers_24h"].max() > 0
+    assert transfer["payer_elderly"].drop_nans().is_in([0.0, 1.0]).all()
+    groups = set(spec.feature_groups("transfer").values())
+    assert groups == {"transfer", "cross_channel", "profile"}
+
+
+def test_telecom_state_fits_512_bytes_per_key() -> None:
+    frames = synthetic_telecom(n_calls=50, n_transfers=20, n_phones=10)
+    engine = FeatureEngine(bundled_spec("telecom"), reference={"subscribers": frames["subscribers"]})
+    assert max(engine.state_bytes_per_key().values()) <= 512
+
+
+def test_durations() -> None:
+    assert parse_duration("90s") == 90_000
+    assert parse_duration("1.5h") == 5_400_000
+    with pytest.raises(ValueError, match="bad duration"):
+        parse_duration("3 fortnights")
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "message"),
+    [
+        ('op = "sum"', 'op = "median"', r"spec.toml:16: \[\[aggregate\]\] #1 key 'op': unknown op 'median'"),
+        ('sliding = ["1d"]', 'sliding = ["1 day"]', r"spec.toml:18: .*key 'sliding': bad duration '1 day'"),
+        ('value = "amount"', 'value = "amount +"', r"spec.toml:17: .*key 'value': expected a number"),
+        ('entity = "customer"', 'entity = "shop"', r"spec.toml:13: .*unknown entity 'shop'"),
+        ('stream = "tx"\nkey', 'stream = "card"\nkey', r"spec.toml:14: .*unknown stream 'card'"),
+        ('sliding = ["1d"]', 'decay = ["1d"]\nbuckets = 0', r"spec.toml:19: .*key 'buckets'"),
+        ('op = "sum"\nvalue = "amount"', 'op = "last"\nvalue = "amount"', r"op 'last' takes no value"),
+        ('op = "sum"\nvalue = "amount"\nsliding = ["1d"]', 'op = "last"\ndecay = ["1d"]', r"op 'last' has no decay"),
+        ('[entities]', '[entities]\npair = { arity = 2 }\n', r"spec.toml:\d+: \[entities\] key 'pair'.*"),
+        ('time = "time"', 'time = "time"\ncolour = "red"', r"spec.toml:\d+: \[streams.tx\]: unknown key\(s\) colour"),
+        ('name = "t"', 'name = "t"\ntimezone = "Mars/Olympus"', r"spec.toml:\d+: \[spec\] key 'timezone'"),
+        ('value = "amount"', 'value = "amount"\nwhere = "eval(1)"', r"unknown function 'eval'"),
+    ],
+)
+def test_bad_specs_name_file_line_and_key(old: str, new: str, message: str) -> None:
+    text = GOOD.replace(old, new, 1)
+    assert text != GOOD
+    if "arity = 2" in new:
+        text = text.replace('key = "customer_id"', 'key = "customer_id"', 1).replace(
+            'entity = "customer"', 'entity = "pair"', 1)
+        message = r"spec.toml:\d+: \[\[aggregate\]\] #1 key 'key': entity 'pair' has arity 2"
+    with pytest.raises(SpecError, match=message):
+        load_spec_text(text, "spec.toml")
+
+
+def test_good_spec_and_derived_forward_reference() -> None:
+    spec = load_spec_text(GOOD, "spec.toml")
+    assert [o.name for o in spec.outputs("tx")] == ["spend_1d"]
+    later = GOOD + '[[feature]]\nstream = "tx"\nname = "a"\nexpr = "b + 1"\n[[feature]]\nstream = "tx"\nname = "b"\nexpr = "1"\n'
+    with pytest.raises(SpecError, match=r"spec.toml:\d+: \[\[feature\]\] #1 key 'expr': 'b' is defined later"):
+        load_spec_text(later, "spec.toml")
+    dup = GOOD + '[[feature]]\nstream = "tx"\nname = "spend_1d"\nexpr = "1"\n'
+    with pytest.raises(SpecError, match="already defined"):
+        load_spec_text(dup, "spec.toml")
+
+
+def test_schema_checked_columns_and_missing_files(tmp_path: Path) -> None:
+    text = GOOD.replace('time = "time"', 'time = "time"\nschema = "transfer"').replace("customer_id", "payer_account")
+    load_spec_text(text, "spec.toml")
+    with pytest.raises(SpecError, match="unknown name 'amout'"):
+        load_spec_text(text.replace('value = "amount"', 'value = "amout"'), "spec.toml")
+    with pytest.raises(SpecError, match="cannot read feature spec"):
+        load_spec(tmp_path / "missing.toml")
+    with pytest.raises(SpecError, match="not valid TOML"):
+        load_spec_text("[streams\n", "broken.toml")
+    with pytest.raises(SpecError, match="no bundled feature spec"):
+        bundled_spec("nope")
