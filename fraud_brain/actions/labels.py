@@ -2,7 +2,7 @@
 
 An agent's "prevented" or "victim confirmed scam" labels the case's transfers and payee
 accounts as fraud, and the suspect numbers (entity keys that are phone numbers other than
-the victim's); "false alarm" clears the case's transfers; "unreachable" teaches nothing. A
+the victim's, not device ids); "false alarm" clears the case's transfers; "unreachable" teaches nothing. A
 bank freezing money on a stop-payment confirms the payee account as a mule.
 
 >>> from datetime import datetime, timezone
@@ -26,6 +26,18 @@ from fraud_brain.store.models import Alert, Label
 FRAUD_DISPOSITIONS = ("prevented", "victim_confirmed_scam")
 CLEARING_DISPOSITIONS = ("false_alarm",)
 _PHONE = re.compile(PHONE_PATTERN)
+# Rules key cooldowns by caller, payee account or device; an IMEI (15-16 digits) passes the
+# phone pattern, so digit strings of that length are not taken for a suspect's number.
+_IMEI = re.compile(r"^[0-9]{15,16}$")
+
+
+def is_suspect_number(entity_key: str | None, victim_key: str) -> bool:
+    """Whether a decision's entity key is a phone number other than the victim's (not a device id).
+
+    >>> is_suspect_number("17000000009", "13800000001"), is_suspect_number("356938035643809", "138")
+    (True, False)
+    """
+    return bool(entity_key) and entity_key != victim_key and bool(_PHONE.match(entity_key)) and not _IMEI.match(entity_key)
 
 
 def label_id(case_uid: str, source: str, entity_type: str, entity_id: str, is_fraud: bool) -> str:
@@ -66,11 +78,7 @@ def labels_from_disposition(
             entities.append(("transfer", alert.transfer_id))
     if is_fraud:
         entities += [("account", a.payee_account) for a in alerts if a.payee_account]
-        entities += [
-            ("number", a.entity_key)
-            for a in alerts
-            if a.entity_key and a.entity_key != a.victim_key and _PHONE.match(a.entity_key)
-        ]
+        entities += [("number", a.entity_key) for a in alerts if a.entity_key and is_suspect_number(a.entity_key, a.victim_key)]
     seen: set[tuple[str, str]] = set()
     labels = []
     for entity_type, entity_id in entities:

@@ -35,57 +35,14 @@ import polars as pl
 from fraud_brain.actions.clock import Clock, SystemClock
 from fraud_brain.actions.labels import labels_from_bank, labels_from_disposition
 from fraud_brain.actions.adapters.simulators import AGENT_DISPOSITIONS
+from fraud_brain.actions.decisions import REQUIRED_COLUMNS, DecisionError
 from fraud_brain.actions.policy import EscalationPolicy
 from fraud_brain.store.base import Repository
 from fraud_brain.store.models import ACTION_KINDS, MODES, TIERS, Alert, Case, NewAction, Outcome
 
-REQUIRED_COLUMNS = (
-    "event_id", "time", "rule", "priority", "tier", "actions", "victim_key", "entity_key", "typology", "mode",
-    "score", "reasons",
-)
-"""Columns every decision frame has (the rules layer's output contract)."""
-TRANSFER_COLUMNS = ("payee_account", "payee_bank", "amount", "transfer_id")
-"""Columns decisions on transfers add; optional in a frame."""
 BOT_FAILURES = ("not_convinced", "no_answer", "busy")
-DECISION_SCHEMA = pl.Schema(
-    {
-        "event_id": pl.String, "time": pl.Datetime("ms", "UTC"), "rule": pl.String, "priority": pl.Int32,
-        "tier": pl.String, "actions": pl.List(pl.String), "victim_key": pl.String, "entity_key": pl.String,
-        "typology": pl.String, "mode": pl.String, "score": pl.Float64, "reasons": pl.List(pl.String),
-        "payee_account": pl.String, "payee_bank": pl.String, "amount": pl.Float64, "transfer_id": pl.String,
-    }
-)
-"""The decision frame the rules layer hands over (transfer columns may be absent or null)."""
 _URGENCY = {tier: rank for rank, tier in enumerate(TIERS)}
 _CONTACT_KINDS = ("voice_bot", "agent_followup", "officer_alert")
-
-
-class DecisionError(ValueError):
-    """A decision frame that does not meet the rules-layer contract."""
-
-
-def decision_frame(records: list[dict[str, Any]]) -> pl.DataFrame:
-    """A typed decision frame from dicts; unspecified fields get neutral defaults.
-
-    Defaults: priority 1, tier ``"hour"``, actions ``["voice_bot"]``, mode ``"active"``,
-    score 0.5, no reasons, no typology, no transfer.
-
-    >>> from datetime import datetime, timezone
-    >>> frame = decision_frame([{"event_id": "e1", "time": datetime(2026, 1, 1, tzinfo=timezone.utc),
-    ...                          "victim_key": "13800000001"}])
-    >>> frame.row(0, named=True)["actions"], frame.schema["time"]
-    (['voice_bot'], Datetime(time_unit='ms', time_zone='UTC'))
-    """
-    defaults: dict[str, Any] = {
-        "rule": "rule", "priority": 1, "tier": "hour", "actions": ["voice_bot"], "entity_key": None, "typology": None,
-        "mode": "active", "score": 0.5, "reasons": [], "payee_account": None, "payee_bank": None, "amount": None,
-        "transfer_id": None,
-    }
-    unknown = sorted({k for r in records for k in r} - set(DECISION_SCHEMA))
-    if unknown:
-        raise DecisionError(f"decision field(s) {unknown} unknown; expected some of {list(DECISION_SCHEMA)}")
-    rows = [{**defaults, **record} for record in records]
-    return pl.DataFrame(rows, schema=DECISION_SCHEMA)
 
 
 @dataclass

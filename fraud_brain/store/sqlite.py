@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
@@ -90,9 +91,7 @@ class SQLiteRepository(Repository):
         self._conn.row_factory = sqlite3.Row
         self._depth = 0
         if self.path != ":memory:":
-            mode = self._conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
-            if mode.lower() != "wal":
-                raise RuntimeError(f"store {self.path}: could not switch to WAL mode (got {mode!r})")
+            self._switch_to_wal(busy_timeout_ms / 1000)
         if synchronous.upper() not in ("OFF", "NORMAL", "FULL", "EXTRA"):
             raise ValueError(f"store {self.path}: synchronous must be OFF/NORMAL/FULL/EXTRA, not {synchronous!r}")
         self._conn.execute(f"PRAGMA synchronous={synchronous.upper()}")
@@ -100,6 +99,21 @@ class SQLiteRepository(Repository):
         self._conn.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
         if migrate:
             self.migrate()
+
+    def _switch_to_wal(self, timeout_s: float) -> None:
+        # Switching a fresh file to WAL can answer "locked" at once, without waiting on the
+        # busy handler, while another process opens the same file; so retry until the timeout.
+        deadline = time.monotonic() + timeout_s
+        while True:
+            try:
+                mode = self._conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+                break
+            except sqlite3.OperationalError as error:
+                if "locked" not in str(error) or time.monotonic() > deadline:
+                    raise RuntimeError(f"store {self.path}: could not switch to WAL mode: {error}") from None
+                time.sleep(0.01)
+        if mode.lower() != "wal":
+            raise RuntimeError(f"store {self.path}: could not switch to WAL mode (got {mode!r})")
 
     def __enter__(self) -> SQLiteRepository:
         return self

@@ -23,6 +23,7 @@ def test_fraud_dispositions_label_transfers_accounts_and_suspect_numbers_once() 
         _alert(entity_key="17000000009", transfer_id="T2", payee_account="M1"),
         _alert(entity_key="13800000001"),  # the victim's own number is never labelled fraud
         _alert(entity_key="ACC-PAYER"),  # not a phone number: unknown role, left alone
+        _alert(entity_key="356938035643809"),  # an IMEI (a rule keyed by device): not a number
     ]
     labels = labels_from_disposition("c", 1, alerts, "prevented", T0)
     assert sorted((l.entity_type, l.entity_id) for l in labels) == [

@@ -1,0 +1,86 @@
+"""The decision frame the rules layer hands to the actions layer: its columns, a builder, a reader.
+
+>>> REQUIRED_COLUMNS[:3]
+('event_id', 'time', 'rule')
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+REQUIRED_COLUMNS = (
+    "event_id", "time", "rule", "priority", "tier", "actions", "victim_key", "entity_key", "typology", "mode",
+    "score", "reasons",
+)
+"""Columns every decision frame has (the rules layer's output contract)."""
+TRANSFER_COLUMNS = ("payee_account", "payee_bank", "amount", "transfer_id")
+"""Columns decisions on transfers add; optional in a frame."""
+DECISION_SCHEMA = pl.Schema(
+    {
+        "event_id": pl.String, "time": pl.Datetime("ms", "UTC"), "rule": pl.String, "priority": pl.Int32,
+        "tier": pl.String, "actions": pl.List(pl.String), "victim_key": pl.String, "entity_key": pl.String,
+        "typology": pl.String, "mode": pl.String, "score": pl.Float64, "reasons": pl.List(pl.String),
+        "payee_account": pl.String, "payee_bank": pl.String, "amount": pl.Float64, "transfer_id": pl.String,
+    }
+)
+"""The decision frame the rules layer hands over (transfer columns may be absent or null)."""
+
+
+class DecisionError(ValueError):
+    """A decision frame that does not meet the rules-layer contract."""
+
+
+def decision_frame(records: list[dict[str, Any]]) -> pl.DataFrame:
+    """A typed decision frame from dicts; unspecified fields get neutral defaults.
+
+    Defaults: priority 1, tier ``"hour"``, actions ``["voice_bot"]``, mode ``"active"``,
+    score 0.5, no reasons, no typology, no transfer.
+
+    >>> from datetime import datetime, timezone
+    >>> frame = decision_frame([{"event_id": "e1", "time": datetime(2026, 1, 1, tzinfo=timezone.utc),
+    ...                          "victim_key": "13800000001"}])
+    >>> frame.row(0, named=True)["actions"], frame.schema["time"]
+    (['voice_bot'], Datetime(time_unit='ms', time_zone='UTC'))
+    """
+    defaults: dict[str, Any] = {
+        "rule": "rule", "priority": 1, "tier": "hour", "actions": ["voice_bot"], "entity_key": None, "typology": None,
+        "mode": "active", "score": 0.5, "reasons": [], "payee_account": None, "payee_bank": None, "amount": None,
+        "transfer_id": None,
+    }
+    unknown = sorted({k for r in records for k in r} - set(DECISION_SCHEMA))
+    if unknown:
+        raise DecisionError(f"decision field(s) {unknown} unknown; expected some of {list(DECISION_SCHEMA)}")
+    rows = [{**defaults, **record} for record in records]
+    return pl.DataFrame(rows, schema=DECISION_SCHEMA)
+
+
+def read_decisions(path: str | Path) -> pl.DataFrame:
+    """Read decisions from Parquet or JSON lines (``.jsonl``/``.ndjson``), typed like :data:`DECISION_SCHEMA`.
+
+    Columns beyond the contract are kept; missing transfer columns are added as nulls.
+    """
+    path = Path(path)
+    if path.suffix == ".parquet":
+        frame = pl.read_parquet(path)
+    elif path.suffix in (".jsonl", ".ndjson"):
+        frame = pl.read_ndjson(path)
+    else:
+        raise DecisionError(f"{path}: decisions must be a .parquet or .jsonl file")
+    missing = [c for c in REQUIRED_COLUMNS if c not in frame.columns]
+    if missing:
+        raise DecisionError(f"{path}: decision file is missing column(s) {missing}")
+    for column in TRANSFER_COLUMNS:
+        if column not in frame.columns:
+            frame = frame.with_columns(pl.lit(None, dtype=DECISION_SCHEMA[column]).alias(column))
+    time = frame.schema["time"]
+    if time == pl.String:
+        frame = frame.with_columns(pl.col("time").str.to_datetime(time_unit="ms", time_zone="UTC"))
+    elif isinstance(time, pl.Datetime) and time.time_zone is None:
+        frame = frame.with_columns(pl.col("time").dt.replace_time_zone("UTC"))
+    try:
+        return frame.with_columns([pl.col(c).cast(DECISION_SCHEMA[c]) for c in DECISION_SCHEMA])
+    except pl.exceptions.PolarsError as error:
+        raise DecisionError(f"{path}: decision columns have the wrong types: {error}") from None
