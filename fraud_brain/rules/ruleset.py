@@ -85,6 +85,23 @@ def _reasons_expr(dtype: pl.DataType) -> pl.Expr:
     return pl.concat_list(pl.col("reasons").cast(pl.String))
 
 
+def _rule_table(rules: list[Rule]) -> pl.DataFrame:
+    """One row per rule with what every hit of it carries; gathered by rule index per batch."""
+    return pl.DataFrame({
+        "rule": [r.name for r in rules],
+        "priority": pl.Series([r.priority for r in rules], dtype=pl.Int32),
+        "tier": [r.tier for r in rules],
+        "actions": pl.Series([list(r.actions) for r in rules], dtype=pl.List(pl.String)),
+        "_victim_col": [r.victim for r in rules],
+        "_entity_col": [r.cooldown_key for r in rules],
+        "_typology_col": pl.Series([r.typology_column for r in rules], dtype=pl.String),
+        "_typology": pl.Series([r.typology for r in rules], dtype=pl.String),
+        "cooldown_group": [r.group for r in rules],
+        "cooldown_ms": pl.Series([r.cooldown_ms for r in rules], dtype=pl.Int64),
+        "mode": [r.mode for r in rules],
+    })
+
+
 @dataclass
 class RuleSet:
     """Validated rules by event type, with the columns that hold each event's id and time."""
@@ -94,11 +111,18 @@ class RuleSet:
     path: str = "<rules>"
     version: str = ""
     _by_event: dict[str, list[Rule]] = field(default_factory=dict, init=False, repr=False)
+    _conditions: dict[str, list[pl.Expr]] = field(default_factory=dict, init=False, repr=False)
+    _meta: dict[str, pl.DataFrame] = field(default_factory=dict, init=False, repr=False)
 
     def __post_init__(self) -> None:
         # Most urgent first, so an event's hits come out in priority order.
         ordered = sorted(self.rules, key=lambda r: -r.priority)
         self._by_event = {event: [r for r in ordered if r.event == event] for event in self.specs}
+        self._conditions = {
+            event: [r.expr.fill_null(False).alias(f"r{i}") for i, r in enumerate(rules)]
+            for event, rules in self._by_event.items()
+        }
+        self._meta = {event: _rule_table(rules) for event, rules in self._by_event.items()}
 
     @classmethod
     def from_text(cls, text: str, schema: SchemaArg, path: str = "<rules>") -> RuleSet:
@@ -159,10 +183,18 @@ class RuleSet:
             return empty_hits()
         spec = self.specs[event]
         self._check_columns(batch, rules, spec)
-        mask = batch.select([r.expr.fill_null(False).alias(f"r{i}") for i, r in enumerate(rules)])
-        rows, which = np.nonzero(mask.to_numpy())
-        if rows.size == 0:
+        conditions = self._conditions[event]
+        # Hits are rare: keep only rows that hit any rule before leaving polars.
+        mask = (
+            batch.lazy().select(conditions).with_row_index("_row")
+            .filter(pl.any_horizontal([pl.col(c.meta.output_name()) for c in conditions]))
+            .collect()
+        )
+        if mask.height == 0:
             return empty_hits()
+        # Row-major, so nonzero yields hits row by row with rules in priority order.
+        hit_rows, which = np.nonzero(np.ascontiguousarray(mask.drop("_row").to_numpy()))
+        rows = mask["_row"].to_numpy()[hit_rows]
         return self._hits(batch, spec, rules, rows, which)
 
     def _check_columns(self, batch: pl.DataFrame, rules: list[Rule], spec: EventSpec) -> None:
@@ -188,19 +220,7 @@ class RuleSet:
             *[pl.col(c) for c in keys],
             *[pl.col(c) for c in passthrough],
         )[rows]
-        meta = pl.DataFrame({
-            "rule": [r.name for r in rules],
-            "priority": pl.Series([r.priority for r in rules], dtype=pl.Int32),
-            "tier": [r.tier for r in rules],
-            "actions": pl.Series([list(r.actions) for r in rules], dtype=pl.List(pl.String)),
-            "_victim_col": [r.victim for r in rules],
-            "_entity_col": [r.cooldown_key for r in rules],
-            "_typology_col": pl.Series([r.typology_column for r in rules], dtype=pl.String),
-            "_typology": pl.Series([r.typology for r in rules], dtype=pl.String),
-            "cooldown_group": [r.group for r in rules],
-            "cooldown_ms": pl.Series([r.cooldown_ms for r in rules], dtype=pl.Int64),
-            "mode": [r.mode for r in rules],
-        })[which]
+        meta = self._meta[spec.event][which]
         frame = pl.concat([base, meta], how="horizontal")
 
         def pick(selector: str, columns: Iterable[str]) -> pl.Expr:
