@@ -1,0 +1,182 @@
+"""``fraud-brain actions``: replay decisions through the workflow, run the outbox, report, inspect cases."""
+
+from __future__ import annotations
+
+import os
+from datetime import datetime, timezone
+from pathlib import Path
+
+import typer
+
+actions_app = typer.Typer(
+    help="Cases, escalations and the durable action outbox (voice-bot, agent, stop-payment, officer alert).",
+    no_args_is_help=True,
+)
+
+DB_OPTION = typer.Option(Path("out/actions.db"), "--db", help="The SQLite store of alerts, cases and actions.")
+KINDS = ("voice_bot", "agent_followup", "stop_payment", "officer_alert")
+
+
+def _policy(path: Path | None):  # noqa: ANN202 - typed in fraud_brain.actions.policy
+    from fraud_brain.actions import PolicyError, load_policy
+
+    try:
+        return load_policy(path)
+    except PolicyError as error:
+        typer.echo(f"✗ {error}", err=True)
+        raise typer.Exit(1) from None
+
+
+@actions_app.command("replay")
+def replay_command(
+    decisions: Path = typer.Argument(..., help="Decisions from the rules layer (.parquet or .jsonl)."),
+    db: Path = DB_OPTION,
+    policy: Path | None = typer.Option(None, help="Escalation policy TOML (default: the packaged one)."),
+    seed: int = typer.Option(0, help="Seed of the simulated bot, bank and agents."),
+    step_minutes: float = typer.Option(1.0, help="Simulated time step."),
+    drain_hours: float = typer.Option(6.0, help="Keep timers running this long after the last decision."),
+) -> None:
+    """Replay decisions on a simulated clock through cases, escalations and the simulators; print the report."""
+    from datetime import timedelta
+
+    from rich.console import Console
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from fraud_brain.actions import DecisionError, read_decisions, replay, summarize
+    from fraud_brain.actions.report import render
+    from fraud_brain.store import SQLiteRepository
+
+    console = Console()
+    try:
+        frame = read_decisions(decisions)
+    except (DecisionError, OSError) as error:
+        console.print(f"[red]✗[/red] {error}", highlight=False)
+        raise typer.Exit(1) from None
+    db.parent.mkdir(parents=True, exist_ok=True)
+    store = SQLiteRepository(db)
+    with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed:,}/{task.total:,}"),
+                  TimeElapsedColumn(), console=console) as progress:
+        task = progress.add_task("decisions", total=frame.height)
+        result = replay(
+            frame, store, policy=_policy(policy), seed=seed, step=timedelta(minutes=step_minutes),
+            drain=timedelta(hours=drain_hours), progress=lambda done, total: progress.update(task, completed=done),
+        )
+    for message in result.ingested.rejected[:20]:
+        console.print(f"[red]✗[/red] {message}", highlight=False)
+    for renderable in render(summarize(store)):
+        console.print(renderable)
+    console.print(f"store: {db}")
+
+
+@actions_app.command("dispatch")
+def dispatch_command(
+    db: Path = DB_OPTION,
+    webhook: str | None = typer.Option(None, help="Send every action kind to this webhook URL (default: simulators)."),
+    secret_env: str = typer.Option("FRAUD_BRAIN_WEBHOOK_SECRET", help="Environment variable holding the signing secret."),
+    policy: Path | None = typer.Option(None, help="Escalation policy TOML (lease and retry settings)."),
+    seed: int = typer.Option(0, help="Seed of the simulators."),
+) -> None:
+    """Deliver every due action in the outbox (and re-deliver expired leases), then react to the answers."""
+    from rich.console import Console
+
+    from fraud_brain.actions import Dispatcher, Orchestrator, SystemClock, WebhookAdapter, simulated_adapters
+    from fraud_brain.store import SQLiteRepository
+
+    console = Console()
+    settings = _policy(policy)
+    store = SQLiteRepository(db)
+    if webhook:
+        secret = os.environ.get(secret_env, "")
+        if not secret:
+            console.print(f"[red]✗[/red] the signing secret variable {secret_env} is empty")
+            raise typer.Exit(1)
+        adapter = WebhookAdapter(webhook, secret.encode())
+        adapters = dict.fromkeys(KINDS, adapter)
+    else:
+        adapters = simulated_adapters(seed)
+    clock = SystemClock()
+    orchestrator = Orchestrator(store, settings, clock)
+    with console.status("delivering the outbox"):
+        report = Dispatcher(store, adapters, clock, settings.outbox, seed=seed).run_until_idle()
+        orchestrator.tick()
+    console.print(f"claimed {report.claimed}, done {report.done}, retrying {report.retrying}, dead {report.dead}")
+    console.print(f"outbox now: {store.action_status_counts()}")
+
+
+@actions_app.command("report")
+def report_command(db: Path = DB_OPTION) -> None:
+    """Print cases by typology and rule, actions by kind and outcome, money protected, time to first contact."""
+    from rich.console import Console
+
+    from fraud_brain.actions import summarize
+    from fraud_brain.actions.report import render
+    from fraud_brain.store import SQLiteRepository
+
+    if not db.exists():
+        typer.echo(f"✗ {db}: no such store", err=True)
+        raise typer.Exit(1)
+    console = Console()
+    for renderable in render(summarize(SQLiteRepository(db))):
+        console.print(renderable)
+
+
+@actions_app.command("case")
+def case_command(case_id: int = typer.Argument(..., help="The case id."), db: Path = DB_OPTION) -> None:
+    """Print one case: its timeline and its actions."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from fraud_brain.store import SQLiteRepository
+
+    store = SQLiteRepository(db)
+    try:
+        case = store.get_case(case_id)
+    except KeyError as error:
+        typer.echo(f"✗ {error.args[0]}", err=True)
+        raise typer.Exit(1) from None
+    console = Console()
+    console.print(f"case {case.case_id} ({case.case_uid}) victim {case.victim_key}: {case.status}"
+                  f"{' — ' + case.resolution if case.resolution else ''}, tier {case.tier}, typology {case.typology or '-'}")
+    table = Table(title="timeline")
+    for column in ("at", "event", "detail"):
+        table.add_column(column, overflow="fold")
+    for at, kind, detail in store.case_timeline(case_id):
+        table.add_row(f"{at:%Y-%m-%d %H:%M:%S}", kind, ", ".join(f"{k}={v}" for k, v in detail.items()))
+    console.print(table)
+    actions = Table(title="actions")
+    for column in ("id", "kind", "status", "attempts", "outcome", "key"):
+        actions.add_column(column)
+    for action in store.case_actions(case_id):
+        actions.add_row(str(action.action_id), action.kind, action.status, str(action.attempts), action.outcome or "-",
+                        action.idempotency_key)
+    console.print(actions)
+
+
+@actions_app.command("labels")
+def labels_command(
+    out: Path = typer.Argument(..., help="Where to write the labels (.parquet, .csv or .jsonl)."),
+    db: Path = DB_OPTION,
+    since: datetime = typer.Option(datetime(1970, 1, 1), help="Only labels known at or after this UTC time."),
+) -> None:
+    """Export the labels learned from outcomes (agent dispositions, bank freezes) in the LABELS shape."""
+    from fraud_brain.io import write_frame
+    from fraud_brain.store import SQLiteRepository
+
+    frame = SQLiteRepository(db).labels_since(since.replace(tzinfo=timezone.utc) if since.tzinfo is None else since)
+    write_frame(frame, out)
+    typer.echo(f"{frame.height:,} label(s) written to {out}")
+
+
+@actions_app.command("check-policy")
+def check_policy_command(path: Path = typer.Argument(..., help="An escalation policy TOML file.")) -> None:
+    """Validate an escalation policy file; print the problem with file and line, exit 1 if bad."""
+    policy = _policy(path)
+    typer.echo(
+        f"{path}: OK — re-dial every {policy.redial_interval.total_seconds() / 60:g} min up to {policy.max_redials} times, "
+        f"agent SLA {', '.join(f'{k} {v.total_seconds() / 60:g} min' for k, v in policy.agent_sla.items())}"
+    )
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``actions`` commands."""
+    app.add_typer(actions_app, name="actions")
