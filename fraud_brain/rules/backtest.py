@@ -67,7 +67,14 @@ SCORED_SOURCES: list[ScoredSource] = [read_scored_parquet]
 
 
 def load_scored(data: Path) -> list[pl.DataFrame]:
-    """The scored frames of ``data`` from the first source in :data:`SCORED_SOURCES` that reads it."""
+    """The scored frames of ``data`` from the first source in :data:`SCORED_SOURCES` that reads it.
+
+    >>> import tempfile
+    >>> folder = Path(tempfile.mkdtemp())
+    >>> pl.DataFrame({"call_id": ["c1"], "score": [0.5]}).write_parquet(folder / "calls.parquet")
+    >>> [f.height for f in load_scored(folder)]
+    [1]
+    """
     for source in SCORED_SOURCES:
         frames = source(Path(data))
         if frames is not None:
@@ -88,7 +95,11 @@ class BacktestReport:
     """``"truth"``, ``"labels"`` or ``None``: what "true scam" means for money protected."""
 
     def to_dict(self) -> dict[str, Any]:
-        """The report as plain data (for JSON)."""
+        """The report as plain data (for JSON).
+
+        >>> BacktestReport(pl.DataFrame({"rule": ["r"]}), 10, 1, 0, 0.0, None).to_dict()["rules"]
+        [{'rule': 'r'}]
+        """
         return {
             "events": self.events, "days": self.days, "scam_transfers": self.scam_transfers,
             "scam_money": self.scam_money, "truth_source": self.truth_source, "rules": self.per_rule.to_dicts(),

@@ -79,12 +79,25 @@ class Decider:
         return ordered.with_columns(status, (status == "fired").alias("active"))
 
     def active(self, hits: pl.DataFrame) -> pl.DataFrame:
-        """Only the active decisions of ``hits`` (cooldown and shadow removed), without status columns."""
+        """Only the active decisions of ``hits`` (cooldown and shadow removed), without status columns.
+
+        >>> from datetime import datetime, timezone
+        >>> t = datetime(2026, 3, 1, 9, tzinfo=timezone.utc)
+        >>> hits = pl.DataFrame({"rule": ["live", "trial"], "time": [t, t], "cooldown_group": ["live", "trial"],
+        ...     "entity_key": ["138", "138"], "cooldown_ms": [0, 0], "mode": ["active", "shadow"]})
+        >>> Decider().active(hits)["rule"].to_list()
+        ['live']
+        """
         decided = self.decide(hits)
         return decided.filter(pl.col("active")).drop("status", "active")
 
     def prune(self, older_than_ms: int) -> int:
-        """Forget decisions made before ``older_than_ms`` (past every cooldown); return how many."""
+        """Forget decisions made before ``older_than_ms`` (past every cooldown); return how many.
+
+        >>> d = Decider(); d.last_fired = {("active", "r", "138"): 1_000, ("active", "r", "139"): 9_000}
+        >>> d.prune(older_than_ms=5_000), list(d.last_fired)
+        (1, [('active', 'r', '139')])
+        """
         stale = [key for key, when in self.last_fired.items() if when < older_than_ms]
         for key in stale:
             del self.last_fired[key]

@@ -68,7 +68,17 @@ class RuleManager:
         return stat.st_mtime_ns, stat.st_size
 
     def check(self) -> ReloadResult | None:
-        """Reload if the file's mtime or size changed since the last look; ``None`` if it did not."""
+        """Reload if the file's mtime or size changed since the last look; ``None`` if it did not.
+
+        >>> import tempfile, os, polars as pl
+        >>> path = os.path.join(tempfile.mkdtemp(), "rules.toml")
+        >>> _ = open(path, "w").write('[[rule]]\\nname = "hot"\\nevent = "call"\\nwhen = "score > 0.9"\\n'
+        ...                           'actions = ["voice_bot"]\\nvictim = "callee"\\n')
+        >>> manager = RuleManager(path, pl.Schema({"call_id": pl.String, "start_time": pl.Datetime("ms", "UTC"),
+        ...                                        "callee": pl.String, "score": pl.Float64}))
+        >>> manager.check() is None
+        True
+        """
         stat = self._stat_now()
         if stat == self._stat:
             return None

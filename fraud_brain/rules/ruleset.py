@@ -147,18 +147,34 @@ class RuleSet:
         return len(self.rules)
 
     def rule(self, name: str) -> Rule:
-        """The rule called ``name``."""
+        """The rule called ``name``.
+
+        >>> from fraud_brain.rules.defaults import DEFAULT_RULES_PATH, expected_scored_schemas
+        >>> RuleSet.load(DEFAULT_RULES_PATH, expected_scored_schemas()).rule("simbox_burst").typology
+        'simbox'
+        """
         for rule in self.rules:
             if rule.name == name:
                 return rule
         raise KeyError(f"{self.path}: no rule named {name!r}")
 
     def rules_for(self, event: str) -> list[Rule]:
-        """The rules watching ``event`` events, most urgent first."""
+        """The rules watching ``event`` events, most urgent first.
+
+        >>> from fraud_brain.rules.defaults import DEFAULT_RULES_PATH, expected_scored_schemas
+        >>> RuleSet.load(DEFAULT_RULES_PATH, expected_scored_schemas()).rules_for("transfer")[0].name
+        'mule_transfer_stop_payment'
+        """
         return list(self._by_event.get(event, []))
 
     def detect_event(self, batch: pl.DataFrame | pl.Schema) -> str:
-        """The event type of a scored batch, told by its record id column (``call_id``/``transfer_id``)."""
+        """The event type of a scored batch, told by its record id column (``call_id``/``transfer_id``).
+
+        >>> from fraud_brain.rules.defaults import DEFAULT_RULES_PATH, expected_scored_schemas
+        >>> schemas = expected_scored_schemas()
+        >>> RuleSet.load(DEFAULT_RULES_PATH, schemas).detect_event(schemas["call"])
+        'call'
+        """
         columns = batch.columns if isinstance(batch, pl.DataFrame) else batch.names()
         found = [event for event in self.specs if schema_for(event).id_field in columns]
         if len(self.specs) == 1 and not found:

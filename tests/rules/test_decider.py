@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import sqlite3
 from datetime import timedelta
 
 import polars as pl
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from rules_frames import T0, rule_toml, transfers
@@ -112,3 +114,22 @@ def test_a_late_event_from_an_episode_already_decided_is_suppressed():
                                      (50, "police", "139", 30 * 60_000, "active")]))
     assert late["status"].cast(pl.String).to_list() == ["cooldown", "fired"]
     assert decider.watermark_ms == int((T0 + timedelta(minutes=60)).timestamp() * 1000)
+
+
+def test_restore_refuses_a_file_that_is_not_a_snapshot_and_starts_fresh_without_one(tmp_path):
+    other = tmp_path / "other.sqlite"
+    with sqlite3.connect(other) as db:
+        db.execute("CREATE TABLE alerts (id INTEGER)")
+    db.close()
+    with pytest.raises(ValueError, match="not a cooldown snapshot"):
+        Decider.restore(other)
+    assert Decider.restore(tmp_path / "none.sqlite").last_fired == {}
+
+
+def test_cooldowns_survive_a_rule_reload(schemas):
+    before = RuleSet.from_text(rule_toml("police", "transfer", "score >= 0.9", cooldown="1h"), schemas)
+    after = RuleSet.from_text(rule_toml("police", "transfer", "score >= 0.5", cooldown="1h"), schemas)
+    decider = Decider()
+    decider.decide(before.evaluate(transfers([{"score": 0.95, "payer_phone": "138", "time": 0}])))
+    later = decider.decide(after.evaluate(transfers([{"score": 0.6, "payer_phone": "138", "time": 20}])))
+    assert later["status"].cast(pl.String).to_list() == ["cooldown"]

@@ -132,3 +132,10 @@ def test_a_batch_missing_a_rule_column_is_named(schemas):
     both = RuleSet.from_text(rule_toml("big", "transfer") + rule_toml("long", "call"), schemas)
     with pytest.raises(RuleEvaluationError, match="cannot tell whether the batch holds call or transfer events"):
         both.evaluate(pl.DataFrame({"x": [1]}))
+
+
+def test_reasons_given_as_text_become_a_list():
+    schema = pl.Schema({**{k: v for k, v in TRANSFER_SCHEMA.items() if k != "reasons"}, "reasons": pl.String})
+    batch = transfers([{"score": 0.9}]).with_columns(pl.lit("new payee; high amount").alias("reasons"))
+    hits = RuleSet.from_text(rule_toml(), schema).evaluate(batch)
+    assert hits["reasons"].to_list() == [["new payee; high amount"]]
