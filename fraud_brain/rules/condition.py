@@ -21,6 +21,7 @@ fraud_brain.rules.condition.ConditionError: aggregate 'Mean' is not allowed: a c
 from __future__ import annotations
 
 import difflib
+import io
 import json
 import re
 from collections.abc import Iterator
@@ -128,6 +129,61 @@ def check_row_wise(expr: pl.Expr) -> None:
             raise ConditionError("count(*) is not allowed: a condition decides about one event, not the batch")
 
 
+def _string_literals(node: Any) -> list[str] | None:
+    """The string values of a serialized literal (a scalar or an IN list), or None if it is not one."""
+    if not isinstance(node, dict) or "Literal" not in node:
+        return None
+    literal = node["Literal"]
+    scalar = literal.get("Scalar") if isinstance(literal, dict) else None
+    if isinstance(scalar, dict) and isinstance(scalar.get("String"), str):
+        return [scalar["String"]]
+    series = literal.get("Series") if isinstance(literal, dict) else None
+    if isinstance(series, list):
+        try:  # the IN list travels as an Arrow IPC stream; an unreadable one is left to polars
+            values = pl.read_ipc_stream(io.BytesIO(bytes(series))).to_series()
+        except Exception:
+            return None
+        if values.dtype == pl.List(pl.String):
+            values = values.explode()
+        return [v for v in values.to_list() if isinstance(v, str)] if values.dtype == pl.String else None
+    return None
+
+
+def check_enum_values(expr: pl.Expr, schema: pl.Schema) -> None:
+    """Raise :class:`ConditionError` when a category column is compared with a value it cannot hold.
+
+    Polars compares an Enum with an unknown string quietly (never equal), so a typo such as
+    ``age_band = '65-47'`` would make a rule that never fires.
+
+    >>> schema = pl.Schema({"age_band": pl.Enum(["18-24", "65-74", "75+"])})
+    >>> check_enum_values(pl.sql_expr("age_band IN ('65-74', '75+')"), schema)
+    >>> check_enum_values(pl.sql_expr("age_band = '65-47'"), schema)
+    Traceback (most recent call last):
+    ...
+    fraud_brain.rules.condition.ConditionError: '65-47' is not a value of age_band (values: 18-24, 65-74, 75+)
+    """
+    tree = json.loads(expr.meta.serialize(format="json"))
+    for key, value in _walk(tree):
+        if key == "BinaryExpr" and isinstance(value, dict):
+            operands = [value.get("left"), value.get("right")]
+        elif key == "Function" and isinstance(value, dict) and isinstance(value.get("input"), list):
+            operands = value["input"]
+        else:
+            continue
+        columns = [o["Column"] for o in operands if isinstance(o, dict) and isinstance(o.get("Column"), str)]
+        enums = [c for c in columns if isinstance(schema.get(c), pl.Enum)]
+        if not enums:
+            continue
+        for operand in operands:
+            for literal in _string_literals(operand) or []:
+                for column in enums:
+                    categories = schema[column].categories.to_list()  # type: ignore[union-attr]
+                    if literal not in categories:
+                        raise ConditionError(
+                            f"{literal!r} is not a value of {column} (values: {', '.join(categories)})"
+                        )
+
+
 def _probe_frame(schema: pl.Schema, rows: int = 3) -> pl.DataFrame:
     """A frame of ``rows`` all-null rows of ``schema``: enough to see the output's dtype and height."""
     return pl.DataFrame([pl.Series(name, [None] * rows, dtype=dtype) for name, dtype in schema.items()])
@@ -181,4 +237,5 @@ def compile_condition(text: str, schema: pl.Schema) -> pl.Expr:
         raise ConditionError(f"condition gives {dtype}, not Boolean (true/false)")
     if probe.height != 3:
         raise ConditionError("condition does not give one answer per event")
+    check_enum_values(expr, schema)
     return expr

@@ -11,6 +11,7 @@ from fraud_brain.rules.condition import ConditionError, compile_condition
 ACCEPTED = [
     "score >= 0.9 AND amount >= 1000",
     "age_band IN ('65-74', '75+')",
+    "age_band >= '65-74' AND district = 'D1'",
     "is_new_payee AND NOT (payee_distinct_payers_24h < 5)",
     "coalesce(score, 0) > 0.5",
     "amount BETWEEN 1000 AND 5000",
@@ -41,6 +42,9 @@ REFUSED = {
     "TRUE": "refers to no column",
     "1 = 1": "refers to no column",
     "": "empty",
+    "age_band IN ('65-74', '75 +')": "'75 +' is not a value of age_band",
+    "age_band = 'elderly'": "'elderly' is not a value of age_band",
+    "score > 0.5 AND age_band <> 'old'": "'old' is not a value of age_band",
 }
 
 
