@@ -197,7 +197,9 @@ class Orchestrator:
                 report.suppressed += 1
                 self.store.add_case_event(case.case_id, now, "suppressed_in_cooldown", {"kind": kind, "event_id": alert.event_id})
                 continue
-            if self._request(self.store.get_case(case.case_id), kind, now, f"rule {alert.rule}", alert) is not None:
+            # The case row read above stays valid here: requests only change contact_state, which
+            # only the voice_bot request (the first kind in order) reads.
+            if self._request(case, kind, now, f"rule {alert.rule}", alert) is not None:
                 report.actions[kind] += 1
             else:
                 report.suppressed += 1

@@ -22,6 +22,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import orjson
 import polars as pl
 
 from fraud_brain.schema.records import LABELS
@@ -48,7 +49,7 @@ _TASK_FIELDS = {"status", "breached_at", "disposition", "done_at"}
 
 
 def _json(value: Any) -> str:
-    return json.dumps(value, sort_keys=True, default=str)
+    return orjson.dumps(value, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS, default=str).decode()
 
 
 def _opt_ms(when: datetime | None) -> int | None:
