@@ -254,8 +254,10 @@ def _fake_investment(b: _Builder, eps: np.ndarray) -> None:
     big_t = b.anchor[eps]
     groom_days = rng.uniform(3, 18, n)
     n_groom = rng.integers(3, 10, n)
-    owner, _ = expand(n_groom)
-    groom_t = big_t[owner] - (rng.uniform(0.05, 1.0, owner.size) * groom_days[owner] * DAY_MS).astype(np.int64)
+    owner, position = expand(n_groom)
+    # The first contact opens the grooming period; the rest fall anywhere inside it.
+    share = np.where(position == 0, 1.0, rng.uniform(0.05, 1.0, owner.size))
+    groom_t = big_t[owner] - (share * groom_days[owner] * DAY_MS).astype(np.int64)
     b.call(eps[owner], groom_t, np.clip(_lognormal(rng, 15 * 60, 0.7, owner.size), 60, 2 * 3600).astype(np.int64))
     small_t = big_t - (rng.uniform(0.3, 0.6, n) * groom_days * DAY_MS).astype(np.int64)
     small = np.round(rng.uniform(1000, 5000, n), -2)
