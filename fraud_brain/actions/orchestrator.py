@@ -27,7 +27,8 @@ from __future__ import annotations
 import hashlib
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any
 
 import polars as pl
@@ -36,7 +37,7 @@ from fraud_brain.actions.clock import Clock, SystemClock
 from fraud_brain.actions.labels import labels_from_bank, labels_from_disposition
 from fraud_brain.actions.adapters.simulators import AGENT_DISPOSITIONS
 from fraud_brain.actions.decisions import REQUIRED_COLUMNS, DecisionError
-from fraud_brain.actions.policy import EscalationPolicy
+from fraud_brain.actions.policy import EscalationPolicy, PolicyError, load_policy
 from fraud_brain.store.base import Repository
 from fraud_brain.store.models import ACTION_KINDS, MODES, TIERS, Alert, Case, NewAction, Outcome
 
@@ -120,6 +121,20 @@ class Orchestrator:
         self.store = store
         self.policy = policy or EscalationPolicy()
         self.clock = clock or SystemClock()
+
+    def reload_policy(self, path: str | Path) -> PolicyError | None:
+        """Switch to the policy in ``path``; a bad file keeps the current policy and is returned as the error.
+
+        Timers already written to the outbox keep the times they were given.
+        """
+        try:
+            policy = load_policy(path)
+        except PolicyError as error:
+            self.store.audit(self.clock.now(), "orchestrator", "policy_reload_failed", str(path), {"error": str(error)})
+            return error
+        self.policy = policy
+        self.store.audit(self.clock.now(), "orchestrator", "policy_reloaded", str(path))
+        return None
 
     # -- decisions -------------------------------------------------------------------------
     def ingest(self, decisions: pl.DataFrame, now: datetime | None = None) -> IngestReport:

@@ -117,3 +117,48 @@ def test_run_until_idle_waits_for_future_actions_on_the_clock() -> None:
     before = clock.now()
     dispatcher.run_until_idle(max_wait=timedelta(minutes=5))
     assert clock.now() == before and store.action_status_counts() == {"done": 2, "pending": 1}
+
+
+def test_two_workers_on_one_store_never_send_an_action_twice(tmp_path) -> None:
+    import threading
+    import time
+    from collections import Counter
+
+    from fraud_brain.actions import SystemClock
+
+    path = tmp_path / "shared.db"
+    store = SQLiteRepository(path)
+    Orchestrator(store).ingest(decision_frame(
+        [{"event_id": f"e{i}", "time": T0, "victim_key": f"1380000{i:04d}", "actions": ["officer_alert"]} for i in range(120)]
+    ))
+    store.close()
+    sent: Counter[str] = Counter()
+    lock = threading.Lock()
+
+    class CountingPager:
+        def send(self, action: Action) -> AdapterResult:
+            with lock:
+                sent[action.idempotency_key] += 1
+            time.sleep(0.001)
+            return AdapterResult.success("delivered")
+
+    errors: list[BaseException] = []
+
+    def work() -> None:
+        try:
+            own = SQLiteRepository(path)
+            Dispatcher(own, {"officer_alert": CountingPager()}, SystemClock(), batch_size=5).run_until_idle(
+                max_wait=timedelta(seconds=1)
+            )
+            own.close()
+        except BaseException as exc:  # noqa: BLE001 - surfaced below
+            errors.append(exc)
+
+    workers = [threading.Thread(target=work) for _ in range(2)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    assert not errors
+    assert len(sent) == 120 and set(sent.values()) == {1}
+    assert SQLiteRepository(path).action_status_counts() == {"done": 120}

@@ -354,3 +354,16 @@ def test_cases_and_stop_payments_match_a_reference(events: list, batches: int) -
     stops = store.table("actions").filter(pl.col("kind") == "stop_payment")
     got = sorted((subject, json.loads(payload)["transfer_id"]) for subject, payload in zip(stops["subject"], stops["payload"]))
     assert got == sorted((payee, t) for payee, ts in per_payee.items() for t in ts)
+
+
+def test_a_bad_policy_reload_keeps_the_running_policy(tmp_path) -> None:
+    world = World()
+    good, bad = tmp_path / "good.toml", tmp_path / "bad.toml"
+    good.write_text("[voice_bot]\nmax_redials = 1\n")
+    bad.write_text("[voice_bot]\nmax_redials = 'many'\n")
+    assert world.orch.reload_policy(good) is None and world.orch.policy.max_redials == 1
+    error = world.orch.reload_policy(bad)
+    assert error is not None and "bad.toml:2" in str(error)
+    assert world.orch.policy.max_redials == 1
+    ops = world.store.table("audit_log")["op"].to_list()
+    assert ops == ["policy_reloaded", "policy_reload_failed"]
