@@ -184,9 +184,43 @@ def check_enum_values(expr: pl.Expr, schema: pl.Schema) -> None:
                         )
 
 
-def _probe_frame(schema: pl.Schema, rows: int = 3) -> pl.DataFrame:
-    """A frame of ``rows`` all-null rows of ``schema``: enough to see the output's dtype and height."""
-    return pl.DataFrame([pl.Series(name, [None] * rows, dtype=dtype) for name, dtype in schema.items()])
+def _probe_values(dtype: pl.DataType) -> list[Any]:
+    """Two ordinary non-null values of a dtype (one of them awkward: a non-numeric string, a 0)."""
+    if dtype.is_integer():
+        return [0, 1]
+    if dtype.is_float() or dtype.is_decimal():
+        return [0.0, 1.5]
+    if dtype == pl.Boolean:
+        return [True, False]
+    if dtype == pl.String or dtype == pl.Categorical:
+        return ["0", "x"]
+    if isinstance(dtype, pl.Enum):
+        categories = dtype.categories.to_list()
+        return [categories[0], categories[-1]] if categories else [None, None]
+    if isinstance(dtype, pl.Datetime):
+        return [0, 86_400_000_000]
+    if dtype == pl.Date:
+        return [0, 20_000]
+    if isinstance(dtype, pl.List):
+        return [[], [v for v in _probe_values(dtype.inner) if v is not None][:1]]
+    return [None, None]
+
+
+def _probe_frame(schema: pl.Schema) -> pl.DataFrame:
+    """Three rows of ``schema``: all null, then ordinary values, to catch type and value errors at load."""
+    columns = []
+    for name, dtype in schema.items():
+        try:
+            values = _probe_values(dtype)
+            if isinstance(dtype, (pl.Datetime, pl.Date)):
+                series = pl.Series(name, [None, *values], dtype=pl.Int64).cast(pl.Int32 if dtype == pl.Date else pl.Int64)
+                series = series.cast(dtype)
+            else:
+                series = pl.Series(name, [None, *values], dtype=dtype)
+        except Exception:  # an exotic dtype: nulls still check names and types
+            series = pl.Series(name, [None, None, None], dtype=dtype)
+        columns.append(series)
+    return pl.DataFrame(columns)
 
 
 def compile_condition(text: str, schema: pl.Schema) -> pl.Expr:

@@ -201,11 +201,14 @@ class RuleSet:
         self._check_columns(batch, rules, spec)
         conditions = self._conditions[event]
         # Hits are rare: keep only rows that hit any rule before leaving polars.
-        mask = (
-            batch.lazy().select(conditions).with_row_index("_row")
-            .filter(pl.any_horizontal([pl.col(c.meta.output_name()) for c in conditions]))
-            .collect()
-        )
+        try:
+            mask = (
+                batch.lazy().select(conditions).with_row_index("_row")
+                .filter(pl.any_horizontal([pl.col(c.meta.output_name()) for c in conditions]))
+                .collect()
+            )
+        except pl.exceptions.PolarsError as error:
+            raise self._explain(batch, rules, spec, error) from error
         if mask.height == 0:
             return empty_hits()
         # Row-major, so nonzero yields hits row by row with rules in priority order.
@@ -224,6 +227,20 @@ class RuleSet:
                 raise RuleEvaluationError(
                     f"{self.path}: rule {rule.name!r} needs column(s) {missing} missing from the {spec.event} batch"
                 )
+
+    def _explain(
+        self, batch: pl.DataFrame, rules: list[Rule], spec: EventSpec, error: Exception
+    ) -> RuleEvaluationError:
+        """Find which rule broke the batch (schema drift, a value the condition cannot handle)."""
+        for rule in rules:
+            try:
+                batch.select(rule.expr)
+            except pl.exceptions.PolarsError as rule_error:
+                where = f"{self.path}:{rule.line}" if rule.line else self.path
+                first = str(rule_error).strip().splitlines()[0]
+                return RuleEvaluationError(f"{where}: rule {rule.name!r} failed on a {spec.event} batch: {first}")
+        first = str(error).strip().splitlines()[0]
+        return RuleEvaluationError(f"{self.path}: evaluating the {spec.event} rules failed: {first}")
 
     def _hits(
         self, batch: pl.DataFrame, spec: EventSpec, rules: list[Rule], rows: np.ndarray, which: np.ndarray

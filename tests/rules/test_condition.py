@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import polars as pl
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from rules_frames import TRANSFER_SCHEMA, transfers
 
 from fraud_brain.rules.condition import ConditionError, compile_condition
@@ -90,3 +92,22 @@ def test_columns_are_checked_against_the_schema_given():
     schema = pl.Schema({"score": pl.Float64})
     with pytest.raises(ConditionError, match="unknown column 'amount'"):
         compile_condition("amount > 1", schema)
+
+
+TOKENS = ["score", "amount", "age_band", "is_new_payee", "reasons", "time", "payee_bank", "nope", "0.5", "1000",
+          "'75+'", "'x'", "NULL", "TRUE", ">", ">=", "=", "<>", "+", "*", "/", "AND", "OR", "NOT", "IN", "(", ")",
+          ",", "IS", "BETWEEN", "LIKE", "CASE", "WHEN", "THEN", "ELSE", "END", "avg(", "sum(", "count(*)",
+          "coalesce(", "upper(", "OVER", "(ORDER BY score)", "SELECT", "FROM", "self", ";", "--", "'"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(TOKENS), min_size=1, max_size=9))
+def test_any_text_either_compiles_to_a_row_wise_boolean_or_raises_a_condition_error(tokens):
+    text = " ".join(tokens)
+    try:
+        expr = compile_condition(text, TRANSFER_SCHEMA)
+    except ConditionError:
+        return
+    frame = transfers([{"score": 0.9, "amount": 5000.0}, {"score": None, "age_band": None}, {}])
+    result = frame.select(expr)
+    assert result.dtypes == [pl.Boolean] and result.height == 3

@@ -139,3 +139,11 @@ def test_reasons_given_as_text_become_a_list():
     batch = transfers([{"score": 0.9}]).with_columns(pl.lit("new payee; high amount").alias("reasons"))
     hits = RuleSet.from_text(rule_toml(), schema).evaluate(batch)
     assert hits["reasons"].to_list() == [["new payee; high amount"]]
+
+
+def test_a_batch_whose_types_drifted_names_the_rule_that_broke(schemas):
+    text = rule_toml("fine", "transfer", "score >= 0.9") + rule_toml("drifted", "transfer", "amount > 10")
+    ruleset = RuleSet.from_text(text, schemas)
+    batch = transfers([{"score": 0.95}]).with_columns(pl.col("amount").cast(pl.String))
+    with pytest.raises(RuleEvaluationError, match=r"<rules>:8: rule 'drifted' failed on a transfer batch: cannot compare"):
+        ruleset.evaluate(batch)
