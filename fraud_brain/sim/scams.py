@@ -165,6 +165,8 @@ def _segment_cumsum(values: np.ndarray, counts: np.ndarray) -> np.ndarray:
     >>> _segment_cumsum(np.array([1, 2, 3, 4.0]), np.array([2, 2])).tolist()
     [1.0, 3.0, 3.0, 7.0]
     """
+    if values.size == 0:
+        return np.zeros(0, dtype=np.float64)
     total = np.cumsum(values)
     starts = np.cumsum(counts) - counts
     offset = np.where(starts > 0, total[np.maximum(starts - 1, 0)], 0.0)
