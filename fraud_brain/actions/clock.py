@@ -16,7 +16,11 @@ from typing import Protocol, runtime_checkable
 
 @runtime_checkable
 class Clock(Protocol):
-    """What the orchestrator and dispatcher need of time: read it and wait."""
+    """What the orchestrator and dispatcher need of time: read it and wait.
+
+    >>> isinstance(SystemClock(), Clock)
+    True
+    """
 
     def now(self) -> datetime:
         """The current time, UTC-aware."""

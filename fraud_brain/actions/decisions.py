@@ -30,7 +30,11 @@ DECISION_SCHEMA = pl.Schema(
 
 
 class DecisionError(ValueError):
-    """A decision frame that does not meet the rules-layer contract."""
+    """A decision frame that does not meet the rules-layer contract.
+
+    >>> isinstance(DecisionError("decision e1 (rule r): tier 'x' ..."), ValueError)
+    True
+    """
 
 
 def decision_frame(records: list[dict[str, Any]]) -> pl.DataFrame:
@@ -61,6 +65,14 @@ def read_decisions(path: str | Path) -> pl.DataFrame:
     """Read decisions from Parquet or JSON lines (``.jsonl``/``.ndjson``), typed like :data:`DECISION_SCHEMA`.
 
     Columns beyond the contract are kept; missing transfer columns are added as nulls.
+
+    >>> import tempfile, pathlib
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "d.jsonl"
+    >>> _ = path.write_text('{"event_id": "e1", "time": "2026-03-01T09:00:00Z", "rule": "r", "priority": 1, '
+    ...     '"tier": "hour", "actions": ["voice_bot"], "victim_key": "138", "entity_key": null, "typology": null, '
+    ...     '"mode": "active", "score": 0.7, "reasons": []}')
+    >>> read_decisions(path).select("time", "amount").row(0)
+    (datetime.datetime(2026, 3, 1, 9, 0, tzinfo=zoneinfo.ZoneInfo(key='UTC')), None)
     """
     path = Path(path)
     if path.suffix == ".parquet":

@@ -41,7 +41,11 @@ from fraud_brain.store.models import Action, Outcome
 
 @dataclass
 class DispatchReport:
-    """What one or more dispatch rounds did."""
+    """What one or more dispatch rounds did.
+
+    >>> total = DispatchReport(done=1); total.add(DispatchReport(done=2, dead=1)); (total.done, total.dead)
+    (3, 1)
+    """
 
     claimed: int = 0
     done: int = 0
@@ -65,6 +69,10 @@ class Dispatcher:
 
     ``settings`` sets the lease (how long a claimed action is reserved for this worker) and
     the retry schedule (exponential backoff with jitter, then ``dead``).
+
+    >>> from fraud_brain.store import SQLiteRepository
+    >>> Dispatcher(SQLiteRepository(":memory:"), {}).run_once().claimed
+    0
     """
 
     def __init__(

@@ -48,7 +48,11 @@ _CONTACT_KINDS = ("voice_bot", "agent_followup", "officer_alert")
 
 @dataclass
 class IngestReport:
-    """What one :meth:`Orchestrator.ingest` call did."""
+    """What one :meth:`Orchestrator.ingest` call did.
+
+    >>> IngestReport().cases_opened
+    0
+    """
 
     alerts: int = 0
     duplicates: int = 0
@@ -63,7 +67,11 @@ class IngestReport:
 
 @dataclass
 class TickReport:
-    """What one :meth:`Orchestrator.tick` did."""
+    """What one :meth:`Orchestrator.tick` did.
+
+    >>> TickReport().sla_breaches
+    0
+    """
 
     outcomes: int = 0
     redials: int = 0
@@ -115,6 +123,16 @@ class Orchestrator:
     ``tick(now)`` reacts to outcomes recorded since the last tick (re-dials, agent hand-over,
     case closure, labels) and fires SLA breaches; due actions themselves are sent by the
     :class:`~fraud_brain.actions.dispatcher.Dispatcher`.
+
+    >>> from fraud_brain.actions.clock import ManualClock
+    >>> from fraud_brain.actions.decisions import decision_frame
+    >>> from fraud_brain.store import SQLiteRepository
+    >>> t = datetime(2026, 3, 1, 9, tzinfo=timezone.utc)
+    >>> orch = Orchestrator(SQLiteRepository(":memory:"), clock=ManualClock(t))
+    >>> _ = orch.ingest(decision_frame([{"event_id": "e1", "time": t, "victim_key": "138001"}]))
+    >>> (call,) = orch.store.case_actions(1)
+    >>> orch.record_outcome(call.action_id, "no_answer").redials
+    1
     """
 
     def __init__(self, store: Repository, policy: EscalationPolicy | None = None, clock: Clock | None = None):

@@ -26,7 +26,11 @@ DEFAULT_POLICY_PATH = Path(__file__).with_name("policy.toml")
 
 
 class PolicyError(ValueError):
-    """A policy file that cannot be used, with the file, line and key in the message."""
+    """A policy file that cannot be used, with the file, line and key in the message.
+
+    >>> isinstance(PolicyError("p.toml:3: [agent] ..."), ValueError)
+    True
+    """
 
 
 @dataclass(frozen=True)
@@ -51,7 +55,11 @@ class OutboxSettings:
 
 @dataclass(frozen=True)
 class EscalationPolicy:
-    """Every knob of the workflow; defaults are the packaged ``policy.toml``."""
+    """Every knob of the workflow; defaults are the packaged ``policy.toml``.
+
+    >>> EscalationPolicy().fans_out("minute", 0.95), EscalationPolicy().sla_for("hour")
+    (True, datetime.timedelta(seconds=3600))
+    """
 
     episode_gap: timedelta = timedelta(hours=24)
     cooldown: timedelta = timedelta(minutes=30)
@@ -230,7 +238,11 @@ def _type_name(expected: type | tuple[type, ...]) -> str:
 
 
 def load_policy(path: str | Path | None = None) -> EscalationPolicy:
-    """Load and validate a policy file (the packaged default when ``path`` is None)."""
+    """Load and validate a policy file (the packaged default when ``path`` is None).
+
+    >>> load_policy().stop_payment_max_per_account
+    2
+    """
     path = Path(path) if path is not None else DEFAULT_POLICY_PATH
     try:
         text = path.read_text(encoding="utf-8")

@@ -35,7 +35,12 @@ def cases_by(store: Repository, column: str) -> pl.DataFrame:
 
 
 def actions_by_kind_outcome(store: Repository) -> pl.DataFrame:
-    """Number of actions per kind, outbox status and outcome."""
+    """Number of actions per kind, outbox status and outcome.
+
+    >>> from fraud_brain.store import SQLiteRepository
+    >>> actions_by_kind_outcome(SQLiteRepository(":memory:")).columns
+    ['kind', 'status', 'outcome', 'actions']
+    """
     actions = store.table("actions")
     if actions.height == 0:
         return pl.DataFrame(schema={"kind": pl.String, "status": pl.String, "outcome": pl.String, "actions": pl.UInt32})
@@ -47,7 +52,12 @@ def actions_by_kind_outcome(store: Repository) -> pl.DataFrame:
 
 
 def money_protected(store: Repository) -> float:
-    """Yuan frozen by stop-payments (held for 48 h by the receiving banks)."""
+    """Yuan frozen by stop-payments (held for 48 h by the receiving banks).
+
+    >>> from fraud_brain.store import SQLiteRepository
+    >>> money_protected(SQLiteRepository(":memory:"))
+    0.0
+    """
     outcomes = store.table("outcomes")
     if outcomes.height == 0:
         return 0.0
@@ -57,7 +67,12 @@ def money_protected(store: Repository) -> float:
 
 def time_to_first_contact(store: Repository) -> pl.DataFrame:
     """Minutes from a case's first decision to the first time the victim was reached (bot answered
-    or agent spoke to them), per case; cases never reached are left out."""
+    or agent spoke to them), per case; cases never reached are left out.
+
+    >>> from fraud_brain.store import SQLiteRepository
+    >>> time_to_first_contact(SQLiteRepository(":memory:")).height
+    0
+    """
     cases = store.table("cases")
     if cases.height == 0 or "first_contact_at" not in cases.columns:
         return pl.DataFrame(schema={"case_id": pl.Int64, "minutes": pl.Float64})
@@ -69,7 +84,7 @@ def time_to_first_contact(store: Repository) -> pl.DataFrame:
 
 @dataclass(frozen=True)
 class ActionsSummary:
-    """The headline figures of the action workflow."""
+    """The headline figures of the action workflow (see :func:`summarize` for an example)."""
 
     cases: int
     alerts: int
@@ -85,7 +100,12 @@ class ActionsSummary:
 
 
 def summarize(store: Repository) -> ActionsSummary:
-    """Every report figure at once."""
+    """Every report figure at once.
+
+    >>> from fraud_brain.store import SQLiteRepository
+    >>> summarize(SQLiteRepository(":memory:")).contact_minutes_median is None
+    True
+    """
     contact = time_to_first_contact(store)["minutes"]
     return ActionsSummary(
         cases=store.table("cases").height,
@@ -103,7 +123,12 @@ def summarize(store: Repository) -> ActionsSummary:
 
 
 def render(summary: ActionsSummary) -> list:
-    """Rich renderables (tables) of a summary, for the command line."""
+    """Rich renderables (tables) of a summary, for the command line.
+
+    >>> from fraud_brain.store import SQLiteRepository
+    >>> [t.title for t in render(summarize(SQLiteRepository(":memory:")))][:2]
+    ['Actions workflow', 'Cases by typology']
+    """
     from rich.table import Table
 
     def frame_table(title: str, frame: pl.DataFrame) -> Table:

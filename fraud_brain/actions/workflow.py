@@ -35,7 +35,7 @@ from fraud_brain.store.base import Repository
 
 @dataclass
 class ReplayResult:
-    """The store after a replay, and what each part did."""
+    """The store after a replay, and what each part did (see :func:`replay`)."""
 
     store: Repository
     ingested: IngestReport = field(default_factory=IngestReport)

@@ -19,7 +19,12 @@ from fraud_brain.store.models import Action, AgentTask, Alert, Case, Label, NewA
 
 
 class Repository(ABC):
-    """Durable state of the warn → dissuade → stop-payment workflow."""
+    """Durable state of the warn → dissuade → stop-payment workflow.
+
+    >>> from fraud_brain.store.sqlite import SQLiteRepository
+    >>> isinstance(SQLiteRepository(":memory:"), Repository)
+    True
+    """
 
     # -- lifecycle -------------------------------------------------------------------------
     @abstractmethod

@@ -13,7 +13,11 @@ from fraud_brain.store.models import ACTION_KINDS, ACTION_STATUSES
 
 @dataclass(frozen=True)
 class Migration:
-    """One schema step: a version, a name and its SQL statements."""
+    """One schema step: a version, a name and its SQL statements.
+
+    >>> MIGRATIONS[0].name
+    'initial tables'
+    """
 
     version: int
     name: str

@@ -19,6 +19,9 @@ class AdapterResult:
     """The answer to one dispatch: success with an outcome, or a failure that may be retried.
 
     ``amount_held`` is set by stop-payment answers (yuan frozen by the receiving bank).
+
+    >>> AdapterResult.success("held", amount_held=500.0).amount_held
+    500.0
     """
 
     ok: bool
@@ -42,7 +45,12 @@ class AdapterResult:
 @runtime_checkable
 class Adapter(Protocol):
     """Delivers actions of one kind. ``send`` must be safe to repeat with the same action:
-    receivers deduplicate on ``action.idempotency_key``."""
+    receivers deduplicate on ``action.idempotency_key``.
+
+    >>> from fraud_brain.actions.adapters.simulators import SimulatedOfficerPager
+    >>> isinstance(SimulatedOfficerPager(), Adapter)
+    True
+    """
 
     def send(self, action: Action) -> AdapterResult:
         """Deliver one action and return the receiver's answer."""

@@ -74,7 +74,13 @@ class SimulatedVoiceBot:
 
 @dataclass
 class SimulatedAgentQueue:
-    """The call-center queue: accepting a case always succeeds; the disposition comes later."""
+    """The call-center queue: accepting a case always succeeds; the disposition comes later.
+
+    >>> from datetime import datetime, timezone
+    >>> t = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    >>> SimulatedAgentQueue().send(Action(1, 1, "agent_followup", "a1", {}, "in_flight", 1, t, t)).outcome
+    'queued'
+    """
 
     queued: Counter[str] = field(default_factory=Counter)
 
@@ -125,7 +131,13 @@ class SimulatedBank:
 
 @dataclass
 class SimulatedOfficerPager:
-    """The community officer's phone: the alert is delivered."""
+    """The community officer's phone: the alert is delivered.
+
+    >>> from datetime import datetime, timezone
+    >>> t = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    >>> SimulatedOfficerPager().send(Action(1, 1, "officer_alert", "o1", {}, "in_flight", 1, t, t)).outcome
+    'delivered'
+    """
 
     delivered: Counter[str] = field(default_factory=Counter)
 
