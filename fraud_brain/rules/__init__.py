@@ -3,6 +3,7 @@
 - :class:`RuleSet` — a validated rule file; ``evaluate(batch)`` gives the hits of a scored batch.
 - :class:`Decider` — per-entity cooldowns and shadow mode: hits in, decisions out; snapshot-able.
 - :class:`RuleManager` — hot reload: a rule file that changes is re-validated; a bad one is refused.
+- :class:`RuleEngine` — the stage in the pipeline: manager + decider, cooldowns kept across restarts.
 - :func:`backtest` — per-rule hits, precision, money protected and alerts per day over history.
 """
 
@@ -10,6 +11,7 @@ from fraud_brain.rules.backtest import BacktestReport, backtest
 from fraud_brain.rules.condition import ConditionError, compile_condition
 from fraud_brain.rules.decider import Decider
 from fraud_brain.rules.defaults import DEFAULT_RULES_PATH, expected_scored_schemas
+from fraud_brain.rules.engine import RuleEngine
 from fraud_brain.rules.errors import RuleFileError, RuleProblem
 from fraud_brain.rules.manager import RuleManager
 from fraud_brain.rules.model import EventSpec, Rule
@@ -18,6 +20,6 @@ from fraud_brain.rules.vocabulary import ACTIONS, EVENTS, MODES, TIERS, parse_du
 
 __all__ = [
     "ACTIONS", "EVENTS", "HIT_SCHEMA", "MODES", "TIERS", "BacktestReport", "ConditionError", "DEFAULT_RULES_PATH",
-    "Decider", "EventSpec", "Rule", "RuleEvaluationError", "RuleFileError", "RuleManager", "RuleProblem", "RuleSet",
+    "Decider", "EventSpec", "RuleEngine", "Rule", "RuleEvaluationError", "RuleFileError", "RuleManager", "RuleProblem", "RuleSet",
     "backtest", "compile_condition", "empty_hits", "expected_scored_schemas", "parse_duration",
 ]

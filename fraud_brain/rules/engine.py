@@ -1,0 +1,60 @@
+"""The rules stage of the pipeline: scored batches in, decisions out.
+
+:class:`RuleEngine` joins the pieces: the running rules (a :class:`RuleManager` that hot-reloads
+its file, or a fixed :class:`RuleSet`), then the :class:`Decider` (cooldowns, shadow mode), whose
+state is restored from and saved to a SQLite file so a restart does not re-alert.
+
+>>> import polars as pl
+>>> from datetime import datetime, timezone
+>>> from fraud_brain.rules.ruleset import RuleSet
+>>> t = datetime(2026, 3, 1, 9, tzinfo=timezone.utc)
+>>> batch = pl.DataFrame({"call_id": ["c1", "c2"], "start_time": [t, t], "callee": ["138", "138"],
+...                       "score": [0.95, 0.97]})
+>>> rules = RuleSet.from_text('[[rule]]\\nname = "hot"\\nevent = "call"\\nwhen = "score >= 0.9"\\n'
+...                           'actions = ["voice_bot"]\\nvictim = "callee"\\ncooldown = "30m"\\n', batch.schema)
+>>> RuleEngine(rules).decisions(batch)["event_id"].to_list()
+['c1']
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import polars as pl
+
+from fraud_brain.rules.decider import Decider
+from fraud_brain.rules.errors import RuleFileError
+from fraud_brain.rules.manager import RuleManager
+from fraud_brain.rules.ruleset import RuleSet
+
+
+class RuleEngine:
+    """Hot-reloaded rules then per-entity cooldowns; ``state_path`` keeps cooldowns across restarts."""
+
+    def __init__(self, rules: RuleManager | RuleSet, state_path: str | Path | None = None):
+        self.rules = rules
+        self.state_path = Path(state_path) if state_path is not None else None
+        self.decider = Decider.restore(self.state_path) if self.state_path is not None else Decider()
+
+    @property
+    def ruleset(self) -> RuleSet:
+        """The rules running now."""
+        return self.rules.rules if isinstance(self.rules, RuleManager) else self.rules
+
+    @property
+    def reload_error(self) -> RuleFileError | None:
+        """Why the last changed rule file was refused (the older rules are still running), if it was."""
+        return self.rules.last_error if isinstance(self.rules, RuleManager) else None
+
+    def process(self, batch: pl.DataFrame, event: str | None = None) -> pl.DataFrame:
+        """Every hit of the batch with its ``status`` (fired/cooldown/shadow/shadow_cooldown) and ``active``."""
+        return self.decider.decide(self.rules.evaluate(batch, event=event))
+
+    def decisions(self, batch: pl.DataFrame, event: str | None = None) -> pl.DataFrame:
+        """Only the active decisions of the batch, in the hits layout the actions layer consumes."""
+        return self.process(batch, event=event).filter(pl.col("active")).drop("status", "active")
+
+    def save(self) -> None:
+        """Snapshot the cooldown state to ``state_path`` (a no-op without one)."""
+        if self.state_path is not None:
+            self.decider.save(self.state_path)
