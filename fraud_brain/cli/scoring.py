@@ -47,6 +47,7 @@ def train(
     gap_days: float | None = typer.Option(None, help="Gap = label delay in days (default: min(2, 15% of the span))."),
     test_days: float | None = typer.Option(None, help="Test window in days (default: the rest)."),
     rounds: int = typer.Option(200, help="LightGBM boosting rounds."),
+    leaves: int = typer.Option(31, help="LightGBM leaves per tree (fewer: smaller, faster models)."),
     champion: bool = typer.Option(True, "--champion/--challenger", help="Publish as champion, or as a shadow challenger."),
 ) -> None:
     """Train the transfer and calling-number models point-in-time and publish them to the registry."""
@@ -59,10 +60,10 @@ def train(
     console = Console()
     dataset = _replay(data, spec)
     split = _split(dataset, train_days, gap_days, test_days)
-    results = train_models(dataset, split, num_boost_round=rounds)
+    results = train_models(dataset, split, num_boost_round=rounds, params={"num_leaves": leaves})
     published = publish_models(results, ModelRegistry(out), champion=champion, challenger=not champion)
     table = Table(title=f"Published to {out}")
-    for column in ("model", "version", "role", "features", "train events", "train frauds", "test AP", "test ROC-AUC"):
+    for column in ("model", "version", "role", "features", "train n", "frauds", "test AP", "test AUC"):
         table.add_column(column)
     for item in published:
         m = item.model.manifest
@@ -102,7 +103,7 @@ def evaluate(
         evaluation_labels=eval_labels,
     )
     table = Table(title=f"Held-out period, {results[0].report.events:,} transfers, {results[0].report.frauds:,} scams")
-    for column in ("setup", "AP", "ROC-AUC", f"precision@{k}/day", "scam money flagged", "median min to alert", "false alarms /10k"):
+    for column in ("setup", "AP", "ROC-AUC", f"prec@{k}/day", "money flagged", "min to alert", "false /10k"):
         table.add_column(column, justify="right")
     for r in results:
         rep = r.report

@@ -46,7 +46,8 @@ def sigmoid(z: np.ndarray) -> np.ndarray:
 
 @dataclass
 class BlendConfig:
-    """Weights of each part in log-odds; the online part counts once it has ``online_min_labels``.
+    """Weights of each part in log-odds; the online part counts once it has learned
+    ``online_min_labels`` fraud labels (legitimate examples are plentiful; frauds are not).
 
     >>> BlendConfig.from_dict({"offline_weight": 0.7, "online_weight": 0.3}).online_weight
     0.3
@@ -86,8 +87,8 @@ class BlendConfig:
     ) -> np.ndarray:
         """The blended log-odds of the parts (probabilities; anomaly scores in [0, 1]).
 
-        ``online_labels`` (one count, or one per row) is how many labels the online model had
-        learned; below ``online_min_labels`` its part is left out.
+        ``online_labels`` (one count, or one per row) is how many fraud labels the online
+        model had learned; below ``online_min_labels`` its part is left out.
         """
         z = self.offline_weight * logit(offline)
         if online is not None and self.online_weight:

@@ -63,7 +63,10 @@ class TrainingData:
     def evaluation_labels(self) -> pl.DataFrame:
         """Labels for scoring test windows: ground truth when the data set has it, else all labels.
 
-        Simulated truth also counts scams no victim ever reported, which the labels miss.
+        Simulated truth also counts scams no victim ever reported, which the labels miss. Only
+        the victims' own transfers count (``kind == "victim"`` when the truth has kinds): the
+        money a warning can still save, and what victim reports label. Mule onward transfers,
+        cash-outs and the rebates scammers pay victims are scam traffic of another kind.
         """
         truth = self.truth.get("truth_transfers")
         if truth is None or "transfer_id" not in truth.columns:
@@ -71,7 +74,9 @@ class TrainingData:
         scams = truth
         for flag in ("is_scam", "is_fraud"):
             if flag in truth.columns:
-                scams = truth.filter(pl.col(flag))
+                scams = scams.filter(pl.col(flag))
+        if "kind" in truth.columns:
+            scams = scams.filter(pl.col("kind").cast(pl.String) == "victim")
         return scams.select(
             pl.lit("transfer").alias("entity_type"),
             pl.col("transfer_id").alias("entity_id"),
@@ -88,11 +93,13 @@ class TrainingData:
         in two halves for training and testing.
         """
         first, last = self.transfers["time"].min(), self.transfers["time"].max()
-        span = (last - first).total_seconds() / 86_400 + 1e-6
-        gap = gap_days if gap_days is not None else min(2.0, 0.15 * span)
-        train = train_days if train_days is not None else (span - gap) / 2
-        test = test_days if test_days is not None else span - gap - train
-        start = first.replace(hour=0, minute=0, second=0, microsecond=0) if train_days is not None else first
+        start = first.replace(minute=0, second=0, microsecond=0)
+        span = (last - start).total_seconds() / 86_400
+        # whole hours keep the windows readable
+        hours = lambda days: round(days * 24) / 24  # noqa: E731
+        gap = hours(gap_days if gap_days is not None else min(2.0, 0.15 * span))
+        train = hours(train_days if train_days is not None else (span - gap) / 2)
+        test = test_days if test_days is not None else span - gap - train + 1 / 24
         return TimeSplit(start, start + timedelta(days=train), timedelta(days=gap), start + timedelta(days=train + gap + test))
 
 

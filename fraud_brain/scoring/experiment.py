@@ -41,6 +41,9 @@ from fraud_brain.scoring.offline import LABEL, TimeSplit, TrainResult, feature_m
 from fraud_brain.scoring.online import OnlineModel, ReplayLog, replay_online
 from fraud_brain.scoring.scorer import OFFLINE_LOGIT, online_inputs
 
+DEFAULT_BLEND = BlendConfig(offline_weight=1.0, online_weight=0.5, online_min_labels=20)
+"""The evaluation's blend: the online model counts at half weight once it has seen 20 frauds."""
+
 TRANSFER_GROUPS = ("transfer", "profile")
 """Feature groups a bank alone could compute (the transfer-only baseline)."""
 
@@ -128,7 +131,7 @@ def compare_setups(
     (default: every label, i.e. the eventual truth).
     """
     events = events.sort("time")
-    blend = blend or BlendConfig(offline_weight=1.0, online_weight=1.0, online_min_labels=50)
+    blend = blend or DEFAULT_BLEND
     all_features = list(feature_groups)
     bank_features = transfer_only(feature_groups)
     if not bank_features:
@@ -143,9 +146,11 @@ def compare_setups(
         results.append(_result(name, names, trained.test, trained, k, entity, window, first_scam_calls))
         cross = trained
     assert cross is not None
-    in_window = events.filter((pl.col("time") >= split.train_end) & (pl.col("time") < split.test_end))
+    # The online model runs over the whole history (learning only from labels once known),
+    # so at the start of the test window it has what a deployed one would have had.
+    in_window = events.filter((pl.col("time") >= split.train_start) & (pl.col("time") < split.test_end))
     raw = cross.booster.predict(feature_matrix(in_window, all_features), raw_score=True)
-    online, model, log = online_scores(in_window, labels, all_features, raw, split.train_end, split.gap)
+    online, model, log = online_scores(in_window, labels, all_features, raw, split.train_start, split.gap)
     ready = _labels_seen(in_window, log)
     blended = blend.blend(sigmoid(raw), np.nan_to_num(online, nan=0.5), online_labels=ready)
     scored = (
@@ -163,10 +168,10 @@ def compare_setups(
 
 
 def _labels_seen(events: pl.DataFrame, log: ReplayLog) -> np.ndarray:
-    """How many examples the online model had learned before each event."""
+    """How many fraud labels the online model had learned before each event."""
     times = events["time"].dt.epoch("ms").to_numpy()
     moments = np.asarray(log.learned_at, dtype=np.int64)
-    counts = np.cumsum([len(k) for k in log.learned_keys]) if log.learned_keys else np.zeros(0)
+    counts = np.cumsum([int(y.sum()) for y in log.learned_labels]) if log.learned_keys else np.zeros(0)
     index = np.searchsorted(moments, times, side="right")
     return np.where(index > 0, np.concatenate([[0], counts])[index], 0)
 

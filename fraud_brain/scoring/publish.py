@@ -57,6 +57,7 @@ def train_models(
         results["transfer"] = train_offline(
             data.transfers, data.labels, list(data.transfer_groups), data.spec_hash, split,
             name="transfer", entity_type="transfer", key="transfer_id", params=params, num_boost_round=num_boost_round,
+            test_labels=data.evaluation_labels(),
         )
     number_labels = data.labels.filter(pl.col("entity_type").cast(pl.String) == "number")
     if "number" in models and data.calls is not None and data.call_groups and number_labels.height:

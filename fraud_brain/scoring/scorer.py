@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import lightgbm as lgb
@@ -123,7 +124,7 @@ class Scorer:
         anomaly = None
         if self.anomaly is not None and self.blend.anomaly_weight:
             anomaly = self.anomaly.score_learn(X) if learn_anomaly else self.anomaly.score(X)
-        labels = self.online.n_learned if self.online is not None else None
+        labels = self.online.n_positive if self.online is not None else None
         z = self.blend.blend(offline, online, anomaly, labels)
         return self.calibrator.predict(z), online, anomaly
 
@@ -205,7 +206,7 @@ class Scorer:
         anomaly = None
         if self.anomaly is not None and self.blend.anomaly_weight:
             anomaly = float(self.anomaly.score(X)[0])
-        labels = self.online.n_learned if self.online is not None else None
+        labels = self.online.n_positive if self.online is not None else None
         z = self.blend.blend(
             np.array([offline]),
             None if online is None else np.array([online]),
@@ -217,4 +218,23 @@ class Scorer:
         return Score(score, offline, online, anomaly, explained)
 
 
-__all__ = ["Score", "Scorer", "online_inputs", "logit", "OFFLINE_LOGIT"]
+def load_champion_scorer(
+    models: str | Path = "models", spec: Any = "telecom", name: str = "transfer", **options: Any
+) -> Scorer:
+    """The champion of ``name`` for a feature spec (a bundled spec name or a loaded spec).
+
+    The model must have been trained on exactly this spec's features; otherwise
+    :class:`~fraud_brain.scoring.registry.FeatureMismatchError` says what differs.
+    ``name="number"`` loads the calling-number model (the ``call`` stream's features).
+    """
+    from fraud_brain.features import bundled_spec
+    from fraud_brain.scoring.dataset import spec_hash
+
+    loaded = bundled_spec(spec) if isinstance(spec, str) else spec
+    stream = "call" if name == "number" else "transfer"
+    feature_names = list(loaded.feature_groups(stream))
+    options.setdefault("id_col", "call_id" if stream == "call" else "transfer_id")
+    return Scorer.from_registry(ModelRegistry(models), name, feature_names, spec_hash(loaded), **options)
+
+
+__all__ = ["OFFLINE_LOGIT", "Score", "Scorer", "load_champion_scorer", "logit", "online_inputs"]
