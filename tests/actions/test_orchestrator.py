@@ -367,3 +367,50 @@ def test_a_bad_policy_reload_keeps_the_running_policy(tmp_path) -> None:
     assert world.orch.policy.max_redials == 1
     ops = world.store.table("audit_log")["op"].to_list()
     assert ops == ["policy_reloaded", "policy_reload_failed"]
+
+
+class ScriptedBot:
+    """A voice-bot platform whose n-th call to the victim ends as the n-th scripted outcome."""
+
+    def __init__(self, script: list[str]):
+        self.script = script
+
+    def send(self, action: Any) -> Any:
+        from fraud_brain.actions import AdapterResult
+
+        return AdapterResult.success(self.script[action.payload["attempt"] - 1])
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.integers(1, 7),
+    st.integers(0, 4),
+    st.lists(st.sampled_from(["convinced", "not_convinced", "no_answer", "busy"]), min_size=5, max_size=5),
+)
+def test_bot_ladder_matches_a_reference(interval: int, max_redials: int, script: list[str]) -> None:
+    policy = EscalationPolicy(redial_interval=timedelta(minutes=interval), max_redials=max_redials)
+    world = World(policy=policy)
+    world.dispatcher.adapters["voice_bot"] = ScriptedBot(script)
+    world.decide(actions=["voice_bot"])
+    for minute in range(0, interval * (max_redials + 1) + 3):
+        world.advance_to(minute)
+
+    # Reference: call at 0, N, 2N, ... until convinced or 1 + M calls; no conviction -> agent at the last call.
+    expected_calls, convinced = [], False
+    for attempt, outcome in enumerate(script[: max_redials + 1]):
+        expected_calls.append(T0 + timedelta(minutes=attempt * interval))
+        if outcome == "convinced":
+            convinced = True
+            break
+    calls = world.actions("voice_bot")
+    assert [c.done_at for c in calls] == expected_calls
+    assert [c.outcome for c in calls] == script[: len(expected_calls)]
+    agents = world.actions("agent_followup")
+    case = world.store.get_case(world.cases()[0])
+    if convinced:
+        assert agents == [] and (case.status, case.resolution) == ("closed", "dissuaded_by_bot")
+    else:
+        assert [a.created_at for a in agents] == [expected_calls[-1]]
+        assert (case.status, case.contact_state) == ("open", "agent")
+    answered = [t for t, o in zip(expected_calls, script) if o in ("convinced", "not_convinced")]
+    assert case.first_contact_at == (answered[0] if answered else None)
