@@ -1,0 +1,167 @@
+"""The FastAPI application: routers, limits, metrics, error handling and the agents' console.
+
+``create_app(brain, settings)`` serves the full API over a scoring pipeline; with
+``brain=None`` and a ``store`` it serves the case desk and console only (scoring endpoints
+answer 503). Engine and store calls run on the event loop thread: the SQLite store and the
+streaming state are single-threaded by design, and one worker serializes them for free.
+
+>>> from fraud_brain.store import SQLiteRepository
+>>> app = create_app(None, ApiSettings(), store=SQLiteRepository(":memory:"))
+>>> sorted(p for p in app.openapi()["paths"] if p.startswith("/v1/cases"))[:2]
+['/v1/cases', '/v1/cases/{case_id}']
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, HTTPException, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+
+from fraud_brain.actions.clock import Clock
+from fraud_brain.api.auth import KeyRing, key_from_headers
+from fraud_brain.api.context import ApiContext, Engine
+from fraud_brain.api.desk import CaseDesk
+from fraud_brain.api.events import AlertHub
+from fraud_brain.api.limits import LimitsMiddleware, RequestLimits
+from fraud_brain.api.metrics import ApiMetrics
+from fraud_brain.api.responses import OrjsonResponse
+from fraud_brain.api.routes import admin, bank, cases, feeds
+from fraud_brain.api.settings import ApiSettings
+from fraud_brain.store.base import Repository
+
+STATIC = Path(__file__).parent / "static"
+log = logging.getLogger("fraud_brain.api")
+
+
+class _Timing:
+    """ASGI middleware observing each request's latency under its route template (not its raw path)."""
+
+    def __init__(self, app: Any, metrics: ApiMetrics):
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        start = time.perf_counter()
+        status = [500]
+
+        async def watch(message: dict[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                status[0] = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, watch)
+        finally:
+            route = scope.get("route")
+            template = getattr(route, "path", None) or "unmatched"
+            self.metrics.requests.labels(route=template, method=scope.get("method", ""), status=f"{status[0] // 100}xx").observe(
+                time.perf_counter() - start)
+
+
+def _queue_reader(desk: CaseDesk | None) -> Any:
+    def read() -> dict[tuple[str, str], float]:
+        if desk is None:
+            return {}
+        depths: dict[tuple[str, str], float] = {}
+        for status, count in desk.store.action_status_counts().items():
+            depths[("outbox", status)] = float(count)
+        depths[("agent_tasks", "open")] = float(len(desk.store.open_agent_tasks()))
+        return depths
+
+    return read
+
+
+def create_app(
+    brain: Engine | None,
+    settings: ApiSettings | None = None,
+    *,
+    store: Repository | None = None,
+    keys: KeyRing | None = None,
+    clock: Clock | None = None,
+) -> FastAPI:
+    """The API over ``brain`` (its ``store`` holds the cases), or over ``store`` alone for a desk-only server."""
+    settings = settings or ApiSettings()
+    if store is None and brain is not None:
+        store = brain.store
+    keys = keys if keys is not None else KeyRing.from_sources(settings.keys_file, settings.keys_env)
+    metrics = ApiMetrics()
+    orchestrator = getattr(brain, "orchestrator", None) if brain is not None else None
+    desk = CaseDesk(store, orchestrator=orchestrator, clock=clock) if store is not None else None
+    hub = AlertHub(settings.event_queue_size)
+    app = FastAPI(
+        title="fraud_brain",
+        version="0.1.0",
+        description="Streaming risk scoring for telecom and payment fraud: feeds in, pre-transfer checks for banks, "
+                    "the agents' case queue. Authenticate with an API key (`Authorization: Bearer KEY`).",
+        default_response_class=OrjsonResponse,
+    )
+    app.state.ctx = ApiContext(engine=brain, desk=desk, keys=keys, metrics=metrics, hub=hub)
+    app.state.settings = settings
+    for router in (feeds.router, bank.router, cases.router, admin.router):
+        app.include_router(router)
+    metrics.watch_queues(_queue_reader(desk))
+    versions = getattr(brain, "versions", None)
+    if isinstance(versions, dict):
+        metrics.model_versions.info({str(k): str(v) for k, v in versions.items()})
+
+    @app.exception_handler(RequestValidationError)
+    async def bad_request(request: Request, error: RequestValidationError) -> OrjsonResponse:
+        problems = [
+            {"location": ".".join(str(p) for p in e.get("loc", ())), "reason": e.get("msg", "invalid")}
+            for e in error.errors()
+        ]
+        return OrjsonResponse({"detail": "; ".join(f"{p['location']}: {p['reason']}" for p in problems), "errors": problems},
+                              status_code=422)
+
+    @app.exception_handler(Exception)
+    async def crashed(request: Request, error: Exception) -> OrjsonResponse:
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        return OrjsonResponse({"detail": f"internal error ({type(error).__name__}); the request was not applied"}, status_code=500)
+
+    @app.get("/health", tags=["ops"], summary="Liveness and readiness")
+    async def health() -> OrjsonResponse:
+        """Whether the engine and store are there and the store answers."""
+        store_ok = True
+        if desk is not None:
+            try:
+                desk.store.schema_version()
+            except Exception:  # noqa: BLE001 - a broken store is what this endpoint reports
+                store_ok = False
+        body = {"status": "ok" if store_ok else "degraded", "engine": brain is not None, "store": desk is not None and store_ok,
+                "event_streams": len(hub)}
+        return OrjsonResponse(body, status_code=200 if store_ok else 503)
+
+    @app.get("/metrics", tags=["ops"], summary="Prometheus metrics", response_class=Response,
+             responses={200: {"content": {"text/plain": {}}}})
+    async def prometheus(request: Request) -> Response:
+        """Events, latency histograms, alerts, actions, queue depths and model versions in the Prometheus format."""
+        if not settings.metrics_public:
+            key = key_from_headers(request.headers.get("authorization"), request.headers.get("x-api-key"))
+            principal = keys.lookup(key) if key else None
+            if principal is None:
+                raise HTTPException(401, "a valid API key is required for /metrics", headers={"WWW-Authenticate": "Bearer"})
+            if principal.role not in ("analyst", "admin"):
+                raise HTTPException(403, f"role {principal.role!r} may not read /metrics; allowed: ['admin', 'analyst']")
+        return Response(metrics.render(), media_type="text/plain; version=0.0.4")
+
+    @app.get("/", include_in_schema=False)
+    async def root() -> RedirectResponse:
+        return RedirectResponse("/console/")
+
+    app.mount("/console", StaticFiles(directory=STATIC, html=True), name="console")
+    limits = RequestLimits(settings.max_in_flight, settings.max_body_bytes, settings.max_small_body_bytes)
+    app.add_middleware(_Timing, metrics=metrics)
+    app.add_middleware(LimitsMiddleware, limits=limits, on_reject=lambda reason: metrics.rejected.labels(reason=reason).inc())
+    return app
+
+
+__all__ = ["ApiSettings", "HTTPException", "create_app"]

@@ -1,0 +1,92 @@
+"""What every route needs: the engine (if any), the desk, keys, metrics and the alert hub; and role checks.
+
+>>> from fraud_brain.api.auth import hash_key
+>>> ring = KeyRing.parse_env(f"alice:agent:{hash_key('k')}")
+>>> ApiContext(engine=None, desk=None, keys=ring, metrics=None, hub=None).keys.lookup("k").role
+'agent'
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import polars as pl
+from fastapi import Depends, HTTPException, Request, Security
+from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
+
+from fraud_brain.api.auth import KeyRing, Principal
+from fraud_brain.api.desk import CaseDesk
+from fraud_brain.api.events import AlertHub
+from fraud_brain.api.metrics import ApiMetrics
+
+
+class Engine(Protocol):
+    """What the API needs of the scoring pipeline (:class:`fraud_brain.pipeline.Brain`)."""
+
+    @property
+    def store(self) -> Any: ...
+
+    def ingest(self, kind: str, raw: pl.DataFrame, source: str) -> Any: ...
+
+    def check_transfer(self, raw: dict[str, Any]) -> Any: ...
+
+    def entity_risk(self, entity_type: str, entity_id: str) -> dict[str, Any]: ...
+
+    def add_labels(self, raw: pl.DataFrame, source: str) -> Any: ...
+
+    def reload(self) -> dict[str, Any]: ...
+
+
+@dataclass
+class ApiContext:
+    """The shared state of one app, kept on ``app.state.ctx``."""
+
+    engine: Engine | None
+    desk: CaseDesk | None
+    keys: KeyRing
+    metrics: ApiMetrics | None
+    hub: AlertHub | None
+
+    def require_engine(self) -> Engine:
+        """The engine, or a 503 saying the server runs without one."""
+        if self.engine is None:
+            raise HTTPException(503, "this server runs without the scoring pipeline (case desk only); scoring endpoints are unavailable")
+        return self.engine
+
+    def require_desk(self) -> CaseDesk:
+        """The case desk, or a 503 saying the server has no store."""
+        if self.desk is None:
+            raise HTTPException(503, "this server has no case store")
+        return self.desk
+
+
+def get_ctx(request: Request) -> ApiContext:
+    """The app's :class:`ApiContext` (a FastAPI dependency)."""
+    return request.app.state.ctx
+
+
+_bearer = HTTPBearer(auto_error=False, description="API key as a bearer token")
+_header = APIKeyHeader(name="X-API-Key", auto_error=False, description="API key")
+
+
+def require(*roles: str) -> Callable[..., Principal]:
+    """A dependency admitting only keys whose role is in ``roles``: 401 without a valid key, 403 for another role."""
+    allowed = frozenset(roles)
+
+    def check(
+        ctx: ApiContext = Depends(get_ctx),
+        bearer: HTTPAuthorizationCredentials | None = Security(_bearer),
+        header_key: str | None = Security(_header),
+    ) -> Principal:
+        key = bearer.credentials if bearer is not None else header_key
+        principal = ctx.keys.lookup(key) if key else None
+        if principal is None:
+            raise HTTPException(401, "a valid API key is required (Authorization: Bearer KEY or X-API-Key)",
+                                headers={"WWW-Authenticate": "Bearer"})
+        if principal.role not in allowed:
+            raise HTTPException(403, f"role {principal.role!r} may not use this endpoint; allowed: {sorted(allowed)}")
+        return principal
+
+    return check

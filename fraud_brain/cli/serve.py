@@ -1,0 +1,78 @@
+"""``fraud-brain serve``: the HTTP API and agents' console; ``fraud-brain api-key``: make a key for it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+
+def serve(
+    host: str = typer.Option("127.0.0.1", help="Address to listen on."),
+    port: int = typer.Option(8000, help="Port to listen on."),
+    keys: Path | None = typer.Option(None, help="TOML file of hashed API keys (see `fraud-brain api-key`); "
+                                                "FRAUD_BRAIN_API_KEYS adds more."),
+    state_dir: Path | None = typer.Option(None, help="State folder of the scoring pipeline (models, rules, store); "
+                                                     "without it the server runs the case desk only."),
+    store: Path | None = typer.Option(None, help="SQLite case store for a desk-only server (ignored with --state-dir)."),
+    max_in_flight: int = typer.Option(64, help="Concurrent requests before answering 429."),
+    max_body_mb: float = typer.Option(32.0, help="Largest bulk ingest body in MiB (413 beyond)."),
+    log_level: str = typer.Option("warning", help="uvicorn log level."),
+) -> None:
+    """Serve the API (ingest, pre-transfer checks, cases, metrics) and the console at /console/ with one worker."""
+    import uvicorn
+    from rich.console import Console
+
+    from fraud_brain.api import ApiSettings, create_app
+    from fraud_brain.api.auth import KeyFileError, KeyRing
+
+    console = Console(stderr=True)
+    settings = ApiSettings(keys_file=keys, max_in_flight=max_in_flight, max_body_bytes=int(max_body_mb * 1024 * 1024))
+    try:
+        ring = KeyRing.from_sources(settings.keys_file, settings.keys_env)
+    except KeyFileError as error:
+        console.print(f"[red]{error}[/red]")
+        raise typer.Exit(2) from None
+    if len(ring) == 0:
+        console.print("[yellow]no API keys configured: every endpoint but /health and /metrics will answer 401[/yellow]")
+    brain = None
+    repo = None
+    if state_dir is not None:
+        try:
+            from fraud_brain.pipeline import Brain, BrainConfig
+        except ImportError:
+            console.print("[red]--state-dir needs the scoring pipeline (fraud_brain.pipeline), which is not installed yet[/red]")
+            raise typer.Exit(2) from None
+        brain = Brain.open(BrainConfig(state_dir))
+    elif store is not None:
+        from fraud_brain.store import SQLiteRepository
+
+        store.parent.mkdir(parents=True, exist_ok=True)
+        repo = SQLiteRepository(store)
+    else:
+        console.print("[red]give --state-dir (full pipeline) or --store (case desk only)[/red]")
+        raise typer.Exit(2)
+    app = create_app(brain, settings, store=repo, keys=ring)
+    console.print(f"serving on http://{host}:{port}/  (console: /console/, API docs: /docs)")
+    uvicorn.run(app, host=host, port=port, workers=1, log_level=log_level, access_log=False)
+
+
+def api_key(
+    name: str = typer.Option(..., help="Who holds the key (appears in the audit log)."),
+    role: str = typer.Option(..., help="feed, bank, agent, analyst or admin."),
+) -> None:
+    """Make a new API key: prints the key once, and its keys-file entry (hash only)."""
+    from fraud_brain.api.auth import ROLES, hash_key, new_key
+
+    if role not in ROLES:
+        typer.echo(f"role {role!r} must be one of {list(ROLES)}", err=True)
+        raise typer.Exit(2)
+    key = new_key()
+    typer.echo(f"# key for {name} (give it to them; it is not stored anywhere): {key}")
+    typer.echo(f'[[key]]\nname = "{name}"\nrole = "{role}"\nsha256 = "{hash_key(key)}"')
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``serve`` and ``api-key`` commands."""
+    app.command("serve")(serve)
+    app.command("api-key")(api_key)
