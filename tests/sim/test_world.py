@@ -161,3 +161,12 @@ def test_legitimate_volume_scales_with_subscribers_and_days() -> None:
 def test_record_ids_are_valid_ids(world: World) -> None:
     assert all(re.fullmatch(r"c\d+", x) for x in world.calls["call_id"].head(50).to_list())
     assert all(re.fullmatch(r"t\d+", x) for x in world.transfers["transfer_id"].head(50).to_list())
+
+
+def test_committed_sample_is_the_sample_preset(world: World, sample_dir: Path) -> None:
+    """data/sample must be regenerated (``make sample``) whenever the simulator changes."""
+    for kind, name in RECORD_FRAMES.items():
+        assert read_frame(sample_dir / f"{name}.parquet", kind).equals(getattr(world, name)), name
+    for name in FRAMES[4:]:
+        assert pl.read_parquet(sample_dir / f"{name}.parquet").equals(getattr(world, name)), name
+    assert sum(p.stat().st_size for p in sample_dir.glob("*.parquet")) <= 5_000_000
