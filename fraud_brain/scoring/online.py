@@ -133,7 +133,7 @@ class OnlineModel:
     def __init__(
         self,
         feature_names: list[str],
-        learning_rate: float = 0.2,
+        learning_rate: float = 0.05,
         l2: float = 1e-4,
         positive_weight: float = 5.0,
         mini_batch: int = 200,

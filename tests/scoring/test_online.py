@@ -124,7 +124,7 @@ def test_online_model_learns_and_single_row_path_agrees_with_batch():
     rng = np.random.default_rng(1)
     X = rng.normal(size=(3000, 3))
     y = (X[:, 0] - X[:, 2] > 1).astype(int)
-    model = OnlineModel(["a", "b", "c"])
+    model = OnlineModel(["a", "b", "c"], learning_rate=0.2)
     assert model.predict_proba(X[:2]).tolist() == [0.5, 0.5]
     for start in range(0, 3000, 300):
         model.learn(X[start : start + 300], y[start : start + 300])
