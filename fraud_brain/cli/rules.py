@@ -38,6 +38,7 @@ def check(
     from rich.table import Table
 
     from fraud_brain.rules import RuleFileError, RuleSet
+    from fraud_brain.rules.vocabulary import format_duration
 
     console = Console()
     try:
@@ -55,7 +56,7 @@ def check(
         table.add_column(column)
     for rule in sorted(rules.rules, key=lambda r: (r.event, -r.priority)):
         table.add_row(rule.name, rule.event, rule.mode, str(rule.priority), rule.tier, ", ".join(rule.actions),
-                      rule.victim, f"{rule.cooldown_ms / 60_000:g} min per {rule.cooldown_key}")
+                      rule.victim, f"{format_duration(rule.cooldown_ms)} per {rule.cooldown_key}")
     console.print(table)
 
 

@@ -60,6 +60,7 @@ HIT_SCHEMA = pl.Schema({
 })
 """Columns of a hits frame: who, when, which rule, what to do, and the transfer to stop."""
 _PASSTHROUGH = ("score", "reasons", "transfer_id", "payee_account", "payee_bank", "amount")
+_REASON_COLUMNS = ("reasons", "reasons_en")
 
 
 class RuleEvaluationError(ValueError):
@@ -246,6 +247,10 @@ class RuleSet:
         self, batch: pl.DataFrame, spec: EventSpec, rules: list[Rule], rows: np.ndarray, which: np.ndarray
     ) -> pl.DataFrame:
         keys = sorted({c for r in rules for c in (r.victim, r.cooldown_key, r.typology_column) if c})
+        # The scorer names its explanation ``reasons_en``; either name is passed through as ``reasons``.
+        reasons = next((c for c in _REASON_COLUMNS if c in batch.columns), None)
+        if reasons is not None and reasons != "reasons":
+            batch = batch.with_columns(pl.col(reasons).alias("reasons"))
         passthrough = [c for c in _PASSTHROUGH if c in batch.columns and c not in keys]
         base = batch.select(
             pl.col(spec.id_column).cast(pl.String).alias("_id"),

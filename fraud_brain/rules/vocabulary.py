@@ -52,3 +52,16 @@ def parse_duration(value: object) -> int:
     raise ValueError(
         f"duration {value!r} must be a number with a unit ms/s/m/h/d (e.g. '30m') or whole seconds >= 0"
     )
+
+
+def format_duration(ms: int) -> str:
+    """A duration in milliseconds in the largest whole unit, as a rule file would write it.
+
+    >>> format_duration(86_400_000), format_duration(5_400_000), format_duration(0)
+    ('1d', '90m', '0s')
+    """
+    for unit in ("d", "h", "m", "s"):
+        size = _UNITS_MS[unit]
+        if ms and ms % size == 0:
+            return f"{ms // size}{unit}"
+    return f"{ms}ms" if ms else "0s"

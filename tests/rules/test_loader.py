@@ -6,7 +6,7 @@ import polars as pl
 import pytest
 from rules_frames import AGE_BANDS, TIME, TRANSFER_SCHEMA, rule_toml
 
-from fraud_brain.rules import DEFAULT_RULES_PATH, RuleFileError, RuleSet
+from fraud_brain.rules import DEFAULT_RULES_PATH, RuleFileError, RuleSet, expected_scored_schemas
 
 
 def load_text(tmp_path, text: str, schemas) -> RuleSet:
@@ -108,29 +108,37 @@ def test_event_columns_can_be_named_in_the_file(tmp_path):
 
 
 def test_the_default_rules_load_against_the_expected_scored_schema():
+    f64 = pl.Float64
     profile = {"age_band": pl.Enum(AGE_BANDS), "district": pl.String}
-    scores = {"score": pl.Float64, "score_offline": pl.Float64, "score_online": pl.Float64,
-              "anomaly": pl.Float64, "reasons": pl.List(pl.String)}
+    scores = {"score": f64, "offline_score": f64, "online_score": f64, "anomaly_score": f64,
+              "reasons_en": pl.List(pl.String)}
+    transfer_features = ["payee_confirmed_mule", "payee_payers_24h", "payee_age_days", "payer_risky_call_last_hour",
+                         "new_payee", "payer_elderly", "payer_young", "night_transfer", "payer_transfers_hl24h",
+                         "amount_vs_prev"]
+    call_features = ["caller_confirmed_fraud", "call_minutes", "caller_new", "first_contact", "caller_callees_24h",
+                     "device_numbers", "caller_voip_or_international", "caller_short_share_hl24h"]
     transfer = pl.Schema({
         "transfer_id": pl.String, "time": TIME, "payer_account": pl.String, "payer_phone": pl.String,
-        "payee_account": pl.String, "payee_bank": pl.String, "amount": pl.Float64, "channel": pl.String,
-        **profile, "is_new_payee": pl.Boolean, "amount_ratio_payer": pl.Float64, "payer_transfers_24h": pl.Int64,
-        "payee_distinct_payers_24h": pl.Int64, "payee_account_age_days": pl.Int64,
-        "risky_call_score_max_24h": pl.Float64, "minutes_since_risky_call": pl.Float64, "is_night": pl.Boolean,
-        **scores,
+        "payee_account": pl.String, "payee_bank": pl.String, "amount": f64, **profile,
+        **{name: f64 for name in transfer_features}, **scores,
     })
     call = pl.Schema({
-        "call_id": pl.String, "start_time": TIME, "caller": pl.String, "callee": pl.String, "duration_s": pl.Int32,
-        "disposition": pl.String, "caller_type": pl.String, "device_id": pl.String, "sim_age_days": pl.Int32,
-        **profile, "caller_distinct_callees_1h": pl.Int64, "caller_short_call_share_1h": pl.Float64,
-        "device_numbers_24h": pl.Int64, "callee_calls_from_caller_30d": pl.Int64, **scores,
+        "call_id": pl.String, "start_time": TIME, "caller": pl.String, "callee": pl.String, "device_id": pl.String,
+        **profile, **{name: f64 for name in call_features}, **scores,
     })
     rules = RuleSet.load(DEFAULT_RULES_PATH, {"transfer": transfer, "call": call})
     assert len(rules) >= 10
     assert {r.event for r in rules.rules} == {"call", "transfer"}
     assert any(r.mode == "shadow" for r in rules.rules)
     assert all(r.victim in ("payer_phone", "callee") for r in rules.rules)
-    # Without the features the rules need, loading fails and names them.
-    with pytest.raises(RuleFileError, match="unknown column 'payee_distinct_payers_24h'"):
-        RuleSet.load(DEFAULT_RULES_PATH, {"transfer": TRANSFER_SCHEMA.to_python() and pl.Schema(
-            {k: v for k, v in transfer.items() if k != "payee_distinct_payers_24h"}), "call": call})
+    assert {a for r in rules.rules for a in r.actions} >= {"voice_bot", "agent_followup", "stop_payment", "officer_alert"}
+    # Without a feature the rules need, loading fails and names it.
+    without = pl.Schema({k: v for k, v in transfer.items() if k != "payee_payers_24h"})
+    with pytest.raises(RuleFileError, match="unknown column 'payee_payers_24h'"):
+        RuleSet.load(DEFAULT_RULES_PATH, {"transfer": without, "call": call})
+
+
+def test_the_default_rules_use_only_features_the_bundled_feature_spec_emits():
+    # expected_scored_schemas reads the feature names from fraud_brain/features/specs/telecom.toml,
+    # so a renamed feature breaks this test rather than the rules at run time.
+    assert len(RuleSet.load(DEFAULT_RULES_PATH, expected_scored_schemas())) >= 10

@@ -147,3 +147,10 @@ def test_a_batch_whose_types_drifted_names_the_rule_that_broke(schemas):
     batch = transfers([{"score": 0.95}]).with_columns(pl.col("amount").cast(pl.String))
     with pytest.raises(RuleEvaluationError, match=r"<rules>:8: rule 'drifted' failed on a transfer batch: cannot compare"):
         ruleset.evaluate(batch)
+
+
+def test_the_scorers_reasons_en_column_is_passed_through_as_reasons():
+    schema = pl.Schema({**{k: v for k, v in TRANSFER_SCHEMA.items() if k != "reasons"}, "reasons_en": pl.List(pl.String)})
+    batch = transfers([{"score": 0.9}]).rename({"reasons": "reasons_en"})
+    hits = RuleSet.from_text(rule_toml(), schema).evaluate(batch)
+    assert hits["reasons"].to_list() == [["r"]]
