@@ -93,6 +93,14 @@ class Rings:
         return self.mule1[ring, slot, k]
 
 
+def _identity_accounts(registry: Registry, rng: np.random.Generator, n: int) -> np.ndarray:
+    """Accounts of the (bought or stolen) identities scam SIMs are registered to: most have one."""
+    accounts = np.full(n, -1, dtype=np.int64)
+    has = rng.random(n) < 0.85
+    accounts[has] = registry.add_accounts(int(has.sum()))
+    return accounts
+
+
 def build_rings(
     config: SimConfig, registry: Registry, rng: np.random.Generator, rings_per_typology: np.ndarray,
     mule_recruits: np.ndarray, recruit_phone: np.ndarray | None = None,
@@ -138,6 +146,7 @@ def build_rings(
                 mine.size, "mobile", "scam_sim", device=ring_phones[3 * ring_of[mine] + rng.integers(0, 3, mine.size)],
                 cell_home=registry.cells_for(district), cell_work=registry.cells_for(district), district=district,
                 activation_day=first_day + slot_day[mine] - age_days, age=rng.integers(1, 6, mine.size),
+                account=_identity_accounts(registry, rng, mine.size),
             )
         elif name == "voip":
             numbers[mine] = registry.add_numbers(mine.size, "voip", "scam_voip", listed=False)
@@ -163,7 +172,7 @@ def build_rings(
         box_sims = registry.add_numbers(
             total, "mobile", "simbox_sim", device=box_device[owner], cell_home=box_cell[owner],
             cell_work=box_cell[owner], district=box_district[owner], activation_day=activation,
-            age=rng.integers(1, 6, total),
+            age=rng.integers(1, 6, total), account=_identity_accounts(registry, rng, total),
         )
 
     # Mules: first level rotates every few days; digital-only banks after the drift.

@@ -16,7 +16,7 @@ sometimes from a new phone). Victims pay the ring's first-level mule with their 
 >>> registry = Registry(np.random.default_rng(0))
 >>> population = build_population(config, registry, np.random.default_rng(1))
 >>> scams = scam_events(config, registry, population, np.random.default_rng(2))
->>> bool(scams.calls["scam"].all()) or bool(scams.calls["scam"].any())
+>>> bool(scams.transfers["scam"].all())
 True
 >>> sorted(set(scams.episode_typology.tolist())) == [0, 1, 2, 3, 4]
 True
