@@ -66,7 +66,9 @@ def backtest_command(
     labels: Path | None = typer.Option(
         None, help="Labels file (default: DATA/labels.parquet or .csv/.jsonl when present)."
     ),
-    truth: Path | None = typer.Option(None, help="Ground truth file with event_id and is_fraud (from the simulator)."),
+    truth: Path | None = typer.Option(
+        None, help="Ground truth (event_id/transfer_id/call_id + is_fraud/is_scam); default: DATA/truth*.parquet."
+    ),
     window: str = typer.Option("24h", help="A firing protects the victim's scam transfers this long after it."),
     json_out: Path | None = typer.Option(None, "--json", help="Also write the report as JSON here."),
 ) -> None:
@@ -90,10 +92,11 @@ def backtest_command(
         raise typer.Exit(1) from None
     if labels is None and data.is_dir():
         labels = next((p for p in (data / "labels.parquet", data / "labels.csv", data / "labels.jsonl") if p.exists()), None)
-    if truth is None and data.is_dir() and (data / "truth.parquet").exists():
-        truth = data / "truth.parquet"
+    truth_files = [truth] if truth is not None else (
+        sorted(p for p in data.glob("truth*.parquet") if p.stem in ("truth", "truth_transfers", "truth_calls"))
+        if data.is_dir() else [])
     label_frame = read_frame(labels, "label") if labels is not None else None
-    truth_frame = pl.read_parquet(truth) if truth is not None else None
+    truth_frame = [pl.read_parquet(p) for p in truth_files] or None
     with Progress(console=console, transient=True) as progress:
         task = progress.add_task("backtesting", total=len(frames))
 

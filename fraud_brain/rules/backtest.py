@@ -27,7 +27,7 @@ front of it.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -45,6 +45,8 @@ ScoredSource = Callable[[Path], "list[pl.DataFrame] | None"]
 """Turns a DATA path into scored frames, or ``None`` if it does not recognise the path."""
 
 _NOT_SCORED = ("labels", "truth", "subscribers")
+_TRUTH_IDS = ("event_id", "transfer_id", "call_id")
+_TRUTH_FLAGS = ("is_fraud", "is_scam")
 
 
 def read_scored_parquet(data: Path) -> list[pl.DataFrame] | None:
@@ -158,7 +160,9 @@ def _event_facts(rules: RuleSet, frame: pl.DataFrame, event: str, transfer_victi
     )
 
 
-def _flag_events(facts: pl.DataFrame, labels: pl.DataFrame | None, truth: pl.DataFrame | None) -> pl.DataFrame:
+def _flag_events(
+    facts: pl.DataFrame, labels: pl.DataFrame | None, truth: pl.DataFrame | Sequence[pl.DataFrame] | None
+) -> pl.DataFrame:
     flags = _label_flags(labels)
     out = facts
     if flags:
@@ -177,16 +181,27 @@ def _flag_events(facts: pl.DataFrame, labels: pl.DataFrame | None, truth: pl.Dat
     else:
         out = out.with_columns(pl.lit(None, dtype=pl.Boolean).alias("label_fraud"))
     if truth is not None:
-        flag = "is_fraud" if "is_fraud" in truth.columns else "is_scam"
-        if "event_id" not in truth.columns or flag not in truth.columns:
-            raise ValueError(f"truth frame needs columns event_id and is_fraud (has {truth.columns})")
-        truth = truth.select(pl.col("event_id").cast(pl.String), pl.col(flag).cast(pl.Boolean).alias("truth_fraud"))
-        out = out.join(truth.unique("event_id", keep="last"), on="event_id", how="left").with_columns(
-            pl.col("truth_fraud").fill_null(False)
-        )
+        out = out.join(_truth_flags(truth), on="event_id", how="left").with_columns(pl.col("truth_fraud").fill_null(False))
     else:
         out = out.with_columns(pl.lit(None, dtype=pl.Boolean).alias("truth_fraud"))
     return out
+
+
+def _truth_flags(truth: pl.DataFrame | Sequence[pl.DataFrame]) -> pl.DataFrame:
+    """Ground truth as (event_id, truth_fraud): ids from event_id/transfer_id/call_id, flag is_fraud/is_scam."""
+    frames = [truth] if isinstance(truth, pl.DataFrame) else list(truth)
+    parts = []
+    for frame in frames:
+        id_column = next((c for c in _TRUTH_IDS if c in frame.columns), None)
+        flag = next((c for c in _TRUTH_FLAGS if c in frame.columns), None)
+        if id_column is None or flag is None:
+            raise ValueError(
+                f"truth frame needs an id column ({' / '.join(_TRUTH_IDS)}) and a flag ({' / '.join(_TRUTH_FLAGS)}); "
+                f"it has {frame.columns}"
+            )
+        parts.append(frame.select(pl.col(id_column).cast(pl.String).alias("event_id"),
+                                  pl.col(flag).cast(pl.Boolean).alias("truth_fraud")))
+    return pl.concat(parts).unique("event_id", keep="last")
 
 
 def _money_protected(firings: pl.DataFrame, scams: pl.DataFrame, window_ms: int) -> float:
@@ -205,7 +220,7 @@ def backtest(
     rules: RuleSet,
     scored_frames: Iterable[pl.DataFrame],
     labels: pl.DataFrame | None = None,
-    truth: pl.DataFrame | None = None,
+    truth: pl.DataFrame | Sequence[pl.DataFrame] | None = None,
     *,
     transfer_victim: str = "payer_phone",
     protect_window: str | int = "24h",
