@@ -124,8 +124,8 @@ def build_rings(
     slot_of = np.tile(np.repeat(np.arange(n_slots), k_max), n_rings)
     slot_day = slot_of * rotation[ring_of]
     mix_noise = rng.dirichlet(np.full(4, 4.0), n_rings)
-    before = 0.6 * BEFORE_DRIFT + 0.4 * mix_noise
-    after = 0.6 * AFTER_DRIFT + 0.4 * mix_noise
+    before = 0.75 * BEFORE_DRIFT + 0.25 * mix_noise
+    after = 0.75 * AFTER_DRIFT + 0.25 * mix_noise
     probs = np.where((slot_day >= drift_day)[:, None], after[ring_of], before[ring_of])
     kind = (rng.random(ring_of.size)[:, None] > np.cumsum(probs, axis=1)).sum(axis=1)
     kind = np.minimum(kind, 3)

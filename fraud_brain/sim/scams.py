@@ -254,7 +254,7 @@ def _fake_investment(b: _Builder, eps: np.ndarray) -> None:
     rng, n = b.rng, eps.size
     post = b.after_drift[eps]
     big_t = b.anchor[eps]
-    groom_days = rng.uniform(3, 18, n)
+    groom_days = rng.uniform(2, 12, n)
     n_groom = rng.integers(3, 10, n)
     owner, position = expand(n_groom)
     # The first contact opens the grooming period; the rest fall anywhere inside it.
