@@ -34,7 +34,7 @@ from typing import Any
 import polars as pl
 
 from fraud_brain.actions.clock import Clock, SystemClock
-from fraud_brain.actions.labels import labels_from_bank, labels_from_disposition
+from fraud_brain.actions.labels import is_suspect_number, labels_from_bank, labels_from_disposition
 from fraud_brain.actions.adapters.simulators import AGENT_DISPOSITIONS
 from fraud_brain.actions.decisions import REQUIRED_COLUMNS, DecisionError
 from fraud_brain.actions.policy import EscalationPolicy, PolicyError, load_policy
@@ -44,6 +44,8 @@ from fraud_brain.store.models import ACTION_KINDS, MODES, TIERS, Alert, Case, Ne
 BOT_FAILURES = ("not_convinced", "no_answer", "busy")
 _URGENCY = {tier: rank for rank, tier in enumerate(TIERS)}
 _CONTACT_KINDS = ("voice_bot", "agent_followup", "officer_alert")
+FAN_OUT_KINDS = ("voice_bot", "agent_followup", "stop_payment", "officer_alert")
+"""What a highest-risk decision gets at once (stop-payment only when it names a transfer)."""
 
 
 @dataclass
@@ -63,6 +65,7 @@ class IngestReport:
     actions: Counter[str] = field(default_factory=Counter)
     suppressed: int = 0
     rejected: list[str] = field(default_factory=list)
+    unknown_actions: Counter[str] = field(default_factory=Counter)
 
 
 @dataclass
@@ -101,9 +104,6 @@ def _alert_from_row(row: dict[str, Any]) -> Alert:
     if not row.get("victim_key"):
         raise DecisionError(f"{where}: victim_key is empty; a case needs the likely victim's number")
     actions = tuple(row.get("actions") or ())
-    unknown = [a for a in actions if a not in ACTION_KINDS]
-    if unknown:
-        raise DecisionError(f"{where}: actions {unknown} unknown; expected some of {list(ACTION_KINDS)}")
     score = row.get("score")
     if score is None:
         raise DecisionError(f"{where}: score must not be null")
@@ -219,9 +219,14 @@ class Orchestrator:
             {"event_id": alert.event_id, "rule": alert.rule, "tier": alert.tier, "score": alert.score,
              "reasons": list(alert.reasons), "transfer_id": alert.transfer_id},
         )
+        unknown = [a for a in alert.actions if a not in ACTION_KINDS]
+        if unknown:
+            # A newer rule vocabulary must not stop the actions this layer does know.
+            report.unknown_actions.update(unknown)
+            self.store.add_case_event(case.case_id, now, "unknown_actions_ignored", {"actions": unknown})
         wanted = set(alert.actions)
         if self.policy.fans_out(alert.tier, alert.score):
-            wanted |= set(ACTION_KINDS)
+            wanted |= set(FAN_OUT_KINDS)
             self.store.add_case_event(case.case_id, now, "fan_out", {"event_id": alert.event_id, "score": alert.score})
         for kind in ACTION_KINDS:
             if kind not in wanted:
@@ -297,6 +302,8 @@ class Orchestrator:
             return self._enqueue(case, kind, payload, now, reason)
         if kind == "stop_payment":
             return self._request_stop_payment(case, now, reason, alert)
+        if kind == "block_number_review":
+            return self._request_number_review(case, now, reason, alert)
         raise ValueError(f"case {case.case_id}: unknown action kind {kind!r}")
 
     def _request_stop_payment(self, case: Case, now: datetime, reason: str, alert: Alert | None) -> int | None:
@@ -321,6 +328,20 @@ class Orchestrator:
             "transfer_id": alert.transfer_id, "hold_hours": self.policy.stop_payment_hold.total_seconds() / 3600,
         }
         return self._enqueue(case, "stop_payment", payload, now, reason, subject=account, key=key)
+
+    def _request_number_review(self, case: Case, now: datetime, reason: str, alert: Alert | None) -> int | None:
+        number = alert.entity_key if alert is not None else None
+        if alert is None or not is_suspect_number(number, case.victim_key):
+            self.store.add_case_event(case.case_id, now, "number_review_skipped", {"why": "no suspect number in the decision", "entity_key": number})
+            return None
+        key = f"block_number_review:{number}"
+        if self.store.action_by_key(key) is not None:
+            # One review per number, however many victims it called.
+            self.store.add_case_event(case.case_id, now, "deduplicated", {"kind": "block_number_review", "number": number})
+            return None
+        payload = {"number": number, "victim": case.victim_key, "typology": case.typology, "rule": alert.rule,
+                   "score": alert.score, "reasons": list(alert.reasons)}
+        return self._enqueue(case, "block_number_review", payload, now, reason, subject=number, key=key)
 
     # -- outcomes and timers ---------------------------------------------------------------
     def tick(self, now: datetime | None = None) -> TickReport:

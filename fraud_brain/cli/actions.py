@@ -14,7 +14,6 @@ actions_app = typer.Typer(
 )
 
 DB_OPTION = typer.Option(Path("out/actions.db"), "--db", help="The SQLite store of alerts, cases and actions.")
-KINDS = ("voice_bot", "agent_followup", "stop_payment", "officer_alert")
 
 
 def _policy(path: Path | None):  # noqa: ANN202 - typed in fraud_brain.actions.policy
@@ -91,7 +90,9 @@ def dispatch_command(
             console.print(f"[red]✗[/red] the signing secret variable {secret_env} is empty")
             raise typer.Exit(1)
         adapter = WebhookAdapter(webhook, secret.encode())
-        adapters = dict.fromkeys(KINDS, adapter)
+        from fraud_brain.store import ACTION_KINDS
+
+        adapters = dict.fromkeys(ACTION_KINDS, adapter)
     else:
         adapters = simulated_adapters(seed)
     clock = SystemClock()

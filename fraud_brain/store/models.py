@@ -15,8 +15,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
-ACTION_KINDS = ("voice_bot", "agent_followup", "stop_payment", "officer_alert")
-"""Every kind of action the workflow can take."""
+ACTION_KINDS = ("voice_bot", "agent_followup", "stop_payment", "officer_alert", "block_number_review")
+"""Every kind of action the workflow can take (``block_number_review``: ask the telecom operator
+to review a suspect number for blocking)."""
 ACTION_STATUSES = ("pending", "in_flight", "done", "failed", "dead", "cancelled")
 """Outbox states: ``failed`` waits for a retry at ``next_attempt_at``; ``dead`` has given up;
 ``cancelled`` was withdrawn before dispatch (a re-dial for a case that closed meanwhile)."""

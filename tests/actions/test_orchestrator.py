@@ -229,13 +229,13 @@ def test_bad_decisions_are_rejected_with_the_event_rule_and_field() -> None:
         [
             {"event_id": "good", "time": T0, "victim_key": VICTIM},
             {"event_id": "bad", "rule": "night_mule", "time": T0, "victim_key": VICTIM, "tier": "week"},
-            {"event_id": "bad2", "time": T0, "victim_key": VICTIM, "actions": ["sms"]},
+            {"event_id": "noname", "time": T0, "victim_key": ""},
         ]
     )
     report = world.orch.ingest(frame)
     assert report.alerts == 1
     assert report.rejected[0].startswith("decision bad (rule night_mule): tier 'week'")
-    assert "actions ['sms'] unknown" in report.rejected[1]
+    assert report.rejected[1].startswith("decision noname (rule rule): victim_key is empty")
     with pytest.raises(DecisionError, match=r"missing column\(s\) \['victim_key'\]"):
         world.orch.ingest(frame.drop("victim_key"))
 
@@ -414,3 +414,25 @@ def test_bot_ladder_matches_a_reference(interval: int, max_redials: int, script:
         assert (case.status, case.contact_state) == ("open", "agent")
     answered = [t for t, o in zip(expected_calls, script) if o in ("convinced", "not_convinced")]
     assert case.first_contact_at == (answered[0] if answered else None)
+
+
+def test_unknown_actions_are_noted_and_the_known_ones_still_happen() -> None:
+    world = World()
+    world.decide(actions=["sms_to_relatives", "voice_bot"])
+    assert [a.kind for a in world.actions()] == ["voice_bot"]
+    assert "unknown_actions_ignored" in world.timeline(world.cases()[0])
+
+
+def test_number_review_once_per_suspect_number_across_victims() -> None:
+    world = World()
+    for i in range(3):
+        world.decide(event_id=f"w{i}", victim_key=f"1380000000{i}", entity_key="0088216000001",
+                     actions=["block_number_review"], rule="wangiri_one_ring")
+    world.decide(event_id="self", victim_key="13800000009", entity_key="13800000009", actions=["block_number_review"])
+    world.decide(event_id="imei", victim_key="13800000008", entity_key="356938035643809", actions=["block_number_review"])
+    world.run()
+    (review,) = world.actions("block_number_review")
+    assert (review.subject, review.status, review.outcome) == ("0088216000001", "done", "queued_for_review")
+    assert review.payload["rule"] == "wangiri_one_ring"
+    skipped = [k for c in world.cases() for k in world.timeline(c) if k == "number_review_skipped"]
+    assert len(skipped) == 2

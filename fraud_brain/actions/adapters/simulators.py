@@ -1,5 +1,5 @@
 """Embedded simulators: the default adapters, standing in for the voice-bot platform, the agents'
-queue, the banks and the officers' phones.
+queue, the banks, the officers' phones and the telecom operator's number-review desk.
 
 Outcomes are drawn from a seeded RNG keyed by the action's idempotency key, so a re-delivered
 action gets the same answer (the simulators are idempotent receivers, like the real ones must be).
@@ -146,15 +146,33 @@ class SimulatedOfficerPager:
         return AdapterResult.success("delivered", {"simulated": True})
 
 
+@dataclass
+class SimulatedNumberReview:
+    """The telecom operator's desk that reviews suspect numbers for blocking: the request is queued.
+
+    >>> from datetime import datetime, timezone
+    >>> t = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    >>> SimulatedNumberReview().send(Action(1, 1, "block_number_review", "n1", {}, "in_flight", 1, t, t)).outcome
+    'queued_for_review'
+    """
+
+    queued: Counter[str] = field(default_factory=Counter)
+
+    def send(self, action: Action) -> AdapterResult:
+        self.queued[action.idempotency_key] += 1
+        return AdapterResult.success("queued_for_review", {"simulated": True})
+
+
 def simulated_adapters(seed: int = 0) -> dict[str, Adapter]:
     """One embedded simulator per action kind, all seeded from ``seed``.
 
     >>> sorted(simulated_adapters())
-    ['agent_followup', 'officer_alert', 'stop_payment', 'voice_bot']
+    ['agent_followup', 'block_number_review', 'officer_alert', 'stop_payment', 'voice_bot']
     """
     return {
         "voice_bot": SimulatedVoiceBot(seed=seed),
         "agent_followup": SimulatedAgentQueue(),
         "stop_payment": SimulatedBank(seed=seed),
         "officer_alert": SimulatedOfficerPager(),
+        "block_number_review": SimulatedNumberReview(),
     }
