@@ -1,7 +1,8 @@
 """Scoring benchmark: end-to-end events/s (features + models) and single-record latency.
 
 Compares, in the same run and on the same events, one core each:
-- this project: feature replay (numba engine) + LightGBM batch scoring of transfers and calls +
+- this project: feature replay (numba engine) + the shipped champion models (``models/``:
+  LightGBM, calibrated, reason codes for likely alerts) on every transfer and every call +
   the river online model (batch ``predict_proba_many``/``learn_many`` with delayed labels);
 - a per-event river pipeline doing the same job: per-key river ``Agg`` features, then
   ``predict_proba_one`` + ``learn_one`` on a StandardScaler → LogisticRegression, one event at
@@ -62,37 +63,36 @@ def _replay(frames: dict[str, pl.DataFrame]) -> tuple[dict[str, pl.DataFrame], f
     return out, time.perf_counter() - start
 
 
-def _models(features: dict[str, pl.DataFrame], labels: pl.DataFrame) -> tuple[dict[str, float], dict]:
+def _models(features: dict[str, pl.DataFrame], labels: pl.DataFrame, batch: int) -> tuple[dict[str, float], dict]:
+    """Score with the shipped champions (models/), as the engine would: calibrated scores for
+    every transfer and call, reasons for likely alerts, plus the online model with delayed labels."""
     from fraud_brain.features import bundled_spec
-    from fraud_brain.scoring.offline import TimeSplit, feature_matrix, label_events, train_booster
+    from fraud_brain.scoring import load_champion_scorer
+    from fraud_brain.scoring.offline import feature_matrix
     from fraud_brain.scoring.online import OnlineModel, replay_online
     from fraud_brain.scoring.scorer import online_inputs
 
     spec = bundled_spec("telecom")
+    models = Path(__file__).resolve().parent.parent / "models"
+    transfer_scorer = load_champion_scorer(models, spec, "transfer", reason_threshold=0.9)
+    number_scorer = load_champion_scorer(models, spec, "number", reason_threshold=0.9)
     transfers = features["transfer"].sort("time")
     calls = features["call"]
-    t_names, c_names = list(spec.feature_groups("transfer")), list(spec.feature_groups("call"))
-    first = transfers["time"].min()
-    split = TimeSplit.from_days(first, 10, 2, 16)
-    train = label_events(transfers.filter(pl.col("time") < split.train_end), labels, as_of=split.label_cutoff)
-    transfer_model = train_booster(feature_matrix(train, t_names), train["label"].to_numpy(), t_names, num_boost_round=200)
-    rng = np.random.default_rng(1)
-    c_train = calls.head(50_000)
-    call_model = train_booster(feature_matrix(c_train, c_names), (rng.random(c_train.height) < 0.03).astype(float), c_names, num_boost_round=200)
 
     timings: dict[str, float] = {}
     start = time.perf_counter()
-    Xt = feature_matrix(transfers, t_names)
-    Xc = feature_matrix(calls, c_names)
-    timings["to_matrix"] = time.perf_counter() - start
+    for lo in range(0, transfers.height, batch):
+        transfer_scorer.score_batch(transfers.slice(lo, batch))
+    timings["transfer model (LightGBM + calibration + reasons)"] = time.perf_counter() - start
     start = time.perf_counter()
-    raw_t = transfer_model.predict(Xt, raw_score=True, num_threads=1)
-    timings["lightgbm_transfers"] = time.perf_counter() - start
+    for lo in range(0, calls.height, batch):
+        number_scorer.score_batch(calls.slice(lo, batch))
+    timings["number model on every call"] = time.perf_counter() - start
     start = time.perf_counter()
-    call_model.predict(Xc, raw_score=True, num_threads=1)
-    timings["lightgbm_calls"] = time.perf_counter() - start
-    start = time.perf_counter()
-    online = OnlineModel([*t_names, "offline_logit"])
+    names = transfer_scorer.feature_names
+    Xt = feature_matrix(transfers, names)
+    raw_t = transfer_scorer.booster.predict(Xt, raw_score=True, num_threads=1)
+    online = OnlineModel([*names, "offline_logit"])
     transfer_labels = labels.filter(pl.col("entity_type").cast(pl.String) == "transfer")
     replay_online(
         transfers["transfer_id"].to_list(), transfers["time"].dt.epoch("ms").to_numpy(), online_inputs(Xt, raw_t),
@@ -100,8 +100,8 @@ def _models(features: dict[str, pl.DataFrame], labels: pl.DataFrame) -> tuple[di
         np.ones(transfer_labels.height, dtype=np.int64), online,
         learn_every=3_600_000, negative_after=2 * 86_400_000,
     )
-    timings["online_river_batches"] = time.perf_counter() - start
-    return timings, {"transfer_model": transfer_model, "names": t_names, "X": Xt}
+    timings["online river model (batches, delayed labels)"] = time.perf_counter() - start
+    return timings, {"scorer": transfer_scorer, "X": Xt}
 
 
 def _river_per_event(frames: dict[str, pl.DataFrame], limit: int) -> tuple[int, float]:
@@ -147,16 +147,14 @@ def _river_per_event(frames: dict[str, pl.DataFrame], limit: int) -> tuple[int, 
 
 
 def _latency(models: dict, repeats: int) -> dict[str, dict[str, float]]:
-    from fraud_brain.scoring.scorer import Scorer
-
-    scorer = Scorer(models["transfer_model"], models["names"])
+    scorer = models["scorer"]
     X = models["X"]
-    rows = [dict(zip(models["names"], X[i].tolist(), strict=True)) for i in range(min(repeats, len(X)))]
+    rows = [dict(zip(scorer.feature_names, X[i].tolist(), strict=True)) for i in range(min(repeats, len(X)))]
     out: dict[str, dict[str, float]] = {}
     for label, call in (
-        ("Booster.predict 1 row (raw)", lambda i: models["transfer_model"].predict(X[i : i + 1], num_threads=1)),
-        ("score_one(array), no reasons", lambda i: scorer.score_one(X[i], reasons=False)),
-        ("score_one(dict), with reasons", lambda i: scorer.score_one(rows[i])),
+        ("Booster.predict 1 row (raw LightGBM)", lambda i: scorer.booster.predict(X[i : i + 1], num_threads=1)),
+        ("score_one(array), calibrated, no reasons", lambda i: scorer.score_one(X[i], reasons=False)),
+        ("score_one(dict), calibrated, with reasons", lambda i: scorer.score_one(rows[i])),
     ):
         for i in range(50):
             call(i % len(rows))
@@ -175,6 +173,7 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=1_000_000, help="events (calls + transfers) to score")
     parser.add_argument("--quick", action="store_true", help="100,000 events, shorter baseline")
     parser.add_argument("--river-events", type=int, default=100_000, help="events for the per-event river baseline")
+    parser.add_argument("--batch", type=int, default=50_000, help="rows per scoring batch")
     args = parser.parse_args()
     n_events = 100_000 if args.quick else args.events
     river_events = min(n_events, 20_000 if args.quick else args.river_events)
@@ -191,7 +190,7 @@ def main() -> None:
         progress.advance(task)
         features, t_features = _replay(frames)
         progress.advance(task)
-        timings, models = _models(features, frames["label"])
+        timings, models = _models(features, frames["label"], args.batch)
         progress.advance(task)
         river_n, river_t = _river_per_event(frames, river_events)
         progress.advance(task)

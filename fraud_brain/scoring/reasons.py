@@ -128,6 +128,9 @@ class ReasonTemplates:
                 rendered = self._render(text, feature, values, template.scale, label, label_zh)
                 if rendered is not None:
                     return rendered
+        if isinstance(value, float) and math.isnan(value):
+            # LightGBM routes missing values down their own branch: "no history" is a reason too
+            return f"{label}: no record yet" if language == "en" else f"{label_zh}：暂无记录"
         generic = self._render(self.generic[language], feature, values, 1.0, label, label_zh)
         return generic if generic is not None else f"{label}: {value}"
 

@@ -155,20 +155,35 @@ class Scorer:
         return out
 
     def _reason_columns(self, X: np.ndarray, score: np.ndarray) -> list[pl.Series]:
+        # Built from flat columns: a Python list of lists per row costs seconds per million rows.
         n = len(X)
-        en: list[list[str]] = [[] for _ in range(n)]
-        zh: list[list[str]] = [[] for _ in range(n)]
-        names: list[list[str]] = [[] for _ in range(n)]
+        row_of: list[int] = []
+        en: list[str] = []
+        zh: list[str] = []
+        names: list[str] = []
         if self.n_reasons and n:
             rows = np.flatnonzero(score >= self.reason_threshold)
             if len(rows):
                 contrib = self.booster.predict(X[rows], pred_contrib=True)
-                for row, reasons in zip(rows.tolist(), top_reasons(contrib, X[rows], self.feature_names, self.templates, self.n_reasons), strict=True):
-                    en[row] = [r.en for r in reasons]
-                    zh[row] = [r.zh for r in reasons]
-                    names[row] = [r.feature for r in reasons]
-        dtype = pl.List(pl.String)
-        return [pl.Series("reasons_en", en, dtype=dtype), pl.Series("reasons_zh", zh, dtype=dtype), pl.Series("reason_features", names, dtype=dtype)]
+                explained = top_reasons(contrib, X[rows], self.feature_names, self.templates, self.n_reasons)
+                for row, reasons in zip(rows.tolist(), explained, strict=True):
+                    for reason in reasons:
+                        row_of.append(row)
+                        en.append(reason.en)
+                        zh.append(reason.zh)
+                        names.append(reason.feature)
+        flat = pl.DataFrame(
+            {"_row": row_of, "reasons_en": en, "reasons_zh": zh, "reason_features": names},
+            schema={"_row": pl.Int64, "reasons_en": pl.String, "reasons_zh": pl.String, "reason_features": pl.String},
+        )
+        grouped = flat.group_by("_row").agg(pl.all())
+        columns = ["reasons_en", "reasons_zh", "reason_features"]
+        out = (
+            pl.DataFrame({"_row": pl.int_range(n, eager=True, dtype=pl.Int64)})
+            .join(grouped, on="_row", how="left", maintain_order="left")
+            .with_columns(pl.col(c).fill_null(pl.lit([], dtype=pl.List(pl.String))) for c in columns)
+        )
+        return [out[c] for c in columns]
 
     def vector(self, values: np.ndarray | dict[str, float]) -> np.ndarray:
         """One event's features as a 1-row float64 matrix (missing dict entries become NaN)."""

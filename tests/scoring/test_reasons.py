@@ -106,3 +106,10 @@ def test_templates_cover_the_bundled_transfer_and_call_features():
         names = set(spec.feature_groups(stream))
         covered = names & set(templates.features)
         assert len(covered) >= 0.6 * len(names), sorted(names - covered)
+
+
+def test_a_missing_value_reads_as_no_record():
+    templates = ReasonTemplates.load()
+    values = {"caller_max_minutes_hl24h": float("nan")}
+    assert templates.sentence("caller_max_minutes_hl24h", values, "en") == "longest call in 24 h (minutes): no record yet"
+    assert templates.sentence("caller_max_minutes_hl24h", values, "zh") == "24小时内最长通话（分钟）：暂无记录"
