@@ -20,7 +20,7 @@ from fraud_brain.actions.agent_desk import SimulatedAgentDesk
 from fraud_brain.actions.clock import Clock, ManualClock, SystemClock
 from fraud_brain.actions.dispatcher import DispatchReport, Dispatcher
 from fraud_brain.actions.decisions import DECISION_SCHEMA, DecisionError, decision_frame, read_decisions
-from fraud_brain.actions.orchestrator import IngestReport, Orchestrator, TickReport
+from fraud_brain.actions.orchestrator import IngestReport, Orchestrator, TickReport, district_lookup
 from fraud_brain.actions.policy import EscalationPolicy, OutboxSettings, PolicyError, load_policy, parse_policy
 from fraud_brain.actions.report import ActionsSummary, summarize
 from fraud_brain.actions.workflow import ReplayResult, replay
@@ -50,6 +50,7 @@ __all__ = [
     "TickReport",
     "WebhookAdapter",
     "decision_frame",
+    "district_lookup",
     "load_policy",
     "parse_policy",
     "read_decisions",

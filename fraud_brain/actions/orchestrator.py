@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -85,6 +86,18 @@ class TickReport:
     actions: Counter[str] = field(default_factory=Counter)
 
 
+def district_lookup(subscribers: pl.DataFrame) -> dict[str, str]:
+    """Phone → district from subscriber reference data (the SUBSCRIBERS shape), for officer alerts.
+
+    >>> district_lookup(pl.DataFrame({"phone": ["138", "139"], "district": ["Tianhe", None]}))
+    {'138': 'Tianhe'}
+    """
+    if "phone" not in subscribers.columns or "district" not in subscribers.columns:
+        raise ValueError(f"subscriber frame needs phone and district columns; has {subscribers.columns}")
+    rows = subscribers.select("phone", "district").drop_nulls().unique("phone", keep="last", maintain_order=True)
+    return dict(rows.iter_rows())
+
+
 def _aware(value: datetime) -> datetime:
     return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
 
@@ -135,10 +148,18 @@ class Orchestrator:
     1
     """
 
-    def __init__(self, store: Repository, policy: EscalationPolicy | None = None, clock: Clock | None = None):
+    def __init__(
+        self,
+        store: Repository,
+        policy: EscalationPolicy | None = None,
+        clock: Clock | None = None,
+        districts: Mapping[str, str] | None = None,
+    ):
         self.store = store
         self.policy = policy or EscalationPolicy()
         self.clock = clock or SystemClock()
+        self.districts: Mapping[str, str] = districts or {}
+        """Victim phone → home district, so an officer alert reaches the right community officer."""
 
     def reload_policy(self, path: str | Path) -> PolicyError | None:
         """Switch to the policy in ``path``; a bad file keeps the current policy and is returned as the error.
@@ -297,7 +318,7 @@ class Orchestrator:
             if self._episode_actions(case, kind):
                 self.store.add_case_event(case.case_id, now, "deduplicated", {"kind": kind})
                 return None
-            payload = {**base, "reason": reason,
+            payload = {**base, "reason": reason, "district": self.districts.get(case.victim_key),
                        "message": f"Likely {case.typology or 'scam'} victim {case.victim_key}: please check on them."}
             return self._enqueue(case, kind, payload, now, reason)
         if kind == "stop_payment":

@@ -17,7 +17,7 @@ True
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -55,12 +55,13 @@ def replay(
     step: timedelta = timedelta(minutes=1),
     drain: timedelta = timedelta(hours=6),
     progress: Callable[[int, int], None] | None = None,
+    districts: Mapping[str, str] | None = None,
 ) -> ReplayResult:
     """Run decisions through the workflow in event-time order, then let timers run out for ``drain``.
 
     Each step of simulated time ingests the decisions made in it, reacts to outcomes, delivers
     due actions and lets simulated agents work. ``progress(done, total)`` is told how many
-    decisions have been ingested.
+    decisions have been ingested; ``districts`` (victim phone → district) addresses officer alerts.
     """
     result = ReplayResult(store=store)
     if decisions.height == 0:
@@ -69,7 +70,7 @@ def replay(
     times = ordered["time"].to_list()
     first = min(times)
     clock = ManualClock(first)
-    orchestrator = Orchestrator(store, policy, clock)
+    orchestrator = Orchestrator(store, policy, clock, districts)
     dispatcher = Dispatcher(store, adapters or simulated_adapters(seed), clock, orchestrator.policy.outbox, seed=seed)
     desk = desk or SimulatedAgentDesk(seed=seed)
     end = max(times) + drain

@@ -34,6 +34,7 @@ def replay_command(
     seed: int = typer.Option(0, help="Seed of the simulated bot, bank and agents."),
     step_minutes: float = typer.Option(1.0, help="Simulated time step."),
     drain_hours: float = typer.Option(6.0, help="Keep timers running this long after the last decision."),
+    subscribers: Path | None = typer.Option(None, help="Subscriber file: victims' districts for officer alerts."),
 ) -> None:
     """Replay decisions on a simulated clock through cases, escalations and the simulators; print the report."""
     from datetime import timedelta
@@ -51,6 +52,12 @@ def replay_command(
     except (DecisionError, OSError) as error:
         console.print(f"[red]✗[/red] {error}", highlight=False)
         raise typer.Exit(1) from None
+    districts = None
+    if subscribers is not None:
+        from fraud_brain.actions import district_lookup
+        from fraud_brain.io import read_frame
+
+        districts = district_lookup(read_frame(subscribers, "subscriber"))
     db.parent.mkdir(parents=True, exist_ok=True)
     store = SQLiteRepository(db)
     with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed:,}/{task.total:,}"),
@@ -59,6 +66,7 @@ def replay_command(
         result = replay(
             frame, store, policy=_policy(policy), seed=seed, step=timedelta(minutes=step_minutes),
             drain=timedelta(hours=drain_hours), progress=lambda done, total: progress.update(task, completed=done),
+            districts=districts,
         )
     for message in result.ingested.rejected[:20]:
         console.print(f"[red]✗[/red] {message}", highlight=False)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -79,3 +80,22 @@ def test_dispatch_over_a_webhook(tmp_path: Path, receiver: Receiver) -> None:
     assert result.exit_code == 0, result.output
     assert f"done {pending}" in result.output
     assert sum(receiver.effects.values()) == pending and set(receiver.effects.values()) == {1}
+
+
+def test_replay_addresses_officer_alerts_to_districts(tmp_path: Path) -> None:
+    from fraud_brain.io import write_frame
+    from fraud_brain.schema import SUBSCRIBERS
+
+    _decisions().write_parquet(tmp_path / "decisions.parquet")
+    subscribers = pl.DataFrame({"phone": ["13800000000"], "district": ["Yuexiu"]}).with_columns(
+        [pl.lit(None, dtype=dtype).alias(name) for name, dtype in SUBSCRIBERS.polars_schema().items()
+         if name not in ("phone", "district")]
+    ).select(SUBSCRIBERS.column_names())
+    write_frame(subscribers, tmp_path / "subscribers.parquet")
+    db = tmp_path / "d.db"
+    result = runner.invoke(app, ["actions", "replay", str(tmp_path / "decisions.parquet"), "--db", str(db),
+                                 "--subscribers", str(tmp_path / "subscribers.parquet")])
+    assert result.exit_code == 0, result.output
+    alerts = SQLiteRepository(db).table("actions").filter(pl.col("kind") == "officer_alert")
+    districts = {json.loads(p)["victim"]: json.loads(p)["district"] for p in alerts["payload"]}
+    assert districts["13800000000"] == "Yuexiu" and districts.get("13800000003") is None

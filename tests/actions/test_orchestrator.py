@@ -436,3 +436,13 @@ def test_number_review_once_per_suspect_number_across_victims() -> None:
     assert review.payload["rule"] == "wangiri_one_ring"
     skipped = [k for c in world.cases() for k in world.timeline(c) if k == "number_review_skipped"]
     assert len(skipped) == 2
+
+
+def test_officer_alerts_name_the_victims_district() -> None:
+    from fraud_brain.actions import district_lookup
+
+    world = World()
+    world.orch.districts = district_lookup(pl.DataFrame({"phone": [VICTIM], "district": ["Haizhu"]}))
+    world.decide(actions=["officer_alert"], typology="impersonating_police")
+    (alert,) = world.actions("officer_alert")
+    assert alert.payload["district"] == "Haizhu" and "impersonating_police" in alert.payload["message"]
