@@ -86,11 +86,16 @@ def _uniform_ms(rng: np.random.Generator, low_min: float, high_min: float, n: in
 def _pick_victims(rng: np.random.Generator, population: Population, weights: tuple[float, ...], n: int) -> np.ndarray:
     """``n`` residents with a bank account, drawn by the typology's age weights."""
     candidates = population.with_account()
-    ages = population.age[candidates]
-    p = np.asarray(weights, dtype=np.float64)[ages]
+    order = np.argsort(population.age[candidates], kind="stable")
+    candidates = candidates[order]
+    per_band = np.bincount(population.age[candidates], minlength=len(weights))
+    # The weights are the victims' age mix, whatever the bands' sizes (empty bands are skipped).
+    p = np.where(per_band > 0, np.asarray(weights, dtype=np.float64), 0.0)
     if p.sum() == 0:
-        p = np.ones_like(p)
-    return candidates[rng.choice(candidates.size, size=n, p=p / p.sum())]
+        p = (per_band > 0).astype(np.float64)
+    band = rng.choice(p.size, size=n, p=p / p.sum())
+    first = np.cumsum(per_band) - per_band
+    return candidates[first[band] + (rng.random(n) * per_band[band]).astype(np.int64)]
 
 
 class _Builder:

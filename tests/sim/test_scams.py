@@ -187,5 +187,6 @@ def test_tactics_drift_after_the_drift_day(small_world: World) -> None:
     pays = small_world.transfers.join(small_world.truth_transfers, on="transfer_id").filter(pl.col("kind") == "victim")
     digital = pays.with_columns(after=pl.col("time").dt.epoch("ms") >= cut, digital=pl.col("payee_bank").is_in(
         ["WEBANK", "MYBANK", "XWBANK"])).group_by("after").agg(pl.col("digital").mean()).sort("after")
-    assert digital["digital"][0] == 0.0
+    # Before the drift only the odd recruited local mule banks digitally.
+    assert digital["digital"][0] < 0.05
     assert digital["digital"][1] > 0.3
