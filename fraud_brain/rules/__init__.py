@@ -11,7 +11,7 @@ from fraud_brain.rules.backtest import BacktestReport, backtest
 from fraud_brain.rules.condition import ConditionError, compile_condition
 from fraud_brain.rules.decider import Decider
 from fraud_brain.rules.defaults import DEFAULT_RULES_PATH, expected_scored_schemas
-from fraud_brain.rules.engine import RuleEngine
+from fraud_brain.rules.engine import RuleEngine, RuleStats
 from fraud_brain.rules.errors import RuleFileError, RuleProblem
 from fraud_brain.rules.manager import RuleManager
 from fraud_brain.rules.model import EventSpec, Rule
@@ -20,6 +20,6 @@ from fraud_brain.rules.vocabulary import ACTIONS, EVENTS, MODES, TIERS, parse_du
 
 __all__ = [
     "ACTIONS", "EVENTS", "HIT_SCHEMA", "MODES", "TIERS", "BacktestReport", "ConditionError", "DEFAULT_RULES_PATH",
-    "Decider", "EventSpec", "RuleEngine", "Rule", "RuleEvaluationError", "RuleFileError", "RuleManager", "RuleProblem", "RuleSet",
+    "Decider", "EventSpec", "RuleEngine", "RuleStats", "Rule", "RuleEvaluationError", "RuleFileError", "RuleManager", "RuleProblem", "RuleSet",
     "backtest", "compile_condition", "empty_hits", "expected_scored_schemas", "parse_duration",
 ]

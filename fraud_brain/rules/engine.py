@@ -28,13 +28,50 @@ from fraud_brain.rules.manager import RuleManager
 from fraud_brain.rules.ruleset import RuleSet
 
 
+class RuleStats:
+    """Live per-rule counts (hits, decisions, suppressed by cooldown), shadow rules alike.
+
+    >>> stats = RuleStats()
+    >>> stats.add(pl.DataFrame({"rule": ["r", "r", "s"], "mode": ["active", "active", "shadow"],
+    ...                         "status": ["fired", "cooldown", "shadow"]}))
+    >>> stats.table().rows()
+    [('r', 'active', 2, 1, 1), ('s', 'shadow', 1, 1, 0)]
+    """
+
+    def __init__(self) -> None:
+        self.counts: dict[tuple[str, str], list[int]] = {}
+
+    def add(self, decided: pl.DataFrame) -> None:
+        """Count a batch of decided hits (the output of :meth:`Decider.decide`)."""
+        if decided.height == 0:
+            return
+        grouped = decided.group_by("rule", "mode").agg(
+            pl.len().alias("hits"),
+            pl.col("status").cast(pl.String).is_in(["fired", "shadow"]).sum().alias("decisions"),
+        )
+        for rule, mode, hits, decisions in grouped.iter_rows():
+            entry = self.counts.setdefault((rule, mode), [0, 0])
+            entry[0] += hits
+            entry[1] += decisions
+
+    def table(self) -> pl.DataFrame:
+        """rule, mode, hits, decisions (would-be decisions for shadow rules), suppressed; by rule name."""
+        rows = [(rule, mode, h, d, h - d) for (rule, mode), (h, d) in sorted(self.counts.items())]
+        return pl.DataFrame(rows, schema={"rule": pl.String, "mode": pl.String, "hits": pl.Int64,
+                                          "decisions": pl.Int64, "suppressed": pl.Int64}, orient="row")
+
+
 class RuleEngine:
-    """Hot-reloaded rules then per-entity cooldowns; ``state_path`` keeps cooldowns across restarts."""
+    """Hot-reloaded rules then per-entity cooldowns; ``state_path`` keeps cooldowns across restarts.
+
+    ``stats`` counts every rule's hits and decisions live, shadow rules included.
+    """
 
     def __init__(self, rules: RuleManager | RuleSet, state_path: str | Path | None = None):
         self.rules = rules
         self.state_path = Path(state_path) if state_path is not None else None
         self.decider = Decider.restore(self.state_path) if self.state_path is not None else Decider()
+        self.stats = RuleStats()
 
     @property
     def ruleset(self) -> RuleSet:
@@ -48,7 +85,9 @@ class RuleEngine:
 
     def process(self, batch: pl.DataFrame, event: str | None = None) -> pl.DataFrame:
         """Every hit of the batch with its ``status`` (fired/cooldown/shadow/shadow_cooldown) and ``active``."""
-        return self.decider.decide(self.rules.evaluate(batch, event=event))
+        decided = self.decider.decide(self.rules.evaluate(batch, event=event))
+        self.stats.add(decided)
+        return decided
 
     def decisions(self, batch: pl.DataFrame, event: str | None = None) -> pl.DataFrame:
         """Only the active decisions of the batch, in the hits layout the actions layer consumes."""

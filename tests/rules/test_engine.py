@@ -30,5 +30,6 @@ def test_a_restart_keeps_cooldowns_and_a_bad_reload_keeps_the_rules(tmp_path, sc
     assert restarted.decisions(again)["rule"].to_list() == ["hot"]
     assert restarted.reload_error is not None and "rule 'hot': when" in str(restarted.reload_error)
     assert {r.name for r in restarted.ruleset.rules} == {"hot", "trial"}
+    assert restarted.stats.table().rows() == [("hot", "active", 3, 2, 1), ("trial", "shadow", 3, 3, 0)]
     empty = restarted.process(transfers([]))
     assert empty.height == 0 and {"status", "active"} <= set(empty.columns)
