@@ -101,10 +101,12 @@ class FeatureEngine:
     """Keyed streaming state and features for one spec.
 
     ``reference`` holds the tables named by the spec's ``[[join]]`` entries (e.g. subscriber
-    profiles). See the module docstring for ordering, lateness and duplicates.
+    profiles); ``initial_keys`` pre-sizes each entity's state (it grows by doubling anyway).
+    See the module docstring for ordering, lateness and duplicates.
     """
 
-    def __init__(self, spec: Spec, reference: Mapping[str, pl.DataFrame] | None = None) -> None:
+    def __init__(self, spec: Spec, reference: Mapping[str, pl.DataFrame] | None = None,
+                 initial_keys: int = 1024) -> None:
         self.spec = spec
         self.plan: Plan = build_plan(spec)
         self.reference = dict(reference or {})
@@ -122,7 +124,9 @@ class FeatureEngine:
             ).unique("__fb_key", keep="last")
             for j_i, j in enumerate(spec.joins)
         }
-        self.store = StateStore([self.plan.entity_layouts[e] for e in self.plan.entities])
+        # Sizing for the expected keys per entity avoids regrowing (copying) state while warming up.
+        initial = 1 << max(int(initial_keys) - 1, 1).bit_length()
+        self.store = StateStore([self.plan.entity_layouts[e] for e in self.plan.entities], initial)
         self._seen_keys = np.zeros(2048, np.uint64)
         self._seen_slots = np.full(2048, -1, np.int64)
         self._seen_count = np.zeros(1, np.int64)
@@ -291,10 +295,7 @@ class FeatureEngine:
             start += h
         T, S = T[order], S[order]
         if mutate:
-            for e, ename in enumerate(plan.entities):
-                bound = sum(ready[s].height * plan.streams[s].inserts_per_entity.get(ename, 0) for s in names)
-                if bound:
-                    self.store.ensure(e, bound)
+            self.store.ensure_all(self._new_key_bounds(names, parts))
         OUT = np.full((n, co), np.nan, np.float64)
         st = self.store
         K.run(T, S, X, KH, OUT, plan.prog_lo, plan.prog_hi, plan.instructions, plan.code, plan.consts,
@@ -319,6 +320,19 @@ class FeatureEngine:
             cols = {name: rows[:, i] for i, (name, emit) in enumerate(zip(sp.feature_names, sp.feature_emit)) if emit}
             result[s] = base.hstack(pl.DataFrame(cols, schema={k: pl.Float64 for k in cols}))
         return result
+
+    def _new_key_bounds(self, names: list[str], parts: dict) -> dict[int, int]:
+        """Per entity, how many keys of this batch are not in the state yet (a bound on new keys)."""
+        st = self.store
+        bounds: dict[int, int] = {}
+        for s in names:
+            for row in self.plan.streams[s].instructions:
+                if row[K.I_OP] == K.INSERT:
+                    e = row[K.I_ENT]
+                    hashes = np.ascontiguousarray(parts[s][2][:, row[K.I_KEY]])
+                    bounds[e] = bounds.get(e, 0) + int(K.count_missing(
+                        st.ht_keys, st.ht_slots, st.ht_off[e], st.ht_mask[e], hashes))
+        return bounds
 
     def peek(self, stream: str, frame: pl.DataFrame) -> pl.DataFrame:
         """Features of events against the current state, changing nothing (a synchronous pre-check).

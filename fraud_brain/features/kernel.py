@@ -39,6 +39,7 @@ INSTR_WIDTH = 18
 NONE_TIME = np.iinfo(np.int64).min
 """Int64 sentinel for "no time yet" and "no bucket yet"."""
 MAX_REGS = 64
+LN2 = math.log(2.0)
 
 
 @njit(cache=True, inline="always")
@@ -76,6 +77,16 @@ def set_insert(keys, slots, off, mask, count, ent, h):
             count[ent] = slot + 1
             return slot
         i = (i + 1) & mask
+
+
+@njit(cache=True)
+def count_missing(keys, slots, off, mask, hashes):
+    """How many of ``hashes`` (non-zero) are not yet in one entity's table: a bound on new keys."""
+    missing = 0
+    for h in hashes:
+        if h != 0 and table_lookup(keys, slots, off, mask, h) < 0:
+            missing += 1
+    return missing
 
 
 @njit(cache=True)
@@ -126,7 +137,7 @@ def _truthy(x):
     return x == x and x != 0.0
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _eval(code, consts, start, length, X, OUT, r, stack):
     sp = 0
     for pc in range(start, start + length):
@@ -206,7 +217,7 @@ def _popcount(x):
     return np.int64((x * np.uint64(0x0101010101010101)) >> np.uint64(56))
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def linear_count(ones, bits):
     """Linear-counting estimate of distinct values from the number of set bits in ``bits`` bits."""
     zeros = bits - ones
@@ -215,19 +226,19 @@ def linear_count(ones, bits):
     return bits * math.log(bits / zeros)
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _empty(agg):
     if agg == COUNT or agg == SUM or agg == DISTINCT:
         return 0.0
     return np.nan
 
 
-@njit(cache=True)
-def _read(ins, t, F, fb, I, ib):
-    agg = ins[I_AGG]
-    win = ins[I_WIN]
-    fc = fb + ins[I_FCOL]
-    ic = ib + ins[I_ICOL]
+@njit(cache=True, inline="always")
+def _read(instr, p, t, F, fb, I, ib):
+    agg = instr[p, I_AGG]
+    win = instr[p, I_WIN]
+    fc = fb + instr[p, I_FCOL]
+    ic = ib + instr[p, I_ICOL]
     if win == LIFE:
         if agg == COUNT or agg == SUM or agg == MAX or agg == MIN or agg == PREV:
             return F[fc]
@@ -235,35 +246,35 @@ def _read(ins, t, F, fb, I, ib):
             return F[fc + 1] / F[fc] if F[fc] > 0 else np.nan
         if agg == DISTINCT:
             ones = 0
-            for w in range(ins[I_WORDS]):
+            for w in range(instr[p, I_WORDS]):
                 ones += _popcount(I[ic + w])
-            return linear_count(ones, ins[I_BITS])
+            return linear_count(ones, instr[p, I_BITS])
         tl = I[ic]
         if tl == NONE_TIME:
             return np.nan
-        return (t - tl) / ins[I_UNIT]
+        return (t - tl) / instr[p, I_UNIT]
     if win == DECAY:
         tl = I[ic]
         if tl == NONE_TIME:
             return _empty(agg)
         if agg == MEAN:
             return F[fc + 1] / F[fc] if F[fc] > 0 else np.nan
-        d = 2.0 ** (-(t - tl) / ins[I_SPAN])
+        d = math.exp((tl - t) * (LN2 / instr[p, I_SPAN]))
         return F[fc] * d
     # sliding buckets
-    nb = ins[I_B]
-    cur = t // ins[I_SPAN]
+    nb = instr[p, I_B]
+    cur = t // instr[p, I_SPAN]
     lo = cur - nb
     if agg == DISTINCT:
         ones = 0
-        words = ins[I_WORDS]
+        words = instr[p, I_WORDS]
         for w in range(words):
             acc = np.int64(0)
             for j in range(nb):
                 if I[ic + j] > lo:
                     acc |= I[ic + nb + j * words + w]
             ones += _popcount(acc)
-        return linear_count(ones, ins[I_BITS])
+        return linear_count(ones, instr[p, I_BITS])
     if agg == MEAN:
         c = 0.0
         s = 0.0
@@ -287,10 +298,10 @@ def _read(ins, t, F, fb, I, ib):
     return s
 
 
-@njit(cache=True)
-def _update(ins, t, v, vh, F, fc, I, ic):
-    agg = ins[I_AGG]
-    win = ins[I_WIN]
+@njit(cache=True, inline="always")
+def _update(instr, p, t, v, vh, F, fc, I, ic):
+    agg = instr[p, I_AGG]
+    win = instr[p, I_WIN]
     if win == LIFE:
         if agg == COUNT:
             F[fc] += 1.0
@@ -308,7 +319,7 @@ def _update(ins, t, v, vh, F, fc, I, ic):
         elif agg == PREV:
             F[fc] = v
         elif agg == DISTINCT:
-            bit = np.int64((vh >> np.uint64(11)) % np.uint64(ins[I_BITS]))
+            bit = np.int64((vh >> np.uint64(11)) % np.uint64(instr[p, I_BITS]))
             I[ic + (bit >> 6)] |= np.int64(1) << (bit & 63)
         elif agg == LAST:
             I[ic] = t
@@ -318,7 +329,7 @@ def _update(ins, t, v, vh, F, fc, I, ic):
         return
     if win == DECAY:
         tl = I[ic]
-        d = 0.0 if tl == NONE_TIME else 2.0 ** (-(t - tl) / ins[I_SPAN])
+        d = 0.0 if tl == NONE_TIME else math.exp((tl - t) * (LN2 / instr[p, I_SPAN]))
         if agg == COUNT:
             F[fc] = F[fc] * d + 1.0
         elif agg == SUM:
@@ -334,10 +345,10 @@ def _update(ins, t, v, vh, F, fc, I, ic):
             F[fc] = v if (m != m or v < m) else m
         I[ic] = t
         return
-    nb = ins[I_B]
-    cur = t // ins[I_SPAN]
+    nb = instr[p, I_B]
+    cur = t // instr[p, I_SPAN]
     j = cur % nb
-    words = ins[I_WORDS]
+    words = instr[p, I_WORDS]
     if I[ic + j] != cur:
         I[ic + j] = cur
         if agg == DISTINCT:
@@ -364,7 +375,7 @@ def _update(ins, t, v, vh, F, fc, I, ic):
         if F[fc + j] != F[fc + j] or v < F[fc + j]:
             F[fc + j] = v
     else:
-        bit = np.int64((vh >> np.uint64(11)) % np.uint64(ins[I_BITS]))
+        bit = np.int64((vh >> np.uint64(11)) % np.uint64(instr[p, I_BITS]))
         I[ic + nb + j * words + (bit >> 6)] |= np.int64(1) << (bit & 63)
 
 
@@ -383,32 +394,31 @@ def run(T, S, X, KH, OUT, prog_lo, prog_hi, instr, code, consts,
         s = S[r]
         t = T[r]
         for p in range(prog_lo[s], prog_hi[s]):
-            ins = instr[p]
-            op = ins[I_OP]
+            op = instr[p, I_OP]
             if op == READ:
-                slot = regs[ins[I_REG]]
+                slot = regs[instr[p, I_REG]]
                 if slot == -2:
-                    OUT[r, ins[I_OUT]] = np.nan
+                    OUT[r, instr[p, I_OUT]] = np.nan
                 elif slot == -1:
-                    OUT[r, ins[I_OUT]] = _empty(ins[I_AGG])
+                    OUT[r, instr[p, I_OUT]] = _empty(instr[p, I_AGG])
                 else:
-                    e = ins[I_ENT]
-                    OUT[r, ins[I_OUT]] = _read(ins, t, F, f_off[e] + slot * f_stride[e],
+                    e = instr[p, I_ENT]
+                    OUT[r, instr[p, I_OUT]] = _read(instr, p, t, F, f_off[e] + slot * f_stride[e],
                                                I, i_off[e] + slot * i_stride[e])
             elif op == EXPR:
-                OUT[r, ins[I_OUT]] = _eval(code, consts, ins[I_VSTART], ins[I_VLEN], X, OUT, r, stack)
+                OUT[r, instr[p, I_OUT]] = _eval(code, consts, instr[p, I_VSTART], instr[p, I_VLEN], X, OUT, r, stack)
             elif op == RESOLVE:
-                h = KH[r, ins[I_KEY]]
-                e = ins[I_ENT]
-                regs[ins[I_REG]] = -2 if h == 0 else table_lookup(ht_keys, ht_slots, ht_off[e], ht_mask[e], h)
+                h = KH[r, instr[p, I_KEY]]
+                e = instr[p, I_ENT]
+                regs[instr[p, I_REG]] = -2 if h == 0 else table_lookup(ht_keys, ht_slots, ht_off[e], ht_mask[e], h)
             elif op == INSERT:
                 if not mutate:
                     continue
-                reg = ins[I_REG]
+                reg = instr[p, I_REG]
                 if regs[reg] == -1:
-                    e = ins[I_ENT]
+                    e = instr[p, I_ENT]
                     before = count[e]
-                    slot = set_insert(ht_keys, ht_slots, ht_off[e], ht_mask[e], count, e, KH[r, ins[I_KEY]])
+                    slot = set_insert(ht_keys, ht_slots, ht_off[e], ht_mask[e], count, e, KH[r, instr[p, I_KEY]])
                     regs[reg] = slot
                     if count[e] != before:
                         fb = f_off[e] + slot * f_stride[e]
@@ -420,22 +430,22 @@ def run(T, S, X, KH, OUT, prog_lo, prog_hi, instr, code, consts,
             else:  # UPDATE
                 if not mutate:
                     continue
-                slot = regs[ins[I_REG]]
+                slot = regs[instr[p, I_REG]]
                 if slot < 0:
                     continue
-                if ins[I_WLEN] > 0 and not _truthy(_eval(code, consts, ins[I_WSTART], ins[I_WLEN], X, OUT, r, stack)):
+                if instr[p, I_WLEN] > 0 and not _truthy(_eval(code, consts, instr[p, I_WSTART], instr[p, I_WLEN], X, OUT, r, stack)):
                     continue
-                agg = ins[I_AGG]
+                agg = instr[p, I_AGG]
                 v = 1.0
                 vh = np.uint64(0)
                 if agg == DISTINCT:
-                    vh = KH[r, ins[I_KEY]]
+                    vh = KH[r, instr[p, I_KEY]]
                     if vh == 0:
                         continue
-                elif ins[I_VLEN] > 0:
-                    v = _eval(code, consts, ins[I_VSTART], ins[I_VLEN], X, OUT, r, stack)
+                elif instr[p, I_VLEN] > 0:
+                    v = _eval(code, consts, instr[p, I_VSTART], instr[p, I_VLEN], X, OUT, r, stack)
                     if v != v:
                         continue
-                e = ins[I_ENT]
-                _update(ins, t, v, vh, F, f_off[e] + slot * f_stride[e] + ins[I_FCOL],
-                        I, i_off[e] + slot * i_stride[e] + ins[I_ICOL])
+                e = instr[p, I_ENT]
+                _update(instr, p, t, v, vh, F, f_off[e] + slot * f_stride[e] + instr[p, I_FCOL],
+                        I, i_off[e] + slot * i_stride[e] + instr[p, I_ICOL])

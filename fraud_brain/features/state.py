@@ -67,30 +67,35 @@ class StateStore:
 
     def ensure(self, entity: int, extra: int) -> None:
         """Make room for ``extra`` more keys of one entity (doubling arrays as needed)."""
-        need = int(self.count[entity]) + int(extra)
+        self.ensure_all({entity: extra})
+
+    def ensure_all(self, extra: dict[int, int]) -> None:
+        """Make room for ``extra[e]`` more keys of each entity ``e``, repacking the flat arrays once."""
         changed = False
         self._unpack()
-        if need > self.row_capacity[entity]:
-            rows = int(self.row_capacity[entity])
-            while rows < need:
-                rows *= 2
-            for parts, stride in ((self._floats, self.f_stride), (self._ints, self.i_stride)):
-                old = parts[entity]
-                grown = np.zeros(rows * int(stride[entity]), old.dtype)
-                grown[: old.shape[0]] = old
-                parts[entity] = grown
-            self.row_capacity[entity] = rows
-            changed = True
-        if need * 2 > self.table_capacity[entity]:
-            cap = int(self.table_capacity[entity])
-            while need * 2 > cap:
-                cap *= 2
-            keys = np.zeros(cap, np.uint64)
-            slots = np.full(cap, -1, np.int64)
-            K.rehash(self._tables[entity], self._slots[entity], keys, slots, cap - 1)
-            self._tables[entity], self._slots[entity] = keys, slots
-            self.table_capacity[entity] = cap
-            changed = True
+        for entity, more in extra.items():
+            need = int(self.count[entity]) + int(more)
+            if need > self.row_capacity[entity]:
+                rows = int(self.row_capacity[entity])
+                while rows < need:
+                    rows *= 2
+                for parts, stride in ((self._floats, self.f_stride), (self._ints, self.i_stride)):
+                    old = parts[entity]
+                    grown = np.zeros(rows * int(stride[entity]), old.dtype)
+                    grown[: old.shape[0]] = old
+                    parts[entity] = grown
+                self.row_capacity[entity] = rows
+                changed = True
+            if need * 2 > self.table_capacity[entity]:
+                cap = int(self.table_capacity[entity])
+                while need * 2 > cap:
+                    cap *= 2
+                keys = np.zeros(cap, np.uint64)
+                slots = np.full(cap, -1, np.int64)
+                K.rehash(self._tables[entity], self._slots[entity], keys, slots, cap - 1)
+                self._tables[entity], self._slots[entity] = keys, slots
+                self.table_capacity[entity] = cap
+                changed = True
         if changed:
             self._pack()
 
