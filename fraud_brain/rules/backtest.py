@@ -35,8 +35,10 @@ from typing import Any
 import polars as pl
 
 from fraud_brain.rules.decider import Decider
+from fraud_brain.rules.model import EventSpec
 from fraud_brain.rules.ruleset import RuleSet, empty_hits
 from fraud_brain.rules.vocabulary import parse_duration
+from fraud_brain.schema import schema_for
 
 ANY_ACTIVE = "(any active rule)"
 """The row of the report that unions every active rule."""
@@ -144,7 +146,9 @@ def _label_flags(labels: pl.DataFrame | None) -> dict[str, pl.DataFrame]:
 
 
 def _event_facts(rules: RuleSet, frame: pl.DataFrame, event: str, transfer_victim: str) -> pl.DataFrame:
-    spec = rules.specs[event]
+    record = schema_for(event)
+    # Events no rule watches still count (days, scam money): their record columns locate them.
+    spec = rules.specs.get(event) or EventSpec(event, record.id_field, record.time_field or "time")
     columns = frame.columns
     text = lambda name: pl.col(name).cast(pl.String) if name in columns else pl.lit(None, dtype=pl.String)  # noqa: E731
     victim = transfer_victim if transfer_victim in columns else "payer_account"

@@ -35,6 +35,7 @@ import polars as pl
 
 from fraud_brain.rules.loader import SchemaArg, parse_rules
 from fraud_brain.rules.model import EventSpec, Rule
+from fraud_brain.rules.vocabulary import EVENTS
 from fraud_brain.schema import TIME, schema_for
 
 HIT_SCHEMA = pl.Schema({
@@ -177,12 +178,12 @@ class RuleSet:
         'call'
         """
         columns = batch.columns if isinstance(batch, pl.DataFrame) else batch.names()
-        found = [event for event in self.specs if schema_for(event).id_field in columns]
-        if len(self.specs) == 1 and not found:
-            found = list(self.specs)
+        found = [event for event in EVENTS if schema_for(event).id_field in columns]
+        if not found and len(self.specs) == 1:
+            found = list(self.specs)  # a generic event_id column: the one event type these rules watch
         if len(found) != 1:
             raise RuleEvaluationError(
-                f"{self.path}: cannot tell whether the batch holds {' or '.join(self.specs) or 'no'} events "
+                f"{self.path}: cannot tell whether the batch holds {' or '.join(sorted(self.specs)) or 'no'} events "
                 f"(columns {columns[:8]}...); pass event="
             )
         return found[0]

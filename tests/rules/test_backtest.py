@@ -95,3 +95,9 @@ def test_scored_parquet_folders_are_read_without_label_files(tmp_path):
     assert sorted(f.height for f in frames) == [2, 5]
     with pytest.raises(FileNotFoundError, match="no scored frames"):
         load_scored(tmp_path / "missing")
+
+
+def test_events_no_rule_watches_still_count(schemas):
+    rules = RuleSet.from_text(rule_toml("hot", "transfer", "score >= 0.9"), schemas)
+    report = backtest(rules, list(history()), truth=TRUTH)
+    assert report.events == 7 and report.per_rule["rule"].to_list() == ["hot", ANY_ACTIVE]

@@ -123,6 +123,8 @@ def test_each_batch_runs_only_its_event_types_rules(schemas):
     assert call_hits.select("event_id", "event", "rule", "victim_key").rows() == [("c0", "call", "long", "13900001111")]
     assert ruleset.evaluate(transfers([{"score": 0.9}]))["rule"].to_list() == ["big"]
     assert ruleset.evaluate(transfers([])).height == 0
+    transfers_only = RuleSet.from_text(rule_toml("big", "transfer", "score > 0.5"), schemas)
+    assert transfers_only.evaluate(calls([{"score": 0.9}])).height == 0  # no call rules: no hits, no error
 
 
 def test_a_batch_missing_a_rule_column_is_named(schemas):
