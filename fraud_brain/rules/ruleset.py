@@ -115,6 +115,8 @@ class RuleSet:
     _by_event: dict[str, list[Rule]] = field(default_factory=dict, init=False, repr=False)
     _conditions: dict[str, list[pl.Expr]] = field(default_factory=dict, init=False, repr=False)
     _meta: dict[str, pl.DataFrame] = field(default_factory=dict, init=False, repr=False)
+    _outputs: dict[str, list[str]] = field(default_factory=dict, init=False, repr=False)
+    _needed: dict[str, set[str]] = field(default_factory=dict, init=False, repr=False)
 
     def __post_init__(self) -> None:
         # Most urgent first, so an event's hits come out in priority order.
@@ -125,6 +127,13 @@ class RuleSet:
             for event, rules in self._by_event.items()
         }
         self._meta = {event: _rule_table(rules) for event, rules in self._by_event.items()}
+        self._outputs = {event: [c.meta.output_name() for c in conds] for event, conds in self._conditions.items()}
+        self._needed = {
+            event: {spec.id_column, spec.time_column}
+            | {c for r in self._by_event[event] for c in (*r.expr.meta.root_names(), r.victim, r.cooldown_key,
+                                                          r.typology_column) if c}
+            for event, spec in self.specs.items()
+        }
 
     @classmethod
     def from_text(cls, text: str, schema: SchemaArg, path: str = "<rules>") -> RuleSet:
@@ -206,7 +215,7 @@ class RuleSet:
         try:
             mask = (
                 batch.lazy().select(conditions).with_row_index("_row")
-                .filter(pl.any_horizontal([pl.col(c.meta.output_name()) for c in conditions]))
+                .filter(pl.any_horizontal(self._outputs[event]))
                 .collect()
             )
         except pl.exceptions.PolarsError as error:
@@ -220,6 +229,8 @@ class RuleSet:
 
     def _check_columns(self, batch: pl.DataFrame, rules: list[Rule], spec: EventSpec) -> None:
         present = set(batch.columns)
+        if self._needed[spec.event] <= present:
+            return
         for rule in rules:
             needed = {*rule.expr.meta.root_names(), rule.victim, rule.cooldown_key, spec.id_column, spec.time_column}
             if rule.typology_column:
