@@ -57,11 +57,14 @@ def loop_legit_calls(config: SimConfig, max_records: int) -> tuple[pl.DataFrame,
     rng = random.Random(config.seed)
     start = datetime.fromtimestamp(config.start_ms / 1000, tz=timezone.utc)
     days = list(range(config.days + 1))
-    day_w = {k: day_weights(config.start_ms, config.days + 1, PROFILES[EDGE_PROFILE[k]]).tolist() for k in kinds}
+    day_w = {
+        k: day_weights(config.start_ms, config.days + 1, PROFILES[EDGE_PROFILE[k]]).tolist() for k in kinds
+    }
     hour_w = {k: list(PROFILES[EDGE_PROFILE[k]].hours) for k in kinds}
     rows: list[dict] = []
-    for src, dst, kind_code in zip(population.edge_src.tolist(), population.edge_dst.tolist(),
-                                   population.edge_kind.tolist(), strict=True):
+    for src, dst, kind_code in zip(
+        population.edge_src.tolist(), population.edge_dst.tolist(), population.edge_kind.tolist(), strict=True
+    ):
         kind = CALL_KINDS[kind_code]
         for _ in range(_poisson(rng, EDGE_RATES[kind] * config.days)):
             day = rng.choices(days, day_w[kind])[0]
@@ -70,19 +73,23 @@ def loop_legit_calls(config: SimConfig, max_records: int) -> tuple[pl.DataFrame,
             answered_share, median, sigma = TALK[kind]
             answered = rng.random() < answered_share
             caller = population.residents[src]
-            rows.append({
-                "call_id": f"c{len(rows):08d}",
-                "start_time": moment,
-                "caller": phones[caller],
-                "callee": phones[population.residents[dst]],
-                "duration_s": int(min(max(round(median * rng.lognormvariate(0, sigma)), 3), 14400)) if answered else 0,
-                "disposition": "answered" if answered else rng.choice(DISPOSITIONS_UNANSWERED),
-                "caller_type": "mobile",
-                "device_id": None,
-                "cell_id": None,
-                "region": None,
-                "sim_age_days": None,
-            })
+            rows.append(
+                {
+                    "call_id": f"c{len(rows):08d}",
+                    "start_time": moment,
+                    "caller": phones[caller],
+                    "callee": phones[population.residents[dst]],
+                    "duration_s": int(min(max(round(median * rng.lognormvariate(0, sigma)), 3), 14400))
+                    if answered
+                    else 0,
+                    "disposition": "answered" if answered else rng.choice(DISPOSITIONS_UNANSWERED),
+                    "caller_type": "mobile",
+                    "device_id": None,
+                    "cell_id": None,
+                    "region": None,
+                    "sim_age_days": None,
+                }
+            )
         if len(rows) >= max_records:
             break
     frame = pl.DataFrame(rows, schema=CALLS.polars_schema())
@@ -104,8 +111,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="About 100,000 records instead of 1,000,000.")
     parser.add_argument("--repeats", type=int, default=3, help="Runs per measurement (median reported).")
-    parser.add_argument("--baseline-records", type=int, default=None,
-                        help="Records the per-record loop makes (default: 50,000; 20,000 with --quick).")
+    parser.add_argument(
+        "--baseline-records",
+        type=int,
+        default=None,
+        help="Records the per-record loop makes (default: 50,000; 20,000 with --quick).",
+    )
     args = parser.parse_args()
 
     from rich.console import Console
@@ -137,38 +148,66 @@ def main() -> None:
     ratio_calls = rows[1][3] / rows[2][3]
 
     console = Console()
-    table = Table(title=f"Simulator speed ({'quick' if args.quick else 'bench'} preset: "
-                        f"{config.n_subscribers:,} subscribers × {config.days} days, median of {args.repeats})")
+    table = Table(
+        title=f"Simulator speed ({'quick' if args.quick else 'bench'} preset: "
+        f"{config.n_subscribers:,} subscribers × {config.days} days, median of {args.repeats})"
+    )
     for column in ("what", "records", "seconds", "records/s"):
         table.add_column(column, justify="left" if column == "what" else "right")
     for what, n, seconds, rate in rows:
         table.add_row(what, f"{n:,}", f"{seconds:.3f}", f"{rate:,.0f}")
     console.print(table)
     machine = {
-        "cpu_count": os.cpu_count(), "python": platform.python_version(), "numpy": np.__version__,
-        "polars": pl.__version__, "polars_threads": pl.thread_pool_size(), "platform": platform.platform(), "processor": platform.processor() or platform.machine(),
+        "cpu_count": os.cpu_count(),
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "polars": pl.__version__,
+        "polars_threads": pl.thread_pool_size(),
+        "platform": platform.platform(),
+        "processor": platform.processor() or platform.machine(),
     }
-    console.print(f"world: {world.calls.height:,} calls + {world.transfers.height:,} transfers; "
-                  f"whole simulator vs per-record loop: ×{ratio_world:,.0f}; vectorized vs loop calls: ×{ratio_calls:,.0f}")
-    console.print(f"machine: {machine['cpu_count']} CPUs, Python {machine['python']}, numpy {machine['numpy']}, "
-                  f"polars {machine['polars']} on {machine['polars_threads']} thread(s) (shared machine: figures are noisy; "
-                  f"POLARS_MAX_THREADS=1 taskset -c 0 for one core)")
+    console.print(
+        f"world: {world.calls.height:,} calls + {world.transfers.height:,} transfers; "
+        f"whole simulator vs per-record loop: ×{ratio_world:,.0f}; "
+        f"vectorized vs loop calls: ×{ratio_calls:,.0f}"
+    )
+    console.print(
+        f"machine: {machine['cpu_count']} CPUs, Python {machine['python']}, numpy {machine['numpy']}, "
+        f"polars {machine['polars']} on {machine['polars_threads']} thread(s) "
+        "(shared machine: figures are noisy; POLARS_MAX_THREADS=1 taskset -c 0 for one core)"
+    )
 
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps({
-        "benchmark": "simulate",
-        "when": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "quick": args.quick,
-        "config": {"preset": "bench", "n_subscribers": config.n_subscribers, "days": config.days, "seed": config.seed},
-        "data": {"calls": world.calls.height, "transfers": world.transfers.height, "records": records,
-                 "labels": world.labels.height},
-        "results": [{"what": w, "records": n, "seconds": s, "records_per_s": r} for w, n, s, r in rows],
-        "ratio_world_vs_loop": ratio_world,
-        "ratio_vector_calls_vs_loop": ratio_calls,
-        "target_records_per_s": 50_000,
-        "machine": machine,
-        "repeats": args.repeats,
-    }, indent=2))
+    RESULTS.write_text(
+        json.dumps(
+            {
+                "benchmark": "simulate",
+                "when": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                "quick": args.quick,
+                "config": {
+                    "preset": "bench",
+                    "n_subscribers": config.n_subscribers,
+                    "days": config.days,
+                    "seed": config.seed,
+                },
+                "data": {
+                    "calls": world.calls.height,
+                    "transfers": world.transfers.height,
+                    "records": records,
+                    "labels": world.labels.height,
+                },
+                "results": [
+                    {"what": w, "records": n, "seconds": s, "records_per_s": r} for w, n, s, r in rows
+                ],
+                "ratio_world_vs_loop": ratio_world,
+                "ratio_vector_calls_vs_loop": ratio_calls,
+                "target_records_per_s": 50_000,
+                "machine": machine,
+                "repeats": args.repeats,
+            },
+            indent=2,
+        )
+    )
     console.print(f"wrote {RESULTS}")
 
 

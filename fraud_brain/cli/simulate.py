@@ -25,11 +25,20 @@ class Format(str, Enum):
 
 
 def simulate_command(
-    out: Path = typer.Option(..., "--out", "-o", help="Folder to write calls/transfers/subscribers/labels and truth_* files."),
-    preset: Preset = typer.Option(Preset.sample, help="sample (demo, a few MB), small (~30 days, 20k subscribers) or bench (~1M records)."),
-    seed: int | None = typer.Option(None, help="Random seed (default: the preset's, 7). Same seed, same world."),
+    out: Path = typer.Option(
+        ..., "--out", "-o", help="Folder to write calls/transfers/subscribers/labels and truth_* files."
+    ),
+    preset: Preset = typer.Option(
+        Preset.sample,
+        help="sample (demo, a few MB), small (~30 days, 20k subscribers) or bench (~1M records).",
+    ),
+    seed: int | None = typer.Option(
+        None, help="Random seed (default: the preset's, 7). Same seed, same world."
+    ),
     days: int | None = typer.Option(None, min=1, help="Days to simulate (default: the preset's)."),
-    subscribers: int | None = typer.Option(None, min=50, help="Number of resident subscribers (default: the preset's)."),
+    subscribers: int | None = typer.Option(
+        None, min=50, help="Number of resident subscribers (default: the preset's)."
+    ),
     fmt: Format = typer.Option(Format.parquet, "--format", "-f", help="Output file format."),
     no_drift: bool = typer.Option(False, "--no-drift", help="Keep scam tactics fixed over the whole window."),
 ) -> None:
@@ -55,8 +64,13 @@ def simulate_command(
 
     console = Console()
     started = time.perf_counter()
-    with Progress(TextColumn("{task.description:<24}"), BarColumn(), TimeElapsedColumn(), console=console,
-                  transient=True) as progress:
+    with Progress(
+        TextColumn("{task.description:<24}"),
+        BarColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+    ) as progress:
         task = progress.add_task("simulating", total=100)
 
         def report(stage: str, done: float) -> None:
@@ -68,8 +82,10 @@ def simulate_command(
         progress.update(task, completed=100)
     elapsed = time.perf_counter() - started
 
-    table = Table(title=f"Simulated world → {out}  (preset {preset.value}, seed {config.seed}, "
-                        f"{config.n_subscribers:,} subscribers, {config.days} days from {config.start})")
+    table = Table(
+        title=f"Simulated world → {out}  (preset {preset.value}, seed {config.seed}, "
+        f"{config.n_subscribers:,} subscribers, {config.days} days from {config.start})"
+    )
     table.add_column("file")
     table.add_column("rows", justify="right")
     table.add_column("size", justify="right")
@@ -77,10 +93,17 @@ def simulate_command(
     notes = _notes(world)
     for path in paths:
         name = path.stem
-        table.add_row(path.name, f"{world.frames()[name].height:,}", f"{path.stat().st_size / 1e6:.2f} MB", notes.get(name, ""))
+        table.add_row(
+            path.name,
+            f"{world.frames()[name].height:,}",
+            f"{path.stat().st_size / 1e6:.2f} MB",
+            notes.get(name, ""),
+        )
     console.print(table)
-    console.print(f"{world.n_records:,} call and transfer records in {elapsed:.1f} s "
-                  f"({world.n_records / max(elapsed, 1e-9):,.0f} records/s including writing)")
+    console.print(
+        f"{world.n_records:,} call and transfer records in {elapsed:.1f} s "
+        f"({world.n_records / max(elapsed, 1e-9):,.0f} records/s including writing)"
+    )
 
 
 def _notes(world) -> dict[str, str]:  # type: ignore[no-untyped-def]
@@ -95,11 +118,13 @@ def _notes(world) -> dict[str, str]:  # type: ignore[no-untyped-def]
     return {
         "calls": f"{calls['is_scam'].sum():,} scam calls ({calls['is_scam'].mean():.1%})",
         "transfers": f"{transfers['is_scam'].sum():,} scam transfers "
-                     f"({transfers.filter(pl.col('kind') == 'victim').height:,} paid by victims)",
+        f"({transfers.filter(pl.col('kind') == 'victim').height:,} paid by victims)",
         "labels": f"{labels['is_fraud'].sum():,} fraud, {(~labels['is_fraud']).sum():,} cleared",
         "truth_episodes": f"episodes: {per_typology}",
-        "truth_entities": ", ".join(f"{r['role']} {r['len']}" for r in
-                                    world.truth_entities.group_by("role").len().sort("role").iter_rows(named=True)),
+        "truth_entities": ", ".join(
+            f"{r['role']} {r['len']}"
+            for r in world.truth_entities.group_by("role").len().sort("role").iter_rows(named=True)
+        ),
     }
 
 

@@ -114,12 +114,22 @@ class SimConfig:
             value = getattr(self, name)
             if value < low:
                 raise ValueError(f"SimConfig.{name} must be >= {low}, got {value}")
-        for name in ("scam_episodes_per_1000_subscriber_days", "legit_call_scale", "legit_transfer_scale",
-                     "cold_calls_per_ring_day", "label_delay_median_hours"):
+        for name in (
+            "scam_episodes_per_1000_subscriber_days",
+            "legit_call_scale",
+            "legit_transfer_scale",
+            "cold_calls_per_ring_day",
+            "label_delay_median_hours",
+        ):
             if getattr(self, name) < 0:
                 raise ValueError(f"SimConfig.{name} must be >= 0, got {getattr(self, name)}")
-        for name in ("simbox_share", "victim_report_rate", "number_label_rate", "mule_label_rate",
-                     "cleared_label_rate"):
+        for name in (
+            "simbox_share",
+            "victim_report_rate",
+            "number_label_rate",
+            "mule_label_rate",
+            "cleared_label_rate",
+        ):
             value = getattr(self, name)
             if not 0 <= value <= 1:
                 raise ValueError(f"SimConfig.{name} must be in [0, 1], got {value}")
@@ -157,8 +167,12 @@ PRESETS: dict[str, SimConfig] = {
         cold_calls_per_ring_day=25.0,
         wangiri_campaigns_per_100k_subscriber_days=10.0,
     ),
-    "small": SimConfig(n_subscribers=20_000, days=30, scam_episodes_per_1000_subscriber_days=0.6,
-                       min_episodes_per_typology=20),
+    "small": SimConfig(
+        n_subscribers=20_000,
+        days=30,
+        scam_episodes_per_1000_subscriber_days=0.6,
+        min_episodes_per_typology=20,
+    ),
     "bench": SimConfig(n_subscribers=35_000, days=28, scam_episodes_per_1000_subscriber_days=0.5),
 }
 """Named configurations: ``sample`` (committed demo data, <= 5 MB), ``small`` (notebooks,

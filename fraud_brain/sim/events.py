@@ -21,16 +21,43 @@ import numpy as np
 from fraud_brain.schema.records import CHANNELS, DISPOSITIONS
 
 CALL_KINDS = (
-    "family", "kin", "colleague", "friend", "stranger", "hotline", "hotline_callback", "ecommerce_service",
-    "courier", "delivery", "business", "telemarketing", "abroad",
-    "cold_call", "episode", "wangiri", "wangiri_callback", "victim_hotline",
+    "family",
+    "kin",
+    "colleague",
+    "friend",
+    "stranger",
+    "hotline",
+    "hotline_callback",
+    "ecommerce_service",
+    "courier",
+    "delivery",
+    "business",
+    "telemarketing",
+    "abroad",
+    "cold_call",
+    "episode",
+    "wangiri",
+    "wangiri_callback",
+    "victim_hotline",
 )
 """What made a call; the first thirteen are legitimate."""
 SCAM_CALL_KINDS = ("cold_call", "episode", "wangiri", "wangiri_callback")
 TRANSFER_KINDS = (
-    "shopping", "p2p", "bill", "rent", "salary", "family_support", "elderly_large", "new_payee",
-    "house_purchase", "service_purchase", "own_account",
-    "victim", "rebate", "mule_onward", "cash_out",
+    "shopping",
+    "p2p",
+    "bill",
+    "rent",
+    "salary",
+    "family_support",
+    "elderly_large",
+    "new_payee",
+    "house_purchase",
+    "service_purchase",
+    "own_account",
+    "victim",
+    "rebate",
+    "mule_onward",
+    "cash_out",
 )
 """What made a transfer; the first eleven are legitimate."""
 SCAM_TRANSFER_KINDS = ("victim", "rebate", "mule_onward", "cash_out")
@@ -129,8 +156,13 @@ def expand(counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def talk(
-    rng: np.random.Generator, n: int, answered_share: float, median_s: float, sigma: float,
-    low_s: int = 3, high_s: int = 4 * 3600,
+    rng: np.random.Generator,
+    n: int,
+    answered_share: float,
+    median_s: float,
+    sigma: float,
+    low_s: int = 3,
+    high_s: int = 4 * 3600,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Dispositions and talk times of ``n`` calls: lognormal talk time when answered, else 0.
 
@@ -145,7 +177,9 @@ def talk(
     return disposition, np.where(answered, seconds, 0).astype(np.int64)
 
 
-def choice_codes(rng: np.random.Generator, n: int, weights: dict[str, float], names: tuple[str, ...]) -> np.ndarray:
+def choice_codes(
+    rng: np.random.Generator, n: int, weights: dict[str, float], names: tuple[str, ...]
+) -> np.ndarray:
     """``n`` codes (indices into ``names``) drawn with the given weights by name.
 
     >>> choice_codes(np.random.default_rng(0), 3, {"atm": 1.0}, CHANNELS).tolist()

@@ -35,10 +35,16 @@ def _first_seen(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return np.unique(keys, return_index=True)
 
 
-def _batch(entity: str, target: np.ndarray, is_fraud: bool | np.ndarray, typology: np.ndarray | int,
-           known_at: np.ndarray, source: np.ndarray | str) -> dict[str, np.ndarray]:
+def _batch(
+    entity: str,
+    target: np.ndarray,
+    is_fraud: bool | np.ndarray,
+    typology: np.ndarray | int,
+    known_at: np.ndarray,
+    source: np.ndarray | str,
+) -> dict[str, np.ndarray]:
     n = target.size
-    source_codes = (np.full(n, LABEL_SOURCES.index(source)) if isinstance(source, str) else source)
+    source_codes = np.full(n, LABEL_SOURCES.index(source)) if isinstance(source, str) else source
     return {
         "entity": np.full(n, LABEL_ENTITIES.index(entity), dtype=np.int8),
         "target": target.astype(np.int64),
@@ -71,17 +77,28 @@ def make_labels(
     np.maximum.at(last, np.searchsorted(episodes, episode), transfers["t"][victim_rows])
     reported = rng.random(episodes.size) < config.victim_report_rate
     fast = rng.random(episodes.size) < 0.15
-    delay = np.where(fast, (rng.uniform(10, 360, episodes.size) * MINUTE_MS).astype(np.int64),
-                     label_delay_ms(rng, episodes.size, config.label_delay_median_hours))
-    source = np.where(fast, LABEL_SOURCES.index("agent"),
-                      np.where(rng.random(episodes.size) < 0.75, LABEL_SOURCES.index("victim_report"),
-                               LABEL_SOURCES.index("police")))
+    delay = np.where(
+        fast,
+        (rng.uniform(10, 360, episodes.size) * MINUTE_MS).astype(np.int64),
+        label_delay_ms(rng, episodes.size, config.label_delay_median_hours),
+    )
+    source = np.where(
+        fast,
+        LABEL_SOURCES.index("agent"),
+        np.where(
+            rng.random(episodes.size) < 0.75,
+            LABEL_SOURCES.index("victim_report"),
+            LABEL_SOURCES.index("police"),
+        ),
+    )
     known_typology = rng.random(episodes.size) < 0.85
     pos = np.searchsorted(episodes, episode)
     keep = reported[pos]
     rows = victim_rows[keep]
     # Fast (agent) labels come per transfer; reports cover the whole episode after its last payment.
-    known = np.where(fast[pos[keep]], transfers["t"][rows] + delay[pos[keep]], last[pos[keep]] + delay[pos[keep]])
+    known = np.where(
+        fast[pos[keep]], transfers["t"][rows] + delay[pos[keep]], last[pos[keep]] + delay[pos[keep]]
+    )
     typology = np.where(known_typology[pos[keep]], transfers["typology"][rows], -1)
     out.append(_batch("transfer", rows, True, typology, known, source[pos[keep]]))
 
@@ -91,14 +108,22 @@ def make_labels(
     numbers, at = _first_seen(calls["caller"][scam_calls])
     first, ring_of = calls["t"][scam_calls][at], calls["ring"][scam_calls][at]
     category = number_category[numbers]
-    typology = np.where(category == NUMBER_CATEGORIES.index("simbox_sim"), TYPOLOGIES.index("simbox"),
-                        np.where(category == NUMBER_CATEGORIES.index("wangiri"), TYPOLOGIES.index("wangiri"),
-                                 ring_typology[np.minimum(ring_of, ring_typology.size - 1)]))
+    typology = np.where(
+        category == NUMBER_CATEGORIES.index("simbox_sim"),
+        TYPOLOGIES.index("simbox"),
+        np.where(
+            category == NUMBER_CATEGORIES.index("wangiri"),
+            TYPOLOGIES.index("wangiri"),
+            ring_typology[np.minimum(ring_of, ring_typology.size - 1)],
+        ),
+    )
     confirmed = rng.random(numbers.size) < config.number_label_rate
     known = first + label_delay_ms(rng, numbers.size, 5 * 24, 0.8) + 2 * HOUR_MS
     out.append(_batch("number", numbers[confirmed], True, typology[confirmed], known[confirmed], "telecom"))
 
-    into_mule = np.flatnonzero((kind == TRANSFER_KINDS.index("victim")) | (kind == TRANSFER_KINDS.index("mule_onward")))
+    into_mule = np.flatnonzero(
+        (kind == TRANSFER_KINDS.index("victim")) | (kind == TRANSFER_KINDS.index("mule_onward"))
+    )
     accounts, at = _first_seen(transfers["payee"][into_mule])
     first, typology = transfers["t"][into_mule][at], transfers["typology"][into_mule][at]
     confirmed = rng.random(accounts.size) < config.mule_label_rate
@@ -106,12 +131,17 @@ def make_labels(
     out.append(_batch("account", accounts[confirmed], True, typology[confirmed], known[confirmed], "bank"))
 
     # Cleared: suspicious-looking legitimate transfers and busy legitimate numbers.
-    suspicious = np.isin(kind, [TRANSFER_KINDS.index(k) for k in ("elderly_large", "house_purchase", "service_purchase")])
+    suspicious = np.isin(
+        kind, [TRANSFER_KINDS.index(k) for k in ("elderly_large", "house_purchase", "service_purchase")]
+    )
     suspicious |= (kind == TRANSFER_KINDS.index("new_payee")) & (transfers["amount"] > 3000)
     rows = np.flatnonzero(suspicious & (rng.random(kind.size) < config.cleared_label_rate * 5))
     known = transfers["t"][rows] + (rng.uniform(10, 720, rows.size) * MINUTE_MS).astype(np.int64)
     out.append(_batch("transfer", rows, False, -1, known, "agent"))
-    busy = np.isin(number_category[calls["caller"]], [NUMBER_CATEGORIES.index(c) for c in ("courier", "telemarketer", "delivery_privacy")])
+    busy = np.isin(
+        number_category[calls["caller"]],
+        [NUMBER_CATEGORIES.index(c) for c in ("courier", "telemarketer", "delivery_privacy")],
+    )
     numbers, at = _first_seen(calls["caller"][busy])
     first = calls["t"][busy][at]
     cleared = rng.random(numbers.size) < 0.15

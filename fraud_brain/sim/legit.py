@@ -35,7 +35,7 @@ from fraud_brain.sim.events import (
     transfer_batch,
 )
 from fraud_brain.sim.population import EDGE_RATES, Population
-from fraud_brain.sim.rhythm import PROFILES, local_hour, sample_times
+from fraud_brain.sim.rhythm import PROFILES, sample_times
 
 MINUTE_MS = 60_000
 HOUR_MS = 3_600_000
@@ -61,7 +61,9 @@ TALK = {
 EDGE_PROFILE = {"family": "family", "kin": "family", "colleague": "work", "friend": "evening"}
 
 
-def _calls(rng: np.random.Generator, t: np.ndarray, caller: np.ndarray, callee: np.ndarray, kind: str) -> dict[str, np.ndarray]:
+def _calls(
+    rng: np.random.Generator, t: np.ndarray, caller: np.ndarray, callee: np.ndarray, kind: str
+) -> dict[str, np.ndarray]:
     answered, median, sigma = TALK[kind]
     disposition, duration = talk(rng, t.size, answered, median, sigma)
     return call_batch(t, caller, callee, kind, duration, disposition)
@@ -96,30 +98,83 @@ def legit_calls(config: SimConfig, population: Population, rng: np.random.Genera
         return owner, sample_times(rng, owner.size, config.start_ms, config.days, PROFILES[profile])
 
     who, t = pool(0.035, "any")
-    target = np.where(rng.random(who.size) < 0.75, res[rng.integers(0, n, who.size)],
-                      pop.businesses[rng.integers(0, pop.businesses.size, who.size)])
+    target = np.where(
+        rng.random(who.size) < 0.75,
+        res[rng.integers(0, n, who.size)],
+        pop.businesses[rng.integers(0, pop.businesses.size, who.size)],
+    )
     batches.append(_calls(rng, t, res[who], target, "stranger"))
     hotline_p = np.linspace(2.0, 0.5, pop.hotlines.size)
     who, t = pool(0.012, "business")
-    batches.append(_calls(rng, t, res[who], pop.hotlines[rng.choice(pop.hotlines.size, who.size, p=hotline_p / hotline_p.sum())], "hotline"))
+    batches.append(
+        _calls(
+            rng,
+            t,
+            res[who],
+            pop.hotlines[rng.choice(pop.hotlines.size, who.size, p=hotline_p / hotline_p.sum())],
+            "hotline",
+        )
+    )
     who, t = pool(0.003, "business")
-    batches.append(_calls(rng, t, pop.hotlines[rng.integers(0, pop.hotlines.size, who.size)], res[who], "hotline_callback"))
+    batches.append(
+        _calls(
+            rng, t, pop.hotlines[rng.integers(0, pop.hotlines.size, who.size)], res[who], "hotline_callback"
+        )
+    )
     who, t = pool(0.004, "business")
-    batches.append(_calls(rng, t, pop.ecommerce_service[rng.integers(0, pop.ecommerce_service.size, who.size)], res[who], "ecommerce_service"))
+    batches.append(
+        _calls(
+            rng,
+            t,
+            pop.ecommerce_service[rng.integers(0, pop.ecommerce_service.size, who.size)],
+            res[who],
+            "ecommerce_service",
+        )
+    )
     who, t = pool(0.006, "shopping")
-    batches.append(_calls(rng, t, res[who], pop.ecommerce_service[rng.integers(0, pop.ecommerce_service.size, who.size)], "ecommerce_service"))
+    batches.append(
+        _calls(
+            rng,
+            t,
+            res[who],
+            pop.ecommerce_service[rng.integers(0, pop.ecommerce_service.size, who.size)],
+            "ecommerce_service",
+        )
+    )
     who, t = pool(0.05, "business")
     per_district = max(pop.couriers.size // 12, 1)
     courier = pop.district[who] + 12 * rng.integers(0, per_district, who.size)
-    batches.append(_calls(rng, t, pop.couriers[np.minimum(courier, pop.couriers.size - 1)], res[who], "courier"))
+    batches.append(
+        _calls(rng, t, pop.couriers[np.minimum(courier, pop.couriers.size - 1)], res[who], "courier")
+    )
     who, t = pool(0.03, "shopping")
-    batches.append(_calls(rng, t, pop.delivery_privacy[rng.integers(0, pop.delivery_privacy.size, who.size)], res[who], "delivery"))
+    batches.append(
+        _calls(
+            rng,
+            t,
+            pop.delivery_privacy[rng.integers(0, pop.delivery_privacy.size, who.size)],
+            res[who],
+            "delivery",
+        )
+    )
     who, t = pool(0.012, "business")
-    batches.append(_calls(rng, t, pop.businesses[rng.integers(0, pop.businesses.size, who.size)], res[who], "business"))
+    batches.append(
+        _calls(rng, t, pop.businesses[rng.integers(0, pop.businesses.size, who.size)], res[who], "business")
+    )
     who, t = pool(0.01, "business")
-    batches.append(_calls(rng, t, res[who], pop.businesses[rng.integers(0, pop.businesses.size, who.size)], "business"))
+    batches.append(
+        _calls(rng, t, res[who], pop.businesses[rng.integers(0, pop.businesses.size, who.size)], "business")
+    )
     who, t = pool(0.02, "business")
-    batches.append(_calls(rng, t, pop.telemarketers[rng.integers(0, pop.telemarketers.size, who.size)], res[who], "telemarketing"))
+    batches.append(
+        _calls(
+            rng,
+            t,
+            pop.telemarketers[rng.integers(0, pop.telemarketers.size, who.size)],
+            res[who],
+            "telemarketing",
+        )
+    )
 
     rel_counts = rng.poisson(0.08 * config.days * config.legit_call_scale, (2, pop.relatives_abroad.size))
     for direction in (0, 1):
@@ -131,7 +186,14 @@ def legit_calls(config: SimConfig, population: Population, rng: np.random.Genera
     return concat(batches)
 
 
-def _monthly(rng: np.random.Generator, config: SimConfig, payers: np.ndarray, first_day: int, last_day: int, profile: str) -> tuple[np.ndarray, np.ndarray]:
+def _monthly(
+    rng: np.random.Generator,
+    config: SimConfig,
+    payers: np.ndarray,
+    first_day: int,
+    last_day: int,
+    profile: str,
+) -> tuple[np.ndarray, np.ndarray]:
     """One event per payer per calendar month, on a local day of month in [first_day, last_day]."""
     start = np.datetime64(config.start_ms - LOCAL_OFFSET_MS, "ms").astype("datetime64[M]")
     end = np.datetime64(config.end_ms, "ms").astype("datetime64[M]")
@@ -152,7 +214,9 @@ def _device(population: Population, who: np.ndarray, channel: np.ndarray) -> np.
     return np.where(online & (pc >= 0), pc, population.device[who])
 
 
-def legit_transfers(config: SimConfig, population: Population, rng: np.random.Generator) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+def legit_transfers(
+    config: SimConfig, population: Population, rng: np.random.Generator
+) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
     """Every legitimate transfer of the window, and the calls that lead up to some of them."""
     pop = population
     scale = config.legit_transfer_scale
@@ -164,14 +228,37 @@ def legit_transfers(config: SimConfig, population: Population, rng: np.random.Ge
         owner, _ = expand(rng.poisson(rate * config.days * scale, among.size))
         return among[owner], sample_times(rng, owner.size, config.start_ms, config.days, PROFILES[profile])
 
-    def send(t: np.ndarray, who: np.ndarray, payee: np.ndarray, amount: np.ndarray, channel_weights: dict[str, float], kind: str) -> None:
+    def send(
+        t: np.ndarray,
+        who: np.ndarray,
+        payee: np.ndarray,
+        amount: np.ndarray,
+        channel_weights: dict[str, float],
+        kind: str,
+    ) -> None:
         channel = choice_codes(rng, who.size, channel_weights, CHANNELS)
-        batches.append(transfer_batch(t, pop.account[who], pop.residents[who], payee, amount, channel,
-                                      _device(pop, who, channel), kind))
+        batches.append(
+            transfer_batch(
+                t,
+                pop.account[who],
+                pop.residents[who],
+                payee,
+                amount,
+                channel,
+                _device(pop, who, channel),
+                kind,
+            )
+        )
 
     who, t = draw(0.045, payers, "shopping")
-    send(t, who, pop.merchants[rng.choice(pop.merchants.size, who.size, p=pop.merchant_p)],
-         rng.lognormal(np.log(60), 1.0, who.size), {"third_party_pay": 0.85, "mobile_app": 0.15}, "shopping")
+    send(
+        t,
+        who,
+        pop.merchants[rng.choice(pop.merchants.size, who.size, p=pop.merchant_p)],
+        rng.lognormal(np.log(60), 1.0, who.size),
+        {"third_party_pay": 0.85, "mobile_app": 0.15},
+        "shopping",
+    )
 
     # Peer-to-peer: to someone the payer calls (family, friends, colleagues).
     with_edges = np.unique(pop.edge_src)
@@ -182,12 +269,24 @@ def legit_transfers(config: SimConfig, population: Population, rng: np.random.Ge
     last = np.searchsorted(pop.edge_src[order], who, side="right")
     partner = pop.edge_dst[order[first + (rng.random(who.size) * (last - first)).astype(np.int64)]]
     ok = pop.account[partner] >= 0
-    send(t[ok], who[ok], pop.account[partner[ok]], rng.lognormal(np.log(200), 1.0, int(ok.sum())),
-         {"mobile_app": 0.6, "third_party_pay": 0.4}, "p2p")
+    send(
+        t[ok],
+        who[ok],
+        pop.account[partner[ok]],
+        rng.lognormal(np.log(200), 1.0, int(ok.sum())),
+        {"mobile_app": 0.6, "third_party_pay": 0.4},
+        "p2p",
+    )
 
     who, t = draw(0.004, payers, "any")
-    send(t, who, pop.utilities[rng.integers(0, pop.utilities.size, who.size)], rng.lognormal(np.log(150), 0.6, who.size),
-         {"third_party_pay": 0.5, "mobile_app": 0.35, "online_banking": 0.15}, "bill")
+    send(
+        t,
+        who,
+        pop.utilities[rng.integers(0, pop.utilities.size, who.size)],
+        rng.lognormal(np.log(150), 0.6, who.size),
+        {"third_party_pay": 0.5, "mobile_app": 0.35, "online_banking": 0.15},
+        "bill",
+    )
 
     renters = np.flatnonzero(pop.landlord_of >= 0)
     who, t = _monthly(rng, config, renters, 1, 5, "evening")
@@ -197,13 +296,29 @@ def legit_transfers(config: SimConfig, population: Population, rng: np.random.Ge
     who, t = _monthly(rng, config, workers, 10, 10, "work")
     employer = pop.workplace[who]
     amount = np.round(rng.lognormal(np.log(7000), 0.45, who.size), 0)
-    batches.append(transfer_batch(t, pop.business_account[employer], pop.businesses[employer], pop.account[who],
-                                  amount, CHANNELS.index("online_banking"), pop.business_pc[employer], "salary"))
+    batches.append(
+        transfer_batch(
+            t,
+            pop.business_account[employer],
+            pop.businesses[employer],
+            pop.account[who],
+            amount,
+            CHANNELS.index("online_banking"),
+            pop.business_pc[employer],
+            "salary",
+        )
+    )
 
     kin = np.flatnonzero((pop.account[pop.kin_parent] >= 0) & (pop.account[pop.kin_child] >= 0))
     pair, t = _monthly(rng, config, kin, 1, 28, "evening")
-    send(t, pop.kin_child[pair], pop.account[pop.kin_parent[pair]], np.round(rng.lognormal(np.log(1000), 0.6, pair.size), -1),
-         {"mobile_app": 0.7, "third_party_pay": 0.3}, "family_support")
+    send(
+        t,
+        pop.kin_child[pair],
+        pop.account[pop.kin_parent[pair]],
+        np.round(rng.lognormal(np.log(1000), 0.6, pair.size), -1),
+        {"mobile_app": 0.7, "third_party_pay": 0.3},
+        "family_support",
+    )
 
     # Hard negative: an elderly parent moves a large sum to a child, often right after the child's call,
     # sometimes to the child's other (never-paid-before) account.
@@ -212,26 +327,51 @@ def legit_transfers(config: SimConfig, population: Population, rng: np.random.Ge
     other = pop.second_account[child]
     payee = np.where((other >= 0) & (rng.random(pair.size) < 0.5), other, pop.account[child])
     amount = np.minimum(np.round(rng.lognormal(np.log(40000), 0.9, pair.size), -2), 800_000)
-    send(t, parent, payee, amount, {"counter": 0.35, "online_banking": 0.3, "mobile_app": 0.35}, "elderly_large")
+    send(
+        t,
+        parent,
+        payee,
+        amount,
+        {"counter": 0.35, "online_banking": 0.3, "mobile_app": 0.35},
+        "elderly_large",
+    )
     called = rng.random(pair.size) < 0.6
     lead_t = t[called] - rng.integers(10 * MINUTE_MS, 6 * HOUR_MS, int(called.sum()))
     disposition, duration = talk(rng, lead_t.size, 1.0, 900, 0.6)
-    lead_calls.append(call_batch(lead_t, pop.residents[child[called]], pop.residents[parent[called]], "kin", duration, disposition))
+    lead_calls.append(
+        call_batch(
+            lead_t, pop.residents[child[called]], pop.residents[parent[called]], "kin", duration, disposition
+        )
+    )
 
     who, t = draw(0.01, payers, "any")
-    send(t, who, pop.external[rng.integers(0, pop.external.size, who.size)], rng.lognormal(np.log(800), 1.4, who.size),
-         {"mobile_app": 0.5, "third_party_pay": 0.3, "online_banking": 0.2}, "new_payee")
+    send(
+        t,
+        who,
+        pop.external[rng.integers(0, pop.external.size, who.size)],
+        rng.lognormal(np.log(800), 1.4, who.size),
+        {"mobile_app": 0.5, "third_party_pay": 0.3, "online_banking": 0.2},
+        "new_payee",
+    )
 
     # Hard negative: a house deposit, after a long call with an agency, to a developer never paid before.
     buyers = payers[(pop.age[payers] >= 2) & (pop.age[payers] <= 4)]
     who, t = draw(0.0004, buyers, "business")
-    send(t, who, pop.developers[rng.integers(0, pop.developers.size, who.size)],
-         np.round(rng.lognormal(np.log(300_000), 0.6, who.size), -3), {"counter": 0.4, "online_banking": 0.6}, "house_purchase")
+    send(
+        t,
+        who,
+        pop.developers[rng.integers(0, pop.developers.size, who.size)],
+        np.round(rng.lognormal(np.log(300_000), 0.6, who.size), -3),
+        {"counter": 0.4, "online_banking": 0.6},
+        "house_purchase",
+    )
     called = rng.random(who.size) < 0.7
     lead_t = t[called] - rng.integers(30 * MINUTE_MS, 30 * HOUR_MS, int(called.sum()))
     disposition, duration = talk(rng, lead_t.size, 1.0, 1200, 0.5)
     agency = pop.businesses[rng.integers(0, pop.businesses.size, lead_t.size)]
-    lead_calls.append(call_batch(lead_t, agency, pop.residents[who[called]], "business", duration, disposition))
+    lead_calls.append(
+        call_batch(lead_t, agency, pop.residents[who[called]], "business", duration, disposition)
+    )
 
     # Hard negative: a real customer-service call, then a payment within minutes.
     who, t = draw(0.002, payers, "business")
@@ -239,22 +379,36 @@ def legit_transfers(config: SimConfig, population: Population, rng: np.random.Ge
     service = pop.ecommerce_service[rng.integers(0, pop.ecommerce_service.size, who.size)]
     lead_calls.append(call_batch(t, service, pop.residents[who], "ecommerce_service", duration, disposition))
     pay_t = t + duration * 1000 + rng.integers(MINUTE_MS, 20 * MINUTE_MS, who.size)
-    send(pay_t, who, pop.merchants[rng.choice(pop.merchants.size, who.size, p=pop.merchant_p)],
-         rng.lognormal(np.log(400), 0.9, who.size), {"third_party_pay": 0.7, "mobile_app": 0.3}, "service_purchase")
+    send(
+        pay_t,
+        who,
+        pop.merchants[rng.choice(pop.merchants.size, who.size, p=pop.merchant_p)],
+        rng.lognormal(np.log(400), 0.9, who.size),
+        {"third_party_pay": 0.7, "mobile_app": 0.3},
+        "service_purchase",
+    )
 
     savers = payers[pop.second_account[payers] >= 0]
     who, t = draw(0.004, savers, "business")
-    send(t, who, pop.second_account[who], np.round(rng.lognormal(np.log(3000), 0.8, who.size), -2),
-         {"atm": 0.3, "mobile_app": 0.5, "online_banking": 0.2}, "own_account")
+    send(
+        t,
+        who,
+        pop.second_account[who],
+        np.round(rng.lognormal(np.log(3000), 0.8, who.size), -2),
+        {"atm": 0.3, "mobile_app": 0.5, "online_banking": 0.2},
+        "own_account",
+    )
 
     return concat(batches), concat(lead_calls)
 
 
-def legit_events(config: SimConfig, population: Population, rng: np.random.Generator) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+def legit_events(
+    config: SimConfig, population: Population, rng: np.random.Generator
+) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
     """All legitimate calls and transfers (unsorted; some may fall outside the window)."""
     calls = legit_calls(config, population, rng)
     transfers, lead = legit_transfers(config, population, rng)
     return concat([calls, lead]), transfers
 
 
-__all__ = ["legit_calls", "legit_events", "legit_transfers", "local_hour"]
+__all__ = ["legit_calls", "legit_events", "legit_transfers"]

@@ -86,7 +86,9 @@ class Population:
         return np.flatnonzero(self.account >= 0)
 
 
-def _group_pick(rng: np.random.Generator, members: np.ndarray, group: np.ndarray, per_member: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _group_pick(
+    rng: np.random.Generator, members: np.ndarray, group: np.ndarray, per_member: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     """For each member, ``per_member`` random partners from the same group (may repeat; no self)."""
     order = np.argsort(group, kind="stable")
     sorted_group = group[order]
@@ -106,7 +108,11 @@ def build_population(config: SimConfig, registry: Registry, rng: np.random.Gener
     n = config.n_subscribers
     start_day = config.start_epoch_day
     age = rng.choice(AGE_SHARES.size, size=n, p=AGE_SHARES)
-    district = rng.choice(len(DISTRICTS), size=n, p=np.linspace(1.6, 0.6, len(DISTRICTS)) / np.linspace(1.6, 0.6, len(DISTRICTS)).sum())
+    district = rng.choice(
+        len(DISTRICTS),
+        size=n,
+        p=np.linspace(1.6, 0.6, len(DISTRICTS)) / np.linspace(1.6, 0.6, len(DISTRICTS)).sum(),
+    )
     # Most SIMs are years old; a few residents got a new one recently (legitimate new SIMs).
     activation = start_day - np.where(rng.random(n) < 0.04, rng.integers(1, 45, n), rng.integers(60, 4000, n))
     device = registry.add_devices(n, "phone")
@@ -125,15 +131,29 @@ def build_population(config: SimConfig, registry: Registry, rng: np.random.Gener
     pc[has_pc] = registry.add_devices(int(has_pc.sum()), "pc")
 
     residents = registry.add_numbers(
-        n, "mobile", "resident", device=device, cell_home=home_cell, cell_work=work_cell,
-        district=district, activation_day=activation, age=age, account=account,
+        n,
+        "mobile",
+        "resident",
+        device=device,
+        cell_home=home_cell,
+        cell_work=work_cell,
+        district=district,
+        activation_day=activation,
+        age=age,
+        account=account,
     )
     dual = rng.random(n) < 0.03
     second_number = np.full(n, -1, dtype=np.int64)
     second_number[dual] = registry.add_numbers(
-        int(dual.sum()), "mobile", "resident", device=device[dual], cell_home=home_cell[dual],
-        cell_work=work_cell[dual], district=district[dual],
-        activation_day=start_day - rng.integers(30, 2000, int(dual.sum())), age=age[dual],
+        int(dual.sum()),
+        "mobile",
+        "resident",
+        device=device[dual],
+        cell_home=home_cell[dual],
+        cell_work=work_cell[dual],
+        district=district[dual],
+        activation_day=start_day - rng.integers(30, 2000, int(dual.sum())),
+        age=age[dual],
     )
 
     # Workplaces: businesses with a fixed line, an account (salaries) and an office PC.
@@ -141,8 +161,9 @@ def build_population(config: SimConfig, registry: Registry, rng: np.random.Gener
     business_district = rng.integers(0, len(DISTRICTS), n_business)
     business_account = registry.add_accounts(n_business)
     business_pc = registry.add_devices(n_business, "pc")
-    businesses = registry.add_numbers(n_business, "fixed", "business", district=business_district,
-                                      account=business_account)
+    businesses = registry.add_numbers(
+        n_business, "fixed", "business", district=business_district, account=business_account
+    )
     working = (age >= 1) & (age <= 5) & (rng.random(n) < np.where(age == 5, 0.45, 0.8))
     size_weight = rng.lognormal(0, 1.0, n_business)
     workplace = np.full(n, -1, dtype=np.int64)
@@ -151,19 +172,28 @@ def build_population(config: SimConfig, registry: Registry, rng: np.random.Gener
     n_courier = max(n // 150, len(DISTRICTS))
     courier_district = np.arange(n_courier) % len(DISTRICTS)
     couriers = registry.add_numbers(
-        n_courier, "mobile", "courier", device=registry.add_devices(n_courier, "phone"),
-        cell_home=registry.cells_for(courier_district), cell_work=registry.cells_for(courier_district),
-        district=courier_district, activation_day=start_day - rng.integers(30, 2500, n_courier),
+        n_courier,
+        "mobile",
+        "courier",
+        device=registry.add_devices(n_courier, "phone"),
+        cell_home=registry.cells_for(courier_district),
+        cell_work=registry.cells_for(courier_district),
+        district=courier_district,
+        activation_day=start_day - rng.integers(30, 2500, n_courier),
         age=rng.integers(1, 5, n_courier),
     )
     delivery_privacy = registry.add_numbers(max(n // 400, 4), "voip", "delivery_privacy", listed=False)
     n_tele = max(n // 1000, 2)
-    telemarketers = registry.add_numbers(n_tele, "fixed", "telemarketer", district=rng.integers(0, len(DISTRICTS), n_tele))
+    telemarketers = registry.add_numbers(
+        n_tele, "fixed", "telemarketer", district=rng.integers(0, len(DISTRICTS), n_tele)
+    )
     hotlines = registry.add_hotlines()
     ecommerce_service = registry.add_numbers(max(n // 2000, 3), "fixed", "ecommerce_service")
 
     abroad_owner = rng.choice(n, size=max(n // 150, 2), replace=False)
-    relatives_abroad = registry.add_numbers(abroad_owner.size, "international", "relative_abroad", listed=False)
+    relatives_abroad = registry.add_numbers(
+        abroad_owner.size, "international", "relative_abroad", listed=False
+    )
 
     # Relationships.
     household = np.cumsum(rng.random(n) < 0.4)  # a new household starts with p 0.4 → mean size 2.5
@@ -186,20 +216,28 @@ def build_population(config: SimConfig, registry: Registry, rng: np.random.Gener
     src_r, _ = expand(far)
     dst_r = rng.integers(0, n, src_r.size)
     keep_r = src_r != dst_r
-    edge_src = np.concatenate([src_f, kin_parent, kin_child, src_c, src_l, dst_l, src_r[keep_r], dst_r[keep_r]])
-    edge_dst = np.concatenate([dst_f, kin_child, kin_parent, dst_c, dst_l, src_l, dst_r[keep_r], src_r[keep_r]])
-    kinds = np.concatenate([
-        np.full(src_f.size, CALL_KINDS.index("family")),
-        np.full(2 * kin_parent.size, CALL_KINDS.index("kin")),
-        np.full(src_c.size, CALL_KINDS.index("colleague")),
-        np.full(2 * src_l.size + 2 * int(keep_r.sum()), CALL_KINDS.index("friend")),
-    ])
+    edge_src = np.concatenate(
+        [src_f, kin_parent, kin_child, src_c, src_l, dst_l, src_r[keep_r], dst_r[keep_r]]
+    )
+    edge_dst = np.concatenate(
+        [dst_f, kin_child, kin_parent, dst_c, dst_l, src_l, dst_r[keep_r], src_r[keep_r]]
+    )
+    kinds = np.concatenate(
+        [
+            np.full(src_f.size, CALL_KINDS.index("family")),
+            np.full(2 * kin_parent.size, CALL_KINDS.index("kin")),
+            np.full(src_c.size, CALL_KINDS.index("colleague")),
+            np.full(2 * src_l.size + 2 * int(keep_r.sum()), CALL_KINDS.index("friend")),
+        ]
+    )
 
     # Payees of legitimate transfers.
     n_merchant = max(n // 15, 20)
     third_party = np.array([BANKS.index("ALIPAY"), BANKS.index("WECHATPAY")])
     merchant_banks = np.where(
-        rng.random(n_merchant) < 0.5, third_party[rng.integers(0, 2, n_merchant)], registry.draw_banks(n_merchant)
+        rng.random(n_merchant) < 0.5,
+        third_party[rng.integers(0, 2, n_merchant)],
+        registry.draw_banks(n_merchant),
     )
     merchants = registry.add_accounts(n_merchant, merchant_banks)
     popularity = 1.0 / np.arange(1, n_merchant + 1) ** 1.05
@@ -214,14 +252,36 @@ def build_population(config: SimConfig, registry: Registry, rng: np.random.Gener
     external = registry.add_accounts(max(n // 2, 10))
 
     return Population(
-        residents=residents, age=age, district=district, account=account, second_account=second_account,
-        device=device, pc=pc, workplace=workplace, second_number=second_number,
-        couriers=couriers, courier_district=courier_district, businesses=businesses,
-        business_account=business_account, business_pc=business_pc, delivery_privacy=delivery_privacy,
-        telemarketers=telemarketers, hotlines=hotlines, ecommerce_service=ecommerce_service,
-        relatives_abroad=relatives_abroad, relative_of=abroad_owner,
-        edge_src=edge_src, edge_dst=edge_dst, edge_kind=kinds.astype(np.int8),
-        kin_parent=kin_parent, kin_child=kin_child,
-        merchants=merchants, merchant_p=popularity / popularity.sum(), utilities=utilities,
-        developers=developers, landlord_of=landlord_of, rent=rent, external=external,
+        residents=residents,
+        age=age,
+        district=district,
+        account=account,
+        second_account=second_account,
+        device=device,
+        pc=pc,
+        workplace=workplace,
+        second_number=second_number,
+        couriers=couriers,
+        courier_district=courier_district,
+        businesses=businesses,
+        business_account=business_account,
+        business_pc=business_pc,
+        delivery_privacy=delivery_privacy,
+        telemarketers=telemarketers,
+        hotlines=hotlines,
+        ecommerce_service=ecommerce_service,
+        relatives_abroad=relatives_abroad,
+        relative_of=abroad_owner,
+        edge_src=edge_src,
+        edge_dst=edge_dst,
+        edge_kind=kinds.astype(np.int8),
+        kin_parent=kin_parent,
+        kin_child=kin_child,
+        merchants=merchants,
+        merchant_p=popularity / popularity.sum(),
+        utilities=utilities,
+        developers=developers,
+        landlord_of=landlord_of,
+        rent=rent,
+        external=external,
     )

@@ -26,8 +26,41 @@ import polars as pl
 from fraud_brain.schema.records import AGE_BANDS, NUMBER_TYPES
 
 MOBILE_PREFIXES = np.array(
-    [130, 131, 132, 133, 134, 135, 136, 137, 138, 139, 150, 151, 152, 155, 156, 157, 158, 159,
-     166, 176, 177, 178, 180, 181, 182, 183, 185, 186, 187, 188, 189, 198, 199]
+    [
+        130,
+        131,
+        132,
+        133,
+        134,
+        135,
+        136,
+        137,
+        138,
+        139,
+        150,
+        151,
+        152,
+        155,
+        156,
+        157,
+        158,
+        159,
+        166,
+        176,
+        177,
+        178,
+        180,
+        181,
+        182,
+        183,
+        185,
+        186,
+        187,
+        188,
+        189,
+        198,
+        199,
+    ]
 )
 VOIP_PREFIXES = np.array([170, 171])
 """Virtual-operator ranges: legitimate privacy numbers of delivery platforms, and scammers."""
@@ -40,21 +73,63 @@ RELATIVE_COUNTRY_CODES = np.array([1, 44, 61, 81, 65, 49, 33, 60, 66, 852])
 PREMIUM_COUNTRY_CODES = np.array([882, 881, 216, 222, 373, 247, 675])
 """International premium and satellite ranges used by Wangiri."""
 
-DISTRICTS = ("Gulou", "Taijiang", "Cangshan", "Jinan", "Mawei", "Changle", "Minhou", "Lianjiang",
-             "Luoyuan", "Minqing", "Yongtai", "Pingtan")
+DISTRICTS = (
+    "Gulou",
+    "Taijiang",
+    "Cangshan",
+    "Jinan",
+    "Mawei",
+    "Changle",
+    "Minhou",
+    "Lianjiang",
+    "Luoyuan",
+    "Minqing",
+    "Yongtai",
+    "Pingtan",
+)
 """Districts of the simulated city (each has a community officer)."""
 
-BANKS = ("ICBC", "CCB", "ABC", "BOC", "BOCOM", "CMB", "PSBC", "CIB", "SPDB", "CITIC", "FJRCU",
-         "ALIPAY", "WECHATPAY", "WEBANK", "MYBANK", "XWBANK")
+BANKS = (
+    "ICBC",
+    "CCB",
+    "ABC",
+    "BOC",
+    "BOCOM",
+    "CMB",
+    "PSBC",
+    "CIB",
+    "SPDB",
+    "CITIC",
+    "FJRCU",
+    "ALIPAY",
+    "WECHATPAY",
+    "WEBANK",
+    "MYBANK",
+    "XWBANK",
+)
 """Banks and payment firms; the last three are digital-only banks that mules drift to."""
 BANK_WEIGHTS = np.array([16, 15, 13, 11, 6, 8, 7, 5, 4, 4, 5, 2, 2, 0.8, 0.8, 0.4])
-BANK_BINS = np.array([6222, 6217, 6228, 6216, 6222, 6225, 6210, 6229, 6225, 6226, 6230, 2088, 2100, 6236, 6236, 6237])
+BANK_BINS = np.array(
+    [6222, 6217, 6228, 6216, 6222, 6225, 6210, 6229, 6225, 6226, 6230, 2088, 2100, 6236, 6236, 6237]
+)
 HOTLINES = ("95588", "95533", "95599", "95566", "95555", "95559", "10086", "10010", "10000")
 """Bank and operator service numbers residents call (and which call back)."""
 
 NUMBER_CATEGORIES = (
-    "resident", "courier", "business", "delivery_privacy", "telemarketer", "hotline", "ecommerce_service",
-    "relative_abroad", "scam_sim", "scam_voip", "scam_international", "simbox_sim", "wangiri", "mule_phone",
+    "resident",
+    "courier",
+    "business",
+    "delivery_privacy",
+    "telemarketer",
+    "hotline",
+    "ecommerce_service",
+    "relative_abroad",
+    "scam_sim",
+    "scam_voip",
+    "scam_international",
+    "simbox_sim",
+    "wangiri",
+    "mule_phone",
 )
 """What each number is, for ground truth and for tests; never part of the records."""
 
@@ -104,7 +179,9 @@ class Registry:
             return prefixes[body // 10**8] * 10**8 + body % 10**8
         if number_type == "fixed":
             # Local parts are distinct on their own, so any area code keeps numbers distinct.
-            area = AREA_CODES[np.where(self.rng.random(n) < 0.85, 0, self.rng.integers(0, AREA_CODES.size, n))]
+            area = AREA_CODES[
+                np.where(self.rng.random(n) < 0.85, 0, self.rng.integers(0, AREA_CODES.size, n))
+            ]
             body = self._unique_draw("fixed", n, 8 * 10**7)
             return area * 10**8 + 2 * 10**7 + body
         codes = {"wangiri": PREMIUM_COUNTRY_CODES, "relative_abroad": RELATIVE_COUNTRY_CODES}.get(
@@ -151,14 +228,21 @@ class Registry:
     def add_hotlines(self) -> np.ndarray:
         """The fixed service numbers (``95588`` …), as numbers of type fixed."""
         n = len(HOTLINES)
-        self._number_parts.append({
-            "digits": np.array([int(h) for h in HOTLINES], dtype=np.int64),
-            "type": np.full(n, NUMBER_TYPES.index("fixed"), dtype=np.int8),
-            "category": np.full(n, NUMBER_CATEGORIES.index("hotline"), dtype=np.int8),
-            "device": np.full(n, -1), "cell_home": np.full(n, -1), "cell_work": np.full(n, -1),
-            "district": np.full(n, -1), "activation_day": np.full(n, -1), "age": np.full(n, -1),
-            "account": np.full(n, -1), "listed": np.zeros(n, dtype=bool),
-        })
+        self._number_parts.append(
+            {
+                "digits": np.array([int(h) for h in HOTLINES], dtype=np.int64),
+                "type": np.full(n, NUMBER_TYPES.index("fixed"), dtype=np.int8),
+                "category": np.full(n, NUMBER_CATEGORIES.index("hotline"), dtype=np.int8),
+                "device": np.full(n, -1),
+                "cell_home": np.full(n, -1),
+                "cell_work": np.full(n, -1),
+                "district": np.full(n, -1),
+                "activation_day": np.full(n, -1),
+                "age": np.full(n, -1),
+                "account": np.full(n, -1),
+                "listed": np.zeros(n, dtype=bool),
+            }
+        )
         first = self._n_numbers
         self._n_numbers += n
         return np.arange(first, first + n, dtype=np.int64)
@@ -187,9 +271,12 @@ class Registry:
         hotline = NUMBER_CATEGORIES.index("hotline")
         frame = pl.DataFrame({"d": digits, "k": kind, "c": category})
         return frame.select(
-            pl.when(pl.col("k") == international).then(pl.lit("+") + pl.col("d"))
-            .when((pl.col("k") == fixed) & (pl.col("c") != hotline)).then(pl.lit("0") + pl.col("d"))
-            .otherwise(pl.col("d")).alias("phone")
+            pl.when(pl.col("k") == international)
+            .then(pl.lit("+") + pl.col("d"))
+            .when((pl.col("k") == fixed) & (pl.col("c") != hotline))
+            .then(pl.lit("0") + pl.col("d"))
+            .otherwise(pl.col("d"))
+            .alias("phone")
         ).to_series()
 
     @property
@@ -220,7 +307,9 @@ class Registry:
         """The id of every account: the bank's 4-digit prefix and 12 distinct digits."""
         banks = self.account_banks()
         body = self._unique_draw("account", banks.size, 9 * 10**11) + 10**11
-        return (pl.Series(BANK_BINS[banks]).cast(pl.String) + pl.Series(body).cast(pl.String)).alias("account")
+        return (pl.Series(BANK_BINS[banks]).cast(pl.String) + pl.Series(body).cast(pl.String)).alias(
+            "account"
+        )
 
     # -- devices and cells ---------------------------------------------------------------------
 

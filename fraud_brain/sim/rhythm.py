@@ -46,11 +46,18 @@ def _hours(spec: dict[tuple[int, int], float], base: float = 0.0) -> tuple[float
 
 
 PROFILES: dict[str, Profile] = {
-    "family": Profile(_hours({(7, 9): 1.0, (9, 12): 0.8, (12, 14): 1.5, (14, 18): 0.8, (18, 22): 2.5, (22, 23): 0.8}, 0.05), 1.4),
+    "family": Profile(
+        _hours({(7, 9): 1.0, (9, 12): 0.8, (12, 14): 1.5, (14, 18): 0.8, (18, 22): 2.5, (22, 23): 0.8}, 0.05),
+        1.4,
+    ),
     "work": Profile(_hours({(8, 9): 0.8, (9, 12): 2.5, (12, 13): 0.6, (13, 18): 2.2, (18, 19): 0.6}), 0.15),
-    "evening": Profile(_hours({(10, 12): 0.5, (12, 14): 0.8, (17, 20): 1.8, (20, 23): 2.2, (23, 24): 0.5}, 0.05), 1.6),
+    "evening": Profile(
+        _hours({(10, 12): 0.5, (12, 14): 0.8, (17, 20): 1.8, (20, 23): 2.2, (23, 24): 0.5}, 0.05), 1.6
+    ),
     "business": Profile(_hours({(9, 12): 2.0, (12, 14): 1.2, (14, 18): 2.0, (18, 21): 0.8}), 0.7),
-    "shopping": Profile(_hours({(8, 10): 0.6, (10, 14): 1.5, (14, 19): 1.2, (19, 24): 2.0, (0, 1): 0.6}, 0.1), 1.3),
+    "shopping": Profile(
+        _hours({(8, 10): 0.6, (10, 14): 1.5, (14, 19): 1.2, (19, 24): 2.0, (0, 1): 0.6}, 0.1), 1.3
+    ),
     "any": Profile(_hours({(7, 23): 1.0}, 0.1), 1.0),
     "scam": Profile(_hours({(9, 12): 2.0, (12, 14): 1.0, (14, 18): 2.0, (18, 21): 1.2, (21, 23): 0.4}), 0.8),
     "night": Profile(_hours({(0, 5): 2.0, (5, 7): 0.8, (22, 24): 1.0}, 0.2), 1.0),
@@ -75,9 +82,7 @@ def day_weights(start_ms: int, days: int, profile: Profile) -> np.ndarray:
     return weights / weights.sum()
 
 
-def sample_times(
-    rng: np.random.Generator, n: int, start_ms: int, days: int, profile: Profile
-) -> np.ndarray:
+def sample_times(rng: np.random.Generator, n: int, start_ms: int, days: int, profile: Profile) -> np.ndarray:
     """``n`` event times (ms since epoch, UTC) spread over a window with the profile's rhythm.
 
     Local days are those of UTC+8 that overlap the window; times falling outside

@@ -81,8 +81,16 @@ class Rings:
         box_share = np.where(day >= self.drift_day, 0.8, 0.6)
         has_box = self.box_len[ring] > 0
         use_box = has_box & (rng.random(ring.size) < box_share)
-        box = self.box_sims[np.minimum(self.box_start[ring] + (rng.random(ring.size) * self.box_len[ring]).astype(np.int64),
-                                       max(self.box_sims.size - 1, 0))] if self.box_sims.size else direct
+        box = (
+            self.box_sims[
+                np.minimum(
+                    self.box_start[ring] + (rng.random(ring.size) * self.box_len[ring]).astype(np.int64),
+                    max(self.box_sims.size - 1, 0),
+                )
+            ]
+            if self.box_sims.size
+            else direct
+        )
         return np.where(use_box, box, direct)
 
     def first_mule(self, rng: np.random.Generator, ring: np.ndarray, t: np.ndarray) -> np.ndarray:
@@ -102,8 +110,12 @@ def _identity_accounts(registry: Registry, rng: np.random.Generator, n: int) -> 
 
 
 def build_rings(
-    config: SimConfig, registry: Registry, rng: np.random.Generator, rings_per_typology: np.ndarray,
-    mule_recruits: np.ndarray, recruit_phone: np.ndarray | None = None,
+    config: SimConfig,
+    registry: Registry,
+    rng: np.random.Generator,
+    rings_per_typology: np.ndarray,
+    mule_recruits: np.ndarray,
+    recruit_phone: np.ndarray | None = None,
 ) -> Rings:
     """Create the rings: ``rings_per_typology[i]`` rings for each of the five scam typologies.
 
@@ -140,18 +152,28 @@ def build_rings(
         if mine.size == 0:
             continue
         if name in ("new_mobile", "aged_mobile"):
-            age_days = rng.integers(0, 7, mine.size) if name == "new_mobile" else rng.integers(120, 1500, mine.size)
+            age_days = (
+                rng.integers(0, 7, mine.size) if name == "new_mobile" else rng.integers(120, 1500, mine.size)
+            )
             district = rng.integers(0, len(DISTRICTS), mine.size)
             numbers[mine] = registry.add_numbers(
-                mine.size, "mobile", "scam_sim", device=ring_phones[3 * ring_of[mine] + rng.integers(0, 3, mine.size)],
-                cell_home=registry.cells_for(district), cell_work=registry.cells_for(district), district=district,
-                activation_day=first_day + slot_day[mine] - age_days, age=rng.integers(1, 6, mine.size),
+                mine.size,
+                "mobile",
+                "scam_sim",
+                device=ring_phones[3 * ring_of[mine] + rng.integers(0, 3, mine.size)],
+                cell_home=registry.cells_for(district),
+                cell_work=registry.cells_for(district),
+                district=district,
+                activation_day=first_day + slot_day[mine] - age_days,
+                age=rng.integers(1, 6, mine.size),
                 account=_identity_accounts(registry, rng, mine.size),
             )
         elif name == "voip":
             numbers[mine] = registry.add_numbers(mine.size, "voip", "scam_voip", listed=False)
         else:
-            numbers[mine] = registry.add_numbers(mine.size, "international", "scam_international", listed=False)
+            numbers[mine] = registry.add_numbers(
+                mine.size, "international", "scam_international", listed=False
+            )
     slot_numbers = numbers.reshape(n_rings, n_slots, k_max)
 
     # SIM-boxes: one per SIM-box ring, dozens of SIMs activated in a few batches, in one cell.
@@ -170,9 +192,16 @@ def build_rings(
         batch_day = first_day - rng.integers(0, 40, n_rings * 3).reshape(n_rings, 3)
         activation = batch_day[owner, rng.integers(0, 3, total)]
         box_sims = registry.add_numbers(
-            total, "mobile", "simbox_sim", device=box_device[owner], cell_home=box_cell[owner],
-            cell_work=box_cell[owner], district=box_district[owner], activation_day=activation,
-            age=rng.integers(1, 6, total), account=_identity_accounts(registry, rng, total),
+            total,
+            "mobile",
+            "simbox_sim",
+            device=box_device[owner],
+            cell_home=box_cell[owner],
+            cell_work=box_cell[owner],
+            district=box_district[owner],
+            activation_day=activation,
+            age=rng.integers(1, 6, total),
+            account=_identity_accounts(registry, rng, total),
         )
 
     # Mules: first level rotates every few days; digital-only banks after the drift.
@@ -184,7 +213,9 @@ def build_rings(
     digital = (slot_day >= drift_day) & (rng.random(n_mule1) < 0.7)
     trad = np.array([BANKS.index(b) for b in TRADITIONAL_MULE_BANKS])
     digi = np.array([BANKS.index(b) for b in DIGITAL_MULE_BANKS])
-    banks = np.where(digital, digi[rng.integers(0, digi.size, n_mule1)], trad[rng.integers(0, trad.size, n_mule1)])
+    banks = np.where(
+        digital, digi[rng.integers(0, digi.size, n_mule1)], trad[rng.integers(0, trad.size, n_mule1)]
+    )
     mule1 = registry.add_accounts(n_mule1, banks)
     account_phone: dict[int, int] = {}
     mule_phones = registry.add_numbers(n_mule1, "mobile", "mule_phone", listed=False)
@@ -196,14 +227,25 @@ def build_rings(
     if recruit_phone is not None:
         phones[spots] = recruit_phone[:take]
     account_phone.update(zip(mule1.tolist(), phones.tolist(), strict=True))
-    mule2 = registry.add_accounts(n_rings * 2, trad[rng.integers(0, trad.size, n_rings * 2)]).reshape(n_rings, 2)
+    mule2 = registry.add_accounts(n_rings * 2, trad[rng.integers(0, trad.size, n_rings * 2)]).reshape(
+        n_rings, 2
+    )
     cash_out = registry.add_accounts(n_rings * 2).reshape(n_rings, 2)
     operator_device = registry.add_devices(n_rings, "pc")
 
     return Rings(
-        typology=typology, rotation_days=rotation, slot_numbers=slot_numbers, slot_width=width,
-        box_sims=box_sims, box_start=box_start, box_len=box_len,
-        mule1=mule1.reshape(n_rings, n_mule_slots, per_slot), mule2=mule2, cash_out=cash_out,
-        operator_device=operator_device, account_phone=account_phone,
-        start_ms=config.start_ms, drift_day=drift_day,
+        typology=typology,
+        rotation_days=rotation,
+        slot_numbers=slot_numbers,
+        slot_width=width,
+        box_sims=box_sims,
+        box_start=box_start,
+        box_len=box_len,
+        mule1=mule1.reshape(n_rings, n_mule_slots, per_slot),
+        mule2=mule2,
+        cash_out=cash_out,
+        operator_device=operator_device,
+        account_phone=account_phone,
+        start_ms=config.start_ms,
+        drift_day=drift_day,
     )

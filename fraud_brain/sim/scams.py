@@ -83,7 +83,9 @@ def _uniform_ms(rng: np.random.Generator, low_min: float, high_min: float, n: in
     return (rng.uniform(low_min, high_min, n) * MINUTE_MS).astype(np.int64)
 
 
-def _pick_victims(rng: np.random.Generator, population: Population, weights: tuple[float, ...], n: int) -> np.ndarray:
+def _pick_victims(
+    rng: np.random.Generator, population: Population, weights: tuple[float, ...], n: int
+) -> np.ndarray:
     """``n`` residents with a bank account, drawn by the typology's age weights."""
     candidates = population.with_account()
     order = np.argsort(population.age[candidates], kind="stable")
@@ -101,8 +103,18 @@ def _pick_victims(rng: np.random.Generator, population: Population, weights: tup
 class _Builder:
     """Shared state while building one world's scam events."""
 
-    def __init__(self, config: SimConfig, registry: Registry, population: Population, rings: Rings,
-                 rng: np.random.Generator, ring: np.ndarray, victim: np.ndarray, anchor: np.ndarray, first_id: int):
+    def __init__(
+        self,
+        config: SimConfig,
+        registry: Registry,
+        population: Population,
+        rings: Rings,
+        rng: np.random.Generator,
+        ring: np.ndarray,
+        victim: np.ndarray,
+        anchor: np.ndarray,
+        first_id: int,
+    ):
         self.config, self.registry, self.pop, self.rings, self.rng = config, registry, population, rings, rng
         self.ring, self.victim, self.anchor = ring, victim, anchor
         self.episode_id = first_id + np.arange(ring.size)
@@ -110,52 +122,107 @@ class _Builder:
         self.calls: list[dict[str, np.ndarray]] = []
         self.transfers: list[dict[str, np.ndarray]] = []
 
-    def call(self, ep: np.ndarray, t: np.ndarray, duration: np.ndarray, disposition: np.ndarray | None = None) -> None:
+    def call(
+        self, ep: np.ndarray, t: np.ndarray, duration: np.ndarray, disposition: np.ndarray | None = None
+    ) -> None:
         """Ring → victim calls of episodes ``ep`` at times ``t``."""
         ring = self.ring[ep]
         if disposition is None:
             disposition = np.full(ep.size, ANSWERED)
         caller = self.rings.caller(self.rng, ring, t)
-        self.calls.append(call_batch(t, caller, self.pop.residents[self.victim[ep]], "episode",
-                                     np.where(disposition == ANSWERED, duration, 0), disposition,
-                                     typology=self.rings.typology[ring], episode=self.episode_id[ep], ring=ring))
+        self.calls.append(
+            call_batch(
+                t,
+                caller,
+                self.pop.residents[self.victim[ep]],
+                "episode",
+                np.where(disposition == ANSWERED, duration, 0),
+                disposition,
+                typology=self.rings.typology[ring],
+                episode=self.episode_id[ep],
+                ring=ring,
+            )
+        )
 
-    def pay(self, ep: np.ndarray, t: np.ndarray, amount: np.ndarray, channels: dict[str, float],
-            device: np.ndarray | None = None) -> None:
+    def pay(
+        self,
+        ep: np.ndarray,
+        t: np.ndarray,
+        amount: np.ndarray,
+        channels: dict[str, float],
+        device: np.ndarray | None = None,
+    ) -> None:
         """Victim → first-level mule transfers, from the victim's own account and phone."""
         victim = self.victim[ep]
         ring = self.ring[ep]
         channel = choice_codes(self.rng, ep.size, channels, CHANNELS)
         if device is None:
             pc = self.pop.pc[victim]
-            device = np.where((channel == CHANNELS.index("online_banking")) & (pc >= 0), pc, self.pop.device[victim])
-        self.transfers.append(transfer_batch(
-            t, self.pop.account[victim], self.pop.residents[victim], self.rings.first_mule(self.rng, ring, t),
-            np.maximum(amount, 1.0), channel, device, "victim",
-            typology=self.rings.typology[ring], episode=self.episode_id[ep], ring=ring,
-        ))
+            device = np.where(
+                (channel == CHANNELS.index("online_banking")) & (pc >= 0), pc, self.pop.device[victim]
+            )
+        self.transfers.append(
+            transfer_batch(
+                t,
+                self.pop.account[victim],
+                self.pop.residents[victim],
+                self.rings.first_mule(self.rng, ring, t),
+                np.maximum(amount, 1.0),
+                channel,
+                device,
+                "victim",
+                typology=self.rings.typology[ring],
+                episode=self.episode_id[ep],
+                ring=ring,
+            )
+        )
 
     def rebate(self, ep: np.ndarray, t: np.ndarray, amount: np.ndarray) -> None:
         """Mule → victim payments that build trust (order-brushing rebates, investment 'profits')."""
         ring = self.ring[ep]
         mule = self.rings.first_mule(self.rng, ring, t)
         phone = np.array([self.rings.account_phone.get(int(m), -1) for m in mule], dtype=np.int64)
-        self.transfers.append(transfer_batch(
-            t, mule, phone, self.pop.account[self.victim[ep]], np.maximum(amount, 1.0),
-            choice_codes(self.rng, ep.size, {"mobile_app": 0.5, "third_party_pay": 0.5}, CHANNELS),
-            self.rings.operator_device[ring], "rebate",
-            typology=self.rings.typology[ring], episode=self.episode_id[ep], ring=ring,
-        ))
+        self.transfers.append(
+            transfer_batch(
+                t,
+                mule,
+                phone,
+                self.pop.account[self.victim[ep]],
+                np.maximum(amount, 1.0),
+                choice_codes(self.rng, ep.size, {"mobile_app": 0.5, "third_party_pay": 0.5}, CHANNELS),
+                self.rings.operator_device[ring],
+                "rebate",
+                typology=self.rings.typology[ring],
+                episode=self.episode_id[ep],
+                ring=ring,
+            )
+        )
 
     def bank_hotline(self, ep: np.ndarray, t: np.ndarray) -> None:
         """Victims who call their bank's hotline after paying (often too late)."""
         disposition, duration = talk(self.rng, ep.size, 1.0, 300, 0.6)
         hotline = self.pop.hotlines[self.rng.integers(0, 6, ep.size)]
-        self.calls.append(call_batch(t, self.pop.residents[self.victim[ep]], hotline, "victim_hotline", duration,
-                                     disposition, episode=self.episode_id[ep]))
+        self.calls.append(
+            call_batch(
+                t,
+                self.pop.residents[self.victim[ep]],
+                hotline,
+                "victim_hotline",
+                duration,
+                disposition,
+                episode=self.episode_id[ep],
+            )
+        )
 
 
-def _escalating(rng: np.random.Generator, first: np.ndarray, low: np.ndarray, high: np.ndarray, steps: np.ndarray, cap: float) -> np.ndarray:
+def _escalating(
+    rng: np.random.Generator,
+    first: np.ndarray,
+    low: np.ndarray,
+    high: np.ndarray,
+    steps: np.ndarray,
+    cap: float,
+) -> np.ndarray:
     """Amounts growing by a random factor in [low, high) at each step of each episode."""
     owner, position = expand(steps)
     factor = rng.uniform(low[owner], high[owner])
@@ -185,14 +252,21 @@ def _customer_service(b: _Builder, eps: np.ndarray) -> None:
     t0 = b.anchor[eps]
     pre_n = rng.choice(3, n, p=[0.5, 0.3, 0.2])
     owner, _ = expand(pre_n)
-    b.call(eps[owner], t0[owner] - _uniform_ms(rng, 2, 120, owner.size), np.zeros(owner.size, np.int64),
-           rng.choice([1, 3], owner.size, p=[0.7, 0.3]))
+    b.call(
+        eps[owner],
+        t0[owner] - _uniform_ms(rng, 2, 120, owner.size),
+        np.zeros(owner.size, np.int64),
+        rng.choice([1, 3], owner.size, p=[0.7, 0.3]),
+    )
     duration = np.clip(_lognormal(rng, np.where(post, 11 * 60, 22 * 60), 0.45, n), 240, 9000).astype(np.int64)
     b.call(eps, t0, duration)
     n_pay = rng.choice([1, 2, 3, 4], n, p=[0.35, 0.3, 0.2, 0.15])
     late = post & (rng.random(n) < 0.5)
-    first = np.where(late, t0 + duration * 1000 + _uniform_ms(rng, 5, 60, n),
-                     t0 + (duration * 1000 * rng.uniform(0.35, 0.95, n)).astype(np.int64))
+    first = np.where(
+        late,
+        t0 + duration * 1000 + _uniform_ms(rng, 5, 60, n),
+        t0 + (duration * 1000 * rng.uniform(0.35, 0.95, n)).astype(np.int64),
+    )
     owner, position = expand(n_pay)
     gaps = np.where(position == 0, 0, _uniform_ms(rng, 1, 12, owner.size))
     t = first[owner] + _segment_cumsum(gaps.astype(np.float64), n_pay).astype(np.int64)
@@ -214,8 +288,14 @@ def _police(b: _Builder, eps: np.ndarray) -> None:
     b.call(eps, t0, duration)
     n_follow = rng.integers(0, 4, n)
     owner, _ = expand(n_follow)
-    follow_t = t0[owner] + _segment_cumsum(rng.uniform(3, 20, owner.size) * HOUR_MS, n_follow).astype(np.int64)
-    b.call(eps[owner], follow_t, np.clip(_lognormal(rng, 30 * 60, 0.5, owner.size), 300, 3 * 3600).astype(np.int64))
+    follow_t = t0[owner] + _segment_cumsum(rng.uniform(3, 20, owner.size) * HOUR_MS, n_follow).astype(
+        np.int64
+    )
+    b.call(
+        eps[owner],
+        follow_t,
+        np.clip(_lognormal(rng, 30 * 60, 0.5, owner.size), 300, 3 * 3600).astype(np.int64),
+    )
     n_pay = np.where(post, rng.integers(3, 10, n), rng.integers(2, 9, n))
     owner, position = expand(n_pay)
     first = t0 + (duration * 1000 * rng.uniform(0.6, 1.0, n)).astype(np.int64)
@@ -227,7 +307,13 @@ def _police(b: _Builder, eps: np.ndarray) -> None:
     new_phone = rng.random(n) < 0.35
     device_of = b.pop.device[b.victim[eps]].copy()
     device_of[new_phone] = b.registry.add_devices(int(new_phone.sum()), "phone")
-    b.pay(eps[owner], t, amount, {"online_banking": 0.4, "mobile_app": 0.4, "counter": 0.2}, device=device_of[owner])
+    b.pay(
+        eps[owner],
+        t,
+        amount,
+        {"online_banking": 0.4, "mobile_app": 0.4, "counter": 0.2},
+        device=device_of[owner],
+    )
     last = np.zeros(n, np.int64)
     np.maximum.at(last, owner, t)
     calls_bank = rng.random(n) < 0.2
@@ -251,8 +337,11 @@ def _order_brushing(b: _Builder, eps: np.ndarray) -> None:
     amount = _escalating(rng, start_amount, np.where(post, 1.4, 1.6), np.where(post, 2.2, 3.0), n_pay, 80_000)
     b.pay(eps[owner], t, amount, {"third_party_pay": 0.6, "mobile_app": 0.4})
     called = rng.random(owner.size) < 0.5
-    b.call(eps[owner[called]], t[called] - _uniform_ms(rng, 2, 30, int(called.sum())),
-           np.clip(_lognormal(rng, 180, 0.6, int(called.sum())), 30, 1800).astype(np.int64))
+    b.call(
+        eps[owner[called]],
+        t[called] - _uniform_ms(rng, 2, 30, int(called.sum())),
+        np.clip(_lognormal(rng, 180, 0.6, int(called.sum())), 30, 1800).astype(np.int64),
+    )
 
 
 def _fake_investment(b: _Builder, eps: np.ndarray) -> None:
@@ -265,7 +354,9 @@ def _fake_investment(b: _Builder, eps: np.ndarray) -> None:
     # The first contact opens the grooming period; the rest fall anywhere inside it.
     share = np.where(position == 0, 1.0, rng.uniform(0.05, 1.0, owner.size))
     groom_t = big_t[owner] - (share * groom_days[owner] * DAY_MS).astype(np.int64)
-    b.call(eps[owner], groom_t, np.clip(_lognormal(rng, 15 * 60, 0.7, owner.size), 60, 2 * 3600).astype(np.int64))
+    b.call(
+        eps[owner], groom_t, np.clip(_lognormal(rng, 15 * 60, 0.7, owner.size), 60, 2 * 3600).astype(np.int64)
+    )
     small_t = big_t - (rng.uniform(0.3, 0.6, n) * groom_days * DAY_MS).astype(np.int64)
     small = np.round(rng.uniform(1000, 5000, n), -2)
     weights = {"online_banking": 0.5, "mobile_app": 0.5}
@@ -275,8 +366,11 @@ def _fake_investment(b: _Builder, eps: np.ndarray) -> None:
     big = np.round(np.clip(_lognormal(rng, np.where(post, 50_000, 80_000), 0.7, n), 10_000, 2_000_000), -3)
     b.pay(eps, big_t, big, weights)
     called = rng.random(n) < 0.6
-    b.call(eps[called], big_t[called] - _uniform_ms(rng, 10, 180, int(called.sum())),
-           np.clip(_lognormal(rng, 20 * 60, 0.5, int(called.sum())), 120, 3 * 3600).astype(np.int64))
+    b.call(
+        eps[called],
+        big_t[called] - _uniform_ms(rng, 10, 180, int(called.sum())),
+        np.clip(_lognormal(rng, 20 * 60, 0.5, int(called.sum())), 120, 3 * 3600).astype(np.int64),
+    )
 
 
 def _fake_loan(b: _Builder, eps: np.ndarray) -> None:
@@ -285,18 +379,26 @@ def _fake_loan(b: _Builder, eps: np.ndarray) -> None:
     duration = np.clip(_lognormal(rng, 8 * 60, 0.5, n), 60, 3600).astype(np.int64)
     b.call(eps, t0, duration)
     again = rng.random(n) < 0.4
-    b.call(eps[again], t0[again] + duration[again] * 1000 + _uniform_ms(rng, 5, 120, int(again.sum())),
-           np.clip(_lognormal(rng, 5 * 60, 0.5, int(again.sum())), 30, 3600).astype(np.int64))
+    b.call(
+        eps[again],
+        t0[again] + duration[again] * 1000 + _uniform_ms(rng, 5, 120, int(again.sum())),
+        np.clip(_lognormal(rng, 5 * 60, 0.5, int(again.sum())), 30, 3600).astype(np.int64),
+    )
     n_pay = rng.integers(1, 5, n)
     owner, position = expand(n_pay)
     first = t0 + duration * 1000 + _uniform_ms(rng, 5, 60, n)
     gaps = np.where(position == 0, 0, rng.uniform(20, 480, owner.size) * MINUTE_MS)
     t = first[owner] + _segment_cumsum(gaps, n_pay).astype(np.int64)
-    amount = np.round(_escalating(rng, rng.uniform(300, 2000, n), np.full(n, 1.2), np.full(n, 2.5), n_pay, 50_000), -1)
+    amount = np.round(
+        _escalating(rng, rng.uniform(300, 2000, n), np.full(n, 1.2), np.full(n, 2.5), n_pay, 50_000), -1
+    )
     b.pay(eps[owner], t, amount, {"mobile_app": 0.6, "third_party_pay": 0.4})
     called = (position > 0) & (rng.random(owner.size) < 0.7)
-    b.call(eps[owner[called]], t[called] - _uniform_ms(rng, 2, 20, int(called.sum())),
-           np.clip(_lognormal(rng, 4 * 60, 0.5, int(called.sum())), 30, 1800).astype(np.int64))
+    b.call(
+        eps[owner[called]],
+        t[called] - _uniform_ms(rng, 2, 20, int(called.sum())),
+        np.clip(_lognormal(rng, 4 * 60, 0.5, int(called.sum())), 30, 1800).astype(np.int64),
+    )
 
 
 EPISODE_BUILDERS = {
@@ -308,29 +410,50 @@ EPISODE_BUILDERS = {
 }
 
 
-def _cold_calls(config: SimConfig, population: Population, rings: Rings, rng: np.random.Generator) -> dict[str, np.ndarray]:
+def _cold_calls(
+    config: SimConfig, population: Population, rings: Rings, rng: np.random.Generator
+) -> dict[str, np.ndarray]:
     """Untargeted calls from each ring to many residents: mostly unanswered or short."""
     per_ring = rng.poisson(config.cold_calls_per_ring_day * config.days, rings.n)
     ring, _ = expand(per_ring)
     t = sample_times(rng, ring.size, config.start_ms, config.days, PROFILES["scam"])
     callee = np.empty(ring.size, dtype=np.int64)
-    for code, name in enumerate(SCAM_TYPOLOGIES):
+    for name in SCAM_TYPOLOGIES:
         mine = np.flatnonzero(rings.typology[ring] == TYPOLOGIES.index(name))
-        callee[mine] = _pick_victims(rng, population, VICTIM_AGES[name], mine.size) if mine.size else callee[mine]
+        callee[mine] = (
+            _pick_victims(rng, population, VICTIM_AGES[name], mine.size) if mine.size else callee[mine]
+        )
     disposition, duration = talk(rng, ring.size, 0.35, 40, 1.0, high_s=1800)
-    return call_batch(t, rings.caller(rng, ring, t), population.residents[callee], "cold_call", duration, disposition,
-                      typology=rings.typology[ring], ring=ring)
+    return call_batch(
+        t,
+        rings.caller(rng, ring, t),
+        population.residents[callee],
+        "cold_call",
+        duration,
+        disposition,
+        typology=rings.typology[ring],
+        ring=ring,
+    )
 
 
-def _wangiri(config: SimConfig, registry: Registry, population: Population, rng: np.random.Generator, first_ring: int) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]:
+def _wangiri(
+    config: SimConfig, registry: Registry, population: Population, rng: np.random.Generator, first_ring: int
+) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]:
     """One-ring call bursts from premium international numbers, and the residents who call back."""
-    expected = config.wangiri_campaigns_per_100k_subscriber_days * config.n_subscribers * config.days / 100_000
+    expected = (
+        config.wangiri_campaigns_per_100k_subscriber_days * config.n_subscribers * config.days / 100_000
+    )
     n_campaigns = max(2, int(rng.poisson(expected)))
     n_numbers = rng.integers(3, 9, n_campaigns)
     campaign, _ = expand(n_numbers)
     numbers = registry.add_numbers(campaign.size, "international", "wangiri", listed=False)
-    burst_start = sample_times(rng, n_campaigns, config.start_ms, config.days,
-                               PROFILES["night"] if rng.random() < 0.6 else PROFILES["any"])
+    burst_start = sample_times(
+        rng,
+        n_campaigns,
+        config.start_ms,
+        config.days,
+        PROFILES["night"] if rng.random() < 0.6 else PROFILES["any"],
+    )
     per_number = np.clip(rng.poisson(population.residents.size * 0.015, numbers.size), 20, 150)
     number_pos, position = expand(per_number)
     gaps = rng.uniform(5, 40, number_pos.size) * 1000
@@ -339,48 +462,106 @@ def _wangiri(config: SimConfig, registry: Registry, population: Population, rng:
     disposition = rng.choice([1, 3, 4], t.size, p=[0.85, 0.1, 0.05])
     typology = TYPOLOGIES.index("wangiri")
     ring = first_ring + campaign[number_pos]
-    rings_calls = call_batch(t, numbers[number_pos], callee, "wangiri", np.zeros(t.size, np.int64), disposition,
-                             typology=typology, ring=ring)
+    rings_calls = call_batch(
+        t,
+        numbers[number_pos],
+        callee,
+        "wangiri",
+        np.zeros(t.size, np.int64),
+        disposition,
+        typology=typology,
+        ring=ring,
+    )
     back = rng.random(t.size) < 0.04
-    back_t = t[back] + np.maximum(_lognormal(rng, 30 * MINUTE_MS, 1.0, int(back.sum())), MINUTE_MS).astype(np.int64)
+    back_t = t[back] + np.maximum(_lognormal(rng, 30 * MINUTE_MS, 1.0, int(back.sum())), MINUTE_MS).astype(
+        np.int64
+    )
     back_duration = np.clip(_lognormal(rng, 90, 0.7, int(back.sum())), 10, 600).astype(np.int64)
-    callbacks = call_batch(back_t, callee[back], numbers[number_pos[back]], "wangiri_callback", back_duration,
-                           np.full(back_t.size, ANSWERED), typology=typology, ring=ring[back])
+    callbacks = call_batch(
+        back_t,
+        callee[back],
+        numbers[number_pos[back]],
+        "wangiri_callback",
+        back_duration,
+        np.full(back_t.size, ANSWERED),
+        typology=typology,
+        ring=ring[back],
+    )
     return concat([rings_calls, callbacks]), numbers, first_ring + campaign
 
 
-def _mule_flows(transfers: dict[str, np.ndarray], rings: Rings, number_device: np.ndarray, rng: np.random.Generator) -> list[dict[str, np.ndarray]]:
+def _mule_flows(
+    transfers: dict[str, np.ndarray], rings: Rings, number_device: np.ndarray, rng: np.random.Generator
+) -> list[dict[str, np.ndarray]]:
     """Fast onward transfers: first-level mule → second-level mule → cash-out."""
     victim = transfers["kind"] == 11  # TRANSFER_KINDS.index("victim")
-    t, ring, mule, amount = transfers["t"][victim], transfers["ring"][victim], transfers["payee"][victim], transfers["amount"][victim]
+    t, ring, mule, amount = (
+        transfers["t"][victim],
+        transfers["ring"][victim],
+        transfers["payee"][victim],
+        transfers["amount"][victim],
+    )
     episode, typology = transfers["episode"][victim], transfers["typology"][victim]
     phone = np.array([rings.account_phone.get(int(m), -1) for m in mule], dtype=np.int64)
     own_device = np.where(phone >= 0, number_device[np.maximum(phone, 0)], -1)
     device = np.where((own_device >= 0) & (rng.random(t.size) < 0.5), own_device, rings.operator_device[ring])
-    onward_t = t + np.clip(_lognormal(rng, 20 * MINUTE_MS, 0.8, t.size), 2 * MINUTE_MS, 12 * HOUR_MS).astype(np.int64)
+    onward_t = t + np.clip(_lognormal(rng, 20 * MINUTE_MS, 0.8, t.size), 2 * MINUTE_MS, 12 * HOUR_MS).astype(
+        np.int64
+    )
     second = rings.mule2[ring, rng.integers(0, rings.mule2.shape[1], t.size)]
     onward_amount = np.round(amount * rng.uniform(0.9, 0.995, t.size), 2)
-    onward = transfer_batch(onward_t, mule, phone, second, onward_amount,
-                            choice_codes(rng, t.size, {"online_banking": 0.6, "mobile_app": 0.4}, CHANNELS), device,
-                            "mule_onward", typology=typology, episode=episode, ring=ring)
+    onward = transfer_batch(
+        onward_t,
+        mule,
+        phone,
+        second,
+        onward_amount,
+        choice_codes(rng, t.size, {"online_banking": 0.6, "mobile_app": 0.4}, CHANNELS),
+        device,
+        "mule_onward",
+        typology=typology,
+        episode=episode,
+        ring=ring,
+    )
     out = rng.random(t.size) < 0.85
-    out_t = onward_t[out] + np.clip(_lognormal(rng, 60 * MINUTE_MS, 0.8, int(out.sum())), 5 * MINUTE_MS, 24 * HOUR_MS).astype(np.int64)
-    cash = transfer_batch(out_t, second[out], -1, rings.cash_out[ring[out], rng.integers(0, 2, int(out.sum()))],
-                          np.round(onward_amount[out] * rng.uniform(0.97, 0.999, int(out.sum())), 2),
-                          CHANNELS.index("online_banking"), rings.operator_device[ring[out]], "cash_out",
-                          typology=typology[out], episode=episode[out], ring=ring[out])
+    out_t = onward_t[out] + np.clip(
+        _lognormal(rng, 60 * MINUTE_MS, 0.8, int(out.sum())), 5 * MINUTE_MS, 24 * HOUR_MS
+    ).astype(np.int64)
+    cash = transfer_batch(
+        out_t,
+        second[out],
+        -1,
+        rings.cash_out[ring[out], rng.integers(0, 2, int(out.sum()))],
+        np.round(onward_amount[out] * rng.uniform(0.97, 0.999, int(out.sum())), 2),
+        CHANNELS.index("online_banking"),
+        rings.operator_device[ring[out]],
+        "cash_out",
+        typology=typology[out],
+        episode=episode[out],
+        ring=ring[out],
+    )
     return [onward, cash]
 
 
-def scam_events(config: SimConfig, registry: Registry, population: Population, rng: np.random.Generator) -> ScamEvents:
+def scam_events(
+    config: SimConfig, registry: Registry, population: Population, rng: np.random.Generator
+) -> ScamEvents:
     """Every scam call and transfer of the window (unsorted; may spill outside it)."""
     expected = config.scam_episodes_per_1000_subscriber_days * config.n_subscribers * config.days / 1000
-    n_episodes = np.maximum(rng.poisson(expected * np.asarray(TYPOLOGY_SHARES)), config.min_episodes_per_typology)
+    n_episodes = np.maximum(
+        rng.poisson(expected * np.asarray(TYPOLOGY_SHARES)), config.min_episodes_per_typology
+    )
     rings_per_typology = np.maximum(2, np.round(n_episodes / 20)).astype(np.int64)
     young = np.flatnonzero((population.account >= 0) & (population.age >= 1) & (population.age <= 2))
     recruits = rng.permutation(young)[: max(young.size // 50, 1)]
-    rings = build_rings(config, registry, rng, rings_per_typology, population.account[recruits],
-                        population.residents[recruits])
+    rings = build_rings(
+        config,
+        registry,
+        rng,
+        rings_per_typology,
+        population.account[recruits],
+        population.residents[recruits],
+    )
     ring_first = np.cumsum(rings_per_typology) - rings_per_typology
 
     calls = [_cold_calls(config, population, rings, rng)]
@@ -406,8 +587,13 @@ def scam_events(config: SimConfig, registry: Registry, population: Population, r
     scam_transfers = concat(transfers)
     transfers = [scam_transfers, *_mule_flows(scam_transfers, rings, registry.numbers()["device"], rng)]
     return ScamEvents(
-        calls=concat(calls), transfers=concat(transfers), rings=rings,
-        episode_typology=np.concatenate(episode_typology), episode_ring=np.concatenate(episode_ring),
-        episode_victim=np.concatenate(episode_victim), episode_anchor=np.concatenate(episode_anchor),
-        wangiri_numbers=wangiri_numbers, wangiri_campaign=wangiri_campaign,
+        calls=concat(calls),
+        transfers=concat(transfers),
+        rings=rings,
+        episode_typology=np.concatenate(episode_typology),
+        episode_ring=np.concatenate(episode_ring),
+        episode_victim=np.concatenate(episode_victim),
+        episode_anchor=np.concatenate(episode_anchor),
+        wangiri_numbers=wangiri_numbers,
+        wangiri_campaign=wangiri_campaign,
     )

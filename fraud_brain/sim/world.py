@@ -1,5 +1,6 @@
 """Assemble a simulated world into record frames that match the schemas exactly.
 
+>>> from fraud_brain.schema import CALLS
 >>> world = simulate(SimConfig(n_subscribers=300, days=2, min_episodes_per_typology=1))
 >>> world.calls.schema == CALLS.polars_schema()
 True
@@ -18,16 +19,12 @@ import polars as pl
 
 from fraud_brain.schema.records import (
     AGE_BANDS,
-    CALLS,
     CHANNELS,
     DISPOSITIONS,
     LABEL_ENTITIES,
     LABEL_SOURCES,
-    LABELS,
     NUMBER_TYPES,
-    SUBSCRIBERS,
     TIME,
-    TRANSFERS,
     TYPOLOGIES,
 )
 from fraud_brain.sim.config import DAY_MS, SimConfig
@@ -48,20 +45,59 @@ TRANSFER_KIND_ENUM = pl.Enum(TRANSFER_KINDS)
 ROLES = ("scammer", "simbox", "wangiri", "mule", "mule_l2", "cash_out")
 """Roles of scam entities in the ground truth."""
 
-TRUTH_CALLS = pl.Schema({"call_id": pl.String, "is_scam": pl.Boolean, "typology": TYPOLOGY_ENUM,
-                         "episode_id": pl.Int64, "ring_id": pl.Int64, "kind": CALL_KIND_ENUM})
-TRUTH_TRANSFERS = pl.Schema({"transfer_id": pl.String, "is_scam": pl.Boolean, "typology": TYPOLOGY_ENUM,
-                             "episode_id": pl.Int64, "first_scam_call_time": TIME, "ring_id": pl.Int64,
-                             "kind": TRANSFER_KIND_ENUM})
-TRUTH_ENTITIES = pl.Schema({"entity_type": pl.Enum(("number", "account")), "entity_id": pl.String,
-                            "role": pl.Enum(ROLES), "typology": TYPOLOGY_ENUM, "ring_id": pl.Int64})
-TRUTH_EPISODES = pl.Schema({"episode_id": pl.Int64, "typology": TYPOLOGY_ENUM, "ring_id": pl.Int64,
-                            "victim_phone": pl.String, "victim_account": pl.String, "victim_age_band": pl.Enum(AGE_BANDS),
-                            "anchor_time": TIME})
+TRUTH_CALLS = pl.Schema(
+    {
+        "call_id": pl.String,
+        "is_scam": pl.Boolean,
+        "typology": TYPOLOGY_ENUM,
+        "episode_id": pl.Int64,
+        "ring_id": pl.Int64,
+        "kind": CALL_KIND_ENUM,
+    }
+)
+TRUTH_TRANSFERS = pl.Schema(
+    {
+        "transfer_id": pl.String,
+        "is_scam": pl.Boolean,
+        "typology": TYPOLOGY_ENUM,
+        "episode_id": pl.Int64,
+        "first_scam_call_time": TIME,
+        "ring_id": pl.Int64,
+        "kind": TRANSFER_KIND_ENUM,
+    }
+)
+TRUTH_ENTITIES = pl.Schema(
+    {
+        "entity_type": pl.Enum(("number", "account")),
+        "entity_id": pl.String,
+        "role": pl.Enum(ROLES),
+        "typology": TYPOLOGY_ENUM,
+        "ring_id": pl.Int64,
+    }
+)
+TRUTH_EPISODES = pl.Schema(
+    {
+        "episode_id": pl.Int64,
+        "typology": TYPOLOGY_ENUM,
+        "ring_id": pl.Int64,
+        "victim_phone": pl.String,
+        "victim_account": pl.String,
+        "victim_age_band": pl.Enum(AGE_BANDS),
+        "anchor_time": TIME,
+    }
+)
 """Ground-truth schemas (for evaluation only; never fed to the engine)."""
 
-FRAMES = ("calls", "transfers", "subscribers", "labels", "truth_calls", "truth_transfers", "truth_entities",
-          "truth_episodes")
+FRAMES = (
+    "calls",
+    "transfers",
+    "subscribers",
+    "labels",
+    "truth_calls",
+    "truth_transfers",
+    "truth_entities",
+    "truth_episodes",
+)
 """The frames of a world, in the order they are written."""
 
 
@@ -197,45 +233,51 @@ def simulate(config: SimConfig, progress: ProgressCallback | None = None) -> Wor
     n_calls = calls["t"].size
     call_ids = _ids("c", n_calls)
     report("assembling records", 0.6)
-    calls_frame = pl.DataFrame({
-        "call_id": pl.select(call_ids).to_series(),
-        "start_time": _times(calls["t"]),
-        "caller": phones.gather(caller),
-        "callee": phones.gather(calls["callee"]),
-        "duration_s": pl.Series(calls["duration"], dtype=pl.Int32),
-        "disposition": _enum(DISPOSITIONS, calls["disposition"]),
-        "caller_type": _enum(NUMBER_TYPES, numbers["type"][caller]),
-        "device_id": _gather(devices, numbers["device"][caller]),
-        "cell_id": _gather(cells, cell),
-        "region": _gather(districts, numbers["district"][caller]),
-        "sim_age_days": _opt_int(sim_age).cast(pl.Int32),
-    })
+    calls_frame = pl.DataFrame(
+        {
+            "call_id": pl.select(call_ids).to_series(),
+            "start_time": _times(calls["t"]),
+            "caller": phones.gather(caller),
+            "callee": phones.gather(calls["callee"]),
+            "duration_s": pl.Series(calls["duration"], dtype=pl.Int32),
+            "disposition": _enum(DISPOSITIONS, calls["disposition"]),
+            "caller_type": _enum(NUMBER_TYPES, numbers["type"][caller]),
+            "device_id": _gather(devices, numbers["device"][caller]),
+            "cell_id": _gather(cells, cell),
+            "region": _gather(districts, numbers["district"][caller]),
+            "sim_age_days": _opt_int(sim_age).cast(pl.Int32),
+        }
+    )
 
     first_call = _first_scam_call(calls, scams.episode_typology.size)
     n_transfers = transfers["t"].size
     bank_names = pl.Series(BANKS, dtype=pl.String)
     banks = registry.account_banks()
-    transfers_frame = pl.DataFrame({
-        "transfer_id": pl.select(_ids("t", n_transfers)).to_series(),
-        "time": _times(transfers["t"]),
-        "payer_account": accounts.gather(transfers["payer"]),
-        "payer_phone": _gather(phones, transfers["payer_phone"]),
-        "payee_account": accounts.gather(transfers["payee"]),
-        "payee_bank": bank_names.gather(banks[transfers["payee"]]),
-        "amount": pl.Series(transfers["amount"], dtype=pl.Float64),
-        "channel": _enum(CHANNELS, transfers["channel"]),
-        "device_id": _gather(devices, transfers["device"]),
-    })
+    transfers_frame = pl.DataFrame(
+        {
+            "transfer_id": pl.select(_ids("t", n_transfers)).to_series(),
+            "time": _times(transfers["t"]),
+            "payer_account": accounts.gather(transfers["payer"]),
+            "payer_phone": _gather(phones, transfers["payer_phone"]),
+            "payee_account": accounts.gather(transfers["payee"]),
+            "payee_bank": bank_names.gather(banks[transfers["payee"]]),
+            "amount": pl.Series(transfers["amount"], dtype=pl.Float64),
+            "channel": _enum(CHANNELS, transfers["channel"]),
+            "device_id": _gather(devices, transfers["device"]),
+        }
+    )
     report("subscribers and labels", 0.75)
 
     listed = np.flatnonzero(numbers["listed"])
-    subscribers = pl.DataFrame({
-        "phone": phones.gather(listed),
-        "age_band": _enum(AGE_BANDS, numbers["age"][listed]),
-        "district": _gather(districts, numbers["district"][listed]),
-        "activation_date": _opt_int(numbers["activation_day"][listed]).cast(pl.Int32).cast(pl.Date),
-        "account": _gather(accounts, numbers["account"][listed]),
-    }).sort("phone")
+    subscribers = pl.DataFrame(
+        {
+            "phone": phones.gather(listed),
+            "age_band": _enum(AGE_BANDS, numbers["age"][listed]),
+            "district": _gather(districts, numbers["district"][listed]),
+            "activation_date": _opt_int(numbers["activation_day"][listed]).cast(pl.Int32).cast(pl.Date),
+            "account": _gather(accounts, numbers["account"][listed]),
+        }
+    ).sort("phone")
 
     labels = make_labels(config, calls, transfers, numbers["category"], scams.rings.typology, rng[4])
     order = np.argsort(labels["known_at"], kind="stable")
@@ -243,56 +285,88 @@ def simulate(config: SimConfig, progress: ProgressCallback | None = None) -> Wor
     transfer_ids = transfers_frame["transfer_id"]
     entity = labels["entity"]
     target = labels["target"]
-    entity_id = pl.DataFrame({
-        "transfer": _gather(transfer_ids, np.where(entity == LABEL_ENTITIES.index("transfer"), target, -1)),
-        "number": _gather(phones, np.where(entity == LABEL_ENTITIES.index("number"), target, -1)),
-        "account": _gather(accounts, np.where(entity == LABEL_ENTITIES.index("account"), target, -1)),
-    }).select(pl.coalesce("transfer", "number", "account")).to_series()
-    labels_frame = pl.DataFrame({
-        "label_id": pl.select(_ids("l", order.size)).to_series(),
-        "entity_type": _enum(LABEL_ENTITIES, entity),
-        "entity_id": entity_id,
-        "is_fraud": pl.Series(labels["is_fraud"], dtype=pl.Boolean),
-        "typology": _enum(TYPOLOGIES, labels["typology"]),
-        "known_at": _times(labels["known_at"]),
-        "source": _enum(LABEL_SOURCES, labels["source"]),
-    })
+    entity_id = (
+        pl.DataFrame(
+            {
+                "transfer": _gather(
+                    transfer_ids, np.where(entity == LABEL_ENTITIES.index("transfer"), target, -1)
+                ),
+                "number": _gather(phones, np.where(entity == LABEL_ENTITIES.index("number"), target, -1)),
+                "account": _gather(accounts, np.where(entity == LABEL_ENTITIES.index("account"), target, -1)),
+            }
+        )
+        .select(pl.coalesce("transfer", "number", "account"))
+        .to_series()
+    )
+    labels_frame = pl.DataFrame(
+        {
+            "label_id": pl.select(_ids("l", order.size)).to_series(),
+            "entity_type": _enum(LABEL_ENTITIES, entity),
+            "entity_id": entity_id,
+            "is_fraud": pl.Series(labels["is_fraud"], dtype=pl.Boolean),
+            "typology": _enum(TYPOLOGIES, labels["typology"]),
+            "known_at": _times(labels["known_at"]),
+            "source": _enum(LABEL_SOURCES, labels["source"]),
+        }
+    )
     report("ground truth", 0.9)
 
-    truth_calls = pl.DataFrame({
-        "call_id": calls_frame["call_id"],
-        "is_scam": pl.Series(calls["scam"]),
-        "typology": _enum(TYPOLOGIES, calls["typology"]),
-        "episode_id": _opt_int(calls["episode"]),
-        "ring_id": _opt_int(calls["ring"]),
-        "kind": _enum(CALL_KINDS, calls["kind"]),
-    }, schema=TRUTH_CALLS)
+    truth_calls = pl.DataFrame(
+        {
+            "call_id": calls_frame["call_id"],
+            "is_scam": pl.Series(calls["scam"]),
+            "typology": _enum(TYPOLOGIES, calls["typology"]),
+            "episode_id": _opt_int(calls["episode"]),
+            "ring_id": _opt_int(calls["ring"]),
+            "kind": _enum(CALL_KINDS, calls["kind"]),
+        },
+        schema=TRUTH_CALLS,
+    )
     padded = np.append(first_call, -1)  # episode -1 (legitimate) reads the trailing -1
     first = padded[np.where(transfers["episode"] >= 0, transfers["episode"], first_call.size)]
-    truth_transfers = pl.DataFrame({
-        "transfer_id": transfer_ids,
-        "is_scam": pl.Series(transfers["scam"]),
-        "typology": _enum(TYPOLOGIES, transfers["typology"]),
-        "episode_id": _opt_int(transfers["episode"]),
-        "first_scam_call_time": pl.select(pl.when(pl.lit(pl.Series(first)) >= 0).then(pl.lit(pl.Series(first)))).to_series()
-        .cast(pl.Datetime("ms")).dt.replace_time_zone("UTC"),
-        "ring_id": _opt_int(transfers["ring"]),
-        "kind": _enum(TRANSFER_KINDS, transfers["kind"]),
-    }, schema=TRUTH_TRANSFERS)
+    truth_transfers = pl.DataFrame(
+        {
+            "transfer_id": transfer_ids,
+            "is_scam": pl.Series(transfers["scam"]),
+            "typology": _enum(TYPOLOGIES, transfers["typology"]),
+            "episode_id": _opt_int(transfers["episode"]),
+            "first_scam_call_time": pl.select(
+                pl.when(pl.lit(pl.Series(first)) >= 0).then(pl.lit(pl.Series(first)))
+            )
+            .to_series()
+            .cast(pl.Datetime("ms"))
+            .dt.replace_time_zone("UTC"),
+            "ring_id": _opt_int(transfers["ring"]),
+            "kind": _enum(TRANSFER_KINDS, transfers["kind"]),
+        },
+        schema=TRUTH_TRANSFERS,
+    )
     truth_entities = _truth_entities(scams, phones, accounts)
     victim = scams.episode_victim
-    truth_episodes = pl.DataFrame({
-        "episode_id": np.arange(victim.size),
-        "typology": _enum(TYPOLOGIES, scams.episode_typology),
-        "ring_id": scams.episode_ring,
-        "victim_phone": phones.gather(population.residents[victim]),
-        "victim_account": accounts.gather(population.account[victim]),
-        "victim_age_band": _enum(AGE_BANDS, population.age[victim]),
-        "anchor_time": _times(scams.episode_anchor),
-    }, schema=TRUTH_EPISODES)
+    truth_episodes = pl.DataFrame(
+        {
+            "episode_id": np.arange(victim.size),
+            "typology": _enum(TYPOLOGIES, scams.episode_typology),
+            "ring_id": scams.episode_ring,
+            "victim_phone": phones.gather(population.residents[victim]),
+            "victim_account": accounts.gather(population.account[victim]),
+            "victim_age_band": _enum(AGE_BANDS, population.age[victim]),
+            "anchor_time": _times(scams.episode_anchor),
+        },
+        schema=TRUTH_EPISODES,
+    )
     report("done", 1.0)
-    return World(config, calls_frame, transfers_frame, subscribers, labels_frame, truth_calls, truth_transfers,
-                 truth_entities, truth_episodes)
+    return World(
+        config,
+        calls_frame,
+        transfers_frame,
+        subscribers,
+        labels_frame,
+        truth_calls,
+        truth_transfers,
+        truth_entities,
+        truth_episodes,
+    )
 
 
 def _first_scam_call(calls: dict[str, np.ndarray], n_episodes: int) -> np.ndarray:
@@ -315,25 +389,47 @@ def _truth_entities(scams: ScamEvents, phones: pl.Series, accounts: pl.Series) -
     parts = [
         ("number", direct, "scammer", rings.typology[direct_ring], direct_ring),
         ("number", rings.box_sims, "simbox", rings.typology[box_ring], box_ring),
-        ("number", scams.wangiri_numbers, "wangiri", np.full(scams.wangiri_numbers.size, TYPOLOGIES.index("wangiri")),
-         scams.wangiri_campaign),
+        (
+            "number",
+            scams.wangiri_numbers,
+            "wangiri",
+            np.full(scams.wangiri_numbers.size, TYPOLOGIES.index("wangiri")),
+            scams.wangiri_campaign,
+        ),
         ("account", rings.mule1.ravel(), "mule", rings.typology[mule1_ring], mule1_ring),
-        ("account", rings.mule2.ravel(), "mule_l2", np.repeat(rings.typology, rings.mule2.shape[1]),
-         np.repeat(np.arange(rings.n), rings.mule2.shape[1])),
-        ("account", rings.cash_out.ravel(), "cash_out", np.repeat(rings.typology, rings.cash_out.shape[1]),
-         np.repeat(np.arange(rings.n), rings.cash_out.shape[1])),
+        (
+            "account",
+            rings.mule2.ravel(),
+            "mule_l2",
+            np.repeat(rings.typology, rings.mule2.shape[1]),
+            np.repeat(np.arange(rings.n), rings.mule2.shape[1]),
+        ),
+        (
+            "account",
+            rings.cash_out.ravel(),
+            "cash_out",
+            np.repeat(rings.typology, rings.cash_out.shape[1]),
+            np.repeat(np.arange(rings.n), rings.cash_out.shape[1]),
+        ),
     ]
     frames = []
     for entity_type, index, role, typology, ring in parts:
         strings = phones if entity_type == "number" else accounts
-        frames.append(pl.DataFrame({
-            "entity_type": pl.Series([entity_type] * index.size, dtype=pl.Enum(("number", "account"))),
-            "entity_id": strings.gather(index),
-            "role": pl.Series([role] * index.size, dtype=pl.Enum(ROLES)),
-            "typology": _enum(TYPOLOGIES, typology),
-            "ring_id": pl.Series(ring, dtype=pl.Int64),
-        }, schema=TRUTH_ENTITIES))
+        frames.append(
+            pl.DataFrame(
+                {
+                    "entity_type": pl.Series(
+                        [entity_type] * index.size, dtype=pl.Enum(("number", "account"))
+                    ),
+                    "entity_id": strings.gather(index),
+                    "role": pl.Series([role] * index.size, dtype=pl.Enum(ROLES)),
+                    "typology": _enum(TYPOLOGIES, typology),
+                    "ring_id": pl.Series(ring, dtype=pl.Int64),
+                },
+                schema=TRUTH_ENTITIES,
+            )
+        )
     return pl.concat(frames).unique(subset=["entity_type", "entity_id"], keep="first", maintain_order=True)
 
 
-__all__ = ["FRAMES", "World", "simulate", "CALLS", "TRANSFERS", "SUBSCRIBERS", "LABELS"]
+__all__ = ["FRAMES", "World", "simulate"]

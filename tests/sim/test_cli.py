@@ -13,8 +13,22 @@ from fraud_brain.sim import FRAMES, SimConfig, simulate
 
 def test_simulate_writes_every_frame(tmp_path: Path) -> None:
     out = tmp_path / "world"
-    result = CliRunner().invoke(app, ["simulate", "--out", str(out), "--subscribers", "300", "--days", "2",
-                                      "--seed", "4", "--format", "jsonl"])
+    result = CliRunner().invoke(
+        app,
+        [
+            "simulate",
+            "--out",
+            str(out),
+            "--subscribers",
+            "300",
+            "--days",
+            "2",
+            "--seed",
+            "4",
+            "--format",
+            "jsonl",
+        ],
+    )
     assert result.exit_code == 0, result.output
     assert sorted(p.name for p in out.iterdir()) == sorted(f"{name}.jsonl" for name in FRAMES)
     assert "records" in result.output and "scam calls" in result.output

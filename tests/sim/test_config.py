@@ -23,11 +23,14 @@ def test_overrides_apply_and_unknown_fields_are_named() -> None:
         SimConfig.preset("small", colour="red")
 
 
-@pytest.mark.parametrize("field, value, message", [
-    ("n_subscribers", 10, "SimConfig.n_subscribers must be >= 50"),
-    ("victim_report_rate", 1.5, r"SimConfig.victim_report_rate must be in \[0, 1\]"),
-    ("legit_call_scale", -1.0, "SimConfig.legit_call_scale must be >= 0"),
-])
+@pytest.mark.parametrize(
+    "field, value, message",
+    [
+        ("n_subscribers", 10, "SimConfig.n_subscribers must be >= 50"),
+        ("victim_report_rate", 1.5, r"SimConfig.victim_report_rate must be in \[0, 1\]"),
+        ("legit_call_scale", -1.0, "SimConfig.legit_call_scale must be >= 0"),
+    ],
+)
 def test_bad_settings_raise_naming_the_field(field: str, value: object, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         SimConfig.preset("sample", **{field: value})

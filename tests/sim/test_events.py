@@ -49,7 +49,9 @@ def test_segment_cumsum_matches_a_loop(counts: list[int], random) -> None:  # no
 def test_escalating_amounts_never_decrease_within_an_episode(steps: list[int], seed: int) -> None:
     rng = np.random.default_rng(seed)
     n = len(steps)
-    amounts = _escalating(rng, rng.uniform(50, 500, n), np.full(n, 1.2), np.full(n, 2.5), np.array(steps), 80_000)
+    amounts = _escalating(
+        rng, rng.uniform(50, 500, n), np.full(n, 1.2), np.full(n, 2.5), np.array(steps), 80_000
+    )
     owner, _ = expand(np.array(steps))
     for episode in range(n):
         mine = amounts[owner == episode]
@@ -75,6 +77,8 @@ def test_concat_keeps_keys_of_empty_batches_and_select_filters() -> None:
     empty = call_batch(np.empty(0), np.empty(0), np.empty(0), "family", np.empty(0), np.empty(0))
     joined = concat([empty, empty])
     assert joined["t"].size == 0 and set(joined) == set(empty)
-    batch = call_batch(np.arange(4), np.arange(4), np.arange(4), "episode", np.full(4, 60), np.zeros(4), episode=7)
+    batch = call_batch(
+        np.arange(4), np.arange(4), np.arange(4), "episode", np.full(4, 60), np.zeros(4), episode=7
+    )
     picked = select(batch, batch["t"] % 2 == 0)
     assert picked["t"].tolist() == [0, 2] and picked["episode"].tolist() == [7, 7] and picked["scam"].all()

@@ -18,11 +18,15 @@ def test_transfer_labels_are_known_after_the_transfer(world: World) -> None:
 
 
 def test_number_and_account_labels_are_known_after_first_activity(world: World) -> None:
-    first_call = world.calls.group_by(pl.col("caller").alias("entity_id")).agg(pl.col("start_time").min().alias("first"))
+    first_call = world.calls.group_by(pl.col("caller").alias("entity_id")).agg(
+        pl.col("start_time").min().alias("first")
+    )
     numbers = world.labels.filter(pl.col("entity_type") == "number").join(first_call, on="entity_id")
     assert numbers.height == world.labels.filter(pl.col("entity_type") == "number").height
     assert (numbers["known_at"] > numbers["first"]).all()
-    first_in = world.transfers.group_by(pl.col("payee_account").alias("entity_id")).agg(pl.col("time").min().alias("first"))
+    first_in = world.transfers.group_by(pl.col("payee_account").alias("entity_id")).agg(
+        pl.col("time").min().alias("first")
+    )
     accounts = world.labels.filter(pl.col("entity_type") == "account").join(first_in, on="entity_id")
     assert accounts.height > 0
     assert (accounts["known_at"] > accounts["first"]).all()

@@ -53,7 +53,9 @@ def test_hard_negative_elderly_large_and_new_payee_transfers(world: World) -> No
     transfers = legit_transfers(world).join(
         world.subscribers.select(pl.col("phone").alias("payer_phone"), "age_band"), on="payer_phone"
     )
-    elderly_large = transfers.filter(pl.col("age_band").is_in(["65-74", "75+"]) & (pl.col("amount") >= 10_000))
+    elderly_large = transfers.filter(
+        pl.col("age_band").is_in(["65-74", "75+"]) & (pl.col("amount") >= 10_000)
+    )
     assert elderly_large.height >= 10
     first_time = transfers.with_columns(
         nth=pl.int_range(pl.len()).over("payer_account", "payee_account", order_by="time")

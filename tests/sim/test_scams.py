@@ -13,10 +13,14 @@ MINUTE = pl.duration(minutes=1)
 
 def first_payments(world: World, typology: str) -> pl.DataFrame:
     """Each episode's first victim payment, joined to its calls (ring → victim)."""
-    pays = victim_transfers(world, typology).group_by("episode_id").agg(
-        pl.col("time").min().alias("first_pay"), pl.col("payer_phone").first(), pl.len().alias("n_pay")
+    pays = (
+        victim_transfers(world, typology)
+        .group_by("episode_id")
+        .agg(pl.col("time").min().alias("first_pay"), pl.col("payer_phone").first(), pl.len().alias("n_pay"))
     )
-    calls = episode_calls(world, typology).select("episode_id", "start_time", "duration_s", "callee", "caller")
+    calls = episode_calls(world, typology).select(
+        "episode_id", "start_time", "duration_s", "callee", "caller"
+    )
     return pays.join(calls, on="episode_id", how="left")
 
 
@@ -41,7 +45,9 @@ def test_victims_pay_from_the_phone_the_ring_called(world: World, typology: str)
 
 def test_police_long_call_before_payments_to_a_ring_mule(world: World) -> None:
     joined = first_payments(world, "impersonating_police")
-    long_before = joined.filter((pl.col("duration_s") >= 20 * 60) & (pl.col("start_time") <= pl.col("first_pay")))
+    long_before = joined.filter(
+        (pl.col("duration_s") >= 20 * 60) & (pl.col("start_time") <= pl.col("first_pay"))
+    )
     assert long_before["episode_id"].n_unique() == joined["episode_id"].n_unique()
     pays = victim_transfers(world, "impersonating_police")
     mules = world.truth_entities.filter((pl.col("entity_type") == "account") & (pl.col("role") == "mule"))
@@ -74,7 +80,8 @@ def test_order_brushing_rebate_then_escalating_top_ups(world: World) -> None:
     rebates = (
         world.transfers.join(world.truth_transfers, on="transfer_id")
         .filter((pl.col("kind") == "rebate") & (pl.col("typology") == "order_brushing"))
-        .group_by("episode_id").agg(pl.col("time").min().alias("rebate"), pl.col("amount").max().alias("rebate_amount"))
+        .group_by("episode_id")
+        .agg(pl.col("time").min().alias("rebate"), pl.col("amount").max().alias("rebate_amount"))
     )
     both = steps.join(rebates, on="episode_id")
     assert both.height >= 10
@@ -88,13 +95,18 @@ def test_fake_investment_grooming_then_one_large_deposit(small_world: World) -> 
     # Grooming lasts days to weeks, so this needs the longer world to see whole episodes.
     world = small_world
     pays = victim_transfers(world, "fake_investment")
-    last = pays.group_by("episode_id").agg(pl.col("time").max().alias("deposit"), pl.col("amount").last().alias("big"),
-                                           pl.col("amount").max().alias("largest"))
+    last = pays.group_by("episode_id").agg(
+        pl.col("time").max().alias("deposit"),
+        pl.col("amount").last().alias("big"),
+        pl.col("amount").max().alias("largest"),
+    )
     assert (last["big"] == last["largest"]).all()
     assert (last["big"] >= 10_000).all()
     calls = episode_calls(world, "fake_investment").join(last, on="episode_id")
-    groomed = calls.filter(pl.col("start_time") < pl.col("deposit")).group_by("episode_id").agg(
-        pl.len().alias("calls"), (pl.col("deposit").first() - pl.col("start_time").min()).alias("span")
+    groomed = (
+        calls.filter(pl.col("start_time") < pl.col("deposit"))
+        .group_by("episode_id")
+        .agg(pl.len().alias("calls"), (pl.col("deposit").first() - pl.col("start_time").min()).alias("span"))
     )
     many = groomed.filter(pl.col("calls") >= 3)
     assert many.height >= 5
@@ -104,9 +116,13 @@ def test_fake_investment_grooming_then_one_large_deposit(small_world: World) -> 
 def test_fake_loan_fees_after_calls(world: World) -> None:
     pays = victim_transfers(world, "fake_loan")
     per = pays.group_by("episode_id").agg(pl.col("amount"))
-    assert (per["amount"].list.eval(pl.element().diff().drop_nulls().min() >= 0).list.first().fill_null(True)).all()
+    assert (
+        per["amount"].list.eval(pl.element().diff().drop_nulls().min() >= 0).list.first().fill_null(True)
+    ).all()
     joined = first_payments(world, "fake_loan")
-    assert (joined.group_by("episode_id").agg((pl.col("start_time") < pl.col("first_pay")).any())["start_time"]).all()
+    assert (
+        joined.group_by("episode_id").agg((pl.col("start_time") < pl.col("first_pay")).any())["start_time"]
+    ).all()
 
 
 def test_wangiri_one_ring_international_bursts_and_call_backs(world: World) -> None:
@@ -132,9 +148,11 @@ def test_wangiri_one_ring_international_bursts_and_call_backs(world: World) -> N
 def test_simbox_many_sims_on_one_device(world: World) -> None:
     simbox = world.truth_entities.filter(pl.col("role") == "simbox")["entity_id"]
     calls = world.calls.filter(pl.col("device_id").is_not_null())
-    per_device = calls.group_by("device_id").agg(pl.col("caller").n_unique().alias("sims"),
-                                                 pl.col("caller").is_in(simbox.implode()).all().alias("is_box"),
-                                                 pl.col("cell_id").n_unique().alias("cells"))
+    per_device = calls.group_by("device_id").agg(
+        pl.col("caller").n_unique().alias("sims"),
+        pl.col("caller").is_in(simbox.implode()).all().alias("is_box"),
+        pl.col("cell_id").n_unique().alias("cells"),
+    )
     boxes = per_device.filter(pl.col("is_box"))
     assert boxes.height >= 1
     assert (boxes["sims"] >= 20).all()
@@ -151,11 +169,21 @@ def test_mules_fan_in_and_forward_fast(world: World) -> None:
     onward = frame.filter(pl.col("kind") == "mule_onward")
     assert onward["payer_account"].is_in(inbound["payee_account"].implode()).all()
     # Each victim payment is forwarded by its mule within hours (mule → mule → out).
-    pairs = inbound.select("episode_id", "payee_account", pl.col("time").alias("t_in"), pl.col("amount").alias("a_in")).join(
-        onward.select("episode_id", pl.col("payer_account").alias("payee_account"), pl.col("time").alias("t_out"),
-                      pl.col("amount").alias("a_out")),
-        on=["episode_id", "payee_account"],
-    ).filter((pl.col("t_out") > pl.col("t_in")) & (pl.col("a_out") <= pl.col("a_in")))
+    pairs = (
+        inbound.select(
+            "episode_id", "payee_account", pl.col("time").alias("t_in"), pl.col("amount").alias("a_in")
+        )
+        .join(
+            onward.select(
+                "episode_id",
+                pl.col("payer_account").alias("payee_account"),
+                pl.col("time").alias("t_out"),
+                pl.col("amount").alias("a_out"),
+            ),
+            on=["episode_id", "payee_account"],
+        )
+        .filter((pl.col("t_out") > pl.col("t_in")) & (pl.col("a_out") <= pl.col("a_in")))
+    )
     forwarded = pairs.filter((pl.col("t_out") - pl.col("t_in")).dt.total_hours() <= 12)
     assert forwarded.select(pl.struct("episode_id", "t_in").n_unique()).item() / inbound.height > 0.8
     cash_out = frame.filter(pl.col("kind") == "cash_out")
@@ -163,7 +191,9 @@ def test_mules_fan_in_and_forward_fast(world: World) -> None:
 
 
 def test_rings_rotate_numbers_and_use_new_sims(world: World) -> None:
-    calls = world.calls.join(world.truth_calls, on="call_id").filter(pl.col("kind").is_in(["cold_call", "episode"]))
+    calls = world.calls.join(world.truth_calls, on="call_id").filter(
+        pl.col("kind").is_in(["cold_call", "episode"])
+    )
     per_ring = calls.group_by("ring_id").agg(pl.col("caller").n_unique().alias("numbers"))
     assert per_ring["numbers"].min() >= 3
     sim_age = calls["sim_age_days"].drop_nulls()
@@ -174,19 +204,34 @@ def test_rings_rotate_numbers_and_use_new_sims(world: World) -> None:
 def test_tactics_drift_after_the_drift_day(small_world: World) -> None:
     config = small_world.config
     cut = config.start_ms + config.drift_start_day * 86_400_000
-    calls = small_world.calls.join(small_world.truth_calls, on="call_id").filter(
-        pl.col("kind").is_in(["cold_call", "episode"])
-    ).with_columns(after=pl.col("start_time").dt.epoch("ms") >= cut)
-    by_regime = calls.group_by("after").agg(
-        pl.col("caller_type").is_in(["voip", "international"]).mean().alias("overseas"),
-        (pl.col("sim_age_days") >= 90).mean().alias("aged"),
-    ).sort("after")
+    calls = (
+        small_world.calls.join(small_world.truth_calls, on="call_id")
+        .filter(pl.col("kind").is_in(["cold_call", "episode"]))
+        .with_columns(after=pl.col("start_time").dt.epoch("ms") >= cut)
+    )
+    by_regime = (
+        calls.group_by("after")
+        .agg(
+            pl.col("caller_type").is_in(["voip", "international"]).mean().alias("overseas"),
+            (pl.col("sim_age_days") >= 90).mean().alias("aged"),
+        )
+        .sort("after")
+    )
     before, after = by_regime.row(0, named=True), by_regime.row(1, named=True)
     assert after["overseas"] < before["overseas"] - 0.1
     assert after["aged"] > before["aged"] + 0.1
-    pays = small_world.transfers.join(small_world.truth_transfers, on="transfer_id").filter(pl.col("kind") == "victim")
-    digital = pays.with_columns(after=pl.col("time").dt.epoch("ms") >= cut, digital=pl.col("payee_bank").is_in(
-        ["WEBANK", "MYBANK", "XWBANK"])).group_by("after").agg(pl.col("digital").mean()).sort("after")
+    pays = small_world.transfers.join(small_world.truth_transfers, on="transfer_id").filter(
+        pl.col("kind") == "victim"
+    )
+    digital = (
+        pays.with_columns(
+            after=pl.col("time").dt.epoch("ms") >= cut,
+            digital=pl.col("payee_bank").is_in(["WEBANK", "MYBANK", "XWBANK"]),
+        )
+        .group_by("after")
+        .agg(pl.col("digital").mean())
+        .sort("after")
+    )
     # Before the drift only the odd recruited local mule banks digitally.
     assert digital["digital"][0] < 0.05
     assert digital["digital"][1] > 0.3

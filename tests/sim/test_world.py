@@ -37,7 +37,9 @@ def check_against_schema(frame: pl.DataFrame, schema: RecordSchema) -> list[str]
         if field.pattern is not None:
             bad = values.filter(~values.str.contains(field.pattern))
             if bad.len():
-                problems.append(f"{field.name}: {bad.len()} values not matching {field.pattern}, e.g. {bad[0]!r}")
+                problems.append(
+                    f"{field.name}: {bad.len()} values not matching {field.pattern}, e.g. {bad[0]!r}"
+                )
     return problems
 
 
@@ -67,7 +69,9 @@ def test_record_frames_conform_exactly_to_the_schemas(world: World, kind: str) -
     assert result.valid.equals(frame)
 
 
-@pytest.mark.parametrize("name, time_column", [("calls", "start_time"), ("transfers", "time"), ("labels", "known_at")])
+@pytest.mark.parametrize(
+    "name, time_column", [("calls", "start_time"), ("transfers", "time"), ("labels", "known_at")]
+)
 def test_events_are_sorted_with_unique_ids(world: World, name: str, time_column: str) -> None:
     frame = getattr(world, name)
     assert frame[time_column].is_sorted()
