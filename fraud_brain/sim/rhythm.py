@@ -75,7 +75,11 @@ def weekday_of(epoch_day: np.ndarray | int) -> np.ndarray:
 
 
 def day_weights(start_ms: int, days: int, profile: Profile) -> np.ndarray:
-    """Probability of each local day of the window for an activity with this profile."""
+    """Probability of each local day of the window for an activity with this profile.
+
+    >>> day_weights(0, 7, PROFILES["work"]).round(3).tolist()  # 1970-01-01 was a Thursday
+    [0.189, 0.189, 0.028, 0.028, 0.189, 0.189, 0.189]
+    """
     local_first = (start_ms + LOCAL_OFFSET_MS) // DAY_MS
     weekday = weekday_of(local_first + np.arange(days))
     weights = np.where(weekday >= 5, profile.weekend, 1.0)

@@ -108,6 +108,12 @@ class World:
     ``truth_transfers.kind`` and ``truth_calls.kind`` say what made each event (``victim``,
     ``mule_onward``, ``elderly_large``, ``cold_call``, ``abroad``…); ``is_scam`` on transfers is true
     for victims' payments, rebates and mule movements.
+
+    >>> world = simulate(SimConfig(n_subscribers=300, days=2, min_episodes_per_typology=1))
+    >>> world.truth_transfers.filter(pl.col("kind") == "victim")["is_scam"].all()
+    True
+    >>> world.n_records == world.calls.height + world.transfers.height
+    True
     """
 
     config: SimConfig
