@@ -9,20 +9,42 @@ import typer
 
 def run(
     directory: Path = typer.Argument(Path("data/sample"), help="Data folder (calls, transfers, subscribers, labels)."),
+    models: Path = typer.Option(Path("models"), help="Model registry folder (champions are used)."),
+    rules: Path | None = typer.Option(None, help="Rule file (default: the bundled rules)."),
+    policy: Path | None = typer.Option(None, help="Escalation policy file (default: the bundled policy)."),
+    out: Path = typer.Option(Path("out/run"), help="Where the SQLite store and report.json are written."),
+    seed: int = typer.Option(0, help="Seed of the embedded adapters' simulated outcomes."),
 ) -> None:
-    """Run the main job on a data folder and print its report."""
+    """Replay a data folder through features → models → rules → actions and print the report."""
+    import orjson
     from rich.console import Console
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
     from fraud_brain.cli.render import print_summary
+    from fraud_brain.pipeline.batch import RunSettings, run_folder
+    from fraud_brain.report.run import build_report, render
     from fraud_brain.report.summary import load_folder, summarize
 
     console = Console()
-    frames = load_folder(directory)
-    print_summary(summarize(frames), title=f"Data in {directory}", console=console)
-    console.print(
-        "The scoring pipeline (features → models → rules → actions) is not built yet: "
-        "this run summarizes the data only."
-    )
+    print_summary(summarize(load_folder(directory)), title=f"Data in {directory}", console=console)
+    settings = RunSettings(models_dir=models, rules_path=rules, policy_path=policy, state_dir=out, seed=seed)
+    with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed:,}/{task.total:,}"),
+                  TimeElapsedColumn(), console=console, transient=True) as progress:
+        tasks: dict[str, int] = {}
+
+        def report_progress(stage: str, done: int, total: int) -> None:
+            if stage not in tasks:
+                label = {"features": "replaying events", "actions": "running the action workflow"}[stage]
+                tasks[stage] = progress.add_task(label, total=total)
+            progress.update(tasks[stage], completed=done, total=total)
+
+        result = run_folder(directory, settings, progress=report_progress)
+    report = build_report(result)
+    for table in render(report):
+        console.print(table)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "report.json").write_bytes(orjson.dumps(report.to_dict(), option=orjson.OPT_INDENT_2))
+    console.print(f"Cases, timelines and the outbox are in {out / 'brain.sqlite'}; the report in {out / 'report.json'}.")
 
 
 def register(app: typer.Typer) -> None:
