@@ -98,7 +98,7 @@ def _models(features: dict[str, pl.DataFrame], labels: pl.DataFrame, batch: int)
         transfers["transfer_id"].to_list(), transfers["time"].dt.epoch("ms").to_numpy(), online_inputs(Xt, raw_t),
         transfer_labels["entity_id"].to_list(), transfer_labels["known_at"].dt.epoch("ms").to_numpy(),
         np.ones(transfer_labels.height, dtype=np.int64), online,
-        learn_every=3_600_000, negative_after=2 * 86_400_000,
+        learn_every=3_600_000, negative_after=2 * 86_400_000, negative_sample=0.25,
     )
     timings["online river model (batches, delayed labels)"] = time.perf_counter() - start
     return timings, {"scorer": transfer_scorer, "X": Xt}

@@ -81,11 +81,13 @@ def online_scores(
     key: str = "transfer_id",
     time_col: str = "time",
     model: OnlineModel | None = None,
+    negative_sample: float = 0.25,
 ) -> tuple[np.ndarray, OnlineModel, ReplayLog]:
     """Online-model scores of ``events`` (sorted by time), learning from ``start`` onwards.
 
     The model sees events from ``start`` only (it is deployed then) and learns each label at
-    the first hourly step after ``known_at``.
+    the first hourly step after ``known_at``; a quarter of the matured legitimate events are
+    learned by default (unweighted: a shift toward fraud that ranking does not mind).
     """
     model = model or OnlineModel([*feature_names, OFFLINE_LOGIT])
     times = events[time_col].dt.epoch("ms").to_numpy()
@@ -103,6 +105,8 @@ def online_scores(
         model,
         learn_every=int(learn_every.total_seconds() * 1000),
         negative_after=int(negative_after.total_seconds() * 1000),
+        negative_sample=negative_sample,
+        negative_weight=1.0,
     )
     scores[begin:] = part
     return scores, model, log

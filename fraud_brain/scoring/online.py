@@ -29,7 +29,7 @@ class Learner(Protocol):
 
     def predict_proba(self, X: np.ndarray) -> np.ndarray: ...
 
-    def learn(self, X: np.ndarray, y: np.ndarray) -> None: ...
+    def learn(self, X: np.ndarray, y: np.ndarray, weight: float = 1.0) -> None: ...
 
 
 class DelayedLabelStore:
@@ -56,28 +56,32 @@ class DelayedLabelStore:
         return len(self._slot)
 
     def remember(self, keys: list[str], times: np.ndarray, X: np.ndarray) -> None:
-        """Keep the feature rows of scored events (times as integers, e.g. epoch ms)."""
+        """Keep the feature rows of scored events (times as integers, e.g. epoch ms, non-decreasing)."""
         if len(keys) != len(X) or len(keys) != len(times):
             raise ValueError(f"store: {len(keys)} keys, {len(times)} times and {len(X)} rows must match")
         if len(keys) > self.capacity:
             self.evicted += len(keys) - self.capacity
             keys, times, X = keys[-self.capacity :], times[-self.capacity :], X[-self.capacity :]
+        n = len(keys)
+        if n == 0:
+            return
+        slots = (self._next + np.arange(n)) % self.capacity
         slot_of = self._slot
-        for key, time, row in zip(keys, times.tolist(), X, strict=True):
-            slot = self._next
-            old = self._keys[slot]
+        held = self._keys
+        for key, slot in zip(keys, slots.tolist()):
+            old = held[slot]
             if old is not None:
                 del slot_of[old]
                 self.evicted += 1
             previous = slot_of.get(key)
             if previous is not None:
-                self._keys[previous] = None
-            self._keys[slot] = key
-            self._X[slot] = row
-            self._times[slot] = time
+                held[previous] = None
+            held[slot] = key
             slot_of[key] = slot
-            self._next = (slot + 1) % self.capacity
-            self._span = min(self._span + 1, self.capacity)
+        self._X[slots] = X
+        self._times[slots] = times
+        self._next = int(slots[-1] + 1) % self.capacity
+        self._span = min(self._span + n, self.capacity)
 
     def take(self, keys: list[str]) -> tuple[list[str], np.ndarray, np.ndarray]:
         """Remove and return the rows of those keys that are held (others are skipped)."""
@@ -93,19 +97,24 @@ class DelayedLabelStore:
 
     def take_older_than(self, cutoff: int) -> tuple[list[str], np.ndarray, np.ndarray]:
         """Remove and return every row remembered with a time <= ``cutoff``, oldest first."""
+        # Rows are remembered in time order, so the old ones are a prefix of the live range,
+        # which is at most two contiguous pieces of the ring.
+        start = (self._next - self._span) % self.capacity
+        first = self._times[start : min(start + self._span, self.capacity)]
+        count = int(np.searchsorted(first, cutoff, side="right"))
+        if count == len(first) and self._span > len(first):
+            count += int(np.searchsorted(self._times[: self._span - len(first)], cutoff, side="right"))
+        positions = (start + np.arange(count)) % self.capacity
         found, slots = [], []
-        position = (self._next - self._span) % self.capacity
-        while self._span:
-            key = self._keys[position]
+        held = self._keys
+        for position in positions.tolist():
+            key = held[position]
             if key is not None:
-                if self._times[position] > cutoff:
-                    break
                 del self._slot[key]
-                self._keys[position] = None
+                held[position] = None
                 found.append(key)
                 slots.append(position)
-            position = (position + 1) % self.capacity
-            self._span -= 1
+        self._span -= count
         index = np.asarray(slots, dtype=np.int64)
         return found, self._X[index].copy(), self._times[index].copy()
 
@@ -181,8 +190,8 @@ class OnlineModel:
         clipped = {name: min(CLIP, max(-CLIP, value)) for name, value in scaled.items()}
         return float(self.classifier.predict_proba_one(clipped)[True])
 
-    def learn(self, X: np.ndarray, y: np.ndarray) -> None:
-        """Learn from a batch of labelled rows."""
+    def learn(self, X: np.ndarray, y: np.ndarray, weight: float = 1.0) -> None:
+        """Learn from a batch of labelled rows (``weight`` scales them, e.g. for sampled negatives)."""
         if len(X) == 0:
             return
         y = np.asarray(y).astype(bool)
@@ -191,7 +200,7 @@ class OnlineModel:
             self.scaler.learn_many(self._frame(part))
             scaled = self._scaled(part)
             labels = pd.Series(y[start : start + self.mini_batch], index=scaled.index)
-            weights = pd.Series(np.where(labels, self.positive_weight, 1.0), index=scaled.index)
+            weights = pd.Series(np.where(labels, self.positive_weight, 1.0) * weight, index=scaled.index)
             self.classifier.learn_many(scaled, labels, w=weights)
         self.n_learned += len(X)
         self.n_positive += int(y.sum())
@@ -280,6 +289,9 @@ def replay_online(
     negative_after: int | None = None,
     capacity: int = 1_000_000,
     max_batch: int = 20_000,
+    negative_sample: float = 1.0,
+    negative_weight: float | None = None,
+    seed: int = 7,
 ) -> tuple[np.ndarray, ReplayLog]:
     """Score a time-ordered history test-then-train, learning from labels only once known.
 
@@ -288,6 +300,9 @@ def replay_online(
     ``learn_every``; at each, labels known by then are joined with the stored features of their
     events, and (with ``negative_after``) events older than that without a label are learned
     as legitimate. A label for an event not (or no longer) in the store is counted unmatched.
+    ``negative_sample`` < 1 learns only that share of matured negatives (legitimate events are
+    the bulk of the learning cost and carry little news each), each with ``negative_weight``
+    (default ``1 / negative_sample``, which keeps the class balance; 1 shifts it toward fraud).
 
     >>> keys = ["e1", "e2", "e3"]
     >>> scores, log = replay_online(keys, np.array([0, 10, 20]), np.array([[0.0], [1.0], [2.0]]),
@@ -308,6 +323,9 @@ def replay_online(
         grid = np.arange(times[0] // learn_every * learn_every, times[-1] + learn_every, learn_every)
         moments = np.union1d(moments, grid)
 
+    if not 0.0 < negative_sample <= 1.0:
+        raise ValueError(f"negative_sample {negative_sample} must be in (0, 1]")
+    rng = np.random.default_rng(seed)
     store = DelayedLabelStore(X.shape[1], capacity)
     log = ReplayLog()
     scores = np.empty(len(times), dtype=np.float64)
@@ -331,9 +349,16 @@ def replay_online(
                 next_label = stop
             if negative_after is not None:
                 found, rows, _ = store.take_older_than(moment - negative_after)
+                if found and negative_sample < 1.0:
+                    keep = rng.random(len(found)) < negative_sample
+                    found, rows = [k for k, kept in zip(found, keep.tolist(), strict=True) if kept], rows[keep]
                 if found:
                     y = np.zeros(len(found), dtype=np.int64)
-                    model.learn(rows, y)
+                    weight = 1.0 / negative_sample if negative_weight is None else negative_weight
+                    if weight != 1.0:
+                        model.learn(rows, y, weight=weight)
+                    else:
+                        model.learn(rows, y)
                     _record(log, moment, found, y)
         for lo in range(start, end, max_batch):
             hi = min(end, lo + max_batch)
@@ -358,6 +383,6 @@ class CountingLearner:
         """The number of examples learned so far, for every row."""
         return np.full(len(X), float(self.n))
 
-    def learn(self, X: np.ndarray, y: np.ndarray) -> None:
+    def learn(self, X: np.ndarray, y: np.ndarray, weight: float = 1.0) -> None:
         """Count the examples."""
         self.n += len(X)

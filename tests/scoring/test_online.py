@@ -146,3 +146,66 @@ def test_anomaly_scorer_ranks_outliers_higher_and_needs_limits():
     scorer.score_learn(normal)
     outliers = rng.normal(size=(50, 3)) + 5
     assert scorer.score(outliers).mean() > scorer.score(rng.normal(size=(50, 3))).mean()
+
+
+@st.composite
+def store_operations(draw):
+    steps = draw(st.lists(st.tuples(st.sampled_from(["remember", "take", "older"]), st.integers(0, 12), st.integers(0, 5)), max_size=40))
+    return draw(st.integers(1, 8)), steps
+
+
+@settings(max_examples=200, deadline=None)
+@given(store_operations())
+def test_store_matches_a_plain_reference(case):
+    """Against an obviously-correct list of (key, time, value) with the same eviction rule."""
+    capacity, steps = case
+    store = DelayedLabelStore(n_features=1, capacity=capacity)
+    reference: list[tuple[str, int, float]] = []  # live rows, oldest first
+    slots_used: list[str | None] = []  # every remember takes the next ring slot
+    clock = 0
+    for op, a, b in steps:
+        if op == "remember":
+            keys = [f"k{(a + i) % 7}" for i in range(b)]
+            times = np.arange(clock, clock + b)
+            clock += b
+            store.remember(keys, times, times.astype(float).reshape(-1, 1))
+            for key, t in zip(keys, times.tolist()):
+                slots_used.append(key)
+                if len(slots_used) > capacity:  # the oldest slot is overwritten
+                    gone = len(slots_used) - capacity - 1
+                    reference = [r for r in reference if r[1] != gone]
+                reference = [r for r in reference if r[0] != key] + [(key, t, float(t))]
+        elif op == "take":
+            wanted = [f"k{(a + i) % 7}" for i in range(b)]
+            keys, X, _ = store.take(wanted)
+            expected = [r for r in reference if r[0] in set(wanted)]
+            assert sorted(keys) == sorted(r[0] for r in expected)
+            assert sorted(X.ravel().tolist()) == sorted(r[2] for r in expected)
+            reference = [r for r in reference if r[0] not in set(wanted)]
+        else:
+            cutoff = clock - a
+            keys, _, times = store.take_older_than(cutoff)
+            expected = [r for r in reference if r[1] <= cutoff]
+            assert keys == [r[0] for r in expected] and times.tolist() == [r[1] for r in expected]
+            reference = [r for r in reference if r[1] > cutoff]
+        assert len(store) == len(reference)
+
+
+def test_negative_sampling_learns_a_share_of_negatives_with_weight():
+    class WeightLog(CountingLearner):
+        def __init__(self):
+            super().__init__()
+            self.weights: list[float] = []
+
+        def learn(self, X, y, weight=1.0):
+            super().learn(X, y, weight)
+            self.weights.append(weight)
+
+    n = 4000
+    learner = WeightLog()
+    _, log = replay_online([f"e{i}" for i in range(n)], np.arange(n), np.zeros((n, 1)), [], np.array([]), np.array([]),
+                           learner, learn_every=10, negative_after=5, negative_sample=0.25)
+    assert 0.2 * n < log.n_learned < 0.3 * n
+    assert set(learner.weights) == {4.0}
+    with pytest.raises(ValueError, match="negative_sample"):
+        replay_online(["a"], np.array([0]), np.zeros((1, 1)), [], np.array([]), np.array([]), CountingLearner(), negative_sample=0)
