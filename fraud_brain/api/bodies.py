@@ -57,6 +57,18 @@ def _frame_from_dicts(records: list, where: str) -> pl.DataFrame:
         return pl.DataFrame(text_rows, infer_schema_length=None)
 
 
+def _fast(reader, body: bytes) -> pl.DataFrame | None:
+    """polars' own JSON reader (several times faster than building rows in Python), or None when the
+    body needs the careful path: it does not parse, or holds nested values or non-object records."""
+    try:
+        frame = reader(io.BytesIO(body), infer_schema_length=None)
+    except Exception:  # noqa: BLE001 - any failure falls back to the careful path and its precise message
+        return None
+    if frame.width == 0 or any(dtype.is_nested() or dtype == pl.Null and frame.height == 0 for dtype in frame.dtypes):
+        return None
+    return frame
+
+
 def decode_records(body: bytes, content_type: str | None) -> pl.DataFrame:
     """A frame of records from a request body of the given content type.
 
@@ -72,6 +84,8 @@ def decode_records(body: bytes, content_type: str | None) -> pl.DataFrame:
     """
     media = _media_type(content_type)
     if media in JSON_TYPES:
+        if body.lstrip()[:1] == b"[" and (fast := _fast(pl.read_json, body)) is not None:
+            return fast
         try:
             data = orjson.loads(body)
         except orjson.JSONDecodeError as error:
@@ -82,6 +96,8 @@ def decode_records(body: bytes, content_type: str | None) -> pl.DataFrame:
             raise BodyError("JSON body must be an array of records or an object with a 'records' array", 422)
         return _frame_from_dicts(data, "record")
     if media in JSONL_TYPES:
+        if (fast := _fast(pl.read_ndjson, body)) is not None:
+            return fast
         records = []
         for line_no, line in enumerate(body.splitlines(), start=1):
             if not line.strip():
