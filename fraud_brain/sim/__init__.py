@@ -6,6 +6,15 @@
 """
 
 from fraud_brain.sim.config import PRESETS, SCAM_TYPOLOGIES, SimConfig
-from fraud_brain.sim.world import FRAMES, World, simulate
+from fraud_brain.sim.world import FRAMES, TRUTH_SCHEMAS, World, read_world, simulate
 
-__all__ = ["FRAMES", "PRESETS", "SCAM_TYPOLOGIES", "SimConfig", "World", "simulate"]
+__all__ = [
+    "FRAMES",
+    "PRESETS",
+    "SCAM_TYPOLOGIES",
+    "TRUTH_SCHEMAS",
+    "SimConfig",
+    "World",
+    "read_world",
+    "simulate",
+]

@@ -166,6 +166,57 @@ class World:
     __hash__ = None  # type: ignore[assignment]
 
 
+TRUTH_SCHEMAS = {
+    "truth_calls": TRUTH_CALLS,
+    "truth_transfers": TRUTH_TRANSFERS,
+    "truth_entities": TRUTH_ENTITIES,
+    "truth_episodes": TRUTH_EPISODES,
+}
+RECORD_KINDS = {"calls": "call", "transfers": "transfer", "subscribers": "subscriber", "labels": "label"}
+
+
+def read_world(directory: str | Path) -> dict[str, pl.DataFrame]:
+    """Read a written world back (any format): records validated, ground truth typed.
+
+    >>> import tempfile
+    >>> world = simulate(SimConfig(n_subscribers=200, days=1))
+    >>> folder = tempfile.mkdtemp()
+    >>> _ = world.write(folder, fmt="jsonl")
+    >>> read_world(folder)["truth_transfers"].equals(world.truth_transfers)
+    True
+    """
+    from fraud_brain.io import find_record_file, read_frame, read_raw
+
+    folder = Path(directory)
+    frames: dict[str, pl.DataFrame] = {}
+    for name in FRAMES:
+        path = find_record_file(folder, name)
+        if path is None:
+            raise FileNotFoundError(f"{folder}: no {name}.parquet/.jsonl/.csv file (not a written world?)")
+        if name in RECORD_KINDS:
+            frames[name] = read_frame(path, RECORD_KINDS[name])
+        else:
+            frames[name] = _typed_truth(read_raw(path)[0], TRUTH_SCHEMAS[name], path)
+    return frames
+
+
+def _typed_truth(raw: pl.DataFrame, schema: pl.Schema, path: Path) -> pl.DataFrame:
+    """Cast a ground-truth frame read from any format to its schema."""
+    missing = [name for name in schema if name not in raw.columns]
+    if missing:
+        raise ValueError(f"{path}: missing column(s) {missing}")
+    columns = []
+    for name, dtype in schema.items():
+        column = pl.col(name)
+        source = raw.schema[name]
+        if dtype == pl.Boolean and source == pl.String:
+            column = column.str.to_lowercase() == "true"
+        elif isinstance(dtype, pl.Datetime) and source == pl.String:
+            column = column.str.to_datetime(time_unit="ms", time_zone="UTC")
+        columns.append(column.cast(dtype).alias(name))
+    return raw.select(columns)
+
+
 def _gather(values: pl.Series, index: np.ndarray) -> pl.Series:
     """``values[index]`` with -1 meaning null."""
     idx = pl.Series(index, dtype=pl.Int64)
@@ -438,4 +489,4 @@ def _truth_entities(scams: ScamEvents, phones: pl.Series, accounts: pl.Series) -
     return pl.concat(frames).unique(subset=["entity_type", "entity_id"], keep="first", maintain_order=True)
 
 
-__all__ = ["FRAMES", "World", "simulate"]
+__all__ = ["FRAMES", "TRUTH_SCHEMAS", "World", "read_world", "simulate"]

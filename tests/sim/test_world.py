@@ -11,7 +11,7 @@ import pytest
 from fraud_brain.io import read_frame
 from fraud_brain.schema import SCHEMAS, RecordSchema
 from fraud_brain.schema.validate import validate
-from fraud_brain.sim import FRAMES, SimConfig, World, simulate
+from fraud_brain.sim import FRAMES, SimConfig, World, read_world, simulate
 
 RECORD_FRAMES = {"call": "calls", "transfer": "transfers", "subscriber": "subscribers", "label": "labels"}
 
@@ -142,6 +142,15 @@ def test_written_files_read_back_identical(tmp_path: Path, fmt: str) -> None:
     assert sorted(p.name for p in paths) == sorted(f"{name}.{fmt}" for name in FRAMES)
     for kind, name in RECORD_FRAMES.items():
         assert read_frame(tmp_path / f"{name}.{fmt}", kind).equals(getattr(world, name)), name
+    for name, frame in read_world(tmp_path).items():
+        assert frame.equals(getattr(world, name)), name
+
+
+def test_read_world_names_a_missing_file(tmp_path: Path) -> None:
+    simulate(SimConfig(n_subscribers=100, days=1)).write(tmp_path)
+    (tmp_path / "truth_episodes.parquet").unlink()
+    with pytest.raises(FileNotFoundError, match="no truth_episodes"):
+        read_world(tmp_path)
 
 
 def test_write_rejects_an_unknown_format(tmp_path: Path) -> None:
