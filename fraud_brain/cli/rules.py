@@ -62,7 +62,8 @@ def check(
 
 def backtest_command(
     rules_file: Path = typer.Argument(..., help="The TOML rule file to backtest."),
-    data: Path = typer.Argument(..., help="Scored history: a Parquet file or a folder of scored Parquet frames."),
+    data: Path = typer.Argument(..., help="History: a data folder of raw records (replayed and scored by the "
+                                          "champion models) or scored Parquet frames."),
     labels: Path | None = typer.Option(
         None, help="Labels file (default: DATA/labels.parquet or .csv/.jsonl when present)."
     ),
@@ -82,6 +83,12 @@ def backtest_command(
     from fraud_brain.rules import RuleFileError, RuleSet
     from fraud_brain.rules.backtest import backtest, load_scored
 
+    from fraud_brain.pipeline.batch import raw_history_source
+    from fraud_brain.rules.backtest import SCORED_SOURCES
+
+    # A folder of raw records is replayed and scored by the champion models first.
+    if raw_history_source not in SCORED_SOURCES:
+        SCORED_SOURCES.insert(0, raw_history_source)
     console = Console()
     frames = load_scored(data)
     schemas = _scored_schemas(data)

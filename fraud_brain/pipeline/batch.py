@@ -13,6 +13,7 @@ adapters (voice-bot, agent desk, bank, officer pager), writing cases and the out
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -155,3 +156,28 @@ def run_folder(
         progress=None if progress is None else lambda d, t: progress("actions", d, t),
     )
     return RunResult(history=history, hits=hits, decisions=decisions, workflow=workflow)
+
+
+@functools.lru_cache(maxsize=4)
+def _scored_folder(folder: str, models_dir: str) -> tuple[pl.DataFrame, ...]:
+    history = score_history(folder, RunSettings(models_dir=Path(models_dir)))
+    return tuple(history.scored.values())
+
+
+def raw_history_source(data: Path, models_dir: Path = Path("models")) -> list[pl.DataFrame] | None:
+    """A backtest source: a folder of raw records (not yet scored) replayed and scored; None otherwise.
+
+    >>> raw_history_source(Path("/nonexistent")) is None
+    True
+    """
+    from fraud_brain.io.files import find_record_file
+
+    if not data.is_dir():
+        return None
+    transfers = find_record_file(data, "transfers")
+    if transfers is None:
+        return None
+    columns = pl.read_parquet_schema(transfers) if transfers.suffix == ".parquet" else {}
+    if "score" in columns:
+        return None
+    return list(_scored_folder(str(data.resolve()), str(models_dir.resolve())))
