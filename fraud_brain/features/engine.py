@@ -322,17 +322,17 @@ class FeatureEngine:
         return result
 
     def _new_key_bounds(self, names: list[str], parts: dict) -> dict[int, int]:
-        """Per entity, how many keys of this batch are not in the state yet (a bound on new keys)."""
+        """Per entity, the number of distinct keys of this batch not in the state yet."""
         st = self.store
-        bounds: dict[int, int] = {}
+        missing: dict[int, list[np.ndarray]] = {}
         for s in names:
             for row in self.plan.streams[s].instructions:
                 if row[K.I_OP] == K.INSERT:
                     e = row[K.I_ENT]
                     hashes = np.ascontiguousarray(parts[s][2][:, row[K.I_KEY]])
-                    bounds[e] = bounds.get(e, 0) + int(K.count_missing(
-                        st.ht_keys, st.ht_slots, st.ht_off[e], st.ht_mask[e], hashes))
-        return bounds
+                    new = K.missing_mask(st.ht_keys, st.ht_slots, st.ht_off[e], st.ht_mask[e], hashes)
+                    missing.setdefault(e, []).append(hashes[new])
+        return {e: int(np.unique(np.concatenate(h)).shape[0]) for e, h in missing.items()}
 
     def peek(self, stream: str, frame: pl.DataFrame) -> pl.DataFrame:
         """Features of events against the current state, changing nothing (a synchronous pre-check).

@@ -80,13 +80,14 @@ def set_insert(keys, slots, off, mask, count, ent, h):
 
 
 @njit(cache=True)
-def count_missing(keys, slots, off, mask, hashes):
-    """How many of ``hashes`` (non-zero) are not yet in one entity's table: a bound on new keys."""
-    missing = 0
-    for h in hashes:
+def missing_mask(keys, slots, off, mask, hashes):
+    """Which of ``hashes`` are non-zero and not yet in one entity's table (candidates for new keys)."""
+    out = np.zeros(hashes.shape[0], np.bool_)
+    for i in range(hashes.shape[0]):
+        h = hashes[i]
         if h != 0 and table_lookup(keys, slots, off, mask, h) < 0:
-            missing += 1
-    return missing
+            out[i] = True
+    return out
 
 
 @njit(cache=True)
