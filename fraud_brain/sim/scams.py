@@ -8,6 +8,13 @@ the call), impersonating police (a 20+ minute call, then many transfers to a "sa
 sometimes from a new phone). Victims pay the ring's first-level mule with their own phone as
 ``payer_phone``, so the call to that phone joins to the transfer. Mules forward quickly.
 
+After the drift day (``SimConfig.drift_start_day``) tactics change: fake customer-service
+calls halve in length and payments more often come later, after the call; customer-service
+and police amounts shrink (police victims make more, smaller payments) and move to
+third-party payment; order-brushing starts smaller and escalates more slowly; rings call from
+aged local SIMs and SIM-boxes rather than VoIP/overseas numbers (:mod:`.rings`), and open
+mule accounts at digital-only banks.
+
 >>> import numpy as np
 >>> from fraud_brain.sim.config import SimConfig
 >>> from fraud_brain.sim.registry import Registry
@@ -151,11 +158,15 @@ class _Builder:
         amount: np.ndarray,
         channels: dict[str, float],
         device: np.ndarray | None = None,
+        channels_after_drift: dict[str, float] | None = None,
     ) -> None:
         """Victim → first-level mule transfers, from the victim's own account and phone."""
         victim = self.victim[ep]
         ring = self.ring[ep]
         channel = choice_codes(self.rng, ep.size, channels, CHANNELS)
+        if channels_after_drift is not None:
+            drifted = choice_codes(self.rng, ep.size, channels_after_drift, CHANNELS)
+            channel = np.where(self.after_drift[ep], drifted, channel)
         if device is None:
             pc = self.pop.pc[victim]
             device = np.where(
@@ -273,7 +284,8 @@ def _customer_service(b: _Builder, eps: np.ndarray) -> None:
     amount = np.clip(_lognormal(rng, np.where(post[owner], 3000, 6000), 0.8, owner.size), 200, 200_000)
     amount = np.where(rng.random(owner.size) < 0.6, np.round(amount, -2), amount)
     weights = {"mobile_app": 0.55, "online_banking": 0.3, "third_party_pay": 0.15}
-    b.pay(eps[owner], t, amount, weights)
+    drifted = {"third_party_pay": 0.45, "mobile_app": 0.4, "online_banking": 0.15}
+    b.pay(eps[owner], t, amount, weights, channels_after_drift=drifted)
     last = np.zeros(n, np.int64)
     np.maximum.at(last, owner, t)
     calls_bank = rng.random(n) < 0.3
@@ -313,6 +325,12 @@ def _police(b: _Builder, eps: np.ndarray) -> None:
         amount,
         {"online_banking": 0.4, "mobile_app": 0.4, "counter": 0.2},
         device=device_of[owner],
+        channels_after_drift={
+            "mobile_app": 0.5,
+            "third_party_pay": 0.3,
+            "online_banking": 0.15,
+            "counter": 0.05,
+        },
     )
     last = np.zeros(n, np.int64)
     np.maximum.at(last, owner, t)

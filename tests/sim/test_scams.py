@@ -232,6 +232,14 @@ def test_tactics_drift_after_the_drift_day(small_world: World) -> None:
         .agg(pl.col("digital").mean())
         .sort("after")
     )
+    channel = (
+        pays.filter(pl.col("typology").is_in(["fake_customer_service", "impersonating_police"]))
+        .with_columns(after=pl.col("time").dt.epoch("ms") >= cut)
+        .group_by("after")
+        .agg((pl.col("channel") == "third_party_pay").mean().alias("third_party"))
+        .sort("after")
+    )
+    assert channel["third_party"][1] > channel["third_party"][0] + 0.1
     # Before the drift only the odd recruited local mule banks digitally.
     assert digital["digital"][0] < 0.05
     assert digital["digital"][1] > 0.3
