@@ -67,7 +67,10 @@ async def check_transfer(
         checked = validate(pl.DataFrame([raw], schema_overrides={"amount": pl.Float64}), "transfer")
         if not checked.ok:
             raise HTTPException(422, "; ".join(checked.messages()))
-    result = engine.check_transfer(raw)
+    try:
+        result = engine.check_transfer(raw)
+    except ValueError as error:  # the engine's readable refusal (names the transfer and field)
+        raise HTTPException(422, f"transfer {raw['transfer_id']}: {error}") from None
     if ctx.metrics is not None:
         ctx.metrics.checks.labels(decision=result.decision).inc()
     return OrjsonResponse({"decision": result.decision, "score": float(result.score),
@@ -87,4 +90,6 @@ async def entity_risk(
         risk: dict[str, Any] = engine.entity_risk(entity_type, entity_id)
     except KeyError:
         raise HTTPException(404, f"{entity_type} {entity_id} is not known to the engine") from None
+    except ValueError as error:
+        raise HTTPException(422, f"{entity_type} {entity_id}: {error}") from None
     return OrjsonResponse(risk)

@@ -79,7 +79,10 @@ async def ingest(
     result = validate(raw, kind)
     if not result.ok and not partial:
         return _refuse(kind, result, ctx)
-    report = engine.ingest(kind, raw if partial else result.valid, source=principal.name)
+    try:
+        report = engine.ingest(kind, raw if partial else result.valid, source=principal.name)
+    except ValueError as error:  # the engine's readable refusal of a batch (names the record and field)
+        raise HTTPException(422, f"{kind} batch: {error}") from None
     if ctx.metrics is not None:
         ctx.metrics.events.labels(kind=kind, result="accepted").inc(report.accepted)
         ctx.metrics.events.labels(kind=kind, result="rejected").inc(report.rejected)
@@ -122,7 +125,10 @@ async def add_labels(
     result = validate(raw, "label")
     if not result.ok:
         return _refuse("label", result, ctx)
-    report = engine.add_labels(result.valid, source=principal.name)
+    try:
+        report = engine.add_labels(result.valid, source=principal.name)
+    except ValueError as error:
+        raise HTTPException(422, f"label batch: {error}") from None
     if ctx.desk is not None and principal.role == "admin":
         ctx.desk.audit(principal, "add_labels", "labels", {"records": raw.height})
     return OrjsonResponse({"accepted": report.accepted, "rejected": report.rejected})
