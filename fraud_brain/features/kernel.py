@@ -39,6 +39,8 @@ INSTR_WIDTH = 18
 NONE_TIME = np.iinfo(np.int64).min
 """Int64 sentinel for "no time yet" and "no bucket yet"."""
 MAX_REGS = 64
+MAX_TMP = 256
+DEST_OUT, DEST_TMP = 0, 1
 LN2 = math.log(2.0)
 
 
@@ -139,77 +141,6 @@ def _truthy(x):
 
 
 @njit(cache=True, inline="always")
-def _eval(code, consts, start, length, X, OUT, r, stack):
-    sp = 0
-    for pc in range(start, start + length):
-        op = code[pc, 0]
-        arg = code[pc, 1]
-        if op == C_CONST:
-            stack[sp] = consts[arg]
-            sp += 1
-        elif op == C_COL:
-            stack[sp] = X[r, arg]
-            sp += 1
-        elif op == C_FEAT:
-            stack[sp] = OUT[r, arg]
-            sp += 1
-        elif op == C_NEG:
-            stack[sp - 1] = -stack[sp - 1]
-        elif op == C_NOT:
-            stack[sp - 1] = 0.0 if _truthy(stack[sp - 1]) else 1.0
-        elif op == C_ABS:
-            stack[sp - 1] = abs(stack[sp - 1])
-        elif op == C_LOG1P:
-            stack[sp - 1] = math.log1p(stack[sp - 1]) if stack[sp - 1] > -1.0 else np.nan
-        elif op == C_ISNAN:
-            stack[sp - 1] = 1.0 if stack[sp - 1] != stack[sp - 1] else 0.0
-        elif op == C_IF:
-            c = stack[sp - 3]
-            stack[sp - 3] = stack[sp - 2] if _truthy(c) else stack[sp - 1]
-            sp -= 2
-        else:
-            b = stack[sp - 1]
-            a = stack[sp - 2]
-            sp -= 1
-            if op == C_ADD:
-                v = a + b
-            elif op == C_SUB:
-                v = a - b
-            elif op == C_MUL:
-                v = a * b
-            elif op == C_DIV:
-                v = a / b if b != 0.0 else np.nan
-            elif op == C_LT:
-                v = 1.0 if a < b else 0.0
-            elif op == C_LE:
-                v = 1.0 if a <= b else 0.0
-            elif op == C_GT:
-                v = 1.0 if a > b else 0.0
-            elif op == C_GE:
-                v = 1.0 if a >= b else 0.0
-            elif op == C_EQ:
-                v = 1.0 if a == b else 0.0
-            elif op == C_NE:
-                v = 1.0 if (a == a and b == b and a != b) else 0.0
-            elif op == C_AND:
-                v = 1.0 if (_truthy(a) and _truthy(b)) else 0.0
-            elif op == C_OR:
-                v = 1.0 if (_truthy(a) or _truthy(b)) else 0.0
-            elif op == C_MIN:
-                v = a if (a <= b or b != b) else b
-                if a != a:
-                    v = b
-            elif op == C_MAX:
-                v = a if (a >= b or b != b) else b
-                if a != a:
-                    v = b
-            else:  # C_COALESCE
-                v = a if a == a else b
-            stack[sp - 1] = v
-    return stack[sp - 1]
-
-
-@njit(cache=True, inline="always")
 def _popcount(x):
     x = np.uint64(x)
     x = x - ((x >> np.uint64(1)) & np.uint64(0x5555555555555555))
@@ -227,169 +158,21 @@ def linear_count(ones, bits):
     return bits * math.log(bits / zeros)
 
 
-@njit(cache=True, inline="always")
-def _empty(agg):
-    if agg == COUNT or agg == SUM or agg == DISTINCT:
-        return 0.0
-    return np.nan
-
-
-@njit(cache=True, inline="always")
-def _read(instr, p, t, F, fb, I, ib):
-    agg = instr[p, I_AGG]
-    win = instr[p, I_WIN]
-    fc = fb + instr[p, I_FCOL]
-    ic = ib + instr[p, I_ICOL]
-    if win == LIFE:
-        if agg == COUNT or agg == SUM or agg == MAX or agg == MIN or agg == PREV:
-            return F[fc]
-        if agg == MEAN:
-            return F[fc + 1] / F[fc] if F[fc] > 0 else np.nan
-        if agg == DISTINCT:
-            ones = 0
-            for w in range(instr[p, I_WORDS]):
-                ones += _popcount(I[ic + w])
-            return linear_count(ones, instr[p, I_BITS])
-        tl = I[ic]
-        if tl == NONE_TIME:
-            return np.nan
-        return (t - tl) / instr[p, I_UNIT]
-    if win == DECAY:
-        tl = I[ic]
-        if tl == NONE_TIME:
-            return _empty(agg)
-        if agg == MEAN:
-            return F[fc + 1] / F[fc] if F[fc] > 0 else np.nan
-        d = math.exp((tl - t) * (LN2 / instr[p, I_SPAN]))
-        return F[fc] * d
-    # sliding buckets
-    nb = instr[p, I_B]
-    cur = t // instr[p, I_SPAN]
-    lo = cur - nb
-    if agg == DISTINCT:
-        ones = 0
-        words = instr[p, I_WORDS]
-        for w in range(words):
-            acc = np.int64(0)
-            for j in range(nb):
-                if I[ic + j] > lo:
-                    acc |= I[ic + nb + j * words + w]
-            ones += _popcount(acc)
-        return linear_count(ones, instr[p, I_BITS])
-    if agg == MEAN:
-        c = 0.0
-        s = 0.0
-        for j in range(nb):
-            if I[ic + j] > lo:
-                c += F[fc + j]
-                s += F[fc + nb + j]
-        return s / c if c > 0 else np.nan
-    if agg == MAX or agg == MIN:
-        m = np.nan
-        for j in range(nb):
-            if I[ic + j] > lo:
-                v = F[fc + j]
-                if m != m or (agg == MAX and v > m) or (agg == MIN and v < m):
-                    m = v
-        return m
-    s = 0.0
-    for j in range(nb):
-        if I[ic + j] > lo:
-            s += F[fc + j]
-    return s
-
-
-@njit(cache=True, inline="always")
-def _update(instr, p, t, v, vh, F, fc, I, ic):
-    agg = instr[p, I_AGG]
-    win = instr[p, I_WIN]
-    if win == LIFE:
-        if agg == COUNT:
-            F[fc] += 1.0
-        elif agg == SUM:
-            F[fc] += v
-        elif agg == MEAN:
-            F[fc] += 1.0
-            F[fc + 1] += v
-        elif agg == MAX:
-            if F[fc] != F[fc] or v > F[fc]:
-                F[fc] = v
-        elif agg == MIN:
-            if F[fc] != F[fc] or v < F[fc]:
-                F[fc] = v
-        elif agg == PREV:
-            F[fc] = v
-        elif agg == DISTINCT:
-            bit = np.int64((vh >> np.uint64(11)) % np.uint64(instr[p, I_BITS]))
-            I[ic + (bit >> 6)] |= np.int64(1) << (bit & 63)
-        elif agg == LAST:
-            I[ic] = t
-        elif agg == FIRST:
-            if I[ic] == NONE_TIME:
-                I[ic] = t
-        return
-    if win == DECAY:
-        tl = I[ic]
-        d = 0.0 if tl == NONE_TIME else math.exp((tl - t) * (LN2 / instr[p, I_SPAN]))
-        if agg == COUNT:
-            F[fc] = F[fc] * d + 1.0
-        elif agg == SUM:
-            F[fc] = F[fc] * d + v
-        elif agg == MEAN:
-            F[fc] = F[fc] * d + 1.0
-            F[fc + 1] = F[fc + 1] * d + v
-        elif agg == MAX:
-            m = F[fc] * d
-            F[fc] = v if (m != m or v > m) else m
-        elif agg == MIN:
-            m = F[fc] * d
-            F[fc] = v if (m != m or v < m) else m
-        I[ic] = t
-        return
-    nb = instr[p, I_B]
-    cur = t // instr[p, I_SPAN]
-    j = cur % nb
-    words = instr[p, I_WORDS]
-    if I[ic + j] != cur:
-        I[ic + j] = cur
-        if agg == DISTINCT:
-            for w in range(words):
-                I[ic + nb + j * words + w] = 0
-        elif agg == MEAN:
-            F[fc + j] = 0.0
-            F[fc + nb + j] = 0.0
-        elif agg == MAX or agg == MIN:
-            F[fc + j] = np.nan
-        else:
-            F[fc + j] = 0.0
-    if agg == COUNT:
-        F[fc + j] += 1.0
-    elif agg == SUM:
-        F[fc + j] += v
-    elif agg == MEAN:
-        F[fc + j] += 1.0
-        F[fc + nb + j] += v
-    elif agg == MAX:
-        if F[fc + j] != F[fc + j] or v > F[fc + j]:
-            F[fc + j] = v
-    elif agg == MIN:
-        if F[fc + j] != F[fc + j] or v < F[fc + j]:
-            F[fc + j] = v
-    else:
-        bit = np.int64((vh >> np.uint64(11)) % np.uint64(instr[p, I_BITS]))
-        I[ic + nb + j * words + (bit >> 6)] |= np.int64(1) << (bit & 63)
-
-
 @njit(cache=True)
 def run(T, S, X, KH, OUT, prog_lo, prog_hi, instr, code, consts,
         ht_keys, ht_slots, ht_off, ht_mask, count,
         F, f_off, f_stride, I, i_off, i_stride, fdef, fdef_off, idef, idef_off, mutate):
     """Compute features for rows in order (each row sees the state before it) and apply updates.
 
-    With ``mutate`` false nothing is inserted or updated (a read-only peek).
+    With ``mutate`` false nothing is inserted or updated (a read-only peek). Everything is
+    written out in this one function on purpose: numba's inlining of helpers that take arrays
+    leaves reference-count traffic in the loop, which made it several times slower.
     """
     n = T.shape[0]
     regs = np.full(MAX_REGS, -2, np.int64)
+    regf = np.zeros(MAX_REGS, np.int64)
+    regi = np.zeros(MAX_REGS, np.int64)
+    tmp = np.zeros(MAX_TMP, np.float64)
     stack = np.empty(64, np.float64)
     for r in range(n):
         s = S[r]
@@ -397,44 +180,186 @@ def run(T, S, X, KH, OUT, prog_lo, prog_hi, instr, code, consts,
         for p in range(prog_lo[s], prog_hi[s]):
             op = instr[p, I_OP]
             if op == READ:
-                slot = regs[instr[p, I_REG]]
-                if slot == -2:
-                    OUT[r, instr[p, I_OUT]] = np.nan
-                elif slot == -1:
-                    OUT[r, instr[p, I_OUT]] = _empty(instr[p, I_AGG])
-                else:
-                    e = instr[p, I_ENT]
-                    OUT[r, instr[p, I_OUT]] = _read(instr, p, t, F, f_off[e] + slot * f_stride[e],
-                                               I, i_off[e] + slot * i_stride[e])
-            elif op == EXPR:
-                OUT[r, instr[p, I_OUT]] = _eval(code, consts, instr[p, I_VSTART], instr[p, I_VLEN], X, OUT, r, stack)
-            elif op == RESOLVE:
-                h = KH[r, instr[p, I_KEY]]
-                e = instr[p, I_ENT]
-                regs[instr[p, I_REG]] = -2 if h == 0 else table_lookup(ht_keys, ht_slots, ht_off[e], ht_mask[e], h)
-            elif op == INSERT:
-                if not mutate:
-                    continue
                 reg = instr[p, I_REG]
-                if regs[reg] == -1:
-                    e = instr[p, I_ENT]
-                    before = count[e]
-                    slot = set_insert(ht_keys, ht_slots, ht_off[e], ht_mask[e], count, e, KH[r, instr[p, I_KEY]])
-                    regs[reg] = slot
-                    if count[e] != before:
-                        fb = f_off[e] + slot * f_stride[e]
-                        for c in range(f_stride[e]):
-                            F[fb + c] = fdef[fdef_off[e] + c]
-                        ib = i_off[e] + slot * i_stride[e]
-                        for c in range(i_stride[e]):
-                            I[ib + c] = idef[idef_off[e] + c]
+                slot = regs[reg]
+                agg = instr[p, I_AGG]
+                if slot < 0:
+                    if slot == -2 or not (agg == COUNT or agg == SUM or agg == DISTINCT):
+                        OUT[r, instr[p, I_OUT]] = np.nan
+                    else:
+                        OUT[r, instr[p, I_OUT]] = 0.0
+                    continue
+                win = instr[p, I_WIN]
+                fc = regf[reg] + instr[p, I_FCOL]
+                ic = regi[reg] + instr[p, I_ICOL]
+                val = np.nan
+                if win == LIFE:
+                    if agg == COUNT or agg == SUM or agg == MAX or agg == MIN or agg == PREV:
+                        val = F[fc]
+                    elif agg == MEAN:
+                        if F[fc] > 0:
+                            val = F[fc + 1] / F[fc]
+                    elif agg == DISTINCT:
+                        ones = 0
+                        for w in range(instr[p, I_WORDS]):
+                            ones += _popcount(I[ic + w])
+                        val = linear_count(ones, instr[p, I_BITS])
+                    else:
+                        tl = I[ic]
+                        if tl != NONE_TIME:
+                            val = (t - tl) / instr[p, I_UNIT]
+                elif win == DECAY:
+                    tl = I[ic]
+                    if tl == NONE_TIME:
+                        val = 0.0 if (agg == COUNT or agg == SUM) else np.nan
+                    elif agg == MEAN:
+                        if F[fc] > 0:
+                            val = F[fc + 1] / F[fc]
+                    else:
+                        val = F[fc] * math.exp((tl - t) * (LN2 / instr[p, I_SPAN]))
+                else:
+                    nb = instr[p, I_B]
+                    lo = t // instr[p, I_SPAN] - nb
+                    if agg == DISTINCT:
+                        ones = 0
+                        words = instr[p, I_WORDS]
+                        for w in range(words):
+                            acc = np.int64(0)
+                            for j in range(nb):
+                                if I[ic + j] > lo:
+                                    acc |= I[ic + nb + j * words + w]
+                            ones += _popcount(acc)
+                        val = linear_count(ones, instr[p, I_BITS])
+                    elif agg == MEAN:
+                        c = 0.0
+                        sm = 0.0
+                        for j in range(nb):
+                            if I[ic + j] > lo:
+                                c += F[fc + j]
+                                sm += F[fc + nb + j]
+                        if c > 0:
+                            val = sm / c
+                    elif agg == MAX or agg == MIN:
+                        for j in range(nb):
+                            if I[ic + j] > lo:
+                                v = F[fc + j]
+                                if val != val or (agg == MAX and v > val) or (agg == MIN and v < val):
+                                    val = v
+                    else:
+                        val = 0.0
+                        for j in range(nb):
+                            if I[ic + j] > lo:
+                                val += F[fc + j]
+                OUT[r, instr[p, I_OUT]] = val
+            elif op == EXPR:
+                sp = 0
+                for pc in range(instr[p, I_VSTART], instr[p, I_VSTART] + instr[p, I_VLEN]):
+                    c_op = code[pc, 0]
+                    arg = code[pc, 1]
+                    if c_op == C_CONST:
+                        stack[sp] = consts[arg]
+                        sp += 1
+                    elif c_op == C_COL:
+                        stack[sp] = X[r, arg]
+                        sp += 1
+                    elif c_op == C_FEAT:
+                        stack[sp] = OUT[r, arg]
+                        sp += 1
+                    elif c_op == C_NEG:
+                        stack[sp - 1] = -stack[sp - 1]
+                    elif c_op == C_NOT:
+                        stack[sp - 1] = 0.0 if _truthy(stack[sp - 1]) else 1.0
+                    elif c_op == C_ABS:
+                        stack[sp - 1] = abs(stack[sp - 1])
+                    elif c_op == C_LOG1P:
+                        stack[sp - 1] = math.log1p(stack[sp - 1]) if stack[sp - 1] > -1.0 else np.nan
+                    elif c_op == C_ISNAN:
+                        stack[sp - 1] = 1.0 if stack[sp - 1] != stack[sp - 1] else 0.0
+                    elif c_op == C_IF:
+                        stack[sp - 3] = stack[sp - 2] if _truthy(stack[sp - 3]) else stack[sp - 1]
+                        sp -= 2
+                    else:
+                        b = stack[sp - 1]
+                        a = stack[sp - 2]
+                        sp -= 1
+                        if c_op == C_ADD:
+                            v = a + b
+                        elif c_op == C_SUB:
+                            v = a - b
+                        elif c_op == C_MUL:
+                            v = a * b
+                        elif c_op == C_DIV:
+                            v = a / b if b != 0.0 else np.nan
+                        elif c_op == C_LT:
+                            v = 1.0 if a < b else 0.0
+                        elif c_op == C_LE:
+                            v = 1.0 if a <= b else 0.0
+                        elif c_op == C_GT:
+                            v = 1.0 if a > b else 0.0
+                        elif c_op == C_GE:
+                            v = 1.0 if a >= b else 0.0
+                        elif c_op == C_EQ:
+                            v = 1.0 if a == b else 0.0
+                        elif c_op == C_NE:
+                            v = 1.0 if (a == a and b == b and a != b) else 0.0
+                        elif c_op == C_AND:
+                            v = 1.0 if (_truthy(a) and _truthy(b)) else 0.0
+                        elif c_op == C_OR:
+                            v = 1.0 if (_truthy(a) or _truthy(b)) else 0.0
+                        elif c_op == C_MIN:
+                            v = b if (a != a or b < a) else a
+                        elif c_op == C_MAX:
+                            v = b if (a != a or b > a) else a
+                        else:  # C_COALESCE
+                            v = a if a == a else b
+                        stack[sp - 1] = v
+                if instr[p, I_AGG] == DEST_TMP:
+                    tmp[instr[p, I_OUT]] = stack[0]
+                else:
+                    OUT[r, instr[p, I_OUT]] = stack[0]
+            elif op == RESOLVE or op == INSERT:
+                reg = instr[p, I_REG]
+                if op == INSERT and (not mutate or regs[reg] != -1):
+                    continue
+                h = KH[r, instr[p, I_KEY]]
+                if h == 0:
+                    regs[reg] = -2
+                    continue
+                e = instr[p, I_ENT]
+                off = ht_off[e]
+                mask = ht_mask[e]
+                i = np.int64(_mix(h) & np.uint64(mask))
+                slot = np.int64(-1)
+                while True:
+                    k = ht_keys[off + i]
+                    if k == h:
+                        slot = ht_slots[off + i]
+                        break
+                    if k == 0:
+                        if op == INSERT:
+                            ht_keys[off + i] = h
+                            slot = count[e]
+                            ht_slots[off + i] = slot
+                            count[e] = slot + 1
+                            fb = f_off[e] + slot * f_stride[e]
+                            for c in range(f_stride[e]):
+                                F[fb + c] = fdef[fdef_off[e] + c]
+                            ib = i_off[e] + slot * i_stride[e]
+                            for c in range(i_stride[e]):
+                                I[ib + c] = idef[idef_off[e] + c]
+                        break
+                    i = (i + 1) & mask
+                regs[reg] = slot
+                if slot >= 0:
+                    regf[reg] = f_off[e] + slot * f_stride[e]
+                    regi[reg] = i_off[e] + slot * i_stride[e]
             else:  # UPDATE
                 if not mutate:
                     continue
-                slot = regs[instr[p, I_REG]]
-                if slot < 0:
+                reg = instr[p, I_REG]
+                if regs[reg] < 0:
                     continue
-                if instr[p, I_WLEN] > 0 and not _truthy(_eval(code, consts, instr[p, I_WSTART], instr[p, I_WLEN], X, OUT, r, stack)):
+                if instr[p, I_WSTART] >= 0 and not _truthy(tmp[instr[p, I_WSTART]]):
                     continue
                 agg = instr[p, I_AGG]
                 v = 1.0
@@ -443,10 +368,83 @@ def run(T, S, X, KH, OUT, prog_lo, prog_hi, instr, code, consts,
                     vh = KH[r, instr[p, I_KEY]]
                     if vh == 0:
                         continue
-                elif instr[p, I_VLEN] > 0:
-                    v = _eval(code, consts, instr[p, I_VSTART], instr[p, I_VLEN], X, OUT, r, stack)
+                elif instr[p, I_VSTART] >= 0:
+                    v = tmp[instr[p, I_VSTART]]
                     if v != v:
                         continue
-                e = instr[p, I_ENT]
-                _update(instr, p, t, v, vh, F, f_off[e] + slot * f_stride[e] + instr[p, I_FCOL],
-                        I, i_off[e] + slot * i_stride[e] + instr[p, I_ICOL])
+                win = instr[p, I_WIN]
+                fc = regf[reg] + instr[p, I_FCOL]
+                ic = regi[reg] + instr[p, I_ICOL]
+                if win == LIFE:
+                    if agg == COUNT:
+                        F[fc] += 1.0
+                    elif agg == SUM:
+                        F[fc] += v
+                    elif agg == MEAN:
+                        F[fc] += 1.0
+                        F[fc + 1] += v
+                    elif agg == MAX:
+                        if F[fc] != F[fc] or v > F[fc]:
+                            F[fc] = v
+                    elif agg == MIN:
+                        if F[fc] != F[fc] or v < F[fc]:
+                            F[fc] = v
+                    elif agg == PREV:
+                        F[fc] = v
+                    elif agg == DISTINCT:
+                        bit = np.int64((vh >> np.uint64(11)) % np.uint64(instr[p, I_BITS]))
+                        I[ic + (bit >> 6)] |= np.int64(1) << (bit & 63)
+                    elif agg == LAST:
+                        I[ic] = t
+                    elif I[ic] == NONE_TIME:  # FIRST
+                        I[ic] = t
+                elif win == DECAY:
+                    tl = I[ic]
+                    d = 0.0 if tl == NONE_TIME else math.exp((tl - t) * (LN2 / instr[p, I_SPAN]))
+                    if agg == COUNT:
+                        F[fc] = F[fc] * d + 1.0
+                    elif agg == SUM:
+                        F[fc] = F[fc] * d + v
+                    elif agg == MEAN:
+                        F[fc] = F[fc] * d + 1.0
+                        F[fc + 1] = F[fc + 1] * d + v
+                    elif agg == MAX:
+                        m = F[fc] * d
+                        F[fc] = v if (m != m or v > m) else m
+                    elif agg == MIN:
+                        m = F[fc] * d
+                        F[fc] = v if (m != m or v < m) else m
+                    I[ic] = t
+                else:
+                    nb = instr[p, I_B]
+                    cur = t // instr[p, I_SPAN]
+                    j = cur % nb
+                    words = instr[p, I_WORDS]
+                    if I[ic + j] != cur:
+                        I[ic + j] = cur
+                        if agg == DISTINCT:
+                            for w in range(words):
+                                I[ic + nb + j * words + w] = 0
+                        elif agg == MEAN:
+                            F[fc + j] = 0.0
+                            F[fc + nb + j] = 0.0
+                        elif agg == MAX or agg == MIN:
+                            F[fc + j] = np.nan
+                        else:
+                            F[fc + j] = 0.0
+                    if agg == COUNT:
+                        F[fc + j] += 1.0
+                    elif agg == SUM:
+                        F[fc + j] += v
+                    elif agg == MEAN:
+                        F[fc + j] += 1.0
+                        F[fc + nb + j] += v
+                    elif agg == MAX:
+                        if F[fc + j] != F[fc + j] or v > F[fc + j]:
+                            F[fc + j] = v
+                    elif agg == MIN:
+                        if F[fc + j] != F[fc + j] or v < F[fc + j]:
+                            F[fc + j] = v
+                    else:
+                        bit = np.int64((vh >> np.uint64(11)) % np.uint64(instr[p, I_BITS]))
+                        I[ic + nb + j * words + (bit >> 6)] |= np.int64(1) << (bit & 63)

@@ -296,12 +296,24 @@ def build_plan(spec: Spec) -> Plan:
                 continue
             row = _row(K.EXPR)
             row[K.I_VSTART], row[K.I_VLEN] = comp.compile(d.expr, sp, feats, d.where_line)
-            row[K.I_OUT] = len(sp.feature_names)
+            row[K.I_AGG], row[K.I_OUT] = K.DEST_OUT, len(sp.feature_names)
             feats[d.name] = row[K.I_OUT]
             sp.feature_names.append(d.name)
             sp.feature_emit.append(d.emit)
             exprs.append(row)
         inserted: set[int] = set()
+        n_tmp = [0]
+
+        def tmp_slot(node: Node, where: str) -> int:
+            """Evaluate an update's filter or value once per event into a scratch slot."""
+            if n_tmp[0] >= K.MAX_TMP:
+                raise SpecError(f"{where}: stream {sname!r} has more than {K.MAX_TMP} filters and values")
+            row = _row(K.EXPR)
+            row[K.I_VSTART], row[K.I_VLEN] = comp.compile(node, sp, feats, where)
+            row[K.I_AGG], row[K.I_OUT] = K.DEST_TMP, n_tmp[0]
+            n_tmp[0] += 1
+            updates.append(row)
+            return row[K.I_OUT]
         for ai, agg in enumerate(spec.aggregates):
             if agg.stream != sname:
                 continue
@@ -312,20 +324,18 @@ def build_plan(spec: Spec) -> Plan:
                 row[K.I_REG], row[K.I_ENT], row[K.I_KEY] = reg, entity_ids[agg.entity], sp.key_index(agg.key)
                 inserts.append(row)
                 sp.inserts_per_entity[agg.entity] = sp.inserts_per_entity.get(agg.entity, 0) + 1
-            where_prog = (0, 0)
+            where_slot = value_slot = -1
             if agg.where is not None:
-                where_prog = comp.compile(agg.where, sp, feats, agg.where_line)
-            value_prog = (0, 0)
+                where_slot = tmp_slot(agg.where, agg.where_line)
             distinct_key = 0
             if agg.op == "distinct":
                 assert agg.value is not None
                 distinct_key = sp.key_index((agg.value[1],))
             elif agg.value is not None:
-                value_prog = comp.compile(agg.value, sp, feats, agg.where_line)
+                value_slot = tmp_slot(agg.value, agg.where_line)
             for wi in range(len(agg.windows)):
                 row = base_row(K.UPDATE, ai, wi, agg, reg)
-                row[K.I_WSTART], row[K.I_WLEN] = where_prog
-                row[K.I_VSTART], row[K.I_VLEN] = value_prog
+                row[K.I_WSTART], row[K.I_VSTART] = where_slot, value_slot
                 if agg.op == "distinct":
                     row[K.I_KEY] = distinct_key
                 updates.append(row)
