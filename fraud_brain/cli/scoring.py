@@ -126,15 +126,52 @@ def evaluate(
             row.append(f"{value:.3f}")
         over_time.add_row(*row)
     console.print(over_time)
+    numbers = _number_results(dataset, split, k, rounds)
+    if numbers:
+        table = Table(title="Calling numbers, held-out period (per number and day)")
+        for column in ("setup", "number-days", "fraud", "AP", "ROC-AUC", f"prec@{k}/day"):
+            table.add_column(column, justify="right")
+        for r in numbers:
+            rep = r.report
+            table.add_row(r.name, f"{rep.events:,}", f"{rep.frauds:,}", f"{rep.average_precision:.3f}",
+                          f"{rep.roc_auc:.3f}", f"{rep.precision_at_k:.3f}")
+        console.print(table)
     if json_out is not None:
         payload = {
             "split": split.describe(),
             "setups": [
-                {"name": r.name, "report": r.report.as_dict(), "windows": r.windows.to_dicts(), **r.extra} for r in results
+                {"name": r.name, "report": r.report.as_dict(), "windows": r.windows.to_dicts(), **r.extra}
+                for r in [*results, *numbers]
             ],
         }
         json_out.parent.mkdir(parents=True, exist_ok=True)
         json_out.write_bytes(orjson.dumps(payload, option=orjson.OPT_INDENT_2 | orjson.OPT_SERIALIZE_NUMPY))
+
+
+def _number_results(dataset: Any, split: Any, k: int, rounds: int) -> list:
+    """The calling-number setups, when the data has calls and fraud-number labels."""
+    import polars as pl
+
+    from fraud_brain.scoring.experiment import compare_number_setups
+
+    if dataset.calls is None or not dataset.call_groups:
+        return []
+    known = dataset.labels.filter((pl.col("entity_type").cast(pl.String) == "number") & pl.col("is_fraud"))
+    if known.is_empty():
+        return []
+    truth = dataset.truth.get("truth_entities")
+    fraud_numbers = None
+    if truth is not None and {"entity_type", "entity_id"} <= set(truth.columns):
+        fraud_numbers = truth.filter(pl.col("entity_type").cast(pl.String) == "number")["entity_id"].to_list()
+    try:
+        return compare_number_setups(
+            dataset.calls, dataset.labels, dataset.call_groups, dataset.spec_hash, split, fraud_numbers,
+            k=k, num_boost_round=rounds,
+        )
+    except ValueError as error:
+        if "only one class" in str(error):
+            return []
+        raise
 
 
 @models_app.command("list")

@@ -193,3 +193,63 @@ def _result(
 ) -> SetupResult:
     report = detection_report(scored, k=k, entity=entity, first_scam_calls=first_scam_calls, label=LABEL)
     return SetupResult(name, names, report, metrics_by_window(scored, window), scored, trained, extra or {})
+
+
+def compare_number_setups(
+    calls: pl.DataFrame,
+    labels: pl.DataFrame,
+    call_groups: dict[str, str],
+    spec_hash: str,
+    split: TimeSplit,
+    fraud_numbers: list[str] | None = None,
+    k: int = 20,
+    cold_start_feature: str = "caller_new",
+    anomaly_weight: float = 2.0,
+    num_boost_round: int = 200,
+    params: dict[str, Any] | None = None,
+) -> list[SetupResult]:
+    """Calling numbers: the number model alone, and with the anomaly score for cold-start numbers.
+
+    Calls are scored one by one; a number's daily score is its highest call score that day.
+    Measured per (number, day) against ``fraud_numbers`` (simulated truth) or, by default,
+    every fraud number label. The HalfSpaceTrees model learns test-then-train from the
+    training window onwards, on cold-start calls only.
+    """
+    from fraud_brain.scoring.online import AnomalyScorer
+
+    names = list(call_groups)
+    calls = calls.sort("start_time")
+    if fraud_numbers is None:
+        fraud_numbers = labels.filter(
+            (pl.col("entity_type").cast(pl.String) == "number") & pl.col("is_fraud")
+        )["entity_id"].to_list()
+    truth = pl.DataFrame({"entity_type": "number", "entity_id": fraud_numbers, "is_fraud": True}).with_columns(
+        pl.lit(None, pl.Datetime("ms", "UTC")).alias("known_at")
+    )
+    trained = train_offline(
+        calls, labels, names, spec_hash, split, name="number", entity_type="number", key="caller",
+        time_col="start_time", num_boost_round=num_boost_round, params=params, test_labels=truth,
+    )
+    window = calls.filter((pl.col("start_time") >= split.train_start) & (pl.col("start_time") < split.test_end))
+    X = feature_matrix(window, names)
+    cold = X[:, names.index(cold_start_feature)] >= 1 if cold_start_feature in names else np.ones(len(X), bool)
+    train_rows = window["start_time"] < split.train_end
+    scorer = AnomalyScorer(names).fit_limits(X[cold & train_rows.to_numpy()] if (cold & train_rows.to_numpy()).any() else X)
+    anomaly = np.full(len(X), 0.5)
+    anomaly[cold] = scorer.score_learn(X[cold])
+    blended = BlendConfig(1.0, 0.0, anomaly_weight).blend(
+        sigmoid(trained.booster.predict(X, raw_score=True)), anomaly=anomaly
+    )
+    with_anomaly = label_events(
+        window.with_columns(pl.Series("score", sigmoid(blended))).filter(pl.col("start_time") >= split.test_start),
+        truth, "number", "caller",
+    )
+    results = []
+    for name, scored in (("number model", trained.test), ("number model + cold-start anomaly", with_anomaly)):
+        daily = (
+            scored.group_by(pl.col("start_time").dt.truncate("1d").alias("time"), "caller")
+            .agg(pl.col("score").max(), pl.col(LABEL).max())
+        )
+        report = detection_report(daily, k=k, entity="caller", amount="__none__", label=LABEL)
+        results.append(SetupResult(name, names, report, metrics_by_window(daily, "1d"), daily, trained))
+    return results

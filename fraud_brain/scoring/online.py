@@ -232,8 +232,10 @@ class AnomalyScorer:
         """Set each feature's range from a reference batch and start fresh trees."""
         from river import anomaly
 
-        low = np.nanpercentile(X, 1, axis=0)
-        high = np.nanpercentile(X, 99, axis=0)
+        # missing values are scored as 0, so 0 must lie inside every range
+        clean = np.nan_to_num(np.asarray(X, dtype=np.float64), nan=0.0, posinf=0.0, neginf=0.0)
+        low = np.minimum(np.percentile(clean, 1, axis=0), 0.0) if len(clean) else np.zeros(X.shape[1])
+        high = np.percentile(clean, 99, axis=0) if len(clean) else np.ones(X.shape[1])
         high = np.where(high > low, high, low + 1.0)
         limits = {name: (float(lo), float(hi)) for name, lo, hi in zip(self.feature_names, low, high, strict=True)}
         self.model = anomaly.HalfSpaceTrees(

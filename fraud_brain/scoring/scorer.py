@@ -77,6 +77,7 @@ class Scorer:
         n_reasons: int = 3,
         reason_threshold: float = 0.0,
         id_col: str = "transfer_id",
+        cold_start_feature: str | None = None,
     ) -> None:
         self.booster = model.booster if isinstance(model, LoadedModel) else model
         self.manifest = model.manifest if isinstance(model, LoadedModel) else None
@@ -96,6 +97,9 @@ class Scorer:
         self.n_reasons = n_reasons
         self.reason_threshold = reason_threshold
         self.id_col = id_col
+        if cold_start_feature is not None and cold_start_feature not in self._index:
+            raise ValueError(f"scorer: cold_start_feature {cold_start_feature!r} is not one of the features")
+        self.cold_start_feature = cold_start_feature
         self._row = np.zeros((1, len(self.feature_names)), dtype=np.float64)
 
     @classmethod
@@ -123,10 +127,22 @@ class Scorer:
             online = self.online.predict_proba(online_inputs(X, offline_raw))
         anomaly = None
         if self.anomaly is not None and self.blend.anomaly_weight:
-            anomaly = self.anomaly.score_learn(X) if learn_anomaly else self.anomaly.score(X)
+            anomaly = self._anomaly(X, learn_anomaly)
         labels = self.online.n_positive if self.online is not None else None
         z = self.blend.blend(offline, online, anomaly, labels)
         return self.calibrator.predict(z), online, anomaly
+
+    def _anomaly(self, X: np.ndarray, learn: bool) -> np.ndarray:
+        """Anomaly scores for cold-start rows (all rows without ``cold_start_feature``);
+        other rows get 0.5, which the blend treats as neutral."""
+        assert self.anomaly is not None
+        rows = np.arange(len(X))
+        if self.cold_start_feature is not None:
+            rows = np.flatnonzero(X[:, self._index[self.cold_start_feature]] >= 1)
+        out = np.full(len(X), 0.5)
+        if len(rows):
+            out[rows] = self.anomaly.score_learn(X[rows]) if learn else self.anomaly.score(X[rows])
+        return out
 
     def score_batch(self, features: pl.DataFrame, learn_anomaly: bool = True) -> pl.DataFrame:
         """Score a feature frame: id (and time) columns kept, score parts and reasons added.
@@ -220,7 +236,7 @@ class Scorer:
             online = float(self.online.predict_proba_one(online_inputs(X, raw)[0]))
         anomaly = None
         if self.anomaly is not None and self.blend.anomaly_weight:
-            anomaly = float(self.anomaly.score(X)[0])
+            anomaly = float(self._anomaly(X, learn=False)[0])
         labels = self.online.n_positive if self.online is not None else None
         z = self.blend.blend(
             np.array([offline]),

@@ -54,7 +54,10 @@ def test_evaluate_prints_three_setups_and_writes_json(tmp_path, data_dir):
     for setup in ("transfer-only", "cross-channel", "cross-channel + online"):
         assert setup in result.output
     payload = json.loads(path.read_text())
-    assert [s["name"] for s in payload["setups"]] == ["transfer-only", "cross-channel", "cross-channel + online"]
+    assert [s["name"] for s in payload["setups"]] == [
+        "transfer-only", "cross-channel", "cross-channel + online", "number model", "number model + cold-start anomaly",
+    ]
+    assert "Calling numbers" in result.output
     report = payload["setups"][1]["report"]
     assert report["frauds"] > 0 and 0 <= report["average_precision"] <= 1
     assert payload["setups"][2]["online_learned"] > 0

@@ -62,3 +62,35 @@ def test_cross_channel_beats_transfer_only_and_online_recovers_under_drift():
     assert online.extra["online_learned"] > 1000 and online.extra["online_positives"] > 50
     assert frozen.report.median_minutes_to_alert is not None and frozen.report.median_minutes_to_alert >= 30
     assert online.scored["time"].min() >= split.test_start
+
+
+def test_number_setups_score_numbers_per_day_and_anomaly_touches_only_cold_numbers():
+    from fraud_brain.scoring.experiment import compare_number_setups
+
+    rng = np.random.default_rng(5)
+    n = 6000
+    callers = rng.integers(0, 400, n)
+    fraud_numbers = {f"n{c}" for c in range(0, 400, 20)}
+    is_fraud = np.array([f"n{c}" in fraud_numbers for c in callers])
+    calls = pl.DataFrame(
+        {
+            "call_id": [f"c{i}" for i in range(n)],
+            "start_time": pl.Series(sorted(START + timedelta(minutes=float(m)) for m in rng.uniform(0, 20 * 1440, n))),
+            "caller": [f"n{c}" for c in callers],
+            "callees_24h": rng.poisson(3, n) + is_fraud * rng.poisson(15, n),
+            "caller_new": (rng.random(n) < 0.3).astype(float),
+        }
+    )
+    first_seen = calls.group_by("caller").agg(pl.col("start_time").min())
+    labels = first_seen.filter(pl.col("caller").is_in(list(fraud_numbers))).select(
+        pl.lit("number").alias("entity_type"), pl.col("caller").alias("entity_id"), pl.lit(True).alias("is_fraud"),
+        (pl.col("start_time") + pl.duration(days=2)).alias("known_at"),
+    )
+    groups = {"callees_24h": "call", "caller_new": "call"}
+    split = TimeSplit.from_days(START, 8, 2, 10)
+    plain, with_anomaly = compare_number_setups(calls, labels, groups, "s", split, sorted(fraud_numbers), k=5, num_boost_round=30)
+    assert plain.report.average_precision > 0.8
+    daily = plain.scored
+    assert daily.select(pl.struct("time", "caller").n_unique()).item() == daily.height
+    assert daily["label"].sum() == daily.filter(pl.col("caller").is_in(list(fraud_numbers))).height
+    assert with_anomaly.scored.height == daily.height

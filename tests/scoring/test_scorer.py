@@ -91,3 +91,18 @@ def test_champion_from_registry_with_shadow_challenger(tmp_path, trained):
     assert "challenger_score" not in out.columns
     with pytest.raises(FeatureMismatchError):
         Scorer.from_registry(registry, "transfer", FEATURES[::-1], "spec-1")
+
+
+def test_anomaly_part_only_for_cold_start_rows(trained):
+    events, result = trained
+    X = feature_matrix(events, FEATURES)
+    frame = events.with_columns((pl.col("caller_age_days") < 30).cast(pl.Float64).alias("caller_age_days"))
+    anomaly = AnomalyScorer(FEATURES).fit_limits(X[:500])
+    scorer = Scorer(result.booster, FEATURES, anomaly=anomaly, blend=BlendConfig(1.0, 0.0, 1.0), cold_start_feature="caller_age_days")
+    out = scorer.score_batch(frame.head(300), learn_anomaly=False)
+    cold = frame.head(300)["caller_age_days"].to_numpy() >= 1
+    assert cold.any() and (~cold).any()
+    assert (out["anomaly_score"].to_numpy()[~cold] == 0.5).all()
+    assert (out["anomaly_score"].to_numpy()[cold] != 0.5).any()
+    with pytest.raises(ValueError, match="cold_start_feature 'nope'"):
+        Scorer(result.booster, FEATURES, cold_start_feature="nope")
