@@ -279,7 +279,7 @@ class Orchestrator:
     def _enqueue(self, case: Case, kind: str, payload: dict[str, Any], now: datetime, reason: str,
                  due: datetime | None = None, subject: str | None = None, key: str | None = None) -> int | None:
         if key is None:
-            key = f"{case.case_uid}:{kind}:{len(self.store.case_actions(case.case_id, kind)) + 1}"
+            key = f"{case.case_uid}:{kind}:{self.store.count_case_actions(case.case_id, kind) + 1}"
         action_id = self.store.enqueue_action(
             NewAction(case.case_id, kind, key, payload, due or now, subject=subject), now
         )
@@ -369,18 +369,21 @@ class Orchestrator:
         """React to new outcomes and fire due SLA breaches."""
         now = now or self.clock.now()
         report = TickReport()
-        while True:
-            outcomes = self.store.unhandled_outcomes(limit=500)
-            if not outcomes:
-                break
-            for outcome in outcomes:
-                with self.store.transaction():
+        # Cheap reads first, then the reads that decide again inside the write transaction, so two
+        # orchestrators on one store never react to the same outcome or breach twice.
+        while self.store.unhandled_outcomes(limit=1):
+            # A batch of reactions commits together, each marked handled in the same transaction:
+            # a crash redoes the whole batch and nothing twice.
+            with self.store.transaction():
+                for outcome in self.store.unhandled_outcomes(limit=500):
                     self._react(outcome, now, report)
                     assert outcome.outcome_id is not None
                     self.store.mark_outcome_handled(outcome.outcome_id)
-                report.outcomes += 1
-        for task in self.store.due_agent_tasks(now):
-            with self.store.transaction():
+                    report.outcomes += 1
+        if not self.store.due_agent_tasks(now):
+            return report
+        with self.store.transaction():
+            for task in self.store.due_agent_tasks(now):
                 self.store.update_agent_task(task.task_id, breached_at=now)
                 case = self.store.get_case(task.case_id)
                 late = (now - task.due_at).total_seconds() / 60

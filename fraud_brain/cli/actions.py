@@ -59,7 +59,8 @@ def replay_command(
 
         districts = district_lookup(read_frame(subscribers, "subscriber"))
     db.parent.mkdir(parents=True, exist_ok=True)
-    store = SQLiteRepository(db)
+    # A simulation: WAL without an fsync per commit still survives a crash of this process.
+    store = SQLiteRepository(db, synchronous="NORMAL")
     with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed:,}/{task.total:,}"),
                   TimeElapsedColumn(), console=console) as progress:
         task = progress.add_task("decisions", total=frame.height)

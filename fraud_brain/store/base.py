@@ -99,6 +99,10 @@ class Repository(ABC):
         """The actions of a case, oldest first, optionally of one kind."""
 
     @abstractmethod
+    def count_case_actions(self, case_id: int, kind: str) -> int:
+        """How many actions of a kind a case has (in any state)."""
+
+    @abstractmethod
     def count_actions(self, kind: str, subject: str) -> int:
         """How many actions of a kind exist for a subject (e.g. stop-payments per payee account)."""
 

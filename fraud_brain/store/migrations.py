@@ -1,7 +1,7 @@
 """Schema migrations of the SQLite store, applied in version order and recorded in ``schema_migrations``.
 
 >>> [m.version for m in MIGRATIONS]
-[1, 2]
+[1, 2, 3]
 """
 
 from __future__ import annotations
@@ -152,5 +152,13 @@ _INDEXES = (
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "initial tables", _INITIAL),
     Migration(2, "indexes for the outbox, timelines and labels", _INDEXES),
+    Migration(
+        3,
+        "indexes for expired leases and a case's agent task",
+        (
+            "CREATE INDEX actions_leases ON actions (status, leased_until_ms)",
+            "CREATE INDEX agent_tasks_by_case ON agent_tasks (case_id, status)",
+        ),
+    ),
 )
 """Every migration, in version order; append new ones, never edit applied ones."""

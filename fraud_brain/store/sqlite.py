@@ -6,7 +6,7 @@ read while a writer writes).
 
 >>> repo = SQLiteRepository(":memory:")
 >>> repo.schema_version()
-2
+3
 >>> repo.migrate()
 []
 """
@@ -313,6 +313,10 @@ class SQLiteRepository(Repository):
             )
         return [self._action(r) for r in rows.fetchall()]
 
+    def count_case_actions(self, case_id: int, kind: str) -> int:
+        row = self._conn.execute("SELECT COUNT(*) FROM actions WHERE case_id = ? AND kind = ?", (case_id, kind)).fetchone()
+        return int(row[0])
+
     def count_actions(self, kind: str, subject: str) -> int:
         row = self._conn.execute(
             "SELECT COUNT(*) FROM actions WHERE kind = ? AND subject = ?", (kind, subject)
@@ -322,16 +326,16 @@ class SQLiteRepository(Repository):
     def claim_actions(self, now: datetime, lease_until: datetime, token: str, limit: int) -> list[Action]:
         now_ms = to_ms(now)
         with self.transaction():
-            ids = [
-                r[0]
-                for r in self._conn.execute(
-                    "SELECT action_id FROM actions WHERE "
-                    "(status IN ('pending', 'failed') AND next_attempt_at_ms <= ?) "
-                    "OR (status = 'in_flight' AND leased_until_ms <= ?) "
-                    "ORDER BY next_attempt_at_ms, action_id LIMIT ?",
-                    (now_ms, now_ms, limit),
+            # One indexed range query per state (an OR across states would scan the whole outbox).
+            due: list[tuple[int, int]] = []
+            for status, column in (("pending", "next_attempt_at_ms"), ("failed", "next_attempt_at_ms"),
+                                   ("in_flight", "leased_until_ms")):
+                due += self._conn.execute(
+                    f"SELECT next_attempt_at_ms, action_id FROM actions WHERE status = ? AND {column} <= ? "
+                    f"ORDER BY {column} LIMIT ?",
+                    (status, now_ms, limit),
                 ).fetchall()
-            ]
+            ids = [action_id for _, action_id in sorted(tuple(row) for row in due)[:limit]]
             if not ids:
                 return []
             marks = ",".join("?" * len(ids))
@@ -379,11 +383,13 @@ class SQLiteRepository(Repository):
         return int(cur.rowcount)
 
     def next_wakeup(self) -> datetime | None:
-        row = self._conn.execute(
-            "SELECT MIN(CASE WHEN status = 'in_flight' THEN leased_until_ms ELSE next_attempt_at_ms END) "
-            "FROM actions WHERE status IN ('pending', 'failed', 'in_flight')"
-        ).fetchone()
-        return _opt_dt(row[0])
+        times = [
+            self._conn.execute(f"SELECT MIN({column}) FROM actions WHERE status = ?", (status,)).fetchone()[0]
+            for status, column in (("pending", "next_attempt_at_ms"), ("failed", "next_attempt_at_ms"),
+                                   ("in_flight", "leased_until_ms"))
+        ]
+        known = [t for t in times if t is not None]
+        return from_ms(min(known)) if known else None
 
     def action_status_counts(self) -> dict[str, int]:
         rows = self._conn.execute("SELECT status, COUNT(*) FROM actions GROUP BY status ORDER BY status")

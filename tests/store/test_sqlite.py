@@ -206,3 +206,19 @@ def test_table_frames_convert_times() -> None:
     assert events["at"].to_list() == [T0]
     with pytest.raises(ValueError, match="unknown table"):
         repo.table("sqlite_master")
+
+
+def test_outbox_queries_use_indexes() -> None:
+    repo = SQLiteRepository(":memory:")
+    plans = {
+        query: " ".join(row[-1] for row in repo._conn.execute("EXPLAIN QUERY PLAN " + query))
+        for query in (
+            "SELECT action_id FROM actions WHERE status = 'pending' AND next_attempt_at_ms <= 5 ORDER BY next_attempt_at_ms",
+            "SELECT action_id FROM actions WHERE status = 'in_flight' AND leased_until_ms <= 5 ORDER BY leased_until_ms",
+            "SELECT * FROM outcomes WHERE handled = 0 ORDER BY outcome_id LIMIT 5",
+            "SELECT * FROM cases WHERE victim_key = 'x' ORDER BY last_alert_at_ms DESC LIMIT 1",
+            "SELECT * FROM agent_tasks WHERE case_id = 1 AND status = 'open'",
+        )
+    }
+    for query, plan in plans.items():
+        assert "INDEX" in plan and "SCAN" not in plan, (query, plan)
