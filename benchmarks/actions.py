@@ -4,6 +4,8 @@ Run from the repository root: ``python -m benchmarks.actions`` (``--quick`` for 
 Prints a table and writes ``benchmarks/results/actions.json``. The baseline is the bare cost
 of durability: the same rows written with plain ``sqlite3`` inserts/updates in the same
 transaction sizes, with none of the workflow (cases, dedupe, timelines, outcomes, leases).
+Both run with ``synchronous=FULL`` (an fsync per commit) and ``NORMAL`` (WAL, no fsync per
+commit: survives a process crash, may lose the last commits on a power cut).
 Figures are medians of a few runs on a shared 2-core machine; expect noise.
 """
 
@@ -50,8 +52,8 @@ def decisions(n: int, seed: int = 5) -> pl.DataFrame:
     return decision_frame(records)
 
 
-def ingest(frame: pl.DataFrame, path: Path, batch: int) -> int:
-    store = SQLiteRepository(path)
+def ingest(frame: pl.DataFrame, path: Path, batch: int, synchronous: str) -> int:
+    store = SQLiteRepository(path, synchronous=synchronous)
     orchestrator = Orchestrator(store, clock=ManualClock(T0 + timedelta(days=1)))
     for start in range(0, frame.height, batch):
         orchestrator.ingest(frame.slice(start, batch))
@@ -60,19 +62,19 @@ def ingest(frame: pl.DataFrame, path: Path, batch: int) -> int:
     return actions
 
 
-def dispatch(path: Path, batch: int) -> int:
-    store = SQLiteRepository(path)
+def dispatch(path: Path, batch: int, synchronous: str) -> int:
+    store = SQLiteRepository(path, synchronous=synchronous)
     clock = ManualClock(T0 + timedelta(days=1))
     report = Dispatcher(store, simulated_adapters(1), clock, batch_size=batch, seed=1).run_until_idle(max_wait=timedelta(0))
     store.close()
     return report.done
 
 
-def raw_ingest(frame: pl.DataFrame, path: Path, batch: int, actions_per_decision: float) -> int:
+def raw_ingest(frame: pl.DataFrame, path: Path, batch: int, actions_per_decision: float, synchronous: str) -> int:
     """Baseline: insert each decision as an alert row plus its share of action rows, one transaction per batch."""
     conn = sqlite3.connect(path, isolation_level=None)
     conn.execute("PRAGMA journal_mode=WAL")
-    conn.execute("PRAGMA synchronous=FULL")
+    conn.execute(f"PRAGMA synchronous={synchronous}")
     conn.execute("CREATE TABLE alerts (id INTEGER PRIMARY KEY, event_id TEXT UNIQUE, victim TEXT, body TEXT)")
     conn.execute("CREATE TABLE actions (id INTEGER PRIMARY KEY, key TEXT UNIQUE, status TEXT, body TEXT)")
     rows = frame.select("event_id", "victim_key", "rule").rows()
@@ -92,9 +94,10 @@ def raw_ingest(frame: pl.DataFrame, path: Path, batch: int, actions_per_decision
     return written
 
 
-def raw_dispatch(path: Path, batch: int) -> int:
+def raw_dispatch(path: Path, batch: int, synchronous: str) -> int:
     """Baseline: mark pending rows done, one transaction per row as the outbox does, no adapters."""
     conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute(f"PRAGMA synchronous={synchronous}")
     done = 0
     while True:
         ids = [r[0] for r in conn.execute("SELECT id FROM actions WHERE status = 'pending' LIMIT ?", (batch,))]
@@ -142,39 +145,43 @@ def main() -> None:
                 Path(f"{path}{suffix}").unlink(missing_ok=True)
         return remove
 
-    with console.status(f"ingesting {n:,} decisions"):
-        t_ingest, actions = timed(lambda: ingest(frame, ours, args.batch), repeat, clean(ours))
-        ours_copy = folder / "ours-dispatch.db"
-    with console.status("dispatching the outbox"):
-        def fresh_outbox() -> None:
-            clean(ours_copy)()
-            ingest(frame, ours_copy, args.batch)
-        t_dispatch, delivered = timed(lambda: dispatch(ours_copy, 100), repeat, fresh_outbox)
-    ratio_actions = int(actions) / n
-    with console.status("raw SQLite baseline"):
-        t_raw_ingest, raw_actions = timed(lambda: raw_ingest(frame, raw, args.batch, ratio_actions), repeat, clean(raw))
+    rates: dict[str, float] = {}
+    seconds: dict[str, float] = {}
+    ratios: dict[str, float] = {}
+    actions = 0
+    for sync in ("FULL", "NORMAL"):
+        ours_copy = folder / f"ours-dispatch-{sync}.db"
+        with console.status(f"synchronous={sync}: ingesting {n:,} decisions"):
+            t_ingest, actions = timed(lambda: ingest(frame, ours, args.batch, sync), repeat, clean(ours))
 
-        def fresh_raw() -> None:
-            clean(raw)()
-            raw_ingest(frame, raw, args.batch, ratio_actions)
-        t_raw_dispatch, raw_done = timed(lambda: raw_dispatch(raw, 100), repeat, fresh_raw)
+            def fresh_outbox() -> None:
+                clean(ours_copy)()
+                ingest(frame, ours_copy, args.batch, sync)
+            t_dispatch, delivered = timed(lambda: dispatch(ours_copy, 100, sync), repeat, fresh_outbox)
+            per_decision = int(actions) / n
+            t_raw_ingest, _ = timed(lambda: raw_ingest(frame, raw, args.batch, per_decision, sync), repeat, clean(raw))
 
-    rates = {
-        "actions: decisions → cases + outbox (decisions/s)": n / t_ingest,
-        "baseline: raw alert + action inserts (decisions/s)": n / t_raw_ingest,
-        "actions: outbox delivery via simulators (actions/s)": int(delivered) / t_dispatch,
-        "baseline: raw per-row done updates (actions/s)": int(raw_done) / t_raw_dispatch,
-    }
-    table = Table(title=f"Action workflow, {n:,} decisions → {int(actions):,} actions (SQLite WAL, synchronous=FULL)")
+            def fresh_raw() -> None:
+                clean(raw)()
+                raw_ingest(frame, raw, args.batch, per_decision, sync)
+            t_raw_dispatch, raw_done = timed(lambda: raw_dispatch(raw, 100, sync), repeat, fresh_raw)
+        rates[f"{sync}: actions, decisions -> cases + outbox (decisions/s)"] = n / t_ingest
+        rates[f"{sync}: baseline, raw alert + action inserts (decisions/s)"] = n / t_raw_ingest
+        rates[f"{sync}: actions, outbox delivery via simulators (actions/s)"] = int(delivered) / t_dispatch
+        rates[f"{sync}: baseline, raw per-row done updates (actions/s)"] = int(raw_done) / t_raw_dispatch
+        seconds.update({f"{sync}_ingest": t_ingest, f"{sync}_dispatch": t_dispatch,
+                        f"{sync}_raw_ingest": t_raw_ingest, f"{sync}_raw_dispatch": t_raw_dispatch})
+        ratios[f"{sync}_ingest_vs_raw"] = t_raw_ingest / t_ingest
+        ratios[f"{sync}_dispatch_vs_raw"] = t_raw_dispatch / t_dispatch
+
+    table = Table(title=f"Action workflow, {n:,} decisions -> {int(actions):,} actions (SQLite WAL)")
     table.add_column("what")
     table.add_column("per second", justify="right")
     for name, rate in rates.items():
         table.add_row(name, f"{rate:,.0f}")
     console.print(table)
-    ingest_ratio = t_raw_ingest / t_ingest
-    dispatch_ratio = t_raw_dispatch / t_dispatch
-    console.print(f"ingest speed vs raw inserts: {ingest_ratio:.2f}x; delivery vs raw updates: {dispatch_ratio:.2f}x "
-                  "(below 1 = slower than the bare writes; the difference is the workflow's bookkeeping)")
+    for name, ratio in ratios.items():
+        console.print(f"{name}: {ratio:.2f}x (below 1 = slower than the bare writes: the workflow's bookkeeping)")
     machine = {
         "cpu_count": os.cpu_count(), "python": platform.python_version(), "numpy": np.__version__,
         "polars": pl.__version__, "sqlite": sqlite3.sqlite_version, "platform": platform.platform(),
@@ -182,10 +189,8 @@ def main() -> None:
     console.print(f"machine: {machine}")
     RESULTS.parent.mkdir(exist_ok=True)
     RESULTS.write_text(json.dumps({
-        "decisions": n, "actions": int(actions), "raw_actions": int(raw_actions), "batch": args.batch, "repeat": repeat,
-        "seconds": {"ingest": t_ingest, "dispatch": t_dispatch, "raw_ingest": t_raw_ingest, "raw_dispatch": t_raw_dispatch},
-        "per_second": rates, "ratio_ingest_vs_raw": ingest_ratio, "ratio_dispatch_vs_raw": dispatch_ratio,
-        "machine": machine,
+        "decisions": n, "actions": int(actions), "batch": args.batch, "repeat": repeat,
+        "seconds": seconds, "per_second": rates, "ratios": ratios, "machine": machine,
     }, indent=2))
     console.print(f"wrote {RESULTS}")
 
