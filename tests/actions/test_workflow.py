@@ -38,7 +38,7 @@ def test_replay_finishes_every_action_and_reports(tmp_path: Path) -> None:
     from fraud_brain.actions import summarize
 
     decisions = _decisions(120, seed=5)
-    store = SQLiteRepository(tmp_path / "replay.db")
+    store = SQLiteRepository(tmp_path / "replay.db", synchronous="NORMAL")
     result = replay(decisions, store, seed=5)
     assert result.ingested.alerts == 120 and not result.ingested.rejected
     counts = store.action_status_counts()
@@ -66,7 +66,7 @@ def test_replay_is_reproducible(tmp_path: Path) -> None:
     decisions = _decisions(40, seed=9)
     tables = []
     for run in range(2):
-        store = SQLiteRepository(tmp_path / f"r{run}.db")
+        store = SQLiteRepository(tmp_path / f"r{run}.db", synchronous="NORMAL")
         replay(decisions, store, seed=1)
         tables.append(store.table("actions").drop("lease_token", "updated_at", "created_at", "next_attempt_at", "done_at", "leased_until"))
     assert tables[0].equals(tables[1])
