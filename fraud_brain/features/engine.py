@@ -127,8 +127,7 @@ class FeatureEngine:
         # Sizing for the expected keys per entity avoids regrowing (copying) state while warming up.
         initial = 1 << max(int(initial_keys) - 1, 1).bit_length()
         self.store = StateStore([self.plan.entity_layouts[e] for e in self.plan.entities], initial)
-        self._seen_keys = np.zeros(2048, np.uint64)
-        self._seen_slots = np.full(2048, -1, np.int64)
+        self._seen = np.zeros(2 * 2048, np.uint64)  # a hash set of (stream, id) hashes
         self._seen_count = np.zeros(1, np.int64)
         self.max_seen = int(K.NONE_TIME)
         self.floor = int(K.NONE_TIME)
@@ -151,6 +150,9 @@ class FeatureEngine:
             raise ValueError(f"stream {stream!r}: time column {meta.time!r} must be Datetime, got {dtype}")
         if dtype.time_zone is None:
             frame = frame.with_columns(pl.col(meta.time).dt.replace_time_zone("UTC"))
+        if frame.get_column(meta.id).null_count():
+            row = frame.get_column(meta.id).is_null().arg_max()
+            raise ValueError(f"stream {stream!r} row {row}: record id {meta.id!r} is missing")
         if frame.get_column(meta.time).null_count():
             row = frame.get_column(meta.time).is_null().arg_max()
             raise ValueError(f"stream {stream!r} record {frame[meta.id][row]!r}: time {meta.time!r} is missing")
@@ -158,14 +160,14 @@ class FeatureEngine:
 
     def _grow_seen(self, extra: int) -> None:
         need = (int(self._seen_count[0]) + extra) * 2
-        if need <= self._seen_keys.shape[0]:
+        cap = self._seen.shape[0] // 2
+        if need <= cap:
             return
-        cap = self._seen_keys.shape[0]
         while cap < need:
             cap *= 2
-        keys, slots = np.zeros(cap, np.uint64), np.full(cap, -1, np.int64)
-        K.rehash(self._seen_keys, self._seen_slots, keys, slots, cap - 1)
-        self._seen_keys, self._seen_slots = keys, slots
+        table = np.zeros(2 * cap, np.uint64)
+        K.rehash(self._seen, table, cap - 1)
+        self._seen = table
 
     def process(self, frames: Mapping[str, pl.DataFrame]) -> FeatureBatch:
         """Take a micro-batch per stream; return features of the events the watermark released."""
@@ -186,7 +188,7 @@ class FeatureEngine:
             ids = np.where(ids == 0, np.uint64(1), ids)
             self._grow_seen(ids.shape[0])
             status, self.max_seen = K.judge_arrivals(
-                times, ids, self._seen_keys, self._seen_slots, self._seen_keys.shape[0] - 1, self._seen_count,
+                times, ids, self._seen, self._seen.shape[0] // 2 - 1, self._seen_count,
                 np.int64(self.max_seen), np.int64(self.spec.lateness_ms), np.int64(self.floor))
             self.max_seen = int(self.max_seen)
             start = 0
@@ -299,7 +301,7 @@ class FeatureEngine:
         OUT = np.full((n, co), np.nan, np.float64)
         st = self.store
         K.run(T, S, X, KH, OUT, plan.prog_lo, plan.prog_hi, plan.instructions, plan.code, plan.consts,
-              st.ht_keys, st.ht_slots, st.ht_off, st.ht_mask, st.count,
+              st.ht, st.ht_off, st.ht_mask, st.count,
               st.F, st.f_off, st.f_stride, st.I, st.i_off, st.i_stride, st.fdef, st.fdef_off, st.idef, st.idef_off,
               mutate)
         if mutate:
@@ -330,7 +332,7 @@ class FeatureEngine:
                 if row[K.I_OP] == K.INSERT:
                     e = row[K.I_ENT]
                     hashes = np.ascontiguousarray(parts[s][2][:, row[K.I_KEY]])
-                    new = K.missing_mask(st.ht_keys, st.ht_slots, st.ht_off[e], st.ht_mask[e], hashes)
+                    new = K.missing_mask(st.ht, st.ht_off[e], st.ht_mask[e], hashes)
                     missing.setdefault(e, []).append(hashes[new])
         return {e: int(np.unique(np.concatenate(h)).shape[0]) for e, h in missing.items()}
 
@@ -360,7 +362,7 @@ class FeatureEngine:
         """Write the whole engine state (keyed state, seen ids, watermark, buffer) into a folder."""
         folder = Path(path)
         folder.mkdir(parents=True, exist_ok=True)
-        np.savez(folder / "state.npz", seen_keys=self._seen_keys, seen_slots=self._seen_slots,
+        np.savez(folder / "state.npz", seen=self._seen,
                  seen_count=self._seen_count, **self.store.to_arrays())
         for stream, frame in self._pending.items():
             frame.write_parquet(folder / f"pending_{stream}.parquet")
@@ -392,7 +394,7 @@ class FeatureEngine:
         with np.load(folder / "state.npz") as data:
             arrays = {k: data[k] for k in data.files}
         engine.store.load_arrays(arrays)
-        engine._seen_keys, engine._seen_slots = arrays["seen_keys"].copy(), arrays["seen_slots"].copy()
+        engine._seen = arrays["seen"].copy()
         engine._seen_count = arrays["seen_count"].copy()
         for key in ("max_seen", "floor", "seq", "late_total", "duplicate_total", "processed_total"):
             setattr(engine, key, int(meta[key]))

@@ -8,11 +8,10 @@ State lives in flat arrays, one segment per entity: an open-addressing hash tabl
 hashes (``0`` means empty) mapping to row slots, a float64 row and an int64 row per key.
 
 >>> import numpy as np
->>> keys, slots = np.zeros(8, np.uint64), np.full(8, -1, np.int64)
->>> count = np.zeros(1, np.int64)
->>> int(set_insert(keys, slots, 0, 7, count, 0, np.uint64(42))), int(set_insert(keys, slots, 0, 7, count, 0, np.uint64(42)))
+>>> table, count = np.zeros(16, np.uint64), np.zeros(1, np.int64)
+>>> int(set_insert(table, 0, 7, count, 0, np.uint64(42))), int(set_insert(table, 0, 7, count, 0, np.uint64(42)))
 (0, 0)
->>> int(table_lookup(keys, slots, 0, 7, np.uint64(43)))
+>>> int(table_lookup(table, 0, 7, np.uint64(43)))
 -1
 """
 
@@ -52,61 +51,64 @@ def _mix(h: np.uint64) -> np.uint64:
 
 
 @njit(cache=True)
-def table_lookup(keys, slots, off, mask, h):
-    """Slot of key hash ``h`` in one entity's table, or -1 (``h`` must be non-zero)."""
+def table_lookup(table, off, mask, h):
+    """Slot of key hash ``h`` in one entity's table, or -1 (``h`` must be non-zero).
+
+    A table interleaves (key, slot) pairs so a probe touches one cache line.
+    """
     i = np.int64(_mix(h) & np.uint64(mask))
     while True:
-        k = keys[off + i]
+        k = table[off + 2 * i]
         if k == h:
-            return slots[off + i]
+            return np.int64(table[off + 2 * i + 1])
         if k == 0:
             return np.int64(-1)
         i = (i + 1) & mask
 
 
 @njit(cache=True)
-def set_insert(keys, slots, off, mask, count, ent, h):
+def set_insert(table, off, mask, count, ent, h):
     """Slot of ``h``, inserting it with the next free slot when absent (capacity ensured by caller)."""
     i = np.int64(_mix(h) & np.uint64(mask))
     while True:
-        k = keys[off + i]
+        k = table[off + 2 * i]
         if k == h:
-            return slots[off + i]
+            return np.int64(table[off + 2 * i + 1])
         if k == 0:
-            keys[off + i] = h
+            table[off + 2 * i] = h
             slot = count[ent]
-            slots[off + i] = slot
+            table[off + 2 * i + 1] = np.uint64(slot)
             count[ent] = slot + 1
             return slot
         i = (i + 1) & mask
 
 
 @njit(cache=True)
-def missing_mask(keys, slots, off, mask, hashes):
+def missing_mask(table, off, mask, hashes):
     """Which of ``hashes`` are non-zero and not yet in one entity's table (candidates for new keys)."""
     out = np.zeros(hashes.shape[0], np.bool_)
     for i in range(hashes.shape[0]):
         h = hashes[i]
-        if h != 0 and table_lookup(keys, slots, off, mask, h) < 0:
+        if h != 0 and table_lookup(table, off, mask, h) < 0:
             out[i] = True
     return out
 
 
 @njit(cache=True)
-def rehash(old_keys, old_slots, new_keys, new_slots, new_mask):
+def rehash(old, new, new_mask):
     """Move every entry of one table into a larger empty one."""
-    for i in range(old_keys.shape[0]):
-        h = old_keys[i]
+    for i in range(old.shape[0] // 2):
+        h = old[2 * i]
         if h != 0:
             j = np.int64(_mix(h) & np.uint64(new_mask))
-            while new_keys[j] != 0:
+            while new[2 * j] != 0:
                 j = (j + 1) & new_mask
-            new_keys[j] = h
-            new_slots[j] = old_slots[i]
+            new[2 * j] = h
+            new[2 * j + 1] = old[2 * i + 1]
 
 
 @njit(cache=True)
-def judge_arrivals(times, id_hash, seen_keys, seen_slots, seen_mask, seen_count, max_seen, lateness, floor):
+def judge_arrivals(times, id_hash, seen, seen_mask, seen_count, max_seen, lateness, floor):
     """Mark each arriving event 0 (accepted), 1 (duplicate id) or 2 (late).
 
     A micro-batch arrives at once: its events are judged against the watermark before it,
@@ -123,7 +125,7 @@ def judge_arrivals(times, id_hash, seen_keys, seen_slots, seen_mask, seen_count,
     for r in range(n):
         h = id_hash[r]
         before = seen_count[0]
-        set_insert(seen_keys, seen_slots, 0, seen_mask, seen_count, 0, h)
+        set_insert(seen, 0, seen_mask, seen_count, 0, h)
         if seen_count[0] == before:
             status[r] = 1
             continue
@@ -160,7 +162,7 @@ def linear_count(ones, bits):
 
 @njit(cache=True)
 def run(T, S, X, KH, OUT, prog_lo, prog_hi, instr, code, consts,
-        ht_keys, ht_slots, ht_off, ht_mask, count,
+        ht, ht_off, ht_mask, count,
         F, f_off, f_stride, I, i_off, i_stride, fdef, fdef_off, idef, idef_off, mutate):
     """Compute features for rows in order (each row sees the state before it) and apply updates.
 
@@ -331,15 +333,15 @@ def run(T, S, X, KH, OUT, prog_lo, prog_hi, instr, code, consts,
                 i = np.int64(_mix(h) & np.uint64(mask))
                 slot = np.int64(-1)
                 while True:
-                    k = ht_keys[off + i]
+                    k = ht[off + 2 * i]
                     if k == h:
-                        slot = ht_slots[off + i]
+                        slot = np.int64(ht[off + 2 * i + 1])
                         break
                     if k == 0:
                         if op == INSERT:
-                            ht_keys[off + i] = h
+                            ht[off + 2 * i] = h
                             slot = count[e]
-                            ht_slots[off + i] = slot
+                            ht[off + 2 * i + 1] = np.uint64(slot)
                             count[e] = slot + 1
                             fb = f_off[e] + slot * f_stride[e]
                             for c in range(f_stride[e]):

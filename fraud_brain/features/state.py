@@ -33,8 +33,7 @@ class StateStore:
         self.count = np.zeros(n, np.int64)
         self.row_capacity = np.full(n, initial, np.int64)
         self.table_capacity = np.full(n, initial * 2, np.int64)
-        self._tables = [np.zeros(initial * 2, np.uint64) for _ in range(n)]
-        self._slots = [np.full(initial * 2, -1, np.int64) for _ in range(n)]
+        self._tables = [np.zeros(initial * 4, np.uint64) for _ in range(n)]  # (key, slot) pairs
         self._floats = [np.zeros(initial * lay.float_cols, np.float64) for lay in layouts]
         self._ints = [np.zeros(initial * lay.int_cols, np.int64) for lay in layouts]
         self._pack()
@@ -50,8 +49,7 @@ class StateStore:
                 data = np.zeros(1, dtype)
             return data, offsets
 
-        self.ht_keys, self.ht_off = flat(self._tables, np.uint64)
-        self.ht_slots, _ = flat(self._slots, np.int64)
+        self.ht, self.ht_off = flat(self._tables, np.uint64)
         self.ht_mask = self.table_capacity - 1
         self.F, self.f_off = flat(self._floats, np.float64)
         self.I, self.i_off = flat(self._ints, np.int64)
@@ -59,8 +57,7 @@ class StateStore:
     def _unpack(self) -> None:
         """Point per-entity views back into the flat arrays (they are written by the kernel)."""
         for e in range(len(self.layouts)):
-            self._tables[e] = self.ht_keys[self.ht_off[e]: self.ht_off[e] + self.table_capacity[e]]
-            self._slots[e] = self.ht_slots[self.ht_off[e]: self.ht_off[e] + self.table_capacity[e]]
+            self._tables[e] = self.ht[self.ht_off[e]: self.ht_off[e] + 2 * self.table_capacity[e]]
             rows = self.row_capacity[e]
             self._floats[e] = self.F[self.f_off[e]: self.f_off[e] + rows * self.f_stride[e]]
             self._ints[e] = self.I[self.i_off[e]: self.i_off[e] + rows * self.i_stride[e]]
@@ -90,10 +87,9 @@ class StateStore:
                 cap = int(self.table_capacity[entity])
                 while need * 2 > cap:
                     cap *= 2
-                keys = np.zeros(cap, np.uint64)
-                slots = np.full(cap, -1, np.int64)
-                K.rehash(self._tables[entity], self._slots[entity], keys, slots, cap - 1)
-                self._tables[entity], self._slots[entity] = keys, slots
+                table = np.zeros(2 * cap, np.uint64)
+                K.rehash(self._tables[entity], table, cap - 1)
+                self._tables[entity] = table
                 self.table_capacity[entity] = cap
                 changed = True
         if changed:
@@ -109,11 +105,11 @@ class StateStore:
 
     def nbytes(self) -> int:
         """Bytes allocated for all state (including growth headroom)."""
-        return int(self.ht_keys.nbytes + self.ht_slots.nbytes + self.F.nbytes + self.I.nbytes)
+        return int(self.ht.nbytes + self.F.nbytes + self.I.nbytes)
 
     def to_arrays(self) -> dict[str, np.ndarray]:
         """The state as named arrays (for a snapshot)."""
-        return {"ht_keys": self.ht_keys, "ht_slots": self.ht_slots, "F": self.F, "I": self.I,
+        return {"ht": self.ht, "F": self.F, "I": self.I,
                 "count": self.count, "row_capacity": self.row_capacity, "table_capacity": self.table_capacity}
 
     def load_arrays(self, arrays: dict[str, np.ndarray]) -> None:
@@ -121,10 +117,10 @@ class StateStore:
         self.count = arrays["count"].astype(np.int64).copy()
         self.row_capacity = arrays["row_capacity"].astype(np.int64).copy()
         self.table_capacity = arrays["table_capacity"].astype(np.int64).copy()
-        self.ht_keys, self.ht_slots = arrays["ht_keys"].copy(), arrays["ht_slots"].copy()
+        self.ht = arrays["ht"].copy()
         self.F, self.I = arrays["F"].copy(), arrays["I"].copy()
         self.ht_mask = self.table_capacity - 1
-        self.ht_off = np.concatenate([[0], np.cumsum(self.table_capacity)[:-1]]).astype(np.int64)
+        self.ht_off = np.concatenate([[0], np.cumsum(2 * self.table_capacity)[:-1]]).astype(np.int64)
         self.f_off = np.concatenate([[0], np.cumsum(self.row_capacity * self.f_stride)[:-1]]).astype(np.int64)
         self.i_off = np.concatenate([[0], np.cumsum(self.row_capacity * self.i_stride)[:-1]]).astype(np.int64)
         self._unpack()

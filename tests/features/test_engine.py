@@ -397,3 +397,14 @@ def test_unknown_stream_and_missing_columns_are_named() -> None:
         engine.peek("b", frame.drop("v"))
     with pytest.raises(ValueError, match="reference table 'profile'"):
         FeatureEngine(SPEC)
+
+
+def test_missing_ids_and_times_name_the_row() -> None:
+    engine = FeatureEngine(SPEC, reference={"profile": PROFILE})
+    when = datetime(2026, 11, 1, tzinfo=timezone.utc)
+    frame = pl.DataFrame({"id": ["ok", None], "time": [when, when], "k": ["p", "q"], "v": [1.0, 2.0]})
+    with pytest.raises(ValueError, match="stream 'b' row 1: record id 'id' is missing"):
+        engine.process({"b": frame})
+    frame = frame.with_columns(pl.Series("id", ["a", "b"]), pl.Series("time", [when, None]))
+    with pytest.raises(ValueError, match="stream 'b' record 'b': time 'time' is missing"):
+        engine.process({"b": frame})
