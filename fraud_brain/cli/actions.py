@@ -83,6 +83,8 @@ def dispatch_command(
     secret_env: str = typer.Option("FRAUD_BRAIN_WEBHOOK_SECRET", help="Environment variable holding the signing secret."),
     policy: Path | None = typer.Option(None, help="Escalation policy TOML (lease and retry settings)."),
     seed: int = typer.Option(0, help="Seed of the simulators."),
+    wait_seconds: float = typer.Option(0.0, help="Also wait for actions falling due within this many seconds."),
+    follow: bool = typer.Option(False, help="Keep running: react, fire timers and deliver every second until Ctrl-C."),
 ) -> None:
     """Deliver every due action in the outbox (and re-deliver expired leases), then react to the answers."""
     from rich.console import Console
@@ -106,9 +108,23 @@ def dispatch_command(
         adapters = simulated_adapters(seed)
     clock = SystemClock()
     orchestrator = Orchestrator(store, settings, clock)
-    with console.status("delivering the outbox"):
-        report = Dispatcher(store, adapters, clock, settings.outbox, seed=seed).run_until_idle()
-        orchestrator.tick()
+    from datetime import timedelta
+
+    from fraud_brain.actions import DispatchReport
+
+    dispatcher = Dispatcher(store, adapters, clock, settings.outbox, seed=seed)
+    report = DispatchReport()
+    with console.status("delivering the outbox" + (" (Ctrl-C to stop)" if follow else "")):
+        try:
+            while True:
+                orchestrator.tick()
+                report.add(dispatcher.run_until_idle(max_wait=timedelta(seconds=wait_seconds)))
+                orchestrator.tick()
+                if not follow:
+                    break
+                clock.sleep(1.0)
+        except KeyboardInterrupt:
+            pass
     console.print(f"claimed {report.claimed}, done {report.done}, retrying {report.retrying}, dead {report.dead}")
     console.print(f"outbox now: {store.action_status_counts()}")
 
