@@ -13,8 +13,11 @@ streaming state are single-threaded by design, and one worker serializes them fo
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -80,6 +83,19 @@ def _queue_reader(desk: CaseDesk | None) -> Any:
     return read
 
 
+async def _pump(brain: Engine, hub: AlertHub, every: float) -> None:
+    """Run the engine's workflow timers and outbox now and then; a failing run is logged and retried."""
+    while True:
+        await asyncio.sleep(every)
+        try:
+            done = brain.pump()  # type: ignore[attr-defined]
+        except Exception:  # noqa: BLE001 - the loop must outlive one bad run; the error is logged
+            log.exception("the action workflow pump failed; retrying in %.1f s", every)
+            continue
+        if any(done.values()):
+            hub.publish("case", {"case_id": None, "change": "workflow", **done})
+
+
 def create_app(
     brain: Engine | None,
     settings: ApiSettings | None = None,
@@ -97,7 +113,23 @@ def create_app(
     orchestrator = getattr(brain, "orchestrator", None) if brain is not None else None
     desk = CaseDesk(store, orchestrator=orchestrator, clock=clock) if store is not None else None
     hub = AlertHub(settings.event_queue_size)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        pump = None
+        if brain is not None and hasattr(brain, "pump") and settings.pump_seconds > 0:
+            pump = asyncio.create_task(_pump(brain, hub, settings.pump_seconds))
+        try:
+            yield
+        finally:
+            if pump is not None:
+                pump.cancel()
+            if brain is not None and hasattr(brain, "snapshot"):
+                # A restart continues from here rather than from an empty state.
+                brain.snapshot()
+
     app = FastAPI(
+        lifespan=lifespan,
         title="fraud_brain",
         version="0.1.0",
         description="Streaming risk scoring for telecom and payment fraud: feeds in, pre-transfer checks for banks, "

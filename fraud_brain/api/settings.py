@@ -31,5 +31,7 @@ class ApiSettings:
     max_event_streams: int = 32
     event_queue_size: int = 256
     """Alerts buffered per console stream; a console that falls further behind gets a resync."""
+    pump_seconds: float = 5.0
+    """How often the engine's action workflow runs its timers and delivers due actions (0: never)."""
     metrics_public: bool = True
     """Serve ``/metrics`` without a key (scrapers on a private network); else analyst/admin only."""

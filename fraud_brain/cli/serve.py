@@ -15,6 +15,12 @@ def serve(
     state_dir: Path | None = typer.Option(None, help="State folder of the scoring pipeline (models, rules, store); "
                                                      "without it the server runs the case desk only."),
     store: Path | None = typer.Option(None, help="SQLite case store for a desk-only server (ignored with --state-dir)."),
+    models_dir: Path = typer.Option(Path("models"), help="Model registry folder (pipeline)."),
+    spec: str = typer.Option("telecom", help="Feature spec: a bundled name or a .toml file (pipeline)."),
+    rules: Path | None = typer.Option(None, help="Rule file (pipeline; default: the bundled rules)."),
+    policy: Path | None = typer.Option(None, help="Escalation policy file (pipeline; default: the bundled policy)."),
+    subscribers: Path | None = typer.Option(None, help="Subscriber profile file, reference data (pipeline)."),
+    pump_seconds: float = typer.Option(5.0, help="Seconds between runs of the action workflow's timers and outbox (pipeline)."),
     max_in_flight: int = typer.Option(64, help="Concurrent requests before answering 429."),
     max_body_mb: float = typer.Option(32.0, help="Largest bulk ingest body in MiB (413 beyond)."),
     log_level: str = typer.Option("warning", help="uvicorn log level."),
@@ -27,7 +33,8 @@ def serve(
     from fraud_brain.api.auth import KeyFileError, KeyRing
 
     console = Console(stderr=True)
-    settings = ApiSettings(keys_file=keys, max_in_flight=max_in_flight, max_body_bytes=int(max_body_mb * 1024 * 1024))
+    settings = ApiSettings(keys_file=keys, max_in_flight=max_in_flight, max_body_bytes=int(max_body_mb * 1024 * 1024),
+                           pump_seconds=pump_seconds)
     try:
         ring = KeyRing.from_sources(settings.keys_file, settings.keys_env)
     except KeyFileError as error:
@@ -39,11 +46,17 @@ def serve(
     repo = None
     if state_dir is not None:
         try:
-            from fraud_brain.pipeline import Brain, BrainConfig
+            from fraud_brain.pipeline.brain import Brain, BrainConfig
         except ImportError:
-            console.print("[red]--state-dir needs the scoring pipeline (fraud_brain.pipeline), which is not installed yet[/red]")
+            console.print("[red]--state-dir needs the scoring pipeline (fraud_brain.pipeline.brain), which is not installed[/red]")
             raise typer.Exit(2) from None
-        brain = Brain.open(BrainConfig(state_dir))
+        config = BrainConfig(state_dir=state_dir, spec=spec, models_dir=models_dir, rules_path=rules, policy_path=policy,
+                             subscribers=subscribers)
+        try:
+            brain = Brain.open(config)
+        except (OSError, ValueError, KeyError) as error:
+            console.print(f"[red]could not open the pipeline in {state_dir}: {error}[/red]")
+            raise typer.Exit(2) from None
     elif store is not None:
         from fraud_brain.store import SQLiteRepository
 

@@ -17,6 +17,7 @@ import pytest
 from fraud_brain.api.auth import ROLES, hash_key
 
 AGENTS = ("alice", "bob")
+ROOT_MODELS = Path(__file__).resolve().parents[2] / "models"
 
 
 def free_port() -> int:

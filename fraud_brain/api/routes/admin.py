@@ -28,6 +28,22 @@ async def reload(principal: Principal = Depends(require("admin")), ctx: ApiConte
     return OrjsonResponse(result)
 
 
+@router.post("/v1/admin/flush", summary="Release every buffered event now")
+async def flush(principal: Principal = Depends(require("admin")), ctx: ApiContext = Depends(get_ctx)) -> OrjsonResponse:
+    """Score events still held back for late arrivals (end of a replay, before a shutdown); audited."""
+    engine = ctx.require_engine()
+    if not hasattr(engine, "flush"):
+        raise HTTPException(501, "this engine does not buffer events")
+    report = engine.flush()  # type: ignore[attr-defined]
+    if ctx.desk is not None:
+        ctx.desk.audit(principal, "flush", "engine", {"scored": report.scored.height, "alerts": report.alerts})
+    if report.alerts and ctx.hub is not None:
+        ctx.hub.publish("alerts", {"count": report.alerts, "kind": "flush"})
+    if ctx.metrics is not None:
+        ctx.metrics.alerts.inc(report.alerts)
+    return OrjsonResponse({"alerts": report.alerts, "scored": report.scored.to_dicts()})
+
+
 @router.get("/v1/audit", summary="The audit log, newest first")
 async def audit_log(limit: int = Query(100, ge=1, le=10_000), principal: Principal = Depends(require("admin")),
                     ctx: ApiContext = Depends(get_ctx)) -> OrjsonResponse:
