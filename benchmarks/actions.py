@@ -40,15 +40,30 @@ def decisions(n: int, seed: int = 5) -> pl.DataFrame:
     records = []
     for i in range(n):
         transfer = rng.random() < 0.4
-        records.append({
-            "event_id": f"e{i}", "time": T0 + timedelta(seconds=86_400 * i / n), "rule": f"rule_{rng.randrange(20)}",
-            "tier": rng.choice(["minute", "hour", "hour", "same_day"]), "victim_key": f"138{rng.randrange(n // 3 + 1):08d}",
-            "entity_key": f"170{rng.randrange(n // 10 + 1):08d}", "typology": rng.choice(["fake_loan", "order_brushing", None]),
-            "score": rng.random(), "actions": ["voice_bot"] + (["stop_payment"] if transfer else []),
-            "reasons": ["score", "new_payee"],
-            **({"payee_account": f"M{rng.randrange(n // 8 + 1)}", "payee_bank": "B", "amount": rng.uniform(100, 9000),
-                "transfer_id": f"T{i}"} if transfer else {}),
-        })
+        records.append(
+            {
+                "event_id": f"e{i}",
+                "time": T0 + timedelta(seconds=86_400 * i / n),
+                "rule": f"rule_{rng.randrange(20)}",
+                "tier": rng.choice(["minute", "hour", "hour", "same_day"]),
+                "victim_key": f"138{rng.randrange(n // 3 + 1):08d}",
+                "entity_key": f"170{rng.randrange(n // 10 + 1):08d}",
+                "typology": rng.choice(["fake_loan", "order_brushing", None]),
+                "score": rng.random(),
+                "actions": ["voice_bot"] + (["stop_payment"] if transfer else []),
+                "reasons": ["score", "new_payee"],
+                **(
+                    {
+                        "payee_account": f"M{rng.randrange(n // 8 + 1)}",
+                        "payee_bank": "B",
+                        "amount": rng.uniform(100, 9000),
+                        "transfer_id": f"T{i}",
+                    }
+                    if transfer
+                    else {}
+                ),
+            }
+        )
     return decision_frame(records)
 
 
@@ -65,12 +80,16 @@ def ingest(frame: pl.DataFrame, path: Path, batch: int, synchronous: str) -> int
 def dispatch(path: Path, batch: int, synchronous: str) -> int:
     store = SQLiteRepository(path, synchronous=synchronous)
     clock = ManualClock(T0 + timedelta(days=1))
-    report = Dispatcher(store, simulated_adapters(1), clock, batch_size=batch, seed=1).run_until_idle(max_wait=timedelta(0))
+    report = Dispatcher(store, simulated_adapters(1), clock, batch_size=batch, seed=1).run_until_idle(
+        max_wait=timedelta(0)
+    )
     store.close()
     return report.done
 
 
-def raw_ingest(frame: pl.DataFrame, path: Path, batch: int, actions_per_decision: float, synchronous: str) -> int:
+def raw_ingest(
+    frame: pl.DataFrame, path: Path, batch: int, actions_per_decision: float, synchronous: str
+) -> int:
     """Baseline: insert each decision as an alert row plus its share of action rows, one transaction per batch."""
     conn = sqlite3.connect(path, isolation_level=None)
     conn.execute("PRAGMA journal_mode=WAL")
@@ -82,13 +101,18 @@ def raw_ingest(frame: pl.DataFrame, path: Path, batch: int, actions_per_decision
     carry = 0.0
     for start in range(0, len(rows), batch):
         conn.execute("BEGIN")
-        for event_id, victim, rule in rows[start:start + batch]:
-            conn.execute("INSERT INTO alerts (event_id, victim, body) VALUES (?, ?, ?)", (event_id, victim, rule))
+        for event_id, victim, rule in rows[start : start + batch]:
+            conn.execute(
+                "INSERT INTO alerts (event_id, victim, body) VALUES (?, ?, ?)", (event_id, victim, rule)
+            )
             carry += actions_per_decision
             while carry >= 1:
                 carry -= 1
                 written += 1
-                conn.execute("INSERT INTO actions (key, status, body) VALUES (?, 'pending', ?)", (f"k{written}", victim))
+                conn.execute(
+                    "INSERT INTO actions (key, status, body) VALUES (?, 'pending', ?)",
+                    (f"k{written}", victim),
+                )
         conn.execute("COMMIT")
     conn.close()
     return written
@@ -100,7 +124,9 @@ def raw_dispatch(path: Path, batch: int, synchronous: str) -> int:
     conn.execute(f"PRAGMA synchronous={synchronous}")
     done = 0
     while True:
-        ids = [r[0] for r in conn.execute("SELECT id FROM actions WHERE status = 'pending' LIMIT ?", (batch,))]
+        ids = [
+            r[0] for r in conn.execute("SELECT id FROM actions WHERE status = 'pending' LIMIT ?", (batch,))
+        ]
         if not ids:
             break
         for action_id in ids:
@@ -143,6 +169,7 @@ def main() -> None:
         def remove() -> None:
             for suffix in ("", "-wal", "-shm"):
                 Path(f"{path}{suffix}").unlink(missing_ok=True)
+
         return remove
 
     rates: dict[str, float] = {}
@@ -157,20 +184,30 @@ def main() -> None:
             def fresh_outbox() -> None:
                 clean(ours_copy)()
                 ingest(frame, ours_copy, args.batch, sync)
+
             t_dispatch, delivered = timed(lambda: dispatch(ours_copy, 100, sync), repeat, fresh_outbox)
             per_decision = int(actions) / n
-            t_raw_ingest, _ = timed(lambda: raw_ingest(frame, raw, args.batch, per_decision, sync), repeat, clean(raw))
+            t_raw_ingest, _ = timed(
+                lambda: raw_ingest(frame, raw, args.batch, per_decision, sync), repeat, clean(raw)
+            )
 
             def fresh_raw() -> None:
                 clean(raw)()
                 raw_ingest(frame, raw, args.batch, per_decision, sync)
+
             t_raw_dispatch, raw_done = timed(lambda: raw_dispatch(raw, 100, sync), repeat, fresh_raw)
         rates[f"{sync}: actions, decisions -> cases + outbox (decisions/s)"] = n / t_ingest
         rates[f"{sync}: baseline, raw alert + action inserts (decisions/s)"] = n / t_raw_ingest
         rates[f"{sync}: actions, outbox delivery via simulators (actions/s)"] = int(delivered) / t_dispatch
         rates[f"{sync}: baseline, raw per-row done updates (actions/s)"] = int(raw_done) / t_raw_dispatch
-        seconds.update({f"{sync}_ingest": t_ingest, f"{sync}_dispatch": t_dispatch,
-                        f"{sync}_raw_ingest": t_raw_ingest, f"{sync}_raw_dispatch": t_raw_dispatch})
+        seconds.update(
+            {
+                f"{sync}_ingest": t_ingest,
+                f"{sync}_dispatch": t_dispatch,
+                f"{sync}_raw_ingest": t_raw_ingest,
+                f"{sync}_raw_dispatch": t_raw_dispatch,
+            }
+        )
         ratios[f"{sync}_ingest_vs_raw"] = t_raw_ingest / t_ingest
         ratios[f"{sync}_dispatch_vs_raw"] = t_raw_dispatch / t_dispatch
 
@@ -181,17 +218,34 @@ def main() -> None:
         table.add_row(name, f"{rate:,.0f}")
     console.print(table)
     for name, ratio in ratios.items():
-        console.print(f"{name}: {ratio:.2f}x (below 1 = slower than the bare writes: the workflow's bookkeeping)")
+        console.print(
+            f"{name}: {ratio:.2f}x (below 1 = slower than the bare writes: the workflow's bookkeeping)"
+        )
     machine = {
-        "cpu_count": os.cpu_count(), "python": platform.python_version(), "numpy": np.__version__,
-        "polars": pl.__version__, "sqlite": sqlite3.sqlite_version, "platform": platform.platform(),
+        "cpu_count": os.cpu_count(),
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "polars": pl.__version__,
+        "sqlite": sqlite3.sqlite_version,
+        "platform": platform.platform(),
     }
     console.print(f"machine: {machine}")
     RESULTS.parent.mkdir(exist_ok=True)
-    RESULTS.write_text(json.dumps({
-        "decisions": n, "actions": int(actions), "batch": args.batch, "repeat": repeat,
-        "seconds": seconds, "per_second": rates, "ratios": ratios, "machine": machine,
-    }, indent=2))
+    RESULTS.write_text(
+        json.dumps(
+            {
+                "decisions": n,
+                "actions": int(actions),
+                "batch": args.batch,
+                "repeat": repeat,
+                "seconds": seconds,
+                "per_second": rates,
+                "ratios": ratios,
+                "machine": machine,
+            },
+            indent=2,
+        )
+    )
     console.print(f"wrote {RESULTS}")
 
 

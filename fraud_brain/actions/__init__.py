@@ -19,10 +19,16 @@ from fraud_brain.actions.adapters import (
 )
 from fraud_brain.actions.agent_desk import SimulatedAgentDesk
 from fraud_brain.actions.clock import Clock, ManualClock, SystemClock
-from fraud_brain.actions.dispatcher import DispatchReport, Dispatcher
 from fraud_brain.actions.decisions import DECISION_SCHEMA, DecisionError, decision_frame, read_decisions
+from fraud_brain.actions.dispatcher import Dispatcher, DispatchReport
 from fraud_brain.actions.orchestrator import IngestReport, Orchestrator, TickReport, district_lookup
-from fraud_brain.actions.policy import EscalationPolicy, OutboxSettings, PolicyError, load_policy, parse_policy
+from fraud_brain.actions.policy import (
+    EscalationPolicy,
+    OutboxSettings,
+    PolicyError,
+    load_policy,
+    parse_policy,
+)
 from fraud_brain.actions.report import ActionsSummary, summarize
 from fraud_brain.actions.workflow import ReplayResult, replay
 

@@ -35,7 +35,9 @@ class SimulatedAgentDesk:
 
     def pickup_delay(self, task_id: int) -> timedelta:
         """How long task ``task_id`` waits before an agent takes it."""
-        draw = self._rng(task_id, "pickup").lognormvariate(math.log(self.median_pickup_minutes), self.pickup_sigma)
+        draw = self._rng(task_id, "pickup").lognormvariate(
+            math.log(self.median_pickup_minutes), self.pickup_sigma
+        )
         return timedelta(minutes=draw)
 
     def disposition(self, task_id: int, score: float) -> str:
@@ -53,7 +55,10 @@ class SimulatedAgentDesk:
                 continue
             case = orchestrator.store.get_case(task.case_id)
             orchestrator.record_agent_disposition(
-                task.case_id, self.disposition(task.task_id, case.max_score), at=picked_up, note="simulated agent"
+                task.case_id,
+                self.disposition(task.task_id, case.max_score),
+                at=picked_up,
+                note="simulated agent",
             )
             handled += 1
         return handled

@@ -55,7 +55,9 @@ class ManualClock:
 
     def __init__(self, start: datetime):
         if start.tzinfo is None:
-            raise ValueError(f"ManualClock start {start.isoformat()} has no time zone; use UTC-aware datetimes")
+            raise ValueError(
+                f"ManualClock start {start.isoformat()} has no time zone; use UTC-aware datetimes"
+            )
         self._now = start
 
     def now(self) -> datetime:

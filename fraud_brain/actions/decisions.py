@@ -12,18 +12,40 @@ from typing import Any
 import polars as pl
 
 REQUIRED_COLUMNS = (
-    "event_id", "time", "rule", "priority", "tier", "actions", "victim_key", "entity_key", "typology", "mode",
-    "score", "reasons",
+    "event_id",
+    "time",
+    "rule",
+    "priority",
+    "tier",
+    "actions",
+    "victim_key",
+    "entity_key",
+    "typology",
+    "mode",
+    "score",
+    "reasons",
 )
 """Columns every decision frame has (the rules layer's output contract)."""
 TRANSFER_COLUMNS = ("payee_account", "payee_bank", "amount", "transfer_id")
 """Columns decisions on transfers add; optional in a frame."""
 DECISION_SCHEMA = pl.Schema(
     {
-        "event_id": pl.String, "time": pl.Datetime("ms", "UTC"), "rule": pl.String, "priority": pl.Int32,
-        "tier": pl.String, "actions": pl.List(pl.String), "victim_key": pl.String, "entity_key": pl.String,
-        "typology": pl.String, "mode": pl.String, "score": pl.Float64, "reasons": pl.List(pl.String),
-        "payee_account": pl.String, "payee_bank": pl.String, "amount": pl.Float64, "transfer_id": pl.String,
+        "event_id": pl.String,
+        "time": pl.Datetime("ms", "UTC"),
+        "rule": pl.String,
+        "priority": pl.Int32,
+        "tier": pl.String,
+        "actions": pl.List(pl.String),
+        "victim_key": pl.String,
+        "entity_key": pl.String,
+        "typology": pl.String,
+        "mode": pl.String,
+        "score": pl.Float64,
+        "reasons": pl.List(pl.String),
+        "payee_account": pl.String,
+        "payee_bank": pl.String,
+        "amount": pl.Float64,
+        "transfer_id": pl.String,
     }
 )
 """The decision frame the rules layer hands over (transfer columns may be absent or null)."""
@@ -50,8 +72,18 @@ def decision_frame(records: list[dict[str, Any]]) -> pl.DataFrame:
     (['voice_bot'], Datetime(time_unit='ms', time_zone='UTC'))
     """
     defaults: dict[str, Any] = {
-        "rule": "rule", "priority": 1, "tier": "hour", "actions": ["voice_bot"], "entity_key": None, "typology": None,
-        "mode": "active", "score": 0.5, "reasons": [], "payee_account": None, "payee_bank": None, "amount": None,
+        "rule": "rule",
+        "priority": 1,
+        "tier": "hour",
+        "actions": ["voice_bot"],
+        "entity_key": None,
+        "typology": None,
+        "mode": "active",
+        "score": 0.5,
+        "reasons": [],
+        "payee_account": None,
+        "payee_bank": None,
+        "amount": None,
         "transfer_id": None,
     }
     unknown = sorted({k for r in records for k in r} - set(DECISION_SCHEMA))

@@ -106,17 +106,26 @@ class Dispatcher:
     def _deliver(self, action: Action, token: str, report: DispatchReport) -> None:
         adapter = self.adapters.get(action.kind)
         if adapter is None:
-            result = AdapterResult.failure(f"action {action.action_id}: no adapter for kind {action.kind!r}", retryable=False)
+            result = AdapterResult.failure(
+                f"action {action.action_id}: no adapter for kind {action.kind!r}", retryable=False
+            )
         else:
             try:
                 result = adapter.send(action)
             except Exception as exc:  # noqa: BLE001 - an adapter bug must not stop the outbox; it is retried.
-                result = AdapterResult.failure(f"action {action.action_id} ({action.kind}): adapter raised {exc!r}")
+                result = AdapterResult.failure(
+                    f"action {action.action_id} ({action.kind}): adapter raised {exc!r}"
+                )
         now = self.clock.now()
         if result.ok:
             outcome = Outcome(
-                key=f"{action.idempotency_key}:result", case_id=action.case_id, source=action.kind,
-                outcome=result.outcome, at=now, action_id=action.action_id, detail=result.detail,
+                key=f"{action.idempotency_key}:result",
+                case_id=action.case_id,
+                source=action.kind,
+                outcome=result.outcome,
+                at=now,
+                action_id=action.action_id,
+                detail=result.detail,
                 amount_held=result.amount_held,
             )
             if self.store.complete_action(action.action_id, token, outcome, now):
@@ -132,16 +141,27 @@ class Dispatcher:
                 report.lost_lease += 1
                 return
             if give_up:
-                self.store.add_case_event(action.case_id, now, "action_dead",
-                                          {"kind": action.kind, "action_id": action.action_id, "error": result.error})
-                self.store.audit(now, "dispatcher", "action_dead", action.idempotency_key,
-                                 {"attempts": action.attempts, "error": result.error})
+                self.store.add_case_event(
+                    action.case_id,
+                    now,
+                    "action_dead",
+                    {"kind": action.kind, "action_id": action.action_id, "error": result.error},
+                )
+                self.store.audit(
+                    now,
+                    "dispatcher",
+                    "action_dead",
+                    action.idempotency_key,
+                    {"attempts": action.attempts, "error": result.error},
+                )
         if give_up:
             report.dead += 1
         else:
             report.retrying += 1
 
-    def run_until_idle(self, *, max_wait: timedelta = timedelta(hours=1), max_rounds: int = 100_000) -> DispatchReport:
+    def run_until_idle(
+        self, *, max_wait: timedelta = timedelta(hours=1), max_rounds: int = 100_000
+    ) -> DispatchReport:
         """Deliver until no action is unfinished, sleeping (on the clock) until the next one is due.
 
         Stops early when the next due action is more than ``max_wait`` away (e.g. a re-dial

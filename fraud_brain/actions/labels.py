@@ -37,7 +37,12 @@ def is_suspect_number(entity_key: str | None, victim_key: str) -> bool:
     >>> is_suspect_number("17000000009", "13800000001"), is_suspect_number("356938035643809", "138")
     (True, False)
     """
-    return bool(entity_key) and entity_key != victim_key and bool(_PHONE.match(entity_key)) and not _IMEI.match(entity_key)
+    return (
+        bool(entity_key)
+        and entity_key != victim_key
+        and bool(_PHONE.match(entity_key))
+        and not _IMEI.match(entity_key)
+    )
 
 
 def label_id(case_uid: str, source: str, entity_type: str, entity_id: str, is_fraud: bool) -> str:
@@ -78,7 +83,11 @@ def labels_from_disposition(
             entities.append(("transfer", alert.transfer_id))
     if is_fraud:
         entities += [("account", a.payee_account) for a in alerts if a.payee_account]
-        entities += [("number", a.entity_key) for a in alerts if a.entity_key and is_suspect_number(a.entity_key, a.victim_key)]
+        entities += [
+            ("number", a.entity_key)
+            for a in alerts
+            if a.entity_key and is_suspect_number(a.entity_key, a.victim_key)
+        ]
     seen: set[tuple[str, str]] = set()
     labels = []
     for entity_type, entity_id in entities:
@@ -88,14 +97,21 @@ def labels_from_disposition(
         labels.append(
             Label(
                 label_id=label_id(case_uid, "agent", entity_type, entity_id, is_fraud),
-                entity_type=entity_type, entity_id=entity_id, is_fraud=is_fraud, known_at=at,
-                source="agent", typology=typology, case_id=case_id,
+                entity_type=entity_type,
+                entity_id=entity_id,
+                is_fraud=is_fraud,
+                known_at=at,
+                source="agent",
+                typology=typology,
+                case_id=case_id,
             )
         )
     return labels
 
 
-def labels_from_bank(case_uid: str, case_id: int, payee_account: str, typology: str | None, at: datetime) -> list[Label]:
+def labels_from_bank(
+    case_uid: str, case_id: int, payee_account: str, typology: str | None, at: datetime
+) -> list[Label]:
     """The label a bank's freeze teaches: the payee account is a mule.
 
     >>> from datetime import datetime, timezone
@@ -104,8 +120,13 @@ def labels_from_bank(case_uid: str, case_id: int, payee_account: str, typology: 
     """
     return [
         Label(
-            label_id=label_id(case_uid, "bank", "account", payee_account, True), entity_type="account",
-            entity_id=payee_account, is_fraud=True, known_at=at, source="bank",
-            typology=label_typology(typology), case_id=case_id,
+            label_id=label_id(case_uid, "bank", "account", payee_account, True),
+            entity_type="account",
+            entity_id=payee_account,
+            is_fraud=True,
+            known_at=at,
+            source="bank",
+            typology=label_typology(typology),
+            case_id=case_id,
         )
     ]

@@ -34,10 +34,10 @@ from typing import Any
 
 import polars as pl
 
-from fraud_brain.actions.clock import Clock, SystemClock
-from fraud_brain.actions.labels import is_suspect_number, labels_from_bank, labels_from_disposition
 from fraud_brain.actions.adapters.simulators import AGENT_DISPOSITIONS
+from fraud_brain.actions.clock import Clock, SystemClock
 from fraud_brain.actions.decisions import REQUIRED_COLUMNS, DecisionError
+from fraud_brain.actions.labels import is_suspect_number, labels_from_bank, labels_from_disposition
 from fraud_brain.actions.policy import EscalationPolicy, PolicyError, load_policy
 from fraud_brain.store.base import Repository
 from fraud_brain.store.models import ACTION_KINDS, MODES, TIERS, Alert, Case, NewAction, Outcome
@@ -94,7 +94,9 @@ def district_lookup(subscribers: pl.DataFrame) -> dict[str, str]:
     """
     if "phone" not in subscribers.columns or "district" not in subscribers.columns:
         raise ValueError(f"subscriber frame needs phone and district columns; has {subscribers.columns}")
-    rows = subscribers.select("phone", "district").drop_nulls().unique("phone", keep="last", maintain_order=True)
+    rows = (
+        subscribers.select("phone", "district").drop_nulls().unique("phone", keep="last", maintain_order=True)
+    )
     return dict(rows.iter_rows())
 
 
@@ -122,11 +124,22 @@ def _alert_from_row(row: dict[str, Any]) -> Alert:
         raise DecisionError(f"{where}: score must not be null")
     amount = row.get("amount")
     return Alert(
-        event_id=str(event_id), time=_aware(row["time"]), rule=str(row["rule"]), priority=int(row.get("priority") or 0),
-        tier=row["tier"], actions=actions, victim_key=str(row["victim_key"]), entity_key=row.get("entity_key"),
-        typology=row.get("typology"), mode=row["mode"], score=float(score), reasons=tuple(row.get("reasons") or ()),
-        payee_account=row.get("payee_account"), payee_bank=row.get("payee_bank"),
-        amount=None if amount is None else float(amount), transfer_id=row.get("transfer_id"),
+        event_id=str(event_id),
+        time=_aware(row["time"]),
+        rule=str(row["rule"]),
+        priority=int(row.get("priority") or 0),
+        tier=row["tier"],
+        actions=actions,
+        victim_key=str(row["victim_key"]),
+        entity_key=row.get("entity_key"),
+        typology=row.get("typology"),
+        mode=row["mode"],
+        score=float(score),
+        reasons=tuple(row.get("reasons") or ()),
+        payee_account=row.get("payee_account"),
+        payee_bank=row.get("payee_bank"),
+        amount=None if amount is None else float(amount),
+        transfer_id=row.get("transfer_id"),
     )
 
 
@@ -169,7 +182,9 @@ class Orchestrator:
         try:
             policy = load_policy(path)
         except PolicyError as error:
-            self.store.audit(self.clock.now(), "orchestrator", "policy_reload_failed", str(path), {"error": str(error)})
+            self.store.audit(
+                self.clock.now(), "orchestrator", "policy_reload_failed", str(path), {"error": str(error)}
+            )
             return error
         self.policy = policy
         self.store.audit(self.clock.now(), "orchestrator", "policy_reloaded", str(path))
@@ -227,7 +242,12 @@ class Orchestrator:
                 assert case.closed_at is not None
                 if now - case.closed_at >= self.policy.cooldown:
                     self.store.update_case(
-                        case.case_id, status="open", active_since=now, contact_state="none", closed_at=None, resolution=None
+                        case.case_id,
+                        status="open",
+                        active_since=now,
+                        contact_state="none",
+                        closed_at=None,
+                        resolution=None,
                     )
                     self.store.add_case_event(case.case_id, now, "reopened", {"event_id": alert.event_id})
                     report.cases_reopened += 1
@@ -236,9 +256,17 @@ class Orchestrator:
             case = self.store.get_case(case.case_id)
         self.store.attach_alert(alert_id, case.case_id)
         self.store.add_case_event(
-            case.case_id, now, "alert",
-            {"event_id": alert.event_id, "rule": alert.rule, "tier": alert.tier, "score": alert.score,
-             "reasons": list(alert.reasons), "transfer_id": alert.transfer_id},
+            case.case_id,
+            now,
+            "alert",
+            {
+                "event_id": alert.event_id,
+                "rule": alert.rule,
+                "tier": alert.tier,
+                "score": alert.score,
+                "reasons": list(alert.reasons),
+                "transfer_id": alert.transfer_id,
+            },
         )
         unknown = [a for a in alert.actions if a not in ACTION_KINDS]
         if unknown:
@@ -248,13 +276,17 @@ class Orchestrator:
         wanted = set(alert.actions)
         if self.policy.fans_out(alert.tier, alert.score):
             wanted |= set(FAN_OUT_KINDS)
-            self.store.add_case_event(case.case_id, now, "fan_out", {"event_id": alert.event_id, "score": alert.score})
+            self.store.add_case_event(
+                case.case_id, now, "fan_out", {"event_id": alert.event_id, "score": alert.score}
+            )
         for kind in ACTION_KINDS:
             if kind not in wanted:
                 continue
             if in_cooldown and kind in _CONTACT_KINDS:
                 report.suppressed += 1
-                self.store.add_case_event(case.case_id, now, "suppressed_in_cooldown", {"kind": kind, "event_id": alert.event_id})
+                self.store.add_case_event(
+                    case.case_id, now, "suppressed_in_cooldown", {"kind": kind, "event_id": alert.event_id}
+                )
                 continue
             # The case row read above stays valid here: requests only change contact_state, which
             # only the voice_bot request (the first kind in order) reads.
@@ -267,17 +299,36 @@ class Orchestrator:
         uid = hashlib.sha1(f"{alert.victim_key}|{alert.event_id}|{alert.rule}".encode()).hexdigest()[:20]
         case = self.store.create_case(
             Case(
-                case_id=0, case_uid=f"case-{uid}", victim_key=alert.victim_key, status="open", tier=alert.tier,
-                typology=alert.typology, rule=alert.rule, opened_at=alert.time, active_since=now,
-                last_alert_at=alert.time, max_score=alert.score,
+                case_id=0,
+                case_uid=f"case-{uid}",
+                victim_key=alert.victim_key,
+                status="open",
+                tier=alert.tier,
+                typology=alert.typology,
+                rule=alert.rule,
+                opened_at=alert.time,
+                active_since=now,
+                last_alert_at=alert.time,
+                max_score=alert.score,
             )
         )
-        self.store.add_case_event(case.case_id, now, "opened", {"event_id": alert.event_id, "rule": alert.rule})
+        self.store.add_case_event(
+            case.case_id, now, "opened", {"event_id": alert.event_id, "rule": alert.rule}
+        )
         return case
 
     # -- actions ---------------------------------------------------------------------------
-    def _enqueue(self, case: Case, kind: str, payload: dict[str, Any], now: datetime, reason: str,
-                 due: datetime | None = None, subject: str | None = None, key: str | None = None) -> int | None:
+    def _enqueue(
+        self,
+        case: Case,
+        kind: str,
+        payload: dict[str, Any],
+        now: datetime,
+        reason: str,
+        due: datetime | None = None,
+        subject: str | None = None,
+        key: str | None = None,
+    ) -> int | None:
         if key is None:
             key = f"{case.case_uid}:{kind}:{self.store.count_case_actions(case.case_id, kind) + 1}"
         action_id = self.store.enqueue_action(
@@ -286,7 +337,9 @@ class Orchestrator:
         if action_id is None:
             return None
         self.store.add_case_event(
-            case.case_id, now, "action_queued",
+            case.case_id,
+            now,
+            "action_queued",
             {"kind": kind, "action_id": action_id, "reason": reason, "due_at": (due or now).isoformat()},
         )
         if kind == "agent_followup":
@@ -297,12 +350,21 @@ class Orchestrator:
     def _episode_actions(self, case: Case, kind: str) -> list:
         return [a for a in self.store.case_actions(case.case_id, kind) if a.created_at >= case.active_since]
 
-    def _request(self, case: Case, kind: str, now: datetime, reason: str, alert: Alert | None = None) -> int | None:
+    def _request(
+        self, case: Case, kind: str, now: datetime, reason: str, alert: Alert | None = None
+    ) -> int | None:
         """Queue one action of ``kind`` for a case unless the case already has it in hand."""
-        base = {"case_uid": case.case_uid, "victim": case.victim_key, "typology": case.typology, "tier": case.tier}
+        base = {
+            "case_uid": case.case_uid,
+            "victim": case.victim_key,
+            "typology": case.typology,
+            "tier": case.tier,
+        }
         if kind == "voice_bot":
             if case.status != "open" or case.contact_state != "none":
-                self.store.add_case_event(case.case_id, now, "deduplicated", {"kind": kind, "contact_state": case.contact_state})
+                self.store.add_case_event(
+                    case.case_id, now, "deduplicated", {"kind": kind, "contact_state": case.contact_state}
+                )
                 return None
             self.store.update_case(case.case_id, contact_state="bot")
             payload = {**base, "script": self.policy.script_for(case.typology), "attempt": 1}
@@ -311,15 +373,23 @@ class Orchestrator:
             if self.store.open_agent_task(case.case_id) is not None:
                 self.store.add_case_event(case.case_id, now, "deduplicated", {"kind": kind})
                 return None
-            payload = {**base, "sla_minutes": self.policy.sla_for(case.tier).total_seconds() / 60, "reason": reason,
-                       "max_score": case.max_score}
+            payload = {
+                **base,
+                "sla_minutes": self.policy.sla_for(case.tier).total_seconds() / 60,
+                "reason": reason,
+                "max_score": case.max_score,
+            }
             return self._enqueue(case, kind, payload, now, reason)
         if kind == "officer_alert":
             if self._episode_actions(case, kind):
                 self.store.add_case_event(case.case_id, now, "deduplicated", {"kind": kind})
                 return None
-            payload = {**base, "reason": reason, "district": self.districts.get(case.victim_key),
-                       "message": f"Likely {case.typology or 'scam'} victim {case.victim_key}: please check on them."}
+            payload = {
+                **base,
+                "reason": reason,
+                "district": self.districts.get(case.victim_key),
+                "message": f"Likely {case.typology or 'scam'} victim {case.victim_key}: please check on them.",
+            }
             return self._enqueue(case, kind, payload, now, reason)
         if kind == "stop_payment":
             return self._request_stop_payment(case, now, reason, alert)
@@ -327,41 +397,78 @@ class Orchestrator:
             return self._request_number_review(case, now, reason, alert)
         raise ValueError(f"case {case.case_id}: unknown action kind {kind!r}")
 
-    def _request_stop_payment(self, case: Case, now: datetime, reason: str, alert: Alert | None) -> int | None:
+    def _request_stop_payment(
+        self, case: Case, now: datetime, reason: str, alert: Alert | None
+    ) -> int | None:
         if alert is None or not alert.payee_account or not alert.transfer_id or not alert.amount:
             if alert is not None:
-                self.store.add_case_event(case.case_id, now, "stop_payment_skipped", {"why": "no transfer to a payee in the decision", "event_id": alert.event_id})
+                self.store.add_case_event(
+                    case.case_id,
+                    now,
+                    "stop_payment_skipped",
+                    {"why": "no transfer to a payee in the decision", "event_id": alert.event_id},
+                )
             return None
         key = f"stop_payment:{alert.transfer_id}:{alert.payee_account}"
         account = alert.payee_account
         if self.store.action_by_key(key) is not None:
-            self.store.add_case_event(case.case_id, now, "deduplicated", {"kind": "stop_payment", "transfer_id": alert.transfer_id})
+            self.store.add_case_event(
+                case.case_id, now, "deduplicated", {"kind": "stop_payment", "transfer_id": alert.transfer_id}
+            )
             return None
         used = self.store.count_actions("stop_payment", account)
         if used >= self.policy.stop_payment_max_per_account:
-            self.store.add_case_event(case.case_id, now, "stop_payment_skipped",
-                                      {"why": "limit per payee account reached", "payee_account": account, "requests": used})
-            self.store.audit(now, "orchestrator", "stop_payment_limit", account, {"case_id": case.case_id, "transfer_id": alert.transfer_id})
+            self.store.add_case_event(
+                case.case_id,
+                now,
+                "stop_payment_skipped",
+                {"why": "limit per payee account reached", "payee_account": account, "requests": used},
+            )
+            self.store.audit(
+                now,
+                "orchestrator",
+                "stop_payment_limit",
+                account,
+                {"case_id": case.case_id, "transfer_id": alert.transfer_id},
+            )
             return None
         payload = {
             **{"case_uid": case.case_uid, "victim": case.victim_key, "typology": case.typology},
-            "payee_account": account, "payee_bank": alert.payee_bank, "amount": alert.amount,
-            "transfer_id": alert.transfer_id, "hold_hours": self.policy.stop_payment_hold.total_seconds() / 3600,
+            "payee_account": account,
+            "payee_bank": alert.payee_bank,
+            "amount": alert.amount,
+            "transfer_id": alert.transfer_id,
+            "hold_hours": self.policy.stop_payment_hold.total_seconds() / 3600,
         }
         return self._enqueue(case, "stop_payment", payload, now, reason, subject=account, key=key)
 
-    def _request_number_review(self, case: Case, now: datetime, reason: str, alert: Alert | None) -> int | None:
+    def _request_number_review(
+        self, case: Case, now: datetime, reason: str, alert: Alert | None
+    ) -> int | None:
         number = alert.entity_key if alert is not None else None
         if alert is None or not is_suspect_number(number, case.victim_key):
-            self.store.add_case_event(case.case_id, now, "number_review_skipped", {"why": "no suspect number in the decision", "entity_key": number})
+            self.store.add_case_event(
+                case.case_id,
+                now,
+                "number_review_skipped",
+                {"why": "no suspect number in the decision", "entity_key": number},
+            )
             return None
         key = f"block_number_review:{number}"
         if self.store.action_by_key(key) is not None:
             # One review per number, however many victims it called.
-            self.store.add_case_event(case.case_id, now, "deduplicated", {"kind": "block_number_review", "number": number})
+            self.store.add_case_event(
+                case.case_id, now, "deduplicated", {"kind": "block_number_review", "number": number}
+            )
             return None
-        payload = {"number": number, "victim": case.victim_key, "typology": case.typology, "rule": alert.rule,
-                   "score": alert.score, "reasons": list(alert.reasons)}
+        payload = {
+            "number": number,
+            "victim": case.victim_key,
+            "typology": case.typology,
+            "rule": alert.rule,
+            "score": alert.score,
+            "reasons": list(alert.reasons),
+        }
         return self._enqueue(case, "block_number_review", payload, now, reason, subject=number, key=key)
 
     # -- outcomes and timers ---------------------------------------------------------------
@@ -387,21 +494,41 @@ class Orchestrator:
                 self.store.update_agent_task(task.task_id, breached_at=now)
                 case = self.store.get_case(task.case_id)
                 late = (now - task.due_at).total_seconds() / 60
-                self.store.add_case_event(case.case_id, now, "agent_sla_breached", {"task_id": task.task_id, "due_at": task.due_at.isoformat()})
-                self.store.audit(now, "orchestrator", "agent_sla_breached", case.case_uid, {"task_id": task.task_id, "minutes_late": late})
+                self.store.add_case_event(
+                    case.case_id,
+                    now,
+                    "agent_sla_breached",
+                    {"task_id": task.task_id, "due_at": task.due_at.isoformat()},
+                )
+                self.store.audit(
+                    now,
+                    "orchestrator",
+                    "agent_sla_breached",
+                    case.case_uid,
+                    {"task_id": task.task_id, "minutes_late": late},
+                )
                 report.sla_breaches += 1
                 for kind in self.policy.on_sla_breach:
                     if kind == "agent_followup":
                         continue  # The case is already in the agents' queue; breaching it again cannot help.
-                    if self._request(self.store.get_case(case.case_id), kind, now, "agent SLA breached") is not None:
+                    if (
+                        self._request(self.store.get_case(case.case_id), kind, now, "agent SLA breached")
+                        is not None
+                    ):
                         report.actions[kind] += 1
         return report
 
     def _react(self, outcome: Outcome, now: datetime, report: TickReport) -> None:
         case = self.store.get_case(outcome.case_id)
-        detail = {k: v for k, v in outcome.detail.items() if k in ("amount_held", "duplicate", "script", "note")}
-        self.store.add_case_event(case.case_id, outcome.at, f"{outcome.source}_outcome",
-                                  {"outcome": outcome.outcome, "action_id": outcome.action_id, **detail})
+        detail = {
+            k: v for k, v in outcome.detail.items() if k in ("amount_held", "duplicate", "script", "note")
+        }
+        self.store.add_case_event(
+            case.case_id,
+            outcome.at,
+            f"{outcome.source}_outcome",
+            {"outcome": outcome.outcome, "action_id": outcome.action_id, **detail},
+        )
         if outcome.source == "voice_bot":
             self._on_bot(case, outcome, now, report)
         elif outcome.source == "stop_payment" and (outcome.amount_held or 0) > 0:
@@ -409,7 +536,9 @@ class Orchestrator:
             if account is None and outcome.action_id is not None:
                 account = self.store.get_action(outcome.action_id).subject
             if account:
-                report.labels += self.store.add_labels(labels_from_bank(case.case_uid, case.case_id, account, case.typology, outcome.at))
+                report.labels += self.store.add_labels(
+                    labels_from_bank(case.case_uid, case.case_id, account, case.typology, outcome.at)
+                )
         elif outcome.source == "agent":
             self._on_agent(case, outcome, now, report)
 
@@ -432,12 +561,20 @@ class Orchestrator:
         if len(calls) <= self.policy.max_redials:
             due = outcome.at + self.policy.redial_interval
             payload = {**calls[-1].payload, "attempt": len(calls) + 1, "previous": outcome.outcome}
-            if self._enqueue(case, "voice_bot", payload, now, f"re-dial after {outcome.outcome}", due=due) is not None:
+            if (
+                self._enqueue(case, "voice_bot", payload, now, f"re-dial after {outcome.outcome}", due=due)
+                is not None
+            ):
                 report.redials += 1
                 report.actions["voice_bot"] += 1
             return
         self.store.update_case(case.case_id, contact_state="agent")
-        if self._request(self.store.get_case(case.case_id), "agent_followup", now, f"bot failed {len(calls)} times") is not None:
+        if (
+            self._request(
+                self.store.get_case(case.case_id), "agent_followup", now, f"bot failed {len(calls)} times"
+            )
+            is not None
+        ):
             report.agent_escalations += 1
             report.actions["agent_followup"] += 1
 
@@ -446,9 +583,19 @@ class Orchestrator:
         if disposition != "unreachable" and case.first_contact_at is None:
             self.store.update_case(case.case_id, first_contact_at=outcome.at)
         alerts = self.store.case_alerts(case.case_id)
-        report.labels += self.store.add_labels(labels_from_disposition(case.case_uid, case.case_id, alerts, disposition, outcome.at))
+        report.labels += self.store.add_labels(
+            labels_from_disposition(case.case_uid, case.case_id, alerts, disposition, outcome.at)
+        )
         if disposition == "unreachable" and self.policy.officer_on_unreachable:
-            if self._request(self.store.get_case(case.case_id), "officer_alert", now, "agent could not reach the victim") is not None:
+            if (
+                self._request(
+                    self.store.get_case(case.case_id),
+                    "officer_alert",
+                    now,
+                    "agent could not reach the victim",
+                )
+                is not None
+            ):
                 report.actions["officer_alert"] += 1
         if case.status == "open":
             self._close(case, disposition, outcome.at, report)
@@ -456,26 +603,40 @@ class Orchestrator:
     def _close(self, case: Case, resolution: str, at: datetime, report: TickReport) -> None:
         self.store.update_case(case.case_id, status="closed", closed_at=at, resolution=resolution)
         cancelled = self.store.cancel_pending(case.case_id, "voice_bot", f"case closed: {resolution}", at)
-        self.store.add_case_event(case.case_id, at, "closed", {"resolution": resolution, "redials_cancelled": cancelled})
+        self.store.add_case_event(
+            case.case_id, at, "closed", {"resolution": resolution, "redials_cancelled": cancelled}
+        )
         report.cases_closed += 1
 
     # -- outcomes from outside -------------------------------------------------------------
-    def record_outcome(self, action_id: int, outcome: str, *, at: datetime | None = None,
-                       detail: dict[str, Any] | None = None, amount_held: float | None = None) -> TickReport:
+    def record_outcome(
+        self,
+        action_id: int,
+        outcome: str,
+        *,
+        at: datetime | None = None,
+        detail: dict[str, Any] | None = None,
+        amount_held: float | None = None,
+    ) -> TickReport:
         """Record a late answer to a delivered action (a bot platform's call result, a bank's
         confirmation) and react to it at once. Recording the same answer twice is harmless."""
         at = at or self.clock.now()
         action = self.store.get_action(action_id)
         key = f"{action.idempotency_key}:answer:{outcome}"
-        self.store.add_outcome(Outcome(key, action.case_id, action.kind, outcome, at, action_id, detail or {}, amount_held))
+        self.store.add_outcome(
+            Outcome(key, action.case_id, action.kind, outcome, at, action_id, detail or {}, amount_held)
+        )
         return self.tick()
 
-    def record_agent_disposition(self, case_id: int, disposition: str, *, at: datetime | None = None,
-                                 note: str | None = None) -> TickReport:
+    def record_agent_disposition(
+        self, case_id: int, disposition: str, *, at: datetime | None = None, note: str | None = None
+    ) -> TickReport:
         """Record how a human agent closed a case (prevented, victim confirmed scam, false alarm,
         unreachable), close its agent task, and react (labels, officer alert, case closure)."""
         if disposition not in AGENT_DISPOSITIONS:
-            raise ValueError(f"case {case_id}: disposition {disposition!r} must be one of {list(AGENT_DISPOSITIONS)}")
+            raise ValueError(
+                f"case {case_id}: disposition {disposition!r} must be one of {list(AGENT_DISPOSITIONS)}"
+            )
         at = at or self.clock.now()
         with self.store.transaction():
             case = self.store.get_case(case_id)
@@ -484,7 +645,14 @@ class Orchestrator:
             if task is not None:
                 self.store.update_agent_task(task.task_id, status="done", disposition=disposition, done_at=at)
             self.store.add_outcome(
-                Outcome(f"{case.case_uid}:agent:{task_part}", case_id, "agent", disposition, at,
-                        task.action_id if task else None, {"note": note} if note else {})
+                Outcome(
+                    f"{case.case_uid}:agent:{task_part}",
+                    case_id,
+                    "agent",
+                    disposition,
+                    at,
+                    task.action_id if task else None,
+                    {"note": note} if note else {},
+                )
             )
         return self.tick()

@@ -19,6 +19,7 @@ import tomllib
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
+
 from fraud_brain.store.models import ACTION_KINDS, TIERS
 
 DEFAULT_POLICY_PATH = Path(__file__).with_name("policy.toml")
@@ -66,7 +67,11 @@ class EscalationPolicy:
     redial_interval: timedelta = timedelta(minutes=5)
     max_redials: int = 3
     agent_sla: dict[str, timedelta] = field(
-        default_factory=lambda: {"minute": timedelta(minutes=10), "hour": timedelta(minutes=60), "same_day": timedelta(minutes=480)}
+        default_factory=lambda: {
+            "minute": timedelta(minutes=10),
+            "hour": timedelta(minutes=60),
+            "same_day": timedelta(minutes=480),
+        }
     )
     on_sla_breach: tuple[str, ...] = ("officer_alert",)
     officer_on_unreachable: bool = True
@@ -107,8 +112,11 @@ _SCHEMA: dict[str, dict[str, type | tuple[type, ...]]] = {
     "stop_payment": {"max_per_account": int, "hold_hours": (int, float)},
     "scripts": {},
     "outbox": {
-        "lease_seconds": (int, float), "max_attempts": int, "backoff_seconds": (int, float),
-        "backoff_cap_seconds": (int, float), "jitter": (int, float),
+        "lease_seconds": (int, float),
+        "max_attempts": int,
+        "backoff_seconds": (int, float),
+        "backoff_cap_seconds": (int, float),
+        "jitter": (int, float),
     },
 }
 
@@ -175,14 +183,22 @@ def parse_policy(text: str, source: str = "<policy>") -> EscalationPolicy:
     sla = dict(defaults.agent_sla)
     for tier, minutes in get("agent", "sla_minutes", {}).items():
         if tier not in TIERS:
-            raise fail("agent", "sla_minutes", f"sla_minutes has unknown tier {tier!r}; expected one of {list(TIERS)}")
+            raise fail(
+                "agent",
+                "sla_minutes",
+                f"sla_minutes has unknown tier {tier!r}; expected one of {list(TIERS)}",
+            )
         if isinstance(minutes, bool) or not isinstance(minutes, (int, float)) or minutes <= 0:
             raise fail("agent", "sla_minutes", f"sla_minutes.{tier} must be a number > 0, got {minutes!r}")
         sla[tier] = timedelta(minutes=minutes)
     on_breach = tuple(get("agent", "on_sla_breach", list(defaults.on_sla_breach)))
     for kind in on_breach:
         if kind not in ACTION_KINDS:
-            raise fail("agent", "on_sla_breach", f"on_sla_breach has unknown action {kind!r}; expected one of {list(ACTION_KINDS)}")
+            raise fail(
+                "agent",
+                "on_sla_breach",
+                f"on_sla_breach has unknown action {kind!r}; expected one of {list(ACTION_KINDS)}",
+            )
     tiers = tuple(get("fan_out", "tiers", list(defaults.fan_out_tiers)))
     for tier in tiers:
         if tier not in TIERS:
@@ -205,7 +221,9 @@ def parse_policy(text: str, source: str = "<policy>") -> EscalationPolicy:
         value = get(section, key, None)
         if value is None:
             return default
-        return timedelta(**{unit: positive(section, key, float(value), allow_zero=(key == "cooldown_minutes"))})
+        return timedelta(
+            **{unit: positive(section, key, float(value), allow_zero=(key == "cooldown_minutes"))}
+        )
 
     return EscalationPolicy(
         episode_gap=minutes("episode", "gap_hours", defaults.episode_gap, "hours"),
@@ -231,7 +249,14 @@ def parse_policy(text: str, source: str = "<policy>") -> EscalationPolicy:
 
 
 def _type_name(expected: type | tuple[type, ...]) -> str:
-    names = {int: "an integer", float: "a number", bool: "true/false", dict: "a table", list: "a list", str: "a string"}
+    names = {
+        int: "an integer",
+        float: "a number",
+        bool: "true/false",
+        dict: "a table",
+        list: "a list",
+        str: "a string",
+    }
     if isinstance(expected, tuple):
         return "a number" if set(expected) == {int, float} else " or ".join(names[t] for t in expected)
     return names[expected]

@@ -30,7 +30,9 @@ def cases_by(store: Repository, column: str) -> pl.DataFrame:
     if cases.height == 0:
         return pl.DataFrame(schema={column: pl.String, "cases": pl.UInt32})
     return (
-        cases.group_by(column).agg(pl.len().alias("cases")).sort(["cases", column], descending=[True, False], nulls_last=True)
+        cases.group_by(column)
+        .agg(pl.len().alias("cases"))
+        .sort(["cases", column], descending=[True, False], nulls_last=True)
     )
 
 
@@ -43,7 +45,9 @@ def actions_by_kind_outcome(store: Repository) -> pl.DataFrame:
     """
     actions = store.table("actions")
     if actions.height == 0:
-        return pl.DataFrame(schema={"kind": pl.String, "status": pl.String, "outcome": pl.String, "actions": pl.UInt32})
+        return pl.DataFrame(
+            schema={"kind": pl.String, "status": pl.String, "outcome": pl.String, "actions": pl.UInt32}
+        )
     return (
         actions.group_by(["kind", "status", "outcome"])
         .agg(pl.len().alias("actions"))
@@ -78,7 +82,9 @@ def time_to_first_contact(store: Repository) -> pl.DataFrame:
         return pl.DataFrame(schema={"case_id": pl.Int64, "minutes": pl.Float64})
     return cases.filter(pl.col("first_contact_at").is_not_null()).select(
         pl.col("case_id").cast(pl.Int64),
-        ((pl.col("first_contact_at") - pl.col("opened_at")).dt.total_milliseconds() / 60_000).alias("minutes"),
+        ((pl.col("first_contact_at") - pl.col("opened_at")).dt.total_milliseconds() / 60_000).alias(
+            "minutes"
+        ),
     )
 
 

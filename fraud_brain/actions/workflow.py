@@ -27,7 +27,7 @@ from fraud_brain.actions.adapters.base import Adapter
 from fraud_brain.actions.adapters.simulators import simulated_adapters
 from fraud_brain.actions.agent_desk import SimulatedAgentDesk
 from fraud_brain.actions.clock import ManualClock
-from fraud_brain.actions.dispatcher import DispatchReport, Dispatcher
+from fraud_brain.actions.dispatcher import Dispatcher, DispatchReport
 from fraud_brain.actions.orchestrator import IngestReport, Orchestrator
 from fraud_brain.actions.policy import EscalationPolicy
 from fraud_brain.store.base import Repository
@@ -71,7 +71,9 @@ def replay(
     first = min(times)
     clock = ManualClock(first)
     orchestrator = Orchestrator(store, policy, clock, districts)
-    dispatcher = Dispatcher(store, adapters or simulated_adapters(seed), clock, orchestrator.policy.outbox, seed=seed)
+    dispatcher = Dispatcher(
+        store, adapters or simulated_adapters(seed), clock, orchestrator.policy.outbox, seed=seed
+    )
     desk = desk or SimulatedAgentDesk(seed=seed)
     end = max(times) + drain
     index, total = 0, ordered.height
@@ -101,7 +103,9 @@ def replay(
 
 
 def _idle(store: Repository) -> bool:
-    return store.next_wakeup() is None and not store.open_agent_tasks() and not store.unhandled_outcomes(limit=1)
+    return (
+        store.next_wakeup() is None and not store.open_agent_tasks() and not store.unhandled_outcomes(limit=1)
+    )
 
 
 def _fold_ingest(total: IngestReport, batch: IngestReport) -> None:

@@ -13,7 +13,9 @@ actions_app = typer.Typer(
     no_args_is_help=True,
 )
 
-DB_OPTION = typer.Option(Path("out/actions.db"), "--db", help="The SQLite store of alerts, cases and actions.")
+DB_OPTION = typer.Option(
+    Path("out/actions.db"), "--db", help="The SQLite store of alerts, cases and actions."
+)
 
 
 def _policy(path: Path | None):  # noqa: ANN202 - typed in fraud_brain.actions.policy
@@ -34,7 +36,9 @@ def replay_command(
     seed: int = typer.Option(0, help="Seed of the simulated bot, bank and agents."),
     step_minutes: float = typer.Option(1.0, help="Simulated time step."),
     drain_hours: float = typer.Option(6.0, help="Keep timers running this long after the last decision."),
-    subscribers: Path | None = typer.Option(None, help="Subscriber file: victims' districts for officer alerts."),
+    subscribers: Path | None = typer.Option(
+        None, help="Subscriber file: victims' districts for officer alerts."
+    ),
 ) -> None:
     """Replay decisions on a simulated clock through cases, escalations and the simulators; print the report."""
     from datetime import timedelta
@@ -61,12 +65,22 @@ def replay_command(
     db.parent.mkdir(parents=True, exist_ok=True)
     # A simulation: WAL without an fsync per commit still survives a crash of this process.
     store = SQLiteRepository(db, synchronous="NORMAL")
-    with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed:,}/{task.total:,}"),
-                  TimeElapsedColumn(), console=console) as progress:
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed:,}/{task.total:,}"),
+        TimeElapsedColumn(),
+        console=console,
+    ) as progress:
         task = progress.add_task("decisions", total=frame.height)
         result = replay(
-            frame, store, policy=_policy(policy), seed=seed, step=timedelta(minutes=step_minutes),
-            drain=timedelta(hours=drain_hours), progress=lambda done, total: progress.update(task, completed=done),
+            frame,
+            store,
+            policy=_policy(policy),
+            seed=seed,
+            step=timedelta(minutes=step_minutes),
+            drain=timedelta(hours=drain_hours),
+            progress=lambda done, total: progress.update(task, completed=done),
             districts=districts,
         )
     for message in result.ingested.rejected[:20]:
@@ -79,12 +93,20 @@ def replay_command(
 @actions_app.command("dispatch")
 def dispatch_command(
     db: Path = DB_OPTION,
-    webhook: str | None = typer.Option(None, help="Send every action kind to this webhook URL (default: simulators)."),
-    secret_env: str = typer.Option("FRAUD_BRAIN_WEBHOOK_SECRET", help="Environment variable holding the signing secret."),
+    webhook: str | None = typer.Option(
+        None, help="Send every action kind to this webhook URL (default: simulators)."
+    ),
+    secret_env: str = typer.Option(
+        "FRAUD_BRAIN_WEBHOOK_SECRET", help="Environment variable holding the signing secret."
+    ),
     policy: Path | None = typer.Option(None, help="Escalation policy TOML (lease and retry settings)."),
     seed: int = typer.Option(0, help="Seed of the simulators."),
-    wait_seconds: float = typer.Option(0.0, help="Also wait for actions falling due within this many seconds."),
-    follow: bool = typer.Option(False, help="Keep running: react, fire timers and deliver every second until Ctrl-C."),
+    wait_seconds: float = typer.Option(
+        0.0, help="Also wait for actions falling due within this many seconds."
+    ),
+    follow: bool = typer.Option(
+        False, help="Keep running: react, fire timers and deliver every second until Ctrl-C."
+    ),
 ) -> None:
     """Deliver every due action in the outbox (and re-deliver expired leases), then react to the answers."""
     from rich.console import Console
@@ -125,7 +147,9 @@ def dispatch_command(
                 clock.sleep(1.0)
         except KeyboardInterrupt:
             pass
-    console.print(f"claimed {report.claimed}, done {report.done}, retrying {report.retrying}, dead {report.dead}")
+    console.print(
+        f"claimed {report.claimed}, done {report.done}, retrying {report.retrying}, dead {report.dead}"
+    )
     console.print(f"outbox now: {store.action_status_counts()}")
 
 
@@ -161,8 +185,10 @@ def case_command(case_id: int = typer.Argument(..., help="The case id."), db: Pa
         typer.echo(f"✗ {error.args[0]}", err=True)
         raise typer.Exit(1) from None
     console = Console()
-    console.print(f"case {case.case_id} ({case.case_uid}) victim {case.victim_key}: {case.status}"
-                  f"{' — ' + case.resolution if case.resolution else ''}, tier {case.tier}, typology {case.typology or '-'}")
+    console.print(
+        f"case {case.case_id} ({case.case_uid}) victim {case.victim_key}: {case.status}"
+        f"{' — ' + case.resolution if case.resolution else ''}, tier {case.tier}, typology {case.typology or '-'}"
+    )
     table = Table(title="timeline")
     for column in ("at", "event", "detail"):
         table.add_column(column, overflow="fold")
@@ -173,8 +199,14 @@ def case_command(case_id: int = typer.Argument(..., help="The case id."), db: Pa
     for column in ("id", "kind", "status", "attempts", "outcome", "key"):
         actions.add_column(column)
     for action in store.case_actions(case_id):
-        actions.add_row(str(action.action_id), action.kind, action.status, str(action.attempts), action.outcome or "-",
-                        action.idempotency_key)
+        actions.add_row(
+            str(action.action_id),
+            action.kind,
+            action.status,
+            str(action.attempts),
+            action.outcome or "-",
+            action.idempotency_key,
+        )
     console.print(actions)
 
 
@@ -188,7 +220,9 @@ def labels_command(
     from fraud_brain.io import write_frame
     from fraud_brain.store import SQLiteRepository
 
-    frame = SQLiteRepository(db).labels_since(since.replace(tzinfo=timezone.utc) if since.tzinfo is None else since)
+    frame = SQLiteRepository(db).labels_since(
+        since.replace(tzinfo=timezone.utc) if since.tzinfo is None else since
+    )
     write_frame(frame, out)
     typer.echo(f"{frame.height:,} label(s) written to {out}")
 

@@ -74,7 +74,9 @@ class Repository(ABC):
         """The alerts of a case in time order."""
 
     @abstractmethod
-    def add_case_event(self, case_id: int, at: datetime, kind: str, detail: dict[str, Any] | None = None) -> None:
+    def add_case_event(
+        self, case_id: int, at: datetime, kind: str, detail: dict[str, Any] | None = None
+    ) -> None:
         """Append an entry to a case timeline."""
 
     @abstractmethod
@@ -174,7 +176,9 @@ class Repository(ABC):
         """Labels known at or after ``since``, typed like :data:`fraud_brain.schema.LABELS`."""
 
     @abstractmethod
-    def audit(self, at: datetime, actor: str, op: str, subject: str, detail: dict[str, Any] | None = None) -> None:
+    def audit(
+        self, at: datetime, actor: str, op: str, subject: str, detail: dict[str, Any] | None = None
+    ) -> None:
         """Append to the audit log."""
 
     @abstractmethod

@@ -42,8 +42,16 @@ from fraud_brain.store.models import (
 
 _TABLES = ("alerts", "cases", "case_events", "actions", "outcomes", "agent_tasks", "labels", "audit_log")
 _CASE_FIELDS = {
-    "status", "tier", "typology", "active_since", "last_alert_at", "max_score", "contact_state",
-    "closed_at", "resolution", "first_contact_at",
+    "status",
+    "tier",
+    "typology",
+    "active_since",
+    "last_alert_at",
+    "max_score",
+    "contact_state",
+    "closed_at",
+    "resolution",
+    "first_contact_at",
 }
 _TASK_FIELDS = {"status", "breached_at", "disposition", "done_at"}
 
@@ -86,7 +94,14 @@ class SQLiteRepository(Repository):
     {}
     """
 
-    def __init__(self, path: str | Path, *, migrate: bool = True, synchronous: str = "FULL", busy_timeout_ms: int = 10_000):
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        migrate: bool = True,
+        synchronous: str = "FULL",
+        busy_timeout_ms: int = 10_000,
+    ):
         self.path = str(path)
         self._conn = sqlite3.connect(self.path, isolation_level=None, timeout=busy_timeout_ms / 1000)
         self._conn.row_factory = sqlite3.Row
@@ -94,7 +109,9 @@ class SQLiteRepository(Repository):
         if self.path != ":memory:":
             self._switch_to_wal(busy_timeout_ms / 1000)
         if synchronous.upper() not in ("OFF", "NORMAL", "FULL", "EXTRA"):
-            raise ValueError(f"store {self.path}: synchronous must be OFF/NORMAL/FULL/EXTRA, not {synchronous!r}")
+            raise ValueError(
+                f"store {self.path}: synchronous must be OFF/NORMAL/FULL/EXTRA, not {synchronous!r}"
+            )
         self._conn.execute(f"PRAGMA synchronous={synchronous.upper()}")
         self._conn.execute("PRAGMA foreign_keys=ON")
         self._conn.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
@@ -188,10 +205,24 @@ class SQLiteRepository(Repository):
             "entity_key, typology, mode, score, reasons, payee_account, payee_bank, amount, transfer_id, "
             "case_id, received_at_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
-                alert.event_id, alert.rule, to_ms(alert.time), alert.priority, alert.tier,
-                _json(list(alert.actions)), alert.victim_key, alert.entity_key, alert.typology, alert.mode,
-                alert.score, _json(list(alert.reasons)), alert.payee_account, alert.payee_bank, alert.amount,
-                alert.transfer_id, alert.case_id, to_ms(received_at),
+                alert.event_id,
+                alert.rule,
+                to_ms(alert.time),
+                alert.priority,
+                alert.tier,
+                _json(list(alert.actions)),
+                alert.victim_key,
+                alert.entity_key,
+                alert.typology,
+                alert.mode,
+                alert.score,
+                _json(list(alert.reasons)),
+                alert.payee_account,
+                alert.payee_bank,
+                alert.amount,
+                alert.transfer_id,
+                alert.case_id,
+                to_ms(received_at),
             ),
         )
         return int(cur.lastrowid) if cur.rowcount else None
@@ -202,12 +233,21 @@ class SQLiteRepository(Repository):
     @staticmethod
     def _case(row: sqlite3.Row) -> Case:
         return Case(
-            case_id=row["case_id"], case_uid=row["case_uid"], victim_key=row["victim_key"],
-            status=row["status"], tier=row["tier"], typology=row["typology"], rule=row["rule"],
-            opened_at=from_ms(row["opened_at_ms"]), active_since=from_ms(row["active_since_ms"]),
-            last_alert_at=from_ms(row["last_alert_at_ms"]), max_score=row["max_score"],
-            contact_state=row["contact_state"], closed_at=_opt_dt(row["closed_at_ms"]),
-            resolution=row["resolution"], first_contact_at=_opt_dt(row["first_contact_at_ms"]),
+            case_id=row["case_id"],
+            case_uid=row["case_uid"],
+            victim_key=row["victim_key"],
+            status=row["status"],
+            tier=row["tier"],
+            typology=row["typology"],
+            rule=row["rule"],
+            opened_at=from_ms(row["opened_at_ms"]),
+            active_since=from_ms(row["active_since_ms"]),
+            last_alert_at=from_ms(row["last_alert_at_ms"]),
+            max_score=row["max_score"],
+            contact_state=row["contact_state"],
+            closed_at=_opt_dt(row["closed_at_ms"]),
+            resolution=row["resolution"],
+            first_contact_at=_opt_dt(row["first_contact_at_ms"]),
         )
 
     def latest_case(self, victim_key: str) -> Case | None:
@@ -229,9 +269,20 @@ class SQLiteRepository(Repository):
             "last_alert_at_ms, max_score, contact_state, closed_at_ms, resolution, first_contact_at_ms) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
-                case.case_uid, case.victim_key, case.status, case.tier, case.typology, case.rule,
-                to_ms(case.opened_at), to_ms(case.active_since), to_ms(case.last_alert_at), case.max_score,
-                case.contact_state, _opt_ms(case.closed_at), case.resolution, _opt_ms(case.first_contact_at),
+                case.case_uid,
+                case.victim_key,
+                case.status,
+                case.tier,
+                case.typology,
+                case.rule,
+                to_ms(case.opened_at),
+                to_ms(case.active_since),
+                to_ms(case.last_alert_at),
+                case.max_score,
+                case.contact_state,
+                _opt_ms(case.closed_at),
+                case.resolution,
+                _opt_ms(case.first_contact_at),
             ),
         )
         return self.get_case(int(cur.lastrowid))
@@ -248,17 +299,31 @@ class SQLiteRepository(Repository):
         ).fetchall()
         return [
             Alert(
-                event_id=r["event_id"], time=from_ms(r["time_ms"]), rule=r["rule"], priority=r["priority"],
-                tier=r["tier"], actions=tuple(json.loads(r["actions"])), victim_key=r["victim_key"],
-                entity_key=r["entity_key"], typology=r["typology"], mode=r["mode"], score=r["score"],
-                reasons=tuple(json.loads(r["reasons"])), payee_account=r["payee_account"],
-                payee_bank=r["payee_bank"], amount=r["amount"], transfer_id=r["transfer_id"],
-                alert_id=r["alert_id"], case_id=r["case_id"],
+                event_id=r["event_id"],
+                time=from_ms(r["time_ms"]),
+                rule=r["rule"],
+                priority=r["priority"],
+                tier=r["tier"],
+                actions=tuple(json.loads(r["actions"])),
+                victim_key=r["victim_key"],
+                entity_key=r["entity_key"],
+                typology=r["typology"],
+                mode=r["mode"],
+                score=r["score"],
+                reasons=tuple(json.loads(r["reasons"])),
+                payee_account=r["payee_account"],
+                payee_bank=r["payee_bank"],
+                amount=r["amount"],
+                transfer_id=r["transfer_id"],
+                alert_id=r["alert_id"],
+                case_id=r["case_id"],
             )
             for r in rows
         ]
 
-    def add_case_event(self, case_id: int, at: datetime, kind: str, detail: dict[str, Any] | None = None) -> None:
+    def add_case_event(
+        self, case_id: int, at: datetime, kind: str, detail: dict[str, Any] | None = None
+    ) -> None:
         self._conn.execute(
             "INSERT INTO case_events (case_id, at_ms, kind, detail) VALUES (?, ?, ?, ?)",
             (case_id, to_ms(at), kind, _json(detail or {})),
@@ -274,12 +339,21 @@ class SQLiteRepository(Repository):
     @staticmethod
     def _action(row: sqlite3.Row) -> Action:
         return Action(
-            action_id=row["action_id"], case_id=row["case_id"], kind=row["kind"],
-            idempotency_key=row["idempotency_key"], payload=json.loads(row["payload"]), status=row["status"],
-            attempts=row["attempts"], next_attempt_at=from_ms(row["next_attempt_at_ms"]),
-            created_at=from_ms(row["created_at_ms"]), subject=row["subject"],
-            leased_until=_opt_dt(row["leased_until_ms"]), lease_token=row["lease_token"],
-            last_error=row["last_error"], outcome=row["outcome"], result=json.loads(row["result"]),
+            action_id=row["action_id"],
+            case_id=row["case_id"],
+            kind=row["kind"],
+            idempotency_key=row["idempotency_key"],
+            payload=json.loads(row["payload"]),
+            status=row["status"],
+            attempts=row["attempts"],
+            next_attempt_at=from_ms(row["next_attempt_at_ms"]),
+            created_at=from_ms(row["created_at_ms"]),
+            subject=row["subject"],
+            leased_until=_opt_dt(row["leased_until_ms"]),
+            lease_token=row["lease_token"],
+            last_error=row["last_error"],
+            outcome=row["outcome"],
+            result=json.loads(row["result"]),
             done_at=_opt_dt(row["done_at_ms"]),
         )
 
@@ -288,8 +362,14 @@ class SQLiteRepository(Repository):
             "INSERT OR IGNORE INTO actions (case_id, kind, idempotency_key, subject, payload, status, "
             "next_attempt_at_ms, created_at_ms, updated_at_ms) VALUES (?, ?, ?, ?, ?, 'pending', ?, ?, ?)",
             (
-                action.case_id, action.kind, action.idempotency_key, action.subject, _json(action.payload),
-                to_ms(action.due_at), to_ms(now), to_ms(now),
+                action.case_id,
+                action.kind,
+                action.idempotency_key,
+                action.subject,
+                _json(action.payload),
+                to_ms(action.due_at),
+                to_ms(now),
+                to_ms(now),
             ),
         )
         return int(cur.lastrowid) if cur.rowcount else None
@@ -301,12 +381,16 @@ class SQLiteRepository(Repository):
         return self._action(row)
 
     def action_by_key(self, idempotency_key: str) -> Action | None:
-        row = self._conn.execute("SELECT * FROM actions WHERE idempotency_key = ?", (idempotency_key,)).fetchone()
+        row = self._conn.execute(
+            "SELECT * FROM actions WHERE idempotency_key = ?", (idempotency_key,)
+        ).fetchone()
         return None if row is None else self._action(row)
 
     def case_actions(self, case_id: int, kind: str | None = None) -> list[Action]:
         if kind is None:
-            rows = self._conn.execute("SELECT * FROM actions WHERE case_id = ? ORDER BY action_id", (case_id,))
+            rows = self._conn.execute(
+                "SELECT * FROM actions WHERE case_id = ? ORDER BY action_id", (case_id,)
+            )
         else:
             rows = self._conn.execute(
                 "SELECT * FROM actions WHERE case_id = ? AND kind = ? ORDER BY action_id", (case_id, kind)
@@ -314,7 +398,9 @@ class SQLiteRepository(Repository):
         return [self._action(r) for r in rows.fetchall()]
 
     def count_case_actions(self, case_id: int, kind: str) -> int:
-        row = self._conn.execute("SELECT COUNT(*) FROM actions WHERE case_id = ? AND kind = ?", (case_id, kind)).fetchone()
+        row = self._conn.execute(
+            "SELECT COUNT(*) FROM actions WHERE case_id = ? AND kind = ?", (case_id, kind)
+        ).fetchone()
         return int(row[0])
 
     def count_actions(self, kind: str, subject: str) -> int:
@@ -328,8 +414,11 @@ class SQLiteRepository(Repository):
         with self.transaction():
             # One indexed range query per state (an OR across states would scan the whole outbox).
             due: list[tuple[int, int]] = []
-            for status, column in (("pending", "next_attempt_at_ms"), ("failed", "next_attempt_at_ms"),
-                                   ("in_flight", "leased_until_ms")):
+            for status, column in (
+                ("pending", "next_attempt_at_ms"),
+                ("failed", "next_attempt_at_ms"),
+                ("in_flight", "leased_until_ms"),
+            ):
                 due += self._conn.execute(
                     f"SELECT next_attempt_at_ms, action_id FROM actions WHERE status = ? AND {column} <= ? "
                     f"ORDER BY {column} LIMIT ?",
@@ -345,7 +434,8 @@ class SQLiteRepository(Repository):
                 (to_ms(lease_until), token, now_ms, *ids),
             )
             rows = self._conn.execute(
-                f"SELECT * FROM actions WHERE action_id IN ({marks}) ORDER BY next_attempt_at_ms, action_id", ids
+                f"SELECT * FROM actions WHERE action_id IN ({marks}) ORDER BY next_attempt_at_ms, action_id",
+                ids,
             ).fetchall()
         return [self._action(r) for r in rows]
 
@@ -385,8 +475,11 @@ class SQLiteRepository(Repository):
     def next_wakeup(self) -> datetime | None:
         times = [
             self._conn.execute(f"SELECT MIN({column}) FROM actions WHERE status = ?", (status,)).fetchone()[0]
-            for status, column in (("pending", "next_attempt_at_ms"), ("failed", "next_attempt_at_ms"),
-                                   ("in_flight", "leased_until_ms"))
+            for status, column in (
+                ("pending", "next_attempt_at_ms"),
+                ("failed", "next_attempt_at_ms"),
+                ("in_flight", "leased_until_ms"),
+            )
         ]
         known = [t for t in times if t is not None]
         return from_ms(min(known)) if known else None
@@ -401,8 +494,15 @@ class SQLiteRepository(Repository):
             "INSERT OR IGNORE INTO outcomes (key, case_id, action_id, source, outcome, at_ms, detail, amount_held, "
             "handled) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
-                outcome.key, outcome.case_id, outcome.action_id, outcome.source, outcome.outcome,
-                to_ms(outcome.at), _json(outcome.detail), outcome.amount_held, int(outcome.handled),
+                outcome.key,
+                outcome.case_id,
+                outcome.action_id,
+                outcome.source,
+                outcome.outcome,
+                to_ms(outcome.at),
+                _json(outcome.detail),
+                outcome.amount_held,
+                int(outcome.handled),
             ),
         )
         return int(cur.lastrowid) if cur.rowcount else None
@@ -413,9 +513,16 @@ class SQLiteRepository(Repository):
         ).fetchall()
         return [
             Outcome(
-                key=r["key"], case_id=r["case_id"], source=r["source"], outcome=r["outcome"], at=from_ms(r["at_ms"]),
-                action_id=r["action_id"], detail=json.loads(r["detail"]), amount_held=r["amount_held"],
-                outcome_id=r["outcome_id"], handled=bool(r["handled"]),
+                key=r["key"],
+                case_id=r["case_id"],
+                source=r["source"],
+                outcome=r["outcome"],
+                at=from_ms(r["at_ms"]),
+                action_id=r["action_id"],
+                detail=json.loads(r["detail"]),
+                amount_held=r["amount_held"],
+                outcome_id=r["outcome_id"],
+                handled=bool(r["handled"]),
             )
             for r in rows
         ]
@@ -426,9 +533,14 @@ class SQLiteRepository(Repository):
     @staticmethod
     def _task(row: sqlite3.Row) -> AgentTask:
         return AgentTask(
-            task_id=row["task_id"], case_id=row["case_id"], action_id=row["action_id"],
-            created_at=from_ms(row["created_at_ms"]), due_at=from_ms(row["due_at_ms"]), status=row["status"],
-            breached_at=_opt_dt(row["breached_at_ms"]), disposition=row["disposition"],
+            task_id=row["task_id"],
+            case_id=row["case_id"],
+            action_id=row["action_id"],
+            created_at=from_ms(row["created_at_ms"]),
+            due_at=from_ms(row["due_at_ms"]),
+            status=row["status"],
+            breached_at=_opt_dt(row["breached_at_ms"]),
+            disposition=row["disposition"],
             done_at=_opt_dt(row["done_at_ms"]),
         )
 
@@ -441,12 +553,15 @@ class SQLiteRepository(Repository):
 
     def open_agent_task(self, case_id: int) -> AgentTask | None:
         row = self._conn.execute(
-            "SELECT * FROM agent_tasks WHERE case_id = ? AND status = 'open' ORDER BY task_id LIMIT 1", (case_id,)
+            "SELECT * FROM agent_tasks WHERE case_id = ? AND status = 'open' ORDER BY task_id LIMIT 1",
+            (case_id,),
         ).fetchone()
         return None if row is None else self._task(row)
 
     def open_agent_tasks(self) -> list[AgentTask]:
-        rows = self._conn.execute("SELECT * FROM agent_tasks WHERE status = 'open' ORDER BY task_id").fetchall()
+        rows = self._conn.execute(
+            "SELECT * FROM agent_tasks WHERE status = 'open' ORDER BY task_id"
+        ).fetchall()
         return [self._task(r) for r in rows]
 
     def due_agent_tasks(self, now: datetime) -> list[AgentTask]:
@@ -470,8 +585,14 @@ class SQLiteRepository(Repository):
                 "INSERT OR IGNORE INTO labels (label_id, entity_type, entity_id, is_fraud, typology, known_at_ms, "
                 "source, case_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 (
-                    label.label_id, label.entity_type, label.entity_id, int(label.is_fraud), label.typology,
-                    to_ms(label.known_at), label.source, label.case_id,
+                    label.label_id,
+                    label.entity_type,
+                    label.entity_id,
+                    int(label.is_fraud),
+                    label.typology,
+                    to_ms(label.known_at),
+                    label.source,
+                    label.case_id,
                 ),
             )
             new += cur.rowcount
@@ -494,16 +615,23 @@ class SQLiteRepository(Repository):
                 "source": [r[6] for r in rows],
             },
             schema={
-                "label_id": pl.String, "entity_type": pl.String, "entity_id": pl.String, "is_fraud": pl.Boolean,
-                "typology": pl.String, "known_at": pl.Int64, "source": pl.String,
+                "label_id": pl.String,
+                "entity_type": pl.String,
+                "entity_id": pl.String,
+                "is_fraud": pl.Boolean,
+                "typology": pl.String,
+                "known_at": pl.Int64,
+                "source": pl.String,
             },
         )
         target = LABELS.polars_schema()
-        return raw.with_columns(pl.col("known_at").cast(pl.Datetime("ms")).dt.replace_time_zone("UTC")).select(
-            [pl.col(name).cast(dtype) for name, dtype in target.items()]
-        )
+        return raw.with_columns(
+            pl.col("known_at").cast(pl.Datetime("ms")).dt.replace_time_zone("UTC")
+        ).select([pl.col(name).cast(dtype) for name, dtype in target.items()])
 
-    def audit(self, at: datetime, actor: str, op: str, subject: str, detail: dict[str, Any] | None = None) -> None:
+    def audit(
+        self, at: datetime, actor: str, op: str, subject: str, detail: dict[str, Any] | None = None
+    ) -> None:
         self._conn.execute(
             "INSERT INTO audit_log (at_ms, actor, op, subject, detail) VALUES (?, ?, ?, ?, ?)",
             (to_ms(at), actor, op, subject, _json(detail or {})),

@@ -15,16 +15,30 @@ def decisions(victims: int) -> list[dict]:
     start = datetime(2026, 3, 1, 9, tzinfo=timezone.utc)
     return [
         {
-            "event_id": f"crash-{i}", "time": start + timedelta(seconds=i), "victim_key": f"1390000{i:04d}",
-            "tier": "minute", "score": 0.96, "typology": "impersonating_police", "payee_account": f"MULE{i % 7}",
-            "payee_bank": "B", "amount": 1000.0 + i, "transfer_id": f"CT{i}",
+            "event_id": f"crash-{i}",
+            "time": start + timedelta(seconds=i),
+            "victim_key": f"1390000{i:04d}",
+            "tier": "minute",
+            "score": 0.96,
+            "typology": "impersonating_police",
+            "payee_account": f"MULE{i % 7}",
+            "payee_bank": "B",
+            "amount": 1000.0 + i,
+            "transfer_id": f"CT{i}",
         }
         for i in range(victims)
     ]
 
 
 def main(db: str, url: str, secret: str, victims: int) -> None:
-    from fraud_brain.actions import Dispatcher, Orchestrator, OutboxSettings, SystemClock, WebhookAdapter, decision_frame
+    from fraud_brain.actions import (
+        Dispatcher,
+        Orchestrator,
+        OutboxSettings,
+        SystemClock,
+        WebhookAdapter,
+        decision_frame,
+    )
     from fraud_brain.store import SQLiteRepository
 
     store = SQLiteRepository(db)
@@ -34,7 +48,9 @@ def main(db: str, url: str, secret: str, victims: int) -> None:
     for start in range(0, frame.height, 10):
         orchestrator.ingest(frame.slice(start, 10))
     adapter = WebhookAdapter(url, secret.encode(), timeout_s=5.0, max_retries=2, backoff_base_s=0.01)
-    settings = OutboxSettings(lease=timedelta(seconds=1), max_attempts=10, backoff_base=timedelta(seconds=0.05))
+    settings = OutboxSettings(
+        lease=timedelta(seconds=1), max_attempts=10, backoff_base=timedelta(seconds=0.05)
+    )
     kinds = ("voice_bot", "agent_followup", "stop_payment", "officer_alert")
     Dispatcher(store, dict.fromkeys(kinds, adapter), clock, settings, batch_size=1).run_until_idle(
         max_wait=timedelta(seconds=5)

@@ -22,7 +22,9 @@ def test_high_scores_get_more_fraud_dispositions() -> None:
     desk = SimulatedAgentDesk(seed=2)
     high = Counter(desk.disposition(i, 0.95) for i in range(2000))
     low = Counter(desk.disposition(i, 0.05) for i in range(2000))
-    assert high["prevented"] + high["victim_confirmed_scam"] > 2 * (low["prevented"] + low["victim_confirmed_scam"])
+    assert high["prevented"] + high["victim_confirmed_scam"] > 2 * (
+        low["prevented"] + low["victim_confirmed_scam"]
+    )
     assert low["false_alarm"] > 3 * high["false_alarm"]
 
 
@@ -30,7 +32,19 @@ def test_work_closes_tasks_once_their_pickup_time_comes() -> None:
     clock = ManualClock(T0)
     store = SQLiteRepository(":memory:")
     orch = Orchestrator(store, clock=clock)
-    orch.ingest(decision_frame([{"event_id": f"e{i}", "time": T0, "victim_key": f"1380000000{i}", "actions": ["agent_followup"]} for i in range(5)]))
+    orch.ingest(
+        decision_frame(
+            [
+                {
+                    "event_id": f"e{i}",
+                    "time": T0,
+                    "victim_key": f"1380000000{i}",
+                    "actions": ["agent_followup"],
+                }
+                for i in range(5)
+            ]
+        )
+    )
     desk = SimulatedAgentDesk(seed=3)
     pickups = sorted(T0 + desk.pickup_delay(t.task_id) for t in store.open_agent_tasks())
     clock.set(pickups[1])

@@ -23,10 +23,20 @@ T0 = datetime(2026, 3, 1, 9, tzinfo=timezone.utc)
 def _decisions() -> pl.DataFrame:
     return decision_frame(
         [
-            {"event_id": f"e{i}", "time": T0 + timedelta(minutes=i), "victim_key": f"1380000{i % 5:04d}",
-             "tier": "minute" if i % 3 == 0 else "hour", "score": 0.95 if i % 3 == 0 else 0.6,
-             "typology": "fake_loan", "payee_account": f"M{i % 4}", "payee_bank": "B", "amount": 500.0 + i,
-             "transfer_id": f"T{i}", "rule": "new_payee", "actions": ["voice_bot", "stop_payment"]}
+            {
+                "event_id": f"e{i}",
+                "time": T0 + timedelta(minutes=i),
+                "victim_key": f"1380000{i % 5:04d}",
+                "tier": "minute" if i % 3 == 0 else "hour",
+                "score": 0.95 if i % 3 == 0 else 0.6,
+                "typology": "fake_loan",
+                "payee_account": f"M{i % 4}",
+                "payee_bank": "B",
+                "amount": 500.0 + i,
+                "transfer_id": f"T{i}",
+                "rule": "new_payee",
+                "actions": ["voice_bot", "stop_payment"],
+            }
             for i in range(20)
         ]
     )
@@ -35,7 +45,9 @@ def _decisions() -> pl.DataFrame:
 def test_replay_report_case_and_labels(tmp_path: Path) -> None:
     _decisions().write_parquet(tmp_path / "decisions.parquet")
     db = tmp_path / "a.db"
-    result = runner.invoke(app, ["actions", "replay", str(tmp_path / "decisions.parquet"), "--db", str(db), "--seed", "3"])
+    result = runner.invoke(
+        app, ["actions", "replay", str(tmp_path / "decisions.parquet"), "--db", str(db), "--seed", "3"]
+    )
     assert result.exit_code == 0, result.output
     assert "money protected" in result.output and "fake_loan" in result.output
     assert set(SQLiteRepository(db).action_status_counts()) <= {"done", "cancelled"}
@@ -52,7 +64,9 @@ def test_replay_report_case_and_labels(tmp_path: Path) -> None:
 
 def test_replay_rejects_a_file_missing_columns(tmp_path: Path) -> None:
     _decisions().drop("tier").write_ndjson(tmp_path / "d.jsonl")
-    result = runner.invoke(app, ["actions", "replay", str(tmp_path / "d.jsonl"), "--db", str(tmp_path / "x.db")])
+    result = runner.invoke(
+        app, ["actions", "replay", str(tmp_path / "d.jsonl"), "--db", str(tmp_path / "x.db")]
+    )
     assert result.exit_code == 1 and "missing column(s) ['tier']" in result.output
 
 
@@ -73,10 +87,19 @@ def test_dispatch_over_a_webhook(tmp_path: Path, receiver: Receiver) -> None:
     Orchestrator(store).ingest(_decisions().with_columns(pl.lit(datetime.now(timezone.utc)).alias("time")))
     pending = store.action_status_counts()["pending"]
     store.close()
-    assert runner.invoke(app, ["actions", "dispatch", "--db", str(db), "--webhook", receiver.url],
-                         env={"FRAUD_BRAIN_WEBHOOK_SECRET": ""}).exit_code == 1
-    result = runner.invoke(app, ["actions", "dispatch", "--db", str(db), "--webhook", receiver.url],
-                           env={"FRAUD_BRAIN_WEBHOOK_SECRET": SECRET.decode()})
+    assert (
+        runner.invoke(
+            app,
+            ["actions", "dispatch", "--db", str(db), "--webhook", receiver.url],
+            env={"FRAUD_BRAIN_WEBHOOK_SECRET": ""},
+        ).exit_code
+        == 1
+    )
+    result = runner.invoke(
+        app,
+        ["actions", "dispatch", "--db", str(db), "--webhook", receiver.url],
+        env={"FRAUD_BRAIN_WEBHOOK_SECRET": SECRET.decode()},
+    )
     assert result.exit_code == 0, result.output
     assert f"done {pending}" in result.output
     assert sum(receiver.effects.values()) == pending and set(receiver.effects.values()) == {1}
@@ -87,14 +110,31 @@ def test_replay_addresses_officer_alerts_to_districts(tmp_path: Path) -> None:
     from fraud_brain.schema import SUBSCRIBERS
 
     _decisions().write_parquet(tmp_path / "decisions.parquet")
-    subscribers = pl.DataFrame({"phone": ["13800000000"], "district": ["Yuexiu"]}).with_columns(
-        [pl.lit(None, dtype=dtype).alias(name) for name, dtype in SUBSCRIBERS.polars_schema().items()
-         if name not in ("phone", "district")]
-    ).select(SUBSCRIBERS.column_names())
+    subscribers = (
+        pl.DataFrame({"phone": ["13800000000"], "district": ["Yuexiu"]})
+        .with_columns(
+            [
+                pl.lit(None, dtype=dtype).alias(name)
+                for name, dtype in SUBSCRIBERS.polars_schema().items()
+                if name not in ("phone", "district")
+            ]
+        )
+        .select(SUBSCRIBERS.column_names())
+    )
     write_frame(subscribers, tmp_path / "subscribers.parquet")
     db = tmp_path / "d.db"
-    result = runner.invoke(app, ["actions", "replay", str(tmp_path / "decisions.parquet"), "--db", str(db),
-                                 "--subscribers", str(tmp_path / "subscribers.parquet")])
+    result = runner.invoke(
+        app,
+        [
+            "actions",
+            "replay",
+            str(tmp_path / "decisions.parquet"),
+            "--db",
+            str(db),
+            "--subscribers",
+            str(tmp_path / "subscribers.parquet"),
+        ],
+    )
     assert result.exit_code == 0, result.output
     alerts = SQLiteRepository(db).table("actions").filter(pl.col("kind") == "officer_alert")
     districts = {json.loads(p)["victim"]: json.loads(p)["district"] for p in alerts["payload"]}

@@ -20,7 +20,11 @@ def _start(db: Path, receiver: Receiver) -> subprocess.Popen:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     return subprocess.Popen(
         [sys.executable, str(WORKER), str(db), receiver.url, SECRET.decode(), str(VICTIMS)],
-        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
 
 
@@ -29,7 +33,9 @@ def _statuses(db: Path) -> dict[str, str]:
         return dict(conn.execute("SELECT idempotency_key, status FROM actions").fetchall())
 
 
-def test_sigkill_mid_delivery_then_restart_delivers_every_action_exactly_once(tmp_path: Path, receiver: Receiver) -> None:
+def test_sigkill_mid_delivery_then_restart_delivers_every_action_exactly_once(
+    tmp_path: Path, receiver: Receiver
+) -> None:
     db = tmp_path / "outbox.db"
     receiver.hang_on_delivery = 25  # the 25th fresh effect is applied, then its answer never comes
     worker = _start(db, receiver)

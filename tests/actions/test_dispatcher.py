@@ -6,7 +6,14 @@ from datetime import datetime, timedelta, timezone
 
 import polars as pl
 
-from fraud_brain.actions import AdapterResult, Dispatcher, ManualClock, Orchestrator, OutboxSettings, decision_frame
+from fraud_brain.actions import (
+    AdapterResult,
+    Dispatcher,
+    ManualClock,
+    Orchestrator,
+    OutboxSettings,
+    decision_frame,
+)
 from fraud_brain.actions.adapters import SimulatedOfficerPager
 from fraud_brain.store import Action, NewAction, SQLiteRepository
 
@@ -33,11 +40,15 @@ class FlakyPager:
         return AdapterResult.success("delivered")
 
 
-def _setup(adapter: object, settings: OutboxSettings | None = None) -> tuple[SQLiteRepository, ManualClock, Dispatcher]:
+def _setup(
+    adapter: object, settings: OutboxSettings | None = None
+) -> tuple[SQLiteRepository, ManualClock, Dispatcher]:
     clock = ManualClock(T0)
     store = SQLiteRepository(":memory:")
     Orchestrator(store, clock=clock).ingest(
-        decision_frame([{"event_id": "e1", "time": T0, "victim_key": "13800000001", "actions": ["officer_alert"]}])
+        decision_frame(
+            [{"event_id": "e1", "time": T0, "victim_key": "13800000001", "actions": ["officer_alert"]}]
+        )
     )
     if isinstance(adapter, FlakyPager):
         adapter.clock = clock
@@ -113,7 +124,9 @@ def test_run_until_idle_waits_for_future_actions_on_the_clock() -> None:
     dispatcher.run_until_idle(max_wait=timedelta(minutes=5))
     assert [t for _, t in pager.seen][-1] >= T0 + timedelta(minutes=3)
     assert store.action_status_counts() == {"done": 2}
-    store.enqueue_action(NewAction(1, "officer_alert", "much-later", {}, clock.now() + timedelta(hours=2)), clock.now())
+    store.enqueue_action(
+        NewAction(1, "officer_alert", "much-later", {}, clock.now() + timedelta(hours=2)), clock.now()
+    )
     before = clock.now()
     dispatcher.run_until_idle(max_wait=timedelta(minutes=5))
     assert clock.now() == before and store.action_status_counts() == {"done": 2, "pending": 1}
@@ -128,9 +141,19 @@ def test_two_workers_on_one_store_never_send_an_action_twice(tmp_path) -> None:
 
     path = tmp_path / "shared.db"
     store = SQLiteRepository(path)
-    Orchestrator(store).ingest(decision_frame(
-        [{"event_id": f"e{i}", "time": T0, "victim_key": f"1380000{i:04d}", "actions": ["officer_alert"]} for i in range(120)]
-    ))
+    Orchestrator(store).ingest(
+        decision_frame(
+            [
+                {
+                    "event_id": f"e{i}",
+                    "time": T0,
+                    "victim_key": f"1380000{i:04d}",
+                    "actions": ["officer_alert"],
+                }
+                for i in range(120)
+            ]
+        )
+    )
     store.close()
     sent: Counter[str] = Counter()
     lock = threading.Lock()

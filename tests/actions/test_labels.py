@@ -13,7 +13,15 @@ T0 = datetime(2026, 3, 1, tzinfo=timezone.utc)
 
 
 def _alert(**kw: object) -> Alert:
-    base = {"event_id": "e", "time": T0, "rule": "r", "priority": 1, "tier": "hour", "actions": (), "victim_key": "13800000001"}
+    base = {
+        "event_id": "e",
+        "time": T0,
+        "rule": "r",
+        "priority": 1,
+        "tier": "hour",
+        "actions": (),
+        "victim_key": "13800000001",
+    }
     return Alert(**{**base, **kw})  # type: ignore[arg-type]
 
 
@@ -27,9 +35,14 @@ def test_fraud_dispositions_label_transfers_accounts_and_suspect_numbers_once() 
     ]
     labels = labels_from_disposition("c", 1, alerts, "prevented", T0)
     assert sorted((l.entity_type, l.entity_id) for l in labels) == [
-        ("account", "M1"), ("number", "17000000009"), ("transfer", "T1"), ("transfer", "T2"),
+        ("account", "M1"),
+        ("number", "17000000009"),
+        ("transfer", "T1"),
+        ("transfer", "T2"),
     ]
-    assert {l.typology for l in labels} == {"other"} and all(l.is_fraud and l.source == "agent" for l in labels)
+    assert {l.typology for l in labels} == {"other"} and all(
+        l.is_fraud and l.source == "agent" for l in labels
+    )
     assert len({l.label_id for l in labels}) == 4
     assert all(re.match(ID_PATTERN, l.label_id) for l in labels)
 
@@ -44,5 +57,9 @@ def test_false_alarm_clears_only_transfers_and_unreachable_teaches_nothing() -> 
 def test_bank_freeze_labels_the_payee_account() -> None:
     (label,) = labels_from_bank("c", 1, "M1", "fake_loan", T0)
     assert (label.entity_type, label.entity_id, label.is_fraud, label.source, label.typology) == (
-        "account", "M1", True, "bank", "fake_loan",
+        "account",
+        "M1",
+        True,
+        "bank",
+        "fake_loan",
     )

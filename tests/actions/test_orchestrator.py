@@ -46,8 +46,12 @@ class World:
         self.dispatcher = Dispatcher(self.store, adapters, self.clock, self.orch.policy.outbox, seed=1)
 
     def decide(self, **fields: Any) -> None:
-        record = {"event_id": f"e{self.clock.now().timestamp()}-{fields.get('transfer_id')}", "time": self.clock.now(),
-                  "victim_key": VICTIM, **fields}
+        record = {
+            "event_id": f"e{self.clock.now().timestamp()}-{fields.get('transfer_id')}",
+            "time": self.clock.now(),
+            "victim_key": VICTIM,
+            **fields,
+        }
         report = self.orch.ingest(decision_frame([record]))
         assert not report.rejected, report.rejected
 
@@ -113,7 +117,11 @@ def test_agent_sla_breach_alerts_the_officer_once() -> None:
     assert world.actions("officer_alert") == []
     world.advance_to(10)
     (alert,) = world.actions("officer_alert")
-    assert alert.status == "done" and alert.outcome == "delivered" and alert.payload["reason"] == "agent SLA breached"
+    assert (
+        alert.status == "done"
+        and alert.outcome == "delivered"
+        and alert.payload["reason"] == "agent SLA breached"
+    )
     world.advance_to(60)
     assert len(world.actions("officer_alert")) == 1
     assert "agent_sla_breached" in world.timeline(world.cases()[0])
@@ -123,8 +131,16 @@ def test_agent_sla_breach_alerts_the_officer_once() -> None:
 
 def test_highest_tier_fans_out_all_actions_at_once() -> None:
     world = World(bot="no_answer")
-    world.decide(tier="minute", score=0.97, actions=["voice_bot"], payee_account="MULE1", payee_bank="B1",
-                 amount=20_000.0, transfer_id="T1", typology="fake_customer_service")
+    world.decide(
+        tier="minute",
+        score=0.97,
+        actions=["voice_bot"],
+        payee_account="MULE1",
+        payee_bank="B1",
+        amount=20_000.0,
+        transfer_id="T1",
+        typology="fake_customer_service",
+    )
     world.run()
     first = [a for a in world.actions() if a.attempts]
     assert sorted(a.kind for a in first) == ["agent_followup", "officer_alert", "stop_payment", "voice_bot"]
@@ -148,15 +164,40 @@ def test_high_score_in_slow_tier_does_not_fan_out_and_no_transfer_means_no_stop_
 def test_stop_payment_at_most_twice_per_payee_account_across_victims() -> None:
     world = World()
     for i in range(4):
-        world.decide(event_id=f"t{i}", victim_key=f"1380000000{i}", actions=["stop_payment"], payee_account="MULE1",
-                     payee_bank="B1", amount=1000.0 + i, transfer_id=f"T{i}")
-    world.decide(event_id="again", victim_key="13800000000", actions=["stop_payment"], payee_account="MULE1",
-                 payee_bank="B1", amount=1000.0, transfer_id="T0")
-    world.decide(event_id="other", victim_key="13800000003", actions=["stop_payment"], payee_account="MULE2",
-                 payee_bank="B2", amount=50.0, transfer_id="T9")
+        world.decide(
+            event_id=f"t{i}",
+            victim_key=f"1380000000{i}",
+            actions=["stop_payment"],
+            payee_account="MULE1",
+            payee_bank="B1",
+            amount=1000.0 + i,
+            transfer_id=f"T{i}",
+        )
+    world.decide(
+        event_id="again",
+        victim_key="13800000000",
+        actions=["stop_payment"],
+        payee_account="MULE1",
+        payee_bank="B1",
+        amount=1000.0,
+        transfer_id="T0",
+    )
+    world.decide(
+        event_id="other",
+        victim_key="13800000003",
+        actions=["stop_payment"],
+        payee_account="MULE2",
+        payee_bank="B2",
+        amount=50.0,
+        transfer_id="T9",
+    )
     world.run()
     stops = world.actions("stop_payment")
-    assert sorted((a.subject, a.payload["transfer_id"]) for a in stops) == [("MULE1", "T0"), ("MULE1", "T1"), ("MULE2", "T9")]
+    assert sorted((a.subject, a.payload["transfer_id"]) for a in stops) == [
+        ("MULE1", "T0"),
+        ("MULE1", "T1"),
+        ("MULE2", "T9"),
+    ]
     assert world.store.table("audit_log").filter(pl.col("op") == "stop_payment_limit").height == 2
     held = world.store.table("outcomes").filter(pl.col("source") == "stop_payment")["amount_held"].sum()
     assert 0 < held <= 1000.0 + 1001.0 + 50.0
@@ -183,8 +224,14 @@ def test_cooldown_after_dissuasion_then_reopen() -> None:
     case = world.store.get_case(world.cases()[0])
     assert (case.status, case.resolution, case.first_contact_at) == ("closed", "dissuaded_by_bot", T0)
     world.clock.set(T0 + timedelta(minutes=20))
-    world.decide(event_id="b", actions=["voice_bot", "stop_payment"], payee_account="M", payee_bank="B",
-                 amount=10.0, transfer_id="TB")
+    world.decide(
+        event_id="b",
+        actions=["voice_bot", "stop_payment"],
+        payee_account="M",
+        payee_bank="B",
+        amount=10.0,
+        transfer_id="TB",
+    )
     world.run()
     assert len(world.actions("voice_bot")) == 1
     assert len(world.actions("stop_payment")) == 1
@@ -207,8 +254,15 @@ def test_a_decision_after_the_episode_gap_opens_a_new_case() -> None:
 
 def test_shadow_decisions_are_stored_but_act_on_nothing() -> None:
     world = World()
-    world.decide(mode="shadow", tier="minute", score=0.99, payee_account="M", payee_bank="B", amount=5.0,
-                 transfer_id="T")
+    world.decide(
+        mode="shadow",
+        tier="minute",
+        score=0.99,
+        payee_account="M",
+        payee_bank="B",
+        amount=5.0,
+        transfer_id="T",
+    )
     world.run()
     assert world.store.table("alerts")["mode"].to_list() == ["shadow"]
     assert world.cases() == [] and world.store.action_status_counts() == {}
@@ -216,7 +270,9 @@ def test_shadow_decisions_are_stored_but_act_on_nothing() -> None:
 
 def test_reingesting_the_same_decisions_changes_nothing() -> None:
     world = World()
-    frame = decision_frame([{"event_id": f"e{i}", "time": T0, "victim_key": f"13900000{i:03d}"} for i in range(5)])
+    frame = decision_frame(
+        [{"event_id": f"e{i}", "time": T0, "victim_key": f"13900000{i:03d}"} for i in range(5)]
+    )
     first = world.orch.ingest(frame)
     again = world.orch.ingest(frame)
     assert (first.alerts, again.alerts, again.duplicates) == (5, 0, 5)
@@ -252,19 +308,34 @@ def test_late_bot_results_recorded_from_outside_drive_the_ladder() -> None:
 
 def test_agent_disposition_closes_the_case_and_teaches_labels() -> None:
     world = World(bot="no_answer")
-    world.decide(event_id="call", tier="minute", score=0.95, entity_key="17000000009", typology="fake_loan",
-                 payee_account="MULE7", payee_bank="B", amount=3000.0, transfer_id="T7")
+    world.decide(
+        event_id="call",
+        tier="minute",
+        score=0.95,
+        entity_key="17000000009",
+        typology="fake_loan",
+        payee_account="MULE7",
+        payee_bank="B",
+        amount=3000.0,
+        transfer_id="T7",
+    )
     world.run()
     (case_id,) = world.cases()
     world.clock.set(T0 + timedelta(minutes=4))
     world.orch.record_agent_disposition(case_id, "victim_confirmed_scam")
     world.orch.record_agent_disposition(case_id, "victim_confirmed_scam")
     case = world.store.get_case(case_id)
-    assert (case.status, case.resolution, case.first_contact_at) == ("closed", "victim_confirmed_scam", T0 + timedelta(minutes=4))
+    assert (case.status, case.resolution, case.first_contact_at) == (
+        "closed",
+        "victim_confirmed_scam",
+        T0 + timedelta(minutes=4),
+    )
     labels = world.store.labels_since(T0)
     agent = labels.filter(pl.col("source") == "agent")
     assert sorted(agent.select("entity_type", "entity_id", "is_fraud").rows()) == [
-        ("account", "MULE7", True), ("number", "17000000009", True), ("transfer", "T7", True),
+        ("account", "MULE7", True),
+        ("number", "17000000009", True),
+        ("transfer", "T7", True),
     ]
     assert set(agent["typology"].to_list()) == {"fake_loan"}
     assert labels.filter(pl.col("source") == "agent").height == 3
@@ -276,8 +347,15 @@ def test_agent_disposition_closes_the_case_and_teaches_labels() -> None:
 
 def test_false_alarm_clears_transfers_and_unreachable_alerts_the_officer() -> None:
     world = World()
-    world.decide(event_id="x", actions=["agent_followup"], transfer_id="T1", payee_account="P", payee_bank="B",
-                 amount=10.0, victim_key="13800000001")
+    world.decide(
+        event_id="x",
+        actions=["agent_followup"],
+        transfer_id="T1",
+        payee_account="P",
+        payee_bank="B",
+        amount=10.0,
+        victim_key="13800000001",
+    )
     world.decide(event_id="y", actions=["agent_followup"], victim_key="13800000002")
     first, second = world.cases()
     world.orch.record_agent_disposition(first, "false_alarm")
@@ -314,12 +392,17 @@ def test_cases_and_stop_payments_match_a_reference(events: list, batches: int) -
     records = []
     for i, (victim, minute, mode, bot, transfer) in enumerate(events):
         record: dict[str, Any] = {
-            "event_id": f"e{i}", "time": T0 + timedelta(minutes=minute), "victim_key": f"1380000000{victim}",
-            "mode": mode, "actions": (["voice_bot"] if bot else []) + (["stop_payment"] if transfer else []),
+            "event_id": f"e{i}",
+            "time": T0 + timedelta(minutes=minute),
+            "victim_key": f"1380000000{victim}",
+            "mode": mode,
+            "actions": (["voice_bot"] if bot else []) + (["stop_payment"] if transfer else []),
         }
         if transfer:
             payee, tid = transfer
-            record.update(payee_account=f"MULE{payee}", payee_bank="B", amount=100.0, transfer_id=f"T{payee}-{tid}")
+            record.update(
+                payee_account=f"MULE{payee}", payee_bank="B", amount=100.0, transfer_id=f"T{payee}-{tid}"
+            )
         records.append(record)
     frame = decision_frame(records).sort("time", maintain_order=True)
     size = -(-frame.height // batches)
@@ -341,7 +424,9 @@ def test_cases_and_stop_payments_match_a_reference(events: list, batches: int) -
     assert cases.height == sum(len(e) for e in expected_cases.values())
     # One bot call per case that any of its decisions asked for (nothing has answered yet).
     bot_actions = store.table("actions").filter(pl.col("kind") == "voice_bot")
-    expected_bot = sum(1 for eps in expected_cases.values() for ep in eps if any("voice_bot" in r["actions"] for r in ep))
+    expected_bot = sum(
+        1 for eps in expected_cases.values() for ep in eps if any("voice_bot" in r["actions"] for r in ep)
+    )
     assert bot_actions.height == expected_bot
     assert bot_actions["case_id"].n_unique() == bot_actions.height
     # Reference stop-payments: the first two distinct transfers per payee account, in time order.
@@ -352,7 +437,10 @@ def test_cases_and_stop_payments_match_a_reference(events: list, batches: int) -
             if r["transfer_id"] not in seen and len(seen) < 2:
                 seen.append(r["transfer_id"])
     stops = store.table("actions").filter(pl.col("kind") == "stop_payment")
-    got = sorted((subject, json.loads(payload)["transfer_id"]) for subject, payload in zip(stops["subject"], stops["payload"]))
+    got = sorted(
+        (subject, json.loads(payload)["transfer_id"])
+        for subject, payload in zip(stops["subject"], stops["payload"])
+    )
     assert got == sorted((payee, t) for payee, ts in per_payee.items() for t in ts)
 
 
@@ -426,10 +514,22 @@ def test_unknown_actions_are_noted_and_the_known_ones_still_happen() -> None:
 def test_number_review_once_per_suspect_number_across_victims() -> None:
     world = World()
     for i in range(3):
-        world.decide(event_id=f"w{i}", victim_key=f"1380000000{i}", entity_key="0088216000001",
-                     actions=["block_number_review"], rule="wangiri_one_ring")
-    world.decide(event_id="self", victim_key="13800000009", entity_key="13800000009", actions=["block_number_review"])
-    world.decide(event_id="imei", victim_key="13800000008", entity_key="356938035643809", actions=["block_number_review"])
+        world.decide(
+            event_id=f"w{i}",
+            victim_key=f"1380000000{i}",
+            entity_key="0088216000001",
+            actions=["block_number_review"],
+            rule="wangiri_one_ring",
+        )
+    world.decide(
+        event_id="self", victim_key="13800000009", entity_key="13800000009", actions=["block_number_review"]
+    )
+    world.decide(
+        event_id="imei",
+        victim_key="13800000008",
+        entity_key="356938035643809",
+        actions=["block_number_review"],
+    )
     world.run()
     (review,) = world.actions("block_number_review")
     assert (review.subject, review.status, review.outcome) == ("0088216000001", "done", "queued_for_review")

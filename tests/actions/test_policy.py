@@ -25,23 +25,36 @@ def test_values_are_read_into_typed_settings(tmp_path: Path) -> None:
     )
     policy = load_policy(path)
     assert policy.redial_interval == timedelta(minutes=2.5) and policy.max_redials == 0
-    assert policy.agent_sla["minute"] == timedelta(minutes=3) and policy.agent_sla["hour"] == timedelta(minutes=60)
+    assert policy.agent_sla["minute"] == timedelta(minutes=3) and policy.agent_sla["hour"] == timedelta(
+        minutes=60
+    )
     assert policy.on_sla_breach == ("officer_alert", "voice_bot")
     assert policy.fans_out("hour", 0.8) and not policy.fans_out("same_day", 0.99)
-    assert policy.script_for("fake_loan") == "loan_v2" and policy.script_for("romance") == "generic_scam_warning"
+    assert (
+        policy.script_for("fake_loan") == "loan_v2" and policy.script_for("romance") == "generic_scam_warning"
+    )
     assert policy.outbox.lease == timedelta(seconds=5)
 
 
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ("[voice_bot]\nredial_interval_minutes = 5\nmax_redial = 2\n", r"p.toml:3: \[voice_bot\] unknown key 'max_redial'"),
+        (
+            "[voice_bot]\nredial_interval_minutes = 5\nmax_redial = 2\n",
+            r"p.toml:3: \[voice_bot\] unknown key 'max_redial'",
+        ),
         ("[voicebot]\nmax_redials = 2\n", r"p.toml:1: \[voicebot\] unknown section"),
-        ("[voice_bot]\nmax_redials = 'three'\n", r"p.toml:2: \[voice_bot\] max_redials must be an integer, not str"),
+        (
+            "[voice_bot]\nmax_redials = 'three'\n",
+            r"p.toml:2: \[voice_bot\] max_redials must be an integer, not str",
+        ),
         ("[voice_bot]\nmax_redials = true\n", r"p.toml:2: .*must be an integer, not a boolean"),
         ("[voice_bot]\nmax_redials = -1\n", r"p.toml:2: .*max_redials must be >= 0, got -1"),
         ("[episode]\ngap_hours = 0\n", r"p.toml:2: .*gap_hours must be > 0"),
-        ("\n[agent]\nsla_minutes = { week = 3 }\n", r"p.toml:3: \[agent\] sla_minutes has unknown tier 'week'"),
+        (
+            "\n[agent]\nsla_minutes = { week = 3 }\n",
+            r"p.toml:3: \[agent\] sla_minutes has unknown tier 'week'",
+        ),
         ("[agent]\non_sla_breach = ['sms']\n", r"p.toml:2: .*unknown action 'sms'"),
         ("[fan_out]\nmin_score = 1.5\n", r"p.toml:2: .*min_score must be within \[0, 1\]"),
         ("[fan_out]\ntiers = ['now']\n", r"p.toml:2: .*unknown tier 'now'"),

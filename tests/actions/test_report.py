@@ -7,7 +7,14 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from fraud_brain.actions import ManualClock, Orchestrator, decision_frame
-from fraud_brain.actions.report import actions_by_kind_outcome, cases_by, money_protected, render, summarize, time_to_first_contact
+from fraud_brain.actions.report import (
+    actions_by_kind_outcome,
+    cases_by,
+    money_protected,
+    render,
+    summarize,
+    time_to_first_contact,
+)
 from fraud_brain.store import Outcome, SQLiteRepository
 
 T0 = datetime(2026, 3, 1, 9, tzinfo=timezone.utc)
@@ -19,10 +26,32 @@ def _store() -> SQLiteRepository:
     orch.ingest(
         decision_frame(
             [
-                {"event_id": "a", "time": T0, "victim_key": "13800000001", "typology": "fake_loan", "rule": "r1"},
-                {"event_id": "b", "time": T0, "victim_key": "13800000002", "typology": "fake_loan", "rule": "r2"},
-                {"event_id": "c", "time": T0, "victim_key": "13800000003", "typology": None, "rule": "r2",
-                 "actions": ["stop_payment"], "payee_account": "M", "payee_bank": "B", "amount": 900.0, "transfer_id": "T"},
+                {
+                    "event_id": "a",
+                    "time": T0,
+                    "victim_key": "13800000001",
+                    "typology": "fake_loan",
+                    "rule": "r1",
+                },
+                {
+                    "event_id": "b",
+                    "time": T0,
+                    "victim_key": "13800000002",
+                    "typology": "fake_loan",
+                    "rule": "r2",
+                },
+                {
+                    "event_id": "c",
+                    "time": T0,
+                    "victim_key": "13800000003",
+                    "typology": None,
+                    "rule": "r2",
+                    "actions": ["stop_payment"],
+                    "payee_account": "M",
+                    "payee_bank": "B",
+                    "amount": 900.0,
+                    "transfer_id": "T",
+                },
             ]
         )
     )
@@ -43,7 +72,10 @@ def test_counts_by_typology_and_rule() -> None:
 
 def test_actions_money_and_contact_times() -> None:
     store = _store()
-    assert sorted(actions_by_kind_outcome(store).rows()) == [("stop_payment", "pending", None, 1), ("voice_bot", "pending", None, 2)]
+    assert sorted(actions_by_kind_outcome(store).rows()) == [
+        ("stop_payment", "pending", None, 1),
+        ("voice_bot", "pending", None, 2),
+    ]
     assert money_protected(store) == 450.5
     assert sorted(time_to_first_contact(store)["minutes"].to_list()) == [3.0, 9.0]
     summary = summarize(store)

@@ -37,15 +37,26 @@ cooldown_key = "caller"
 
 
 def test_rule_decisions_make_cases_and_actions() -> None:
-    calls = pl.DataFrame({
-        "call_id": ["c1", "c2", "c3"], "start_time": [T0, T0 + timedelta(minutes=1), T0 + timedelta(minutes=2)],
-        "caller": ["17000000009"] * 3, "callee": ["13800000001", "13800000002", "13800000003"], "score": [0.85, 0.95, 0.1],
-    })
-    transfers = pl.DataFrame({
-        "transfer_id": ["t1", "t2"], "time": [T0 + timedelta(minutes=20), T0 + timedelta(minutes=21)],
-        "payer_phone": ["13800000001", "13800000001"], "payee_account": ["MULE1", "MULE1"], "payee_bank": ["B", "B"],
-        "amount": [5000.0, 8000.0], "score": [0.95, 0.97],
-    })
+    calls = pl.DataFrame(
+        {
+            "call_id": ["c1", "c2", "c3"],
+            "start_time": [T0, T0 + timedelta(minutes=1), T0 + timedelta(minutes=2)],
+            "caller": ["17000000009"] * 3,
+            "callee": ["13800000001", "13800000002", "13800000003"],
+            "score": [0.85, 0.95, 0.1],
+        }
+    )
+    transfers = pl.DataFrame(
+        {
+            "transfer_id": ["t1", "t2"],
+            "time": [T0 + timedelta(minutes=20), T0 + timedelta(minutes=21)],
+            "payer_phone": ["13800000001", "13800000001"],
+            "payee_account": ["MULE1", "MULE1"],
+            "payee_bank": ["B", "B"],
+            "amount": [5000.0, 8000.0],
+            "score": [0.95, 0.97],
+        }
+    )
     store = SQLiteRepository(":memory:")
     clock = ManualClock(T0 + timedelta(minutes=30))
     orchestrator = Orchestrator(store, clock=clock)
@@ -65,8 +76,13 @@ def test_rule_decisions_make_cases_and_actions() -> None:
     actions = store.table("actions")
     kinds = actions.group_by("kind").len().sort("kind").rows()
     # The minute-tier mule transfer fans out; its bot call is the one the call already started.
-    assert kinds == [("agent_followup", 1), ("block_number_review", 1), ("officer_alert", 1), ("stop_payment", 1),
-                     ("voice_bot", 1)]
+    assert kinds == [
+        ("agent_followup", 1),
+        ("block_number_review", 1),
+        ("officer_alert", 1),
+        ("stop_payment", 1),
+        ("voice_bot", 1),
+    ]
     assert set(actions["status"].to_list()) == {"done"}
     (stop,) = [json.loads(p) for p in actions.filter(pl.col("kind") == "stop_payment")["payload"]]
     assert (stop["transfer_id"], stop["amount"], stop["payee_account"]) == ("t1", 5000.0, "MULE1")

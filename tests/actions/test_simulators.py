@@ -24,8 +24,12 @@ def _action(kind: str, key: str, **payload: object) -> Action:
 
 def test_bot_outcomes_follow_the_typology_odds() -> None:
     bot = SimulatedVoiceBot(seed=1)
-    police = Counter(bot.send(_action("voice_bot", f"p{i}", typology="impersonating_police")).outcome for i in range(2000))
-    brushing = Counter(bot.send(_action("voice_bot", f"b{i}", typology="order_brushing")).outcome for i in range(2000))
+    police = Counter(
+        bot.send(_action("voice_bot", f"p{i}", typology="impersonating_police")).outcome for i in range(2000)
+    )
+    brushing = Counter(
+        bot.send(_action("voice_bot", f"b{i}", typology="order_brushing")).outcome for i in range(2000)
+    )
     assert set(police) == set(VOICE_BOT_OUTCOMES)
     # Fake-police victims are kept on the line by the scammer: busy far more often.
     assert police["busy"] / 2000 == pytest.approx(0.35, abs=0.04)

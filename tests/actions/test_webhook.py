@@ -6,7 +6,14 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from fraud_brain.actions import Dispatcher, Orchestrator, OutboxSettings, SystemClock, WebhookAdapter, decision_frame
+from fraud_brain.actions import (
+    Dispatcher,
+    Orchestrator,
+    OutboxSettings,
+    SystemClock,
+    WebhookAdapter,
+    decision_frame,
+)
 from fraud_brain.actions.adapters.webhook import request_body, sign, verify_signature
 from fraud_brain.store import Action, SQLiteRepository
 
@@ -91,7 +98,9 @@ def test_the_same_action_answered_twice_has_one_effect(receiver: Receiver) -> No
 
 
 def test_unreachable_receiver_is_a_retryable_failure() -> None:
-    adapter = WebhookAdapter("http://127.0.0.1:9/none", SECRET, timeout_s=0.2, max_retries=1, sleep=lambda s: None)
+    adapter = WebhookAdapter(
+        "http://127.0.0.1:9/none", SECRET, timeout_s=0.2, max_retries=1, sleep=lambda s: None
+    )
     result = adapter.send(_action())
     assert not result.ok and result.retryable and "cannot reach" in (result.error or "")
 
@@ -114,13 +123,24 @@ def test_outbox_over_webhook_loses_and_doubles_nothing(receiver: Receiver) -> No
     orchestrator = Orchestrator(store, clock=clock)
     now = clock.now()
     records = [
-        {"event_id": f"e{i}", "time": now, "victim_key": f"1380000{i:04d}", "tier": "minute", "score": 0.95,
-         "payee_account": f"MULE{i % 2}", "payee_bank": "B", "amount": 100.0 + i, "transfer_id": f"T{i}"}
+        {
+            "event_id": f"e{i}",
+            "time": now,
+            "victim_key": f"1380000{i:04d}",
+            "tier": "minute",
+            "score": 0.95,
+            "payee_account": f"MULE{i % 2}",
+            "payee_bank": "B",
+            "amount": 100.0 + i,
+            "transfer_id": f"T{i}",
+        }
         for i in range(6)
     ]
     orchestrator.ingest(decision_frame(records))
     keys = [a.idempotency_key for c in range(1, 7) for a in store.case_actions(c)]
-    assert len(keys) == 6 * 3 + 4  # bot, agent, officer per case; stop-payments capped at two per mule account
+    assert (
+        len(keys) == 6 * 3 + 4
+    )  # bot, agent, officer per case; stop-payments capped at two per mule account
     receiver.stall_s = 0.6
     receiver.plan[keys[0]] = ["500"] * 4  # outlasts the adapter's retries: the outbox retries later
     receiver.plan[keys[1]] = ["stall"]
@@ -129,9 +149,16 @@ def test_outbox_over_webhook_loses_and_doubles_nothing(receiver: Receiver) -> No
     receiver.plan[keys[3]] = ["stall", "409"]
     receiver.plan[keys[4]] = ["400"]  # a receiver that refuses the request: dead, never retried
     adapter = WebhookAdapter(receiver.url, SECRET, timeout_s=0.3, max_retries=2, backoff_base_s=0.01, seed=2)
-    settings = OutboxSettings(lease=timedelta(seconds=10), max_attempts=5, backoff_base=timedelta(seconds=0.05))
-    dispatcher = Dispatcher(store, dict.fromkeys(("voice_bot", "agent_followup", "stop_payment", "officer_alert"), adapter),
-                            clock, settings, seed=3)
+    settings = OutboxSettings(
+        lease=timedelta(seconds=10), max_attempts=5, backoff_base=timedelta(seconds=0.05)
+    )
+    dispatcher = Dispatcher(
+        store,
+        dict.fromkeys(("voice_bot", "agent_followup", "stop_payment", "officer_alert"), adapter),
+        clock,
+        settings,
+        seed=3,
+    )
     dispatcher.run_until_idle(max_wait=timedelta(seconds=5))
     assert store.action_status_counts() == {"done": len(keys) - 1, "dead": 1}
     assert store.action_by_key(keys[4]).status == "dead"

@@ -12,7 +12,14 @@ from fraud_brain.actions import decision_frame, replay
 from fraud_brain.store import SQLiteRepository
 
 T0 = datetime(2026, 3, 1, 8, tzinfo=timezone.utc)
-TYPOLOGIES = ["order_brushing", "fake_investment", "fake_loan", "fake_customer_service", "impersonating_police", None]
+TYPOLOGIES = [
+    "order_brushing",
+    "fake_investment",
+    "fake_loan",
+    "fake_customer_service",
+    "impersonating_police",
+    None,
+]
 
 
 def _decisions(n: int, seed: int) -> pl.DataFrame:
@@ -22,13 +29,26 @@ def _decisions(n: int, seed: int) -> pl.DataFrame:
         transfer = rng.random() < 0.4
         records.append(
             {
-                "event_id": f"e{i}", "time": T0 + timedelta(minutes=rng.uniform(0, 300)), "rule": rng.choice(["long_call", "mule_fan_in"]),
-                "tier": rng.choice(["minute", "hour", "same_day"]), "victim_key": f"1380000{rng.randrange(40):04d}",
-                "entity_key": f"1700000{rng.randrange(20):04d}", "typology": rng.choice(TYPOLOGIES), "score": rng.random(),
+                "event_id": f"e{i}",
+                "time": T0 + timedelta(minutes=rng.uniform(0, 300)),
+                "rule": rng.choice(["long_call", "mule_fan_in"]),
+                "tier": rng.choice(["minute", "hour", "same_day"]),
+                "victim_key": f"1380000{rng.randrange(40):04d}",
+                "entity_key": f"1700000{rng.randrange(20):04d}",
+                "typology": rng.choice(TYPOLOGIES),
+                "score": rng.random(),
                 "actions": ["voice_bot"] + (["stop_payment"] if transfer else []),
                 "mode": "shadow" if rng.random() < 0.1 else "active",
-                **({"payee_account": f"M{rng.randrange(10)}", "payee_bank": "B", "amount": rng.uniform(100, 9000),
-                    "transfer_id": f"T{i}"} if transfer else {}),
+                **(
+                    {
+                        "payee_account": f"M{rng.randrange(10)}",
+                        "payee_bank": "B",
+                        "amount": rng.uniform(100, 9000),
+                        "transfer_id": f"T{i}",
+                    }
+                    if transfer
+                    else {}
+                ),
             }
         )
     return decision_frame(records)
@@ -68,5 +88,9 @@ def test_replay_is_reproducible(tmp_path: Path) -> None:
     for run in range(2):
         store = SQLiteRepository(tmp_path / f"r{run}.db", synchronous="NORMAL")
         replay(decisions, store, seed=1)
-        tables.append(store.table("actions").drop("lease_token", "updated_at", "created_at", "next_attempt_at", "done_at", "leased_until"))
+        tables.append(
+            store.table("actions").drop(
+                "lease_token", "updated_at", "created_at", "next_attempt_at", "done_at", "leased_until"
+            )
+        )
     assert tables[0].equals(tables[1])

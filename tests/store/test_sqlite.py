@@ -18,12 +18,12 @@ T0 = datetime(2026, 3, 1, 9, 0, tzinfo=timezone.utc)
 
 
 def _case(repo: SQLiteRepository, victim: str = "13800000001", uid: str = "case-1") -> Case:
-    return repo.create_case(
-        Case(0, uid, victim, "open", "hour", None, "r", T0, T0, T0, 0.5)
-    )
+    return repo.create_case(Case(0, uid, victim, "open", "hour", None, "r", T0, T0, T0, 0.5))
 
 
-def _action(case_id: int, key: str, due: datetime = T0, kind: str = "officer_alert", subject: str | None = None) -> NewAction:
+def _action(
+    case_id: int, key: str, due: datetime = T0, kind: str = "officer_alert", subject: str | None = None
+) -> NewAction:
     return NewAction(case_id, kind, key, {"victim": "13800000001"}, due, subject=subject)
 
 
@@ -144,7 +144,11 @@ def test_fail_action_schedules_retry_or_dead() -> None:
     repo.claim_actions(T0, T0 + timedelta(seconds=30), "w", 1)
     assert repo.fail_action(action_id, "w", "HTTP 500", T0, T0 + timedelta(seconds=5))
     failed = repo.get_action(action_id)
-    assert (failed.status, failed.last_error, failed.next_attempt_at) == ("failed", "HTTP 500", T0 + timedelta(seconds=5))
+    assert (failed.status, failed.last_error, failed.next_attempt_at) == (
+        "failed",
+        "HTTP 500",
+        T0 + timedelta(seconds=5),
+    )
     assert repo.claim_actions(T0 + timedelta(seconds=4), T0 + timedelta(seconds=60), "w", 1) == []
     assert len(repo.claim_actions(T0 + timedelta(seconds=5), T0 + timedelta(seconds=60), "w", 1)) == 1
     assert repo.fail_action(action_id, "w", "HTTP 400", T0, None)

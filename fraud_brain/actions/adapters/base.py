@@ -32,12 +32,16 @@ class AdapterResult:
     amount_held: float | None = None
 
     @classmethod
-    def success(cls, outcome: str, detail: dict[str, Any] | None = None, amount_held: float | None = None) -> AdapterResult:
+    def success(
+        cls, outcome: str, detail: dict[str, Any] | None = None, amount_held: float | None = None
+    ) -> AdapterResult:
         """A delivered action and what the receiver answered."""
         return cls(ok=True, outcome=outcome, detail=detail or {}, amount_held=amount_held)
 
     @classmethod
-    def failure(cls, error: str, *, retryable: bool = True, detail: dict[str, Any] | None = None) -> AdapterResult:
+    def failure(
+        cls, error: str, *, retryable: bool = True, detail: dict[str, Any] | None = None
+    ) -> AdapterResult:
         """An action that did not get through (``retryable=False``: retrying cannot help)."""
         return cls(ok=False, outcome="error", detail=detail or {}, retryable=retryable, error=error)
 

@@ -114,7 +114,8 @@ class SimulatedBank:
         amount = action.payload.get("amount")
         if amount is None or amount <= 0:
             return AdapterResult.failure(
-                f"stop_payment {action.idempotency_key}: payload amount {amount!r} must be > 0", retryable=False
+                f"stop_payment {action.idempotency_key}: payload amount {amount!r} must be > 0",
+                retryable=False,
             )
         self.requests[action.idempotency_key] += 1
         rng = _rng(self.seed, action, "bank")

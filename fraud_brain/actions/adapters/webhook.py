@@ -46,7 +46,13 @@ def sign(secret: bytes, timestamp: str, body: bytes) -> str:
 
 
 def verify_signature(
-    secret: bytes, body: bytes, timestamp: str, signature: str, *, now: float | None = None, tolerance_s: float = 300.0
+    secret: bytes,
+    body: bytes,
+    timestamp: str,
+    signature: str,
+    *,
+    now: float | None = None,
+    tolerance_s: float = 300.0,
 ) -> bool:
     """Whether a webhook request is authentic and fresh (within ``tolerance_s`` of ``now``).
 
@@ -136,14 +142,18 @@ class WebhookAdapter:
                 assert self.client is not None
                 response = self.client.post(self.url, content=body, headers=headers, timeout=self.timeout_s)
             except httpx.TimeoutException:
-                last_error = f"{action.kind} {action.idempotency_key}: timed out after {self.timeout_s}s at {self.url}"
+                last_error = (
+                    f"{action.kind} {action.idempotency_key}: timed out after {self.timeout_s}s at {self.url}"
+                )
                 continue
             except httpx.TransportError as exc:
                 last_error = f"{action.kind} {action.idempotency_key}: cannot reach {self.url}: {exc}"
                 continue
             if response.status_code == 409 or 200 <= response.status_code < 300:
                 return self._success(response)
-            last_error = f"{action.kind} {action.idempotency_key}: {self.url} answered HTTP {response.status_code}"
+            last_error = (
+                f"{action.kind} {action.idempotency_key}: {self.url} answered HTTP {response.status_code}"
+            )
             if response.status_code != 429 and response.status_code < 500:
                 return AdapterResult.failure(last_error, retryable=False)
         return AdapterResult.failure(last_error, retryable=True)
