@@ -20,7 +20,10 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit
+from llvmlite import ir
+from numba import njit, types
+from numba.core import cgutils
+from numba.extending import intrinsic
 
 # Instruction opcodes.
 RESOLVE, INSERT, READ, EXPR, UPDATE = 0, 1, 2, 3, 4
@@ -38,9 +41,29 @@ INSTR_WIDTH = 18
 NONE_TIME = np.iinfo(np.int64).min
 """Int64 sentinel for "no time yet" and "no bucket yet"."""
 MAX_REGS = 64
+PF_TABLE, PF_ROW = 6, 3
 MAX_TMP = 256
 DEST_OUT, DEST_TMP = 0, 1
 LN2 = math.log(2.0)
+
+
+@intrinsic
+def _prefetch(typingctx, arr, idx):  # type: ignore[no-untyped-def]
+    """Hint the CPU to fetch ``arr[idx]`` into cache (LLVM's prefetch; no effect on results)."""
+    sig = types.void(arr, idx)
+
+    def codegen(context, builder, signature, args):  # type: ignore[no-untyped-def]
+        aryty = signature.args[0]
+        ary = context.make_array(aryty)(context, builder, args[0])
+        ptr = cgutils.get_item_pointer(context, builder, aryty, ary, [args[1]], wraparound=False)
+        i8p = ir.IntType(8).as_pointer()
+        i32 = ir.IntType(32)
+        fnty = ir.FunctionType(ir.VoidType(), [i8p, i32, i32, i32])
+        fn = cgutils.get_or_insert_function(builder.module, fnty, "llvm.prefetch.p0")
+        builder.call(fn, [builder.bitcast(ptr, i8p), ir.Constant(i32, 0), ir.Constant(i32, 3), ir.Constant(i32, 1)])
+        return context.get_dummy_value()
+
+    return sig, codegen
 
 
 @njit(cache=True, inline="always")
@@ -177,6 +200,42 @@ def run(T, S, X, KH, OUT, prog_lo, prog_hi, instr, code, consts,
     tmp = np.zeros(MAX_TMP, np.float64)
     stack = np.empty(64, np.float64)
     for r in range(n):
+        # State access is random, so the loop is bound by cache misses: fetch the hash-table
+        # entries of the event PF_TABLE ahead, and the state rows of the event PF_ROW ahead.
+        q = r + PF_TABLE
+        if q < n:
+            p = prog_lo[S[q]]
+            while p < prog_hi[S[q]] and instr[p, I_OP] == RESOLVE:
+                h = KH[q, instr[p, I_KEY]]
+                if h != 0:
+                    e = instr[p, I_ENT]
+                    _prefetch(ht, ht_off[e] + 2 * np.int64(_mix(h) & np.uint64(ht_mask[e])))
+                p += 1
+        q = r + PF_ROW
+        if q < n:
+            p = prog_lo[S[q]]
+            while p < prog_hi[S[q]] and instr[p, I_OP] == RESOLVE:
+                h = KH[q, instr[p, I_KEY]]
+                if h != 0:
+                    e = instr[p, I_ENT]
+                    off = ht_off[e]
+                    mask = ht_mask[e]
+                    i = np.int64(_mix(h) & np.uint64(mask))
+                    while True:
+                        k = ht[off + 2 * i]
+                        if k == h:
+                            slot = np.int64(ht[off + 2 * i + 1])
+                            fb = f_off[e] + slot * f_stride[e]
+                            for c in range(0, f_stride[e], 8):
+                                _prefetch(F, fb + c)
+                            ib = i_off[e] + slot * i_stride[e]
+                            for c in range(0, i_stride[e], 8):
+                                _prefetch(I, ib + c)
+                            break
+                        if k == 0:
+                            break
+                        i = (i + 1) & mask
+                p += 1
         s = S[r]
         t = T[r]
         for p in range(prog_lo[s], prog_hi[s]):
