@@ -298,7 +298,8 @@ class FeatureEngine:
         T, S = T[order], S[order]
         if mutate:
             self.store.ensure_all(self._new_key_bounds(names, parts))
-        OUT = np.full((n, co), np.nan, np.float64)
+        # every row's own features are all written by the kernel; wider columns are never read
+        OUT = np.empty((n, co), np.float64)
         st = self.store
         K.run(T, S, X, KH, OUT, plan.prog_lo, plan.prog_hi, plan.instructions, plan.code, plan.consts,
               st.ht, st.ht_off, st.ht_mask, st.count,

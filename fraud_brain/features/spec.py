@@ -261,10 +261,14 @@ class _Locator:
     def __init__(self, source: str, text: str) -> None:
         self.source = source
         self.lines = text.splitlines()
+        self.headers: dict[str, list[int]] = {}
+        for i, line in enumerate(self.lines):
+            match = re.match(r"^\s*(\[\[?[^\]]+\]\]?)\s*(#.*)?$", line)
+            if match:
+                self.headers.setdefault(match.group(1).replace(" ", ""), []).append(i)
 
     def _header_lines(self, header: str) -> list[int]:
-        pattern = re.compile(r"^\s*" + re.escape(header) + r"\s*(#.*)?$")
-        return [i for i, line in enumerate(self.lines) if pattern.match(line)]
+        return self.headers.get(header, [])
 
     def where(self, header: str, index: int = 0, key: str | None = None) -> str:
         starts = self._header_lines(header)
