@@ -105,7 +105,14 @@ class Dispatcher:
 
     def _deliver(self, action: Action, token: str, report: DispatchReport) -> None:
         adapter = self.adapters.get(action.kind)
-        if adapter is None:
+        if action.lease_expiries > self.settings.max_lease_expiries:
+            # An action whose workers keep dying while holding it is probably what kills them.
+            result = AdapterResult.failure(
+                f"action {action.action_id}: {action.lease_expiries} workers died holding it; giving up "
+                "(the receiver may have applied it)",
+                retryable=False,
+            )
+        elif adapter is None:
             result = AdapterResult.failure(
                 f"action {action.action_id}: no adapter for kind {action.kind!r}", retryable=False
             )

@@ -44,6 +44,7 @@ class OutboxSettings:
 
     lease: timedelta = timedelta(seconds=60)
     max_attempts: int = 8
+    max_lease_expiries: int = 3
     backoff_base: timedelta = timedelta(seconds=5)
     backoff_cap: timedelta = timedelta(seconds=600)
     jitter: float = 0.25
@@ -114,6 +115,7 @@ _SCHEMA: dict[str, dict[str, type | tuple[type, ...]]] = {
     "outbox": {
         "lease_seconds": (int, float),
         "max_attempts": int,
+        "max_lease_expiries": int,
         "backoff_seconds": (int, float),
         "backoff_cap_seconds": (int, float),
         "jitter": (int, float),
@@ -216,6 +218,8 @@ def parse_policy(text: str, source: str = "<policy>") -> EscalationPolicy:
     positive("stop_payment", "max_per_account", max_per_account, allow_zero=True)
     max_attempts = int(get("outbox", "max_attempts", defaults.outbox.max_attempts))
     positive("outbox", "max_attempts", max_attempts)
+    max_lease_expiries = int(get("outbox", "max_lease_expiries", defaults.outbox.max_lease_expiries))
+    positive("outbox", "max_lease_expiries", max_lease_expiries, allow_zero=True)
 
     def minutes(section: str, key: str, default: timedelta, unit: str) -> timedelta:
         value = get(section, key, None)
@@ -241,6 +245,7 @@ def parse_policy(text: str, source: str = "<policy>") -> EscalationPolicy:
         outbox=OutboxSettings(
             lease=minutes("outbox", "lease_seconds", defaults.outbox.lease, "seconds"),
             max_attempts=max_attempts,
+            max_lease_expiries=max_lease_expiries,
             backoff_base=minutes("outbox", "backoff_seconds", defaults.outbox.backoff_base, "seconds"),
             backoff_cap=minutes("outbox", "backoff_cap_seconds", defaults.outbox.backoff_cap, "seconds"),
             jitter=jitter,

@@ -110,7 +110,9 @@ class Repository(ABC):
 
     @abstractmethod
     def claim_actions(self, now: datetime, lease_until: datetime, token: str, limit: int) -> list[Action]:
-        """Atomically lease due actions: pending/failed ones due by ``now`` and in-flight ones whose lease expired."""
+        """Atomically lease due actions: one in-flight action whose lease expired if there is one
+        (alone, oldest lease first; it counts a lease expiry, not an attempt), else up to ``limit``
+        pending/failed actions due by ``now`` (each counts an attempt)."""
 
     @abstractmethod
     def complete_action(self, action_id: int, token: str, outcome: Outcome, now: datetime) -> bool:

@@ -1,7 +1,7 @@
 """Schema migrations of the SQLite store, applied in version order and recorded in ``schema_migrations``.
 
 >>> [m.version for m in MIGRATIONS]
-[1, 2, 3]
+[1, 2, 3, 4]
 """
 
 from __future__ import annotations
@@ -159,6 +159,11 @@ MIGRATIONS: tuple[Migration, ...] = (
             "CREATE INDEX actions_leases ON actions (status, leased_until_ms)",
             "CREATE INDEX agent_tasks_by_case ON agent_tasks (case_id, status)",
         ),
+    ),
+    Migration(
+        4,
+        "count lease expiries apart from delivery attempts",
+        ("ALTER TABLE actions ADD COLUMN lease_expiries INTEGER NOT NULL DEFAULT 0",),
     ),
 )
 """Every migration, in version order; append new ones, never edit applied ones."""

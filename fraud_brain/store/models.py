@@ -117,7 +117,11 @@ class NewAction:
 
 @dataclass(frozen=True)
 class Action:
-    """An outbox row: an action with its delivery state."""
+    """An outbox row: an action with its delivery state.
+
+    ``attempts`` counts claims of a pending or failed action (deliveries started);
+    ``lease_expiries`` counts re-claims after a worker died holding the action.
+    """
 
     action_id: int
     case_id: int
@@ -135,6 +139,7 @@ class Action:
     outcome: str | None = None
     result: dict[str, Any] = field(default_factory=dict)
     done_at: datetime | None = None
+    lease_expiries: int = 0
 
 
 @dataclass(frozen=True)

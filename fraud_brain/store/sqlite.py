@@ -6,7 +6,7 @@ read while a writer writes).
 
 >>> repo = SQLiteRepository(":memory:")
 >>> repo.schema_version()
-3
+4
 >>> repo.migrate()
 []
 """
@@ -346,6 +346,7 @@ class SQLiteRepository(Repository):
             payload=json.loads(row["payload"]),
             status=row["status"],
             attempts=row["attempts"],
+            lease_expiries=row["lease_expiries"],
             next_attempt_at=from_ms(row["next_attempt_at_ms"]),
             created_at=from_ms(row["created_at_ms"]),
             subject=row["subject"],
@@ -413,26 +414,43 @@ class SQLiteRepository(Repository):
         now_ms = to_ms(now)
         with self.transaction():
             # One indexed range query per state (an OR across states would scan the whole outbox).
-            due: list[tuple[int, int]] = []
-            for status, column in (
-                ("pending", "next_attempt_at_ms"),
-                ("failed", "next_attempt_at_ms"),
-                ("in_flight", "leased_until_ms"),
-            ):
-                due += self._conn.execute(
-                    f"SELECT next_attempt_at_ms, action_id FROM actions WHERE status = ? AND {column} <= ? "
-                    f"ORDER BY {column} LIMIT ?",
-                    (status, now_ms, limit),
-                ).fetchall()
-            ids = [action_id for _, action_id in sorted(tuple(row) for row in due)[:limit]]
-            if not ids:
+            expired = self._conn.execute(
+                "SELECT leased_until_ms, action_id FROM actions WHERE status = 'in_flight' AND leased_until_ms <= ? "
+                "ORDER BY leased_until_ms, action_id LIMIT 1",
+                (now_ms,),
+            ).fetchall()
+            chosen: list[tuple[int, int, bool]]
+            if expired:
+                # An action left behind by a dead worker is taken alone: if it is what killed that
+                # worker, it can only take itself down again, not a batch of innocent actions.
+                chosen = [(expired[0][0], expired[0][1], True)]
+            else:
+                due: list[tuple[int, int, bool]] = []
+                for status in ("pending", "failed"):
+                    due += [
+                        (row[0], row[1], False)
+                        for row in self._conn.execute(
+                            "SELECT next_attempt_at_ms, action_id FROM actions WHERE status = ? "
+                            "AND next_attempt_at_ms <= ? ORDER BY next_attempt_at_ms LIMIT ?",
+                            (status, now_ms, limit),
+                        ).fetchall()
+                    ]
+                chosen = sorted(due)[:limit]
+            if not chosen:
                 return []
+            ids = [action_id for _, action_id, _ in chosen]
+            # A re-claim after an expired lease is not a new attempt: the worker that held it died,
+            # perhaps before sending it at all (it may have been later in that worker's batch).
+            for expired, counter in ((False, "attempts"), (True, "lease_expiries")):
+                group = [action_id for _, action_id, was_in_flight in chosen if was_in_flight == expired]
+                if group:
+                    marks = ",".join("?" * len(group))
+                    self._conn.execute(
+                        f"UPDATE actions SET status = 'in_flight', {counter} = {counter} + 1, leased_until_ms = ?, "
+                        f"lease_token = ?, updated_at_ms = ? WHERE action_id IN ({marks})",
+                        (to_ms(lease_until), token, now_ms, *group),
+                    )
             marks = ",".join("?" * len(ids))
-            self._conn.execute(
-                f"UPDATE actions SET status = 'in_flight', attempts = attempts + 1, leased_until_ms = ?, "
-                f"lease_token = ?, updated_at_ms = ? WHERE action_id IN ({marks})",
-                (to_ms(lease_until), token, now_ms, *ids),
-            )
             rows = self._conn.execute(
                 f"SELECT * FROM actions WHERE action_id IN ({marks}) ORDER BY next_attempt_at_ms, action_id",
                 ids,

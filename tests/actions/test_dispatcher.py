@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import datetime, timedelta, timezone
 
 import polars as pl
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from fraud_brain.actions import (
     AdapterResult,
@@ -15,7 +18,7 @@ from fraud_brain.actions import (
     decision_frame,
 )
 from fraud_brain.actions.adapters import SimulatedOfficerPager
-from fraud_brain.store import Action, NewAction, SQLiteRepository
+from fraud_brain.store import Action, Case, NewAction, SQLiteRepository
 
 T0 = datetime(2026, 3, 1, 9, tzinfo=timezone.utc)
 
@@ -114,7 +117,8 @@ def test_an_expired_lease_is_taken_over_with_the_same_key() -> None:
     report = dispatcher.run_once()
     assert (report.claimed, report.done) == (1, 1)
     assert pager.seen == [(claimed.idempotency_key, clock.now())]
-    assert store.get_action(claimed.action_id).attempts == 2
+    taken_over = store.get_action(claimed.action_id)
+    assert (taken_over.attempts, taken_over.lease_expiries) == (1, 1)
 
 
 def test_run_until_idle_waits_for_future_actions_on_the_clock() -> None:
@@ -185,3 +189,117 @@ def test_two_workers_on_one_store_never_send_an_action_twice(tmp_path) -> None:
     assert not errors
     assert len(sent) == 120 and set(sent.values()) == {1}
     assert SQLiteRepository(path).action_status_counts() == {"done": 120}
+
+
+class WorkerCrash(BaseException):
+    """The worker process dies (not an error an adapter reports: nothing catches it)."""
+
+
+class ScriptedReceiver:
+    """An idempotent receiver whose n-th delivery of a key does what the key's script says.
+
+    ``ok``: apply the effect, answer; ``fail``: answer an error; ``raise``: the connection
+    breaks; ``crash``: apply the effect, then the sending worker dies before recording it.
+    """
+
+    def __init__(self, scripts: dict[str, list[str]]):
+        self.scripts = scripts
+        self.deliveries: Counter[str] = Counter()
+        self.effects: Counter[str] = Counter()
+
+    def send(self, action: Action) -> AdapterResult:
+        step = self.scripts[action.idempotency_key][self.deliveries[action.idempotency_key]]
+        self.deliveries[action.idempotency_key] += 1
+        if step in ("ok", "crash") and not self.effects[action.idempotency_key]:
+            self.effects[action.idempotency_key] += 1
+        if step == "crash":
+            raise WorkerCrash
+        if step == "raise":
+            raise ConnectionResetError("connection reset")
+        if step == "fail":
+            return AdapterResult.failure("HTTP 503")
+        return AdapterResult.success("delivered")
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.integers(1, 4),
+    st.integers(0, 2),
+    st.lists(
+        st.lists(st.sampled_from(["ok", "fail", "raise", "crash"]), min_size=8, max_size=8),
+        min_size=1,
+        max_size=6,
+    ),
+)
+def test_outbox_with_failures_and_crashes_matches_a_reference(
+    max_attempts: int, max_expiries: int, scripts: list[list[str]]
+) -> None:
+    clock = ManualClock(T0)
+    store = SQLiteRepository(":memory:")
+    store.create_case(Case(0, "c", "13800000001", "open", "hour", None, "r", T0, T0, T0, 0.5))
+    keys = [f"k{i}" for i in range(len(scripts))]
+    for key in keys:
+        store.enqueue_action(NewAction(1, "officer_alert", key, {}, T0), T0)
+    receiver = ScriptedReceiver(dict(zip(keys, scripts, strict=True)))
+    settings_ = OutboxSettings(
+        lease=timedelta(seconds=30),
+        max_attempts=max_attempts,
+        max_lease_expiries=max_expiries,
+        backoff_base=timedelta(seconds=1),
+    )
+    for _restart in range(100):
+        try:
+            # One action per claim, so a crash takes down only the action that caused it.
+            Dispatcher(
+                store, {"officer_alert": receiver}, clock, settings_, batch_size=1, seed=1
+            ).run_until_idle()
+            break
+        except WorkerCrash:
+            continue  # a new worker starts; the dead one's lease must expire first
+    for key, script in zip(keys, scripts, strict=True):
+        # Reference: walk the script. A failure uses an attempt (dead when none are left); a crash
+        # is re-sent after the lease (dead when it has outlived too many workers); "ok" is done.
+        attempts, expiries, deliveries, status = 1, 0, 0, ""
+        for step in script:
+            deliveries += 1
+            if step == "ok":
+                status = "done"
+                break
+            if step == "crash":
+                expiries += 1
+                if expiries > max_expiries:
+                    status = "dead"
+                    break
+            elif attempts >= max_attempts:
+                status = "dead"
+                break
+            else:
+                attempts += 1
+        action = store.action_by_key(key)
+        assert action is not None and status, (key, script)
+        assert (action.status, action.attempts, action.lease_expiries) == (status, attempts, expiries), (
+            key,
+            script,
+        )
+        assert receiver.deliveries[key] == deliveries
+        assert receiver.effects[key] == (1 if {"ok", "crash"} & set(script[:deliveries]) else 0)
+
+
+def test_a_worker_crash_does_not_cost_its_batch_mates_an_attempt() -> None:
+    clock = ManualClock(T0)
+    store = SQLiteRepository(":memory:")
+    store.create_case(Case(0, "c", "13800000001", "open", "hour", None, "r", T0, T0, T0, 0.5))
+    for key in ("poison", "innocent"):
+        store.enqueue_action(NewAction(1, "officer_alert", key, {}, T0), T0)
+    receiver = ScriptedReceiver({"poison": ["crash"] * 10, "innocent": ["ok"]})
+    settings_ = OutboxSettings(lease=timedelta(seconds=30), max_attempts=1, max_lease_expiries=2)
+    for _restart in range(10):
+        try:
+            Dispatcher(store, {"officer_alert": receiver}, clock, settings_, batch_size=2).run_until_idle()
+            break
+        except WorkerCrash:
+            continue
+    innocent, poison = store.action_by_key("innocent"), store.action_by_key("poison")
+    assert (innocent.status, innocent.attempts, receiver.deliveries["innocent"]) == ("done", 1, 1)
+    assert (poison.status, poison.lease_expiries, receiver.deliveries["poison"]) == ("dead", 3, 3)
+    assert "workers died holding it" in (poison.last_error or "")

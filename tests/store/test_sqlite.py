@@ -127,7 +127,7 @@ def test_claim_leases_due_actions_once_and_reclaims_after_lease() -> None:
     assert repo.claim_actions(T0 + timedelta(seconds=10), lease, "w2", 10) == []
     reclaimed = repo.claim_actions(T0 + timedelta(seconds=31), T0 + timedelta(seconds=61), "w2", 1)
     assert [a.action_id for a in reclaimed] == [due_now]
-    assert reclaimed[0].attempts == 2
+    assert (reclaimed[0].attempts, reclaimed[0].lease_expiries) == (1, 1)
     # The first worker lost its lease: its late completion must not count.
     lost = Outcome("now:result", case.case_id, "officer_alert", "delivered", T0, due_now)
     assert not repo.complete_action(due_now, "w1", lost, T0 + timedelta(seconds=40))
