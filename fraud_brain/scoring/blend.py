@@ -156,3 +156,53 @@ class Calibrator:
         if data.get("method") not in ("isotonic", "platt", "identity"):
             raise ValueError(f"calibrator: method {data.get('method')!r} must be isotonic, platt or identity")
         return cls(**data)
+
+
+class ExpertWeights:
+    """Blend weights of the offline and online parts from how well each ranked recent labels.
+
+    Before the online part learns a labelled batch, both parts' predictions on it are kept in
+    a window of the last ``window`` frauds and ``window * 10`` legitimate events; each part's
+    average precision on that window gives the weights ``softmax(eta * AP)``. Ranking, not
+    log-loss, is the judge: a frozen model may be badly calibrated for today's base rate and
+    still rank best. Until ``min_positives`` frauds have been seen the offline part keeps all
+    the weight. A frozen model that decays under drift thus hands over to the online model.
+
+    >>> experts = ExpertWeights(min_positives=2)
+    >>> y = np.array([1, 0, 0, 1, 0, 0])
+    >>> experts.update(np.array([0.2, 0.8, 0.7, 0.3, 0.9, 0.6]), np.array([0.9, 0.1, 0.2, 0.8, 0.3, 0.1]), y)
+    >>> offline, online = experts.weights
+    >>> online > 0.99
+    True
+    """
+
+    def __init__(self, eta: float = 10.0, window: int = 200, min_positives: int = 20) -> None:
+        self.eta = eta
+        self.window = window
+        self.min_positives = min_positives
+        self.positives = 0
+        self._pos = np.empty((0, 2))
+        self._neg = np.empty((0, 2))
+        self._weights = (1.0, 0.0)
+
+    def update(self, offline: np.ndarray, online: np.ndarray, labels: np.ndarray) -> None:
+        """Judge both parts on newly labelled rows (before the online part learns them)."""
+        labels = np.asarray(labels).astype(bool)
+        pairs = np.column_stack([np.asarray(offline, dtype=np.float64), np.asarray(online, dtype=np.float64)])
+        self._pos = np.concatenate([self._pos, pairs[labels]])[-self.window :]
+        self._neg = np.concatenate([self._neg, pairs[~labels]])[-self.window * 10 :]
+        self.positives += int(labels.sum())
+        if self.positives < self.min_positives or len(self._pos) == 0 or len(self._neg) == 0:
+            return
+        from sklearn.metrics import average_precision_score
+
+        y = np.concatenate([np.ones(len(self._pos)), np.zeros(len(self._neg))])
+        both = np.concatenate([self._pos, self._neg])
+        precision = np.array([average_precision_score(y, both[:, expert]) for expert in (0, 1)])
+        scores = np.exp(self.eta * (precision - precision.max()))
+        self._weights = (float(scores[0] / scores.sum()), float(scores[1] / scores.sum()))
+
+    @property
+    def weights(self) -> tuple[float, float]:
+        """(offline, online) weights summing to 1."""
+        return self._weights

@@ -35,14 +35,15 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from fraud_brain.scoring.blend import BlendConfig, sigmoid
+from fraud_brain.scoring.blend import BlendConfig, ExpertWeights, logit, sigmoid
 from fraud_brain.scoring.evaluate import DetectionReport, detection_report, metrics_by_window
 from fraud_brain.scoring.offline import LABEL, TimeSplit, TrainResult, feature_matrix, label_events, train_offline
 from fraud_brain.scoring.online import OnlineModel, ReplayLog, replay_online
 from fraud_brain.scoring.scorer import OFFLINE_LOGIT, online_inputs
 
 DEFAULT_BLEND = BlendConfig(offline_weight=1.0, online_weight=0.5, online_min_labels=20)
-"""The evaluation's blend: the online model counts at half weight once it has seen 20 frauds."""
+"""Marks the default: weights then follow each part's recent accuracy (:class:`ExpertWeights`);
+any other config is a fixed blend."""
 
 TRANSFER_GROUPS = ("transfer", "profile")
 """Feature groups a bank alone could compute (the transfer-only baseline)."""
@@ -80,16 +81,16 @@ def online_scores(
     learn_every: timedelta = timedelta(hours=1),
     key: str = "transfer_id",
     time_col: str = "time",
-    model: OnlineModel | None = None,
+    model: Any = None,
     negative_sample: float = 0.25,
-) -> tuple[np.ndarray, OnlineModel, ReplayLog]:
+) -> tuple[np.ndarray, Any, ReplayLog]:
     """Online-model scores of ``events`` (sorted by time), learning from ``start`` onwards.
 
     The model sees events from ``start`` only (it is deployed then) and learns each label at
     the first hourly step after ``known_at``; a quarter of the matured legitimate events are
     learned by default (unweighted: a shift toward fraud that ranking does not mind).
     """
-    model = model or OnlineModel([*feature_names, OFFLINE_LOGIT])
+    model = model if model is not None else OnlineModel([*feature_names, OFFLINE_LOGIT])
     times = events[time_col].dt.epoch("ms").to_numpy()
     begin = int(np.searchsorted(times, int(start.timestamp() * 1000), side="left"))
     X = online_inputs(feature_matrix(events, feature_names), offline_raw)
@@ -154,9 +155,17 @@ def compare_setups(
     # so at the start of the test window it has what a deployed one would have had.
     in_window = events.filter((pl.col("time") >= split.train_start) & (pl.col("time") < split.test_end))
     raw = cross.booster.predict(feature_matrix(in_window, all_features), raw_score=True)
-    online, model, log = online_scores(in_window, labels, all_features, raw, split.train_start, split.gap)
-    ready = _labels_seen(in_window, log)
-    blended = blend.blend(sigmoid(raw), np.nan_to_num(online, nan=0.5), online_labels=ready)
+    if blend is DEFAULT_BLEND:
+        tracked = _TrackedOnline(OnlineModel([*all_features, OFFLINE_LOGIT]), ExpertWeights())
+        online, model, log = online_scores(in_window, labels, all_features, raw, split.train_start, split.gap, model=tracked)
+        weights = np.zeros((len(raw), 2))
+        weights[len(raw) - len(tracked.weights_at) :] = tracked.weights_at
+        blended = weights[:, 0] * raw + weights[:, 1] * logit(np.nan_to_num(online, nan=0.5))
+        model = tracked.model
+    else:
+        online, model, log = online_scores(in_window, labels, all_features, raw, split.train_start, split.gap)
+        ready = _labels_seen(in_window, log)
+        blended = blend.blend(sigmoid(raw), np.nan_to_num(online, nan=0.5), online_labels=ready)
     scored = (
         in_window.with_columns(pl.Series("score", sigmoid(blended)), pl.Series("online_score", online))
         .filter(pl.col("time") >= split.test_start)
@@ -169,6 +178,29 @@ def compare_setups(
         )
     )
     return results
+
+
+class _TrackedOnline:
+    """An online model that, before learning each labelled batch, lets both parts be judged on
+    it, and remembers the blend weights in force when each event was scored."""
+
+    def __init__(self, model: OnlineModel, experts: ExpertWeights) -> None:
+        self.model = model
+        self.experts = experts
+        self.weights_at: list[tuple[float, float]] = []
+
+    @property
+    def n_positive(self) -> int:
+        return self.model.n_positive
+
+    def predict_proba(self, X: np.ndarray) -> np.ndarray:
+        self.weights_at.extend([self.experts.weights] * len(X))
+        return self.model.predict_proba(X)
+
+    def learn(self, X: np.ndarray, y: np.ndarray, weight: float | np.ndarray = 1.0) -> None:
+        # the offline log-odds are the last input column (see online_inputs)
+        self.experts.update(sigmoid(X[:, -1]), self.model.predict_proba(X), y)
+        self.model.learn(X, y, weight)
 
 
 def _labels_seen(events: pl.DataFrame, log: ReplayLog) -> np.ndarray:

@@ -29,7 +29,7 @@ class Learner(Protocol):
 
     def predict_proba(self, X: np.ndarray) -> np.ndarray: ...
 
-    def learn(self, X: np.ndarray, y: np.ndarray, weight: float = 1.0) -> None: ...
+    def learn(self, X: np.ndarray, y: np.ndarray, weight: float | np.ndarray = 1.0) -> None: ...
 
 
 class DelayedLabelStore:
@@ -190,8 +190,8 @@ class OnlineModel:
         clipped = {name: min(CLIP, max(-CLIP, value)) for name, value in scaled.items()}
         return float(self.classifier.predict_proba_one(clipped)[True])
 
-    def learn(self, X: np.ndarray, y: np.ndarray, weight: float = 1.0) -> None:
-        """Learn from a batch of labelled rows (``weight`` scales them, e.g. for sampled negatives)."""
+    def learn(self, X: np.ndarray, y: np.ndarray, weight: float | np.ndarray = 1.0) -> None:
+        """Learn from a batch of labelled rows (``weight``, one or per row, scales them)."""
         if len(X) == 0:
             return
         y = np.asarray(y).astype(bool)
@@ -200,7 +200,8 @@ class OnlineModel:
             self.scaler.learn_many(self._frame(part))
             scaled = self._scaled(part)
             labels = pd.Series(y[start : start + self.mini_batch], index=scaled.index)
-            weights = pd.Series(np.where(labels, self.positive_weight, 1.0) * weight, index=scaled.index)
+            scale = weight[start : start + self.mini_batch] if isinstance(weight, np.ndarray) else weight
+            weights = pd.Series(np.where(labels, self.positive_weight, 1.0) * scale, index=scaled.index)
             self.classifier.learn_many(scaled, labels, w=weights)
         self.n_learned += len(X)
         self.n_positive += int(y.sum())
@@ -336,8 +337,12 @@ def replay_online(
     starts = np.concatenate([[0], bounds])
     ends = np.concatenate([bounds, [len(times)]])
     moment_before = np.concatenate([[np.iinfo(np.int64).min], moments])
+    negative_row_weight = 1.0 / negative_sample if negative_weight is None else negative_weight
     for start, end, moment in zip(starts.tolist(), ends.tolist(), moment_before.tolist(), strict=True):
         if moment != np.iinfo(np.int64).min:
+            # labels and matured negatives of one moment go to the model in one call: river's
+            # batch methods cost about a millisecond each in overhead
+            parts: list[tuple[np.ndarray, np.ndarray, float]] = []
             stop = int(np.searchsorted(label_moment, moment, side="right"))
             if stop > next_label:
                 batch = label_keys[next_label:stop]
@@ -346,7 +351,7 @@ def replay_online(
                 log.labels_unmatched += len(batch) - len(found)
                 if found:
                     y = np.array([value_of[k] for k in found], dtype=np.int64)
-                    model.learn(rows, y)
+                    parts.append((rows, y, 1.0))
                     _record(log, moment, found, y)
                 next_label = stop
             if negative_after is not None:
@@ -356,12 +361,16 @@ def replay_online(
                     found, rows = [k for k, kept in zip(found, keep.tolist(), strict=True) if kept], rows[keep]
                 if found:
                     y = np.zeros(len(found), dtype=np.int64)
-                    weight = 1.0 / negative_sample if negative_weight is None else negative_weight
-                    if weight != 1.0:
-                        model.learn(rows, y, weight=weight)
-                    else:
-                        model.learn(rows, y)
+                    parts.append((rows, y, negative_row_weight))
                     _record(log, moment, found, y)
+            if parts:
+                rows = np.concatenate([p[0] for p in parts])
+                y = np.concatenate([p[1] for p in parts])
+                weights = np.concatenate([np.full(len(p[1]), p[2]) for p in parts])
+                if np.all(weights == 1.0):
+                    model.learn(rows, y)
+                else:
+                    model.learn(rows, y, weight=weights)
         for lo in range(start, end, max_batch):
             hi = min(end, lo + max_batch)
             scores[lo:hi] = model.predict_proba(X[lo:hi])
@@ -385,6 +394,6 @@ class CountingLearner:
         """The number of examples learned so far, for every row."""
         return np.full(len(X), float(self.n))
 
-    def learn(self, X: np.ndarray, y: np.ndarray, weight: float = 1.0) -> None:
+    def learn(self, X: np.ndarray, y: np.ndarray, weight: float | np.ndarray = 1.0) -> None:
         """Count the examples."""
         self.n += len(X)

@@ -71,3 +71,22 @@ def test_blend_config_validation_and_toml(tmp_path):
         BlendConfig.load(path)
     path.write_text("[blend]\noffline_weight = 0.6\nonline_weight = 0.4\n")
     assert BlendConfig.load(path) == BlendConfig(0.6, 0.4)
+
+
+def test_expert_weights_follow_the_part_that_ranks_recent_labels_better():
+    from fraud_brain.scoring.blend import ExpertWeights
+
+    rng = np.random.default_rng(0)
+    experts = ExpertWeights(min_positives=20)
+    y = rng.random(400) < 0.1
+    good, bad = np.where(y, 0.9, 0.1) + rng.normal(0, 0.05, 400), rng.random(400)
+    experts.update(good[:100], bad[:100], y[:100])
+    if y[:100].sum() < 20:
+        assert experts.weights == (1.0, 0.0)
+    experts.update(good[100:], bad[100:], y[100:])
+    offline, online = experts.weights
+    assert offline > 0.95 and offline + online == pytest.approx(1.0)
+    for _ in range(3):  # drift: the offline part now ranks at random, the online part well
+        y = rng.random(400) < 0.1
+        experts.update(rng.random(400), np.where(y, 0.8, 0.2), y)
+    assert experts.weights[1] > 0.95

@@ -195,17 +195,17 @@ def test_negative_sampling_learns_a_share_of_negatives_with_weight():
     class WeightLog(CountingLearner):
         def __init__(self):
             super().__init__()
-            self.weights: list[float] = []
+            self.weights: list[np.ndarray] = []
 
         def learn(self, X, y, weight=1.0):
             super().learn(X, y, weight)
-            self.weights.append(weight)
+            self.weights.append(np.broadcast_to(np.asarray(weight, dtype=float), (len(y),)))
 
     n = 4000
     learner = WeightLog()
     _, log = replay_online([f"e{i}" for i in range(n)], np.arange(n), np.zeros((n, 1)), [], np.array([]), np.array([]),
                            learner, learn_every=10, negative_after=5, negative_sample=0.25)
     assert 0.2 * n < log.n_learned < 0.3 * n
-    assert set(learner.weights) == {4.0}
+    assert np.unique(np.concatenate(learner.weights)).tolist() == [4.0]
     with pytest.raises(ValueError, match="negative_sample"):
         replay_online(["a"], np.array([0]), np.zeros((1, 1)), [], np.array([]), np.array([]), CountingLearner(), negative_sample=0)
