@@ -36,6 +36,7 @@ from fraud_brain.api.metrics import ApiMetrics
 from fraud_brain.api.responses import OrjsonResponse
 from fraud_brain.api.routes import admin, bank, cases, feeds
 from fraud_brain.api.settings import ApiSettings
+from fraud_brain.api.worker import EngineThread
 from fraud_brain.store.base import Repository
 
 STATIC = Path(__file__).parent / "static"
@@ -70,25 +71,21 @@ class _Timing:
                 time.perf_counter() - start)
 
 
-def _queue_reader(desk: CaseDesk | None) -> Any:
-    def read() -> dict[tuple[str, str], float]:
-        if desk is None:
-            return {}
-        depths: dict[tuple[str, str], float] = {}
-        for status, count in desk.store.action_status_counts().items():
-            depths[("outbox", status)] = float(count)
-        depths[("agent_tasks", "open")] = float(len(desk.store.open_agent_tasks()))
-        return depths
-
-    return read
+def _queue_depths(desk: CaseDesk) -> dict[tuple[str, str], float]:
+    """Outbox rows by status and open agent tasks (read on the engine thread)."""
+    depths: dict[tuple[str, str], float] = {}
+    for status, count in desk.store.action_status_counts().items():
+        depths[("outbox", status)] = float(count)
+    depths[("agent_tasks", "open")] = float(len(desk.store.open_agent_tasks()))
+    return depths
 
 
-async def _pump(brain: Engine, hub: AlertHub, every: float) -> None:
+async def _pump(ctx: ApiContext, brain: Engine, hub: AlertHub, every: float) -> None:
     """Run the engine's workflow timers and outbox now and then; a failing run is logged and retried."""
     while True:
         await asyncio.sleep(every)
         try:
-            done = brain.pump()  # type: ignore[attr-defined]
+            done = await ctx.call(brain.pump)  # type: ignore[attr-defined]
         except Exception:  # noqa: BLE001 - the loop must outlive one bad run; the error is logged
             log.exception("the action workflow pump failed; retrying in %.1f s", every)
             continue
@@ -103,8 +100,13 @@ def create_app(
     store: Repository | None = None,
     keys: KeyRing | None = None,
     clock: Clock | None = None,
+    worker: EngineThread | None = None,
 ) -> FastAPI:
-    """The API over ``brain`` (its ``store`` holds the cases), or over ``store`` alone for a desk-only server."""
+    """The API over ``brain`` (its ``store`` holds the cases), or over ``store`` alone for a desk-only server.
+
+    With a ``worker``, the brain and store must have been opened on that thread (see
+    :class:`~fraud_brain.api.worker.EngineThread`); every call on them then runs there.
+    """
     settings = settings or ApiSettings()
     if store is None and brain is not None:
         store = brain.store
@@ -118,7 +120,7 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         pump = None
         if brain is not None and hasattr(brain, "pump") and settings.pump_seconds > 0:
-            pump = asyncio.create_task(_pump(brain, hub, settings.pump_seconds))
+            pump = asyncio.create_task(_pump(ctx, brain, hub, settings.pump_seconds))
         try:
             yield
         finally:
@@ -126,7 +128,7 @@ def create_app(
                 pump.cancel()
             if brain is not None and hasattr(brain, "snapshot"):
                 # A restart continues from here rather than from an empty state.
-                brain.snapshot()
+                await ctx.call(brain.snapshot)
 
     app = FastAPI(
         lifespan=lifespan,
@@ -136,11 +138,13 @@ def create_app(
                     "the agents' case queue. Authenticate with an API key (`Authorization: Bearer KEY`).",
         default_response_class=OrjsonResponse,
     )
-    app.state.ctx = ApiContext(engine=brain, desk=desk, keys=keys, metrics=metrics, hub=hub)
+    ctx = ApiContext(engine=brain, desk=desk, keys=keys, metrics=metrics, hub=hub, worker=worker)
+    app.state.ctx = ctx
+    depths: dict[tuple[str, str], float] = {}
     app.state.settings = settings
     for router in (feeds.router, bank.router, cases.router, admin.router):
         app.include_router(router)
-    metrics.watch_queues(_queue_reader(desk))
+    metrics.watch_queues(lambda: depths)
     versions = getattr(brain, "versions", None)
     if isinstance(versions, dict):
         metrics.model_versions.info({str(k): str(v) for k, v in versions.items()})
@@ -162,13 +166,15 @@ def create_app(
     @app.get("/health", tags=["ops"], summary="Liveness and readiness")
     async def health() -> OrjsonResponse:
         """Whether the engine and store are there and the store answers."""
-        store_ok = True
+        store_ok, status = True, "ok"
         if desk is not None:
             try:
-                desk.store.schema_version()
+                await asyncio.wait_for(ctx.call(desk.store.schema_version), timeout=5)
+            except asyncio.TimeoutError:
+                status = "busy"  # alive, but the engine thread has been working on one call for 5 s
             except Exception:  # noqa: BLE001 - a broken store is what this endpoint reports
-                store_ok = False
-        body = {"status": "ok" if store_ok else "degraded", "engine": brain is not None, "store": desk is not None and store_ok,
+                store_ok, status = False, "degraded"
+        body = {"status": status, "engine": brain is not None, "store": desk is not None and store_ok,
                 "event_streams": len(hub)}
         return OrjsonResponse(body, status_code=200 if store_ok else 503)
 
@@ -183,6 +189,11 @@ def create_app(
                 raise HTTPException(401, "a valid API key is required for /metrics", headers={"WWW-Authenticate": "Bearer"})
             if principal.role not in ("analyst", "admin"):
                 raise HTTPException(403, f"role {principal.role!r} may not read /metrics; allowed: ['admin', 'analyst']")
+        if desk is not None:
+            try:
+                depths.update(await asyncio.wait_for(ctx.call(_queue_depths, desk), timeout=5))
+            except asyncio.TimeoutError:
+                pass  # the engine is busy: export the depths of the previous scrape
         return Response(metrics.render(), media_type="text/plain; version=0.0.4")
 
     @app.get("/", include_in_schema=False)

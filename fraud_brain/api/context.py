@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 import polars as pl
 from fastapi import Depends, HTTPException, Request, Security
@@ -20,6 +20,9 @@ from fraud_brain.api.auth import KeyRing, Principal
 from fraud_brain.api.desk import CaseDesk
 from fraud_brain.api.events import AlertHub
 from fraud_brain.api.metrics import ApiMetrics
+from fraud_brain.api.worker import EngineThread
+
+T = TypeVar("T")
 
 
 class Engine(Protocol):
@@ -48,6 +51,13 @@ class ApiContext:
     keys: KeyRing
     metrics: ApiMetrics | None
     hub: AlertHub | None
+    worker: EngineThread | None = None
+
+    async def call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Run an engine or store call on the engine thread (inline when the app has none)."""
+        if self.worker is None:
+            return fn(*args, **kwargs)
+        return await self.worker.run(fn, *args, **kwargs)
 
     def require_engine(self) -> Engine:
         """The engine, or a 503 saying the server runs without one."""

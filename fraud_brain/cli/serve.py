@@ -42,6 +42,10 @@ def serve(
         raise typer.Exit(2) from None
     if len(ring) == 0:
         console.print("[yellow]no API keys configured: every endpoint but /health and /metrics will answer 401[/yellow]")
+    from fraud_brain.api.worker import EngineThread
+
+    # The engine and store are opened on the thread that will use them (SQLite connections are per thread).
+    worker = EngineThread()
     brain = None
     repo = None
     if state_dir is not None:
@@ -53,7 +57,7 @@ def serve(
         config = BrainConfig(state_dir=state_dir, spec=spec, models_dir=models_dir, rules_path=rules, policy_path=policy,
                              subscribers=subscribers)
         try:
-            brain = Brain.open(config)
+            brain = worker.call_sync(Brain.open, config)
         except (OSError, ValueError, KeyError) as error:
             console.print(f"[red]could not open the pipeline in {state_dir}: {error}[/red]")
             raise typer.Exit(2) from None
@@ -61,13 +65,16 @@ def serve(
         from fraud_brain.store import SQLiteRepository
 
         store.parent.mkdir(parents=True, exist_ok=True)
-        repo = SQLiteRepository(store)
+        repo = worker.call_sync(SQLiteRepository, store)
     else:
         console.print("[red]give --state-dir (full pipeline) or --store (case desk only)[/red]")
         raise typer.Exit(2)
-    app = create_app(brain, settings, store=repo, keys=ring)
+    app = worker.call_sync(create_app, brain, settings, store=repo, keys=ring, worker=worker)
     console.print(f"serving on http://{host}:{port}/  (console: /console/, API docs: /docs)")
-    uvicorn.run(app, host=host, port=port, workers=1, log_level=log_level, access_log=False)
+    try:
+        uvicorn.run(app, host=host, port=port, workers=1, log_level=log_level, access_log=False)
+    finally:
+        worker.close()
 
 
 def api_key(

@@ -16,13 +16,13 @@ async def reload(principal: Principal = Depends(require("admin")), ctx: ApiConte
     """Hot-reload models and rules; a failed reload keeps the running ones and says why (audited either way)."""
     engine = ctx.require_engine()
     try:
-        result = engine.reload()
+        result = await ctx.call(engine.reload)
     except Exception as error:  # noqa: BLE001 - the old configuration keeps running; report why the new one did not load
         if ctx.desk is not None:
-            ctx.desk.audit(principal, "reload_failed", "models+rules", {"error": str(error)})
+            await ctx.call(ctx.desk.audit, principal, "reload_failed", "models+rules", {"error": str(error)})
         raise HTTPException(409, f"reload failed, the previous models and rules stay in use: {error}") from None
     if ctx.desk is not None:
-        ctx.desk.audit(principal, "reload", "models+rules", {k: str(v) for k, v in result.items()})
+        await ctx.call(ctx.desk.audit, principal, "reload", "models+rules", {k: str(v) for k, v in result.items()})
     if ctx.metrics is not None:
         ctx.metrics.model_versions.info({str(k): str(v) for k, v in result.items()})
     return OrjsonResponse(result)
@@ -34,9 +34,9 @@ async def flush(principal: Principal = Depends(require("admin")), ctx: ApiContex
     engine = ctx.require_engine()
     if not hasattr(engine, "flush"):
         raise HTTPException(501, "this engine does not buffer events")
-    report = engine.flush()  # type: ignore[attr-defined]
+    report = await ctx.call(engine.flush)  # type: ignore[attr-defined]
     if ctx.desk is not None:
-        ctx.desk.audit(principal, "flush", "engine", {"scored": report.scored.height, "alerts": report.alerts})
+        await ctx.call(ctx.desk.audit, principal, "flush", "engine", {"scored": report.scored.height, "alerts": report.alerts})
     if report.alerts and ctx.hub is not None:
         ctx.hub.publish("alerts", {"count": report.alerts, "kind": "flush"})
     if ctx.metrics is not None:
@@ -49,4 +49,4 @@ async def audit_log(limit: int = Query(100, ge=1, le=10_000), principal: Princip
                     ctx: ApiContext = Depends(get_ctx)) -> OrjsonResponse:
     """Every agent and admin action: who, what, on which case, when."""
     desk = ctx.require_desk()
-    return OrjsonResponse({"entries": desk.audit_log(limit)})
+    return OrjsonResponse({"entries": await ctx.call(desk.audit_log, limit)})

@@ -68,7 +68,7 @@ async def check_transfer(
         if not checked.ok:
             raise HTTPException(422, "; ".join(checked.messages()))
     try:
-        result = engine.check_transfer(raw)
+        result = await ctx.call(engine.check_transfer, raw)
     except ValueError as error:  # the engine's readable refusal (names the transfer and field)
         raise HTTPException(422, f"transfer {raw['transfer_id']}: {error}") from None
     if ctx.metrics is not None:
@@ -87,7 +87,7 @@ async def entity_risk(
     """The engine's current state and risk for one calling number or one bank account."""
     engine = ctx.require_engine()
     try:
-        risk: dict[str, Any] = engine.entity_risk(entity_type, entity_id)
+        risk: dict[str, Any] = await ctx.call(engine.entity_risk, entity_type, entity_id)
     except KeyError:
         raise HTTPException(404, f"{entity_type} {entity_id} is not known to the engine") from None
     except ValueError as error:

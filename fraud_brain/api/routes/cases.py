@@ -51,9 +51,9 @@ class StopPaymentRequest(BaseModel):
     transfer_id: str | None = Field(default=None, max_length=64)
 
 
-def _run(call: Any) -> OrjsonResponse:
+async def _run(ctx: ApiContext, call: Any) -> OrjsonResponse:
     try:
-        return OrjsonResponse(call())
+        return OrjsonResponse(await ctx.call(call))
     except DeskError as error:
         raise HTTPException(error.status, str(error)) from None
 
@@ -73,7 +73,7 @@ async def list_cases(
 ) -> OrjsonResponse:
     """Cases, most urgent tier first then latest alert; agents see numbers masked on cases not assigned to them."""
     desk = ctx.require_desk()
-    return _run(lambda: {"cases": desk.list_cases(principal, None if status == "all" else status, limit)})
+    return await _run(ctx, lambda: {"cases": desk.list_cases(principal, None if status == "all" else status, limit)})
 
 
 @router.get("/v1/cases/{case_id}", summary="One case: reasons, alerts, timeline, actions")
@@ -81,7 +81,7 @@ async def case_detail(case_id: int, principal: Principal = Depends(require(*_REA
                       ctx: ApiContext = Depends(get_ctx)) -> OrjsonResponse:
     """The case with its reason sentences, call/transfer alerts, timeline and actions (viewing is audited)."""
     desk = ctx.require_desk()
-    return _run(lambda: desk.case_detail(_case_id(case_id), principal))
+    return await _run(ctx, lambda: desk.case_detail(_case_id(case_id), principal))
 
 
 def _changed(ctx: ApiContext, case_id: int, what: str) -> None:
@@ -94,7 +94,7 @@ async def claim(case_id: int, body: ClaimRequest | None = None, principal: Princ
                 ctx: ApiContext = Depends(get_ctx)) -> OrjsonResponse:
     """Assign the case to the caller (409 if another agent holds it)."""
     desk = ctx.require_desk()
-    response = _run(lambda: desk.claim(_case_id(case_id), principal, force=bool(body and body.force)))
+    response = await _run(ctx, lambda: desk.claim(_case_id(case_id), principal, force=bool(body and body.force)))
     _changed(ctx, case_id, "claimed")
     return response
 
@@ -104,7 +104,7 @@ async def release(case_id: int, principal: Principal = Depends(require(*_ACTORS)
                   ctx: ApiContext = Depends(get_ctx)) -> OrjsonResponse:
     """Un-assign a case you hold."""
     desk = ctx.require_desk()
-    response = _run(lambda: desk.release(_case_id(case_id), principal))
+    response = await _run(ctx, lambda: desk.release(_case_id(case_id), principal))
     _changed(ctx, case_id, "released")
     return response
 
@@ -114,7 +114,7 @@ async def call(case_id: int, body: CallRequest | None = None, principal: Princip
                ctx: ApiContext = Depends(get_ctx)) -> OrjsonResponse:
     """Record the call in the timeline and audit log; returns the number to dial (case must be yours)."""
     desk = ctx.require_desk()
-    return _run(lambda: desk.log_call(_case_id(case_id), principal, body.note if body else None))
+    return await _run(ctx, lambda: desk.log_call(_case_id(case_id), principal, body.note if body else None))
 
 
 @router.post("/v1/cases/{case_id}/outcome", summary="Record the outcome and close the case")
@@ -122,7 +122,7 @@ async def outcome(case_id: int, body: OutcomeRequest, principal: Principal = Dep
                   ctx: ApiContext = Depends(get_ctx)) -> OrjsonResponse:
     """Prevented, victim confirmed scam, false alarm or unreachable; closes the case and makes labels."""
     desk = ctx.require_desk()
-    response = _run(lambda: desk.record_outcome(_case_id(case_id), principal, body.disposition, body.note))
+    response = await _run(ctx, lambda: desk.record_outcome(_case_id(case_id), principal, body.disposition, body.note))
     _changed(ctx, case_id, "closed")
     return response
 
@@ -132,7 +132,7 @@ async def stop_payment(case_id: int, body: StopPaymentRequest | None = None, pri
                        ctx: ApiContext = Depends(get_ctx)) -> OrjsonResponse:
     """Queue a stop-payment to the payee's bank for a transfer in the case (at most twice per payee account)."""
     desk = ctx.require_desk()
-    response = _run(lambda: desk.request_stop_payment(_case_id(case_id), principal, body.transfer_id if body else None))
+    response = await _run(ctx, lambda: desk.request_stop_payment(_case_id(case_id), principal, body.transfer_id if body else None))
     if ctx.metrics is not None:
         ctx.metrics.actions.labels(kind="stop_payment").inc()
     _changed(ctx, case_id, "stop_payment")

@@ -7,6 +7,7 @@ id, field and reason, unless ``partial=true`` (then good records go in, bad ones
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime, timezone
 from typing import Any, Literal
 
@@ -44,7 +45,8 @@ _INGEST_ROLES = {"call": ("feed", "admin"), "transfer": ("bank", "admin")}
 async def _decode(request: Request, kind: str) -> Any:
     body = await request.body()
     try:
-        raw = decode_records(body, request.headers.get("content-type"))
+        # Decoding is CPU work on another thread, so the loop keeps answering meanwhile.
+        raw = await asyncio.to_thread(decode_records, body, request.headers.get("content-type"))
     except BodyError as error:
         raise HTTPException(error.status, str(error)) from None
     if raw.height == 0:
@@ -76,11 +78,11 @@ async def ingest(
         raise HTTPException(403, f"role {principal.role!r} may not ingest {kind} records; allowed: {list(_INGEST_ROLES[kind])}")
     engine = ctx.require_engine()
     raw = await _decode(request, kind)
-    result = validate(raw, kind)
+    result = await asyncio.to_thread(validate, raw, kind)
     if not result.ok and not partial:
         return _refuse(kind, result, ctx)
     try:
-        report = engine.ingest(kind, raw if partial else result.valid, source=principal.name)
+        report = await ctx.call(engine.ingest, kind, raw if partial else result.valid, source=principal.name)
     except ValueError as error:  # the engine's readable refusal of a batch (names the record and field)
         raise HTTPException(422, f"{kind} batch: {error}") from None
     if ctx.metrics is not None:
@@ -107,7 +109,7 @@ async def validate_batch(
 ) -> OrjsonResponse:
     """Validate records without ingesting them: how many are valid, and why each bad one is not."""
     raw = await _decode(request, kind)
-    result = validate(raw, kind)
+    result = await asyncio.to_thread(validate, raw, kind)
     if ctx.metrics is not None:
         ctx.metrics.events.labels(kind=kind, result="validated").inc(raw.height)
     return OrjsonResponse({"records": raw.height, "valid": result.valid.height, "invalid": result.rejected.height,
@@ -123,15 +125,15 @@ async def add_labels(
     """Confirmed fraud numbers, mule accounts, scam transfers or cleared ones, in the label schema."""
     engine = ctx.require_engine()
     raw = await _decode(request, "label")
-    result = validate(raw, "label")
+    result = await asyncio.to_thread(validate, raw, "label")
     if not result.ok:
         return _refuse("label", result, ctx)
     try:
-        report = engine.add_labels(result.valid, source=principal.name)
+        report = await ctx.call(engine.add_labels, result.valid, source=principal.name)
     except ValueError as error:
         raise HTTPException(422, f"label batch: {error}") from None
     if ctx.desk is not None and principal.role == "admin":
-        ctx.desk.audit(principal, "add_labels", "labels", {"records": raw.height})
+        await ctx.call(ctx.desk.audit, principal, "add_labels", "labels", {"records": raw.height})
     return OrjsonResponse({"accepted": report.accepted, "rejected": report.rejected})
 
 
@@ -181,7 +183,7 @@ async def add_decisions(
         records[i] = {k: v for k, v in record.items() if v is not None or k in ("entity_key", "typology")}
     try:
         decisions = decision_frame(records)
-        report = desk.orchestrator.ingest(decisions)
+        report = await ctx.call(desk.orchestrator.ingest, decisions)
     except (DecisionError, TypeError, ValueError) as error:
         raise HTTPException(422, f"decisions: {error}") from None
     if ctx.metrics is not None:
