@@ -150,7 +150,7 @@ def timed(function: Callable[[], object], repeat: int, setup: Callable[[], None]
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--decisions", type=int, default=20_000, help="decisions (default 20,000)")
+    parser.add_argument("--decisions", type=int, default=5_000, help="decisions (default 5,000)")
     parser.add_argument("--quick", action="store_true", help="2,000 decisions, one repeat")
     parser.add_argument("--batch", type=int, default=1_000, help="decisions per ingest transaction")
     args = parser.parse_args()
