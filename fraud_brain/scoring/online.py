@@ -397,3 +397,71 @@ class CountingLearner:
     def learn(self, X: np.ndarray, y: np.ndarray, weight: float | np.ndarray = 1.0) -> None:
         """Count the examples."""
         self.n += len(X)
+
+
+class OnlineLearner:
+    """The live loop of :func:`replay_online`: score and remember, learn labels as they come.
+
+    ``observe`` scores events and keeps their features; ``learn_labels`` joins labels that
+    arrive with the kept features and learns them; ``learn_matured`` learns events unlabelled
+    ``negative_after`` after their time as legitimate. Driving it with the same events and
+    labels in time order gives the same learning as :func:`replay_online`.
+
+    >>> learner = OnlineLearner(CountingLearner(), n_features=1, negative_after=100)
+    >>> learner.observe(["t1", "t2"], np.array([0, 5]), np.zeros((2, 1))).tolist()
+    [0.0, 0.0]
+    >>> learner.learn_labels(["t1", "zz"], np.array([1, 1])), learner.learn_matured(now=105)
+    (1, 1)
+    >>> learner.observe(["t3"], np.array([110]), np.zeros((1, 1))).tolist()
+    [2.0]
+    """
+
+    def __init__(
+        self,
+        model: Learner,
+        n_features: int,
+        negative_after: int | None = None,
+        capacity: int = 1_000_000,
+        negative_sample: float = 1.0,
+        negative_weight: float | None = None,
+        seed: int = 7,
+    ) -> None:
+        if not 0.0 < negative_sample <= 1.0:
+            raise ValueError(f"negative_sample {negative_sample} must be in (0, 1]")
+        self.model = model
+        self.store = DelayedLabelStore(n_features, capacity)
+        self.negative_after = negative_after
+        self.negative_sample = negative_sample
+        self.negative_weight = 1.0 / negative_sample if negative_weight is None else negative_weight
+        self.labels_unmatched = 0
+        self._rng = np.random.default_rng(seed)
+
+    def observe(self, keys: list[str], times: np.ndarray, X: np.ndarray) -> np.ndarray:
+        """Score events with the current model and keep their features for their labels."""
+        scores = self.model.predict_proba(X)
+        self.store.remember(keys, np.asarray(times, dtype=np.int64), X)
+        return scores
+
+    def learn_labels(self, keys: list[str], values: np.ndarray) -> int:
+        """Learn the labels whose events are held; returns how many were learned."""
+        value_of = dict(zip(keys, np.asarray(values).tolist(), strict=True))
+        found, rows, _ = self.store.take(list(keys))
+        self.labels_unmatched += len(keys) - len(found)
+        if found:
+            self.model.learn(rows, np.array([value_of[k] for k in found], dtype=np.int64))
+        return len(found)
+
+    def learn_matured(self, now: int) -> int:
+        """Learn events older than ``negative_after`` with no label as legitimate."""
+        if self.negative_after is None:
+            return 0
+        found, rows, _ = self.store.take_older_than(now - self.negative_after)
+        if found and self.negative_sample < 1.0:
+            rows = rows[self._rng.random(len(found)) < self.negative_sample]
+        if len(rows):
+            y = np.zeros(len(rows), dtype=np.int64)
+            if self.negative_weight != 1.0:
+                self.model.learn(rows, y, weight=self.negative_weight)
+            else:
+                self.model.learn(rows, y)
+        return len(rows)

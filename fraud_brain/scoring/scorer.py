@@ -31,7 +31,7 @@ import polars as pl
 
 from fraud_brain.scoring.blend import BlendConfig, Calibrator, logit, sigmoid
 from fraud_brain.scoring.offline import feature_matrix
-from fraud_brain.scoring.online import AnomalyScorer, OnlineModel
+from fraud_brain.scoring.online import AnomalyScorer, OnlineLearner, OnlineModel
 from fraud_brain.scoring.reasons import Reason, ReasonTemplates, top_reasons
 from fraud_brain.scoring.registry import LoadedModel, ModelRegistry
 
@@ -68,7 +68,7 @@ class Scorer:
         feature_names: list[str],
         *,
         templates: ReasonTemplates | None = None,
-        online: OnlineModel | None = None,
+        online: OnlineModel | OnlineLearner | None = None,
         anomaly: AnomalyScorer | None = None,
         blend: BlendConfig | None = None,
         calibrator: Calibrator | None = None,
@@ -88,7 +88,10 @@ class Scorer:
         self.feature_names = list(feature_names)
         self._index = {name: i for i, name in enumerate(self.feature_names)}
         self.templates = templates or ReasonTemplates.load()
-        self.online = online
+        # An OnlineLearner also keeps each scored event's inputs for its label (batch path);
+        # its model is what predicts.
+        self.learner = online if isinstance(online, OnlineLearner) else None
+        self.online = online.model if isinstance(online, OnlineLearner) else online
         self.anomaly = anomaly
         self.blend = blend or BlendConfig()
         self.calibrator = calibrator or Calibrator()
@@ -119,11 +122,14 @@ class Scorer:
         return cls(champion, feature_names, challenger=challenger, **options)
 
     def _combine(
-        self, offline_raw: np.ndarray, X: np.ndarray, learn_anomaly: bool
+        self, offline_raw: np.ndarray, X: np.ndarray, learn_anomaly: bool, events: pl.DataFrame | None = None
     ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
         offline = sigmoid(offline_raw)
         online = None
-        if self.online is not None and self.blend.online_weight:
+        if self.learner is not None and events is not None:
+            times = events["time"].dt.epoch("ms").to_numpy() if "time" in events.columns else np.zeros(len(X), np.int64)
+            online = self.learner.observe(events[self.id_col].cast(pl.String).to_list(), times, online_inputs(X, offline_raw))
+        elif self.online is not None and self.blend.online_weight:
             online = self.online.predict_proba(online_inputs(X, offline_raw))
         anomaly = None
         if self.anomaly is not None and self.blend.anomaly_weight:
@@ -148,11 +154,12 @@ class Scorer:
         """Score a feature frame: id (and time) columns kept, score parts and reasons added.
 
         Reasons are computed for rows whose score is at least ``reason_threshold`` (they cost
-        a SHAP pass per row); other rows get empty lists.
+        a SHAP pass per row); other rows get empty lists. With an :class:`OnlineLearner` the
+        events are also remembered for their labels (``learner.learn_labels`` later).
         """
         X = feature_matrix(features, self.feature_names)
         offline_raw = self.booster.predict(X, raw_score=True) if len(X) else np.empty(0)
-        score, online, anomaly = self._combine(offline_raw, X, learn_anomaly)
+        score, online, anomaly = self._combine(offline_raw, X, learn_anomaly, features)
         keep = [c for c in (self.id_col, "time") if c in features.columns]
         out = features.select(keep).with_columns(
             pl.Series("score", score, dtype=pl.Float64),
@@ -233,7 +240,7 @@ class Scorer:
         offline = float(sigmoid(raw)[0])
         online = None
         if self.online is not None and self.blend.online_weight:
-            online = float(self.online.predict_proba_one(online_inputs(X, raw)[0]))
+            online = float(self.online.predict_proba_one(online_inputs(X, raw)[0]))  # type: ignore[union-attr]
         anomaly = None
         if self.anomaly is not None and self.blend.anomaly_weight:
             anomaly = float(self._anomaly(X, learn=False)[0])
