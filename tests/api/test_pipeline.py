@@ -21,7 +21,7 @@ from tests.api.conftest import ROOT_MODELS, Server, start_server, stop_server
 pytest.importorskip("fraud_brain.pipeline.brain")
 pytestmark = pytest.mark.skipif(not (ROOT_MODELS / "transfer" / "CHAMPION").exists(), reason="no committed models")
 
-HOURS = 6
+HOURS = 3
 
 
 @pytest.fixture(scope="module")
