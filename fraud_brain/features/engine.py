@@ -50,6 +50,9 @@ class FeatureBatch:
     ``features[stream]``: id, time, passthrough columns and features of the events released
     by this call, in processing order; ``late[stream]``: the late rows as they arrived (for a
     dead-letter store); ``duplicates[stream]``: how many rows were ignored as repeated ids.
+
+    >>> FeatureBatch().late_count, FeatureBatch().released
+    (0, 0)
     """
 
     features: dict[str, pl.DataFrame] = field(default_factory=dict)
@@ -103,6 +106,18 @@ class FeatureEngine:
     ``reference`` holds the tables named by the spec's ``[[join]]`` entries (e.g. subscriber
     profiles); ``initial_keys`` pre-sizes each entity's state (it grows by doubling anyway).
     See the module docstring for ordering, lateness and duplicates.
+
+    >>> import tempfile
+    >>> from fraud_brain.features.spec import bundled_spec
+    >>> from fraud_brain.features.synthetic import synthetic_card
+    >>> frames = synthetic_card(n=50)
+    >>> engine = FeatureEngine(bundled_spec("card"))
+    >>> _ = engine.process(frames)
+    >>> probe = frames["tx"].tail(1).with_columns(pl.lit("new").alias("tx_id"))
+    >>> before = engine.peek("tx", probe)                      # state is not changed
+    >>> copy = FeatureEngine.restore(engine.snapshot(tempfile.mkdtemp()), bundled_spec("card"))
+    >>> copy.peek("tx", probe).equals(before), copy.pending == engine.pending
+    (True, True)
     """
 
     def __init__(self, spec: Spec, reference: Mapping[str, pl.DataFrame] | None = None,

@@ -98,6 +98,8 @@ op = "min"
 value = "v"
 sliding = ["8s"]
 buckets = 4
+decay = ["4s"]
+lifetime = true
 
 [[aggregate]]
 name = "a_distinct"
