@@ -54,6 +54,10 @@ def test_alert_appears_live_then_agent_claims_and_resolves_it(server: Server, br
         page.wait_for_function("document.querySelector('#d-assignee').textContent === 'alice'")
         assert page.text_content("#d-victim") == "13812340001"  # unmasked once it is hers
 
+        page.click("#call")
+        page.wait_for_function("document.querySelector('#message').textContent.includes('13812340001')")
+        assert "agent_call" in page.text_content("#d-timeline")
+
         page.click("#stop")
         page.wait_for_function("document.querySelector('#message').textContent.includes('T-ui')")
         page.select_option("#disposition", "prevented")
