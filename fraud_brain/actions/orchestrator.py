@@ -67,6 +67,7 @@ class IngestReport:
     suppressed: int = 0
     rejected: list[str] = field(default_factory=list)
     unknown_actions: Counter[str] = field(default_factory=Counter)
+    held_back_upstream: int = 0
 
 
 @dataclass
@@ -196,7 +197,9 @@ class Orchestrator:
 
         Re-ingesting a decision already stored (same event_id and rule) does nothing, so a
         replay restarted after a crash does not repeat actions. Rows that break the contract
-        are skipped and listed in ``rejected``; a frame missing a column raises.
+        are skipped and listed in ``rejected``; a frame missing a column raises. A frame straight
+        from the rules' ``Decider.decide`` (with an ``active`` column) is taken as the rules meant
+        it: active-mode hits the rules held back in cooldown are counted, not acted on.
         """
         missing = [c for c in REQUIRED_COLUMNS if c not in decisions.columns]
         if missing:
@@ -205,6 +208,10 @@ class Orchestrator:
         report = IngestReport()
         if decisions.height == 0:
             return report
+        if "active" in decisions.columns:
+            held_back = pl.col("active").not_() & (pl.col("mode") == "active")
+            report.held_back_upstream = decisions.filter(held_back).height
+            decisions = decisions.filter(held_back.not_())
         with self.store.transaction():
             for row in decisions.sort("time", maintain_order=True).iter_rows(named=True):
                 try:

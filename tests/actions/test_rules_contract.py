@@ -86,3 +86,30 @@ def test_rule_decisions_make_cases_and_actions() -> None:
     assert set(actions["status"].to_list()) == {"done"}
     (stop,) = [json.loads(p) for p in actions.filter(pl.col("kind") == "stop_payment")["payload"]]
     assert (stop["transfer_id"], stop["amount"], stop["payee_account"]) == ("t1", 5000.0, "MULE1")
+
+
+def test_the_deciders_full_output_is_taken_as_the_rules_meant_it() -> None:
+    transfers = pl.DataFrame(
+        {
+            "transfer_id": ["t1", "t2"],
+            "time": [T0, T0 + timedelta(minutes=1)],
+            "payer_phone": ["13800000001", "13800000002"],
+            "payee_account": ["MULE1", "MULE1"],
+            "payee_bank": ["B", "B"],
+            "amount": [5000.0, 8000.0],
+            "score": [0.95, 0.97],
+        }
+    )
+    calls = pl.DataFrame(
+        {"call_id": ["c"], "start_time": [T0], "caller": ["1"], "callee": ["2"], "score": [0.0]}
+    )
+    rules = RuleSet.from_text(
+        RULES.replace('tier = "minute"', 'tier = "hour"'),
+        {"call": calls.schema, "transfer": transfers.schema},
+    )
+    decided = Decider().decide(rules.evaluate(transfers))
+    assert decided["status"].to_list() == ["fired", "cooldown"]
+    store = SQLiteRepository(":memory:")
+    report = Orchestrator(store, clock=ManualClock(T0)).ingest(decided)
+    assert (report.alerts, report.held_back_upstream) == (1, 1)
+    assert store.table("alerts")["transfer_id"].to_list() == ["t1"]
