@@ -334,9 +334,14 @@ class FeatureEngine:
             if missing:
                 raise ValueError(f"stream {s!r}: passthrough column(s) {missing} missing from the records")
             base = src.select(keep)[pl.Series(rank)] if ordered else src.select(keep)
-            rows = OUT[p[rank]] if ordered else OUT[p]
-            cols = {name: rows[:, i] for i, (name, emit) in enumerate(zip(sp.feature_names, sp.feature_emit)) if emit}
-            result[s] = base.hstack(pl.DataFrame(cols, schema={k: pl.Float64 for k in cols}))
+            emit = [i for i, keep_it in enumerate(sp.feature_emit) if keep_it]
+            if not emit:
+                result[s] = base
+                continue
+            # one C-ordered block into polars is several times cheaper than a column per feature
+            rows = OUT[p[rank] if ordered else p][:, emit]
+            names = [sp.feature_names[i] for i in emit]
+            result[s] = base.hstack(pl.from_numpy(np.ascontiguousarray(rows), schema={k: pl.Float64 for k in names}))
         return result
 
     def _new_key_bounds(self, names: list[str], parts: dict) -> dict[int, int]:
