@@ -64,8 +64,9 @@ and ``value`` may refer to any feature of the updating stream.
 Semantics: count/sum decayed are sum of w·2^(-(t-tᵢ)/h); max/min decayed are max/min of
 vᵢ·2^(-(t-tᵢ)/h); a sliding window of width W with B buckets holds the events whose bucket
 ⌊tᵢ/(W/B)⌋ is one of the last B buckets at the reading time (coverage between W·(B-1)/B and W).
-Distinct counts use linear counting over ``bits`` bits: standard error about 1-3% up to
-``bits`` distinct values, saturating near bits·ln(bits). A null key yields NaN features;
+Distinct counts are approximate: linear counting over a bitmap of ``bits`` bits, relative
+standard error about 1.1/√bits up to ``bits`` distinct values (64 bits: 9-11%, 128: 6-8%,
+1024: 2-3%); the estimate saturates at bits·ln(bits). A null key yields NaN features;
 an unseen key yields empty-state values (count 0, sum 0, others NaN).
 
 >>> spec = load_spec_text('''
