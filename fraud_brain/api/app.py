@@ -86,7 +86,7 @@ async def _pump(ctx: ApiContext, brain: Engine, hub: AlertHub, every: float) -> 
         await asyncio.sleep(every)
         try:
             done = await ctx.call(brain.pump)  # type: ignore[attr-defined]
-        except Exception:  # noqa: BLE001 - the loop must outlive one bad run; the error is logged
+        except Exception:
             log.exception("the action workflow pump failed; retrying in %.1f s", every)
             continue
         if any(done.values()):
@@ -170,7 +170,7 @@ def create_app(
         if desk is not None:
             try:
                 await asyncio.wait_for(ctx.call(desk.store.schema_version), timeout=5)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 status = "busy"  # alive, but the engine thread has been working on one call for 5 s
             except Exception:  # noqa: BLE001 - a broken store is what this endpoint reports
                 store_ok, status = False, "degraded"
@@ -192,7 +192,7 @@ def create_app(
         if desk is not None:
             try:
                 depths.update(await asyncio.wait_for(ctx.call(_queue_depths, desk), timeout=5))
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 pass  # the engine is busy: export the depths of the previous scrape
         return Response(metrics.render(), media_type="text/plain; version=0.0.4")
 

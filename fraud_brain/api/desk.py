@@ -192,9 +192,9 @@ class CaseDesk:
         now = self.clock.now()
         with self.store.transaction():
             who = self.assignee(case_id)
-            if who is not None and who != principal.name:
-                if not (force and principal.role == "admin"):
-                    raise DeskError(f"case {case_id} is already assigned to {who}", 409)
+            held_by_another = who is not None and who != principal.name
+            if held_by_another and not (force and principal.role == "admin"):
+                raise DeskError(f"case {case_id} is already assigned to {who}", 409)
             if who != principal.name:
                 self.store.add_case_event(case_id, now, "claimed", {"agent": principal.name, "previous": who})
                 self.store.audit(now, actor(principal), "claim_case", case.case_uid, {"case_id": case_id, "previous": who})

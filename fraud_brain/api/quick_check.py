@@ -54,7 +54,7 @@ def _field_ok(field: Field, value: Any) -> bool:
         if not isinstance(value, str) or _TIME.fullmatch(value) is None:
             return False
         try:
-            datetime.fromisoformat(value.replace("Z", "+00:00"))
+            datetime.fromisoformat(value)
         except ValueError:
             return False
         return True

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -14,7 +14,7 @@ from fraud_brain.api.auth import Principal
 from fraud_brain.api.desk import CaseDesk, DeskError
 from fraud_brain.store import SQLiteRepository
 
-T0 = datetime(2026, 11, 1, 8, tzinfo=timezone.utc)
+T0 = datetime(2026, 11, 1, 8, tzinfo=UTC)
 ALICE, BOB, ADMIN = Principal("alice", "agent"), Principal("bob", "agent"), Principal("root", "admin")
 
 

@@ -164,7 +164,7 @@ async def events(request: Request, principal: Principal = Depends(require(*_READ
             while True:
                 try:
                     kind, data = await asyncio.wait_for(queue.get(), timeout=15)
-                except asyncio.TimeoutError:
+                except TimeoutError:
                     if await request.is_disconnected():
                         return
                     yield b": keep-alive\n\n"

@@ -8,7 +8,7 @@ id, field and reason, unless ``partial=true`` (then good records go in, bad ones
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 import orjson
@@ -140,10 +140,10 @@ async def add_labels(
 def _parse_time(value: Any, index: int) -> datetime:
     if isinstance(value, str):
         try:
-            parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+            parsed = datetime.fromisoformat(value)
         except ValueError:
             raise HTTPException(422, f"decision {index}: time {value!r} is not a valid ISO 8601 time") from None
-        return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+        return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
     raise HTTPException(422, f"decision {index}: time must be an ISO 8601 string, got {type(value).__name__}")
 
 
