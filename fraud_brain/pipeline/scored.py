@@ -56,8 +56,11 @@ def assemble(
     id_col, time_col = schema.id_field, schema.time_field
     feature_cols = [c for c in features.columns if c not in records.columns]
     score_cols = [c for c in scores.columns if c not in (id_col, "time", time_col)]
+    # The engine marks an undefined feature (no key, no history) NaN; rules must see it missing:
+    # polars orders NaN above every number, so `x >= 20` would hold for NaN but not for null.
     out = (
         features.select(id_col, *feature_cols)
+        .with_columns(pl.col(pl.Float32, pl.Float64).fill_nan(None))
         .join(records, on=id_col, how="left", maintain_order="left")
         .join(scores.select(id_col, *score_cols), on=id_col, how="left", maintain_order="left")
         .join(

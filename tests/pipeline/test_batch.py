@@ -56,3 +56,22 @@ def test_report_measures_detection_against_ground_truth(result):
     coverage = report.tables["Episodes alerted by typology"]
     assert set(coverage["typology"]) >= {"impersonating_police", "order_brushing", "fake_customer_service"}
     assert (coverage["alerted"] <= coverage["episodes"]).all()
+
+
+def test_undefined_features_are_missing_for_the_rules_not_nan():
+    from datetime import UTC, datetime
+
+    from fraud_brain.pipeline.scored import assemble, profile_table
+    from fraud_brain.schema import CALLS
+
+    record = pl.DataFrame(
+        {"call_id": ["c1"], "start_time": [datetime(2026, 1, 1, tzinfo=UTC)], "caller": ["17000000000"],
+         "callee": ["13800000000"], "duration_s": [5], "disposition": ["answered"], "caller_type": ["voip"],
+         "device_id": [None], "cell_id": [None], "region": [None], "sim_age_days": [None]},
+        schema=CALLS.polars_schema(),
+    )
+    features = pl.DataFrame({"call_id": ["c1"], "device_numbers": [float("nan")]})
+    scores = pl.DataFrame({"call_id": ["c1"], "score": [0.1]})
+    scored = assemble("call", record, features, scores, profile_table(None))
+    assert scored["device_numbers"].to_list() == [None]
+    assert scored.filter(pl.sql_expr("device_numbers >= 20")).height == 0
