@@ -374,7 +374,12 @@ class Orchestrator:
                 )
                 return None
             self.store.update_case(case.case_id, contact_state="bot")
-            payload = {**base, "script": self.policy.script_for(case.typology), "attempt": 1}
+            payload = {
+                **base,
+                "script": self.policy.script_for(case.typology),
+                "attempt": 1,
+                "target": "victim",
+            }
             return self._enqueue(case, kind, payload, now, reason)
         if kind == "agent_followup":
             if self.store.open_agent_task(case.case_id) is not None:
@@ -567,7 +572,16 @@ class Orchestrator:
             return
         if len(calls) <= self.policy.max_redials:
             due = outcome.at + self.policy.redial_interval
-            payload = {**calls[-1].payload, "attempt": len(calls) + 1, "previous": outcome.outcome}
+            busy = calls[-1].payload.get("busy_in_a_row", 0) + 1 if outcome.outcome == "busy" else 0
+            # A line busy again and again usually means the scammer is still on it: try the family.
+            relatives = 0 < self.policy.relatives_after_busy <= busy
+            payload = {
+                **calls[-1].payload,
+                "attempt": len(calls) + 1,
+                "previous": outcome.outcome,
+                "busy_in_a_row": busy,
+                "target": "relatives" if relatives else "victim",
+            }
             if (
                 self._enqueue(case, "voice_bot", payload, now, f"re-dial after {outcome.outcome}", due=due)
                 is not None

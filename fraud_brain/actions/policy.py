@@ -67,6 +67,7 @@ class EscalationPolicy:
     cooldown: timedelta = timedelta(minutes=30)
     redial_interval: timedelta = timedelta(minutes=5)
     max_redials: int = 3
+    relatives_after_busy: int = 2
     agent_sla: dict[str, timedelta] = field(
         default_factory=lambda: {
             "minute": timedelta(minutes=10),
@@ -107,7 +108,7 @@ class EscalationPolicy:
 
 _SCHEMA: dict[str, dict[str, type | tuple[type, ...]]] = {
     "episode": {"gap_hours": (int, float), "cooldown_minutes": (int, float)},
-    "voice_bot": {"redial_interval_minutes": (int, float), "max_redials": int},
+    "voice_bot": {"redial_interval_minutes": (int, float), "max_redials": int, "relatives_after_busy": int},
     "agent": {"sla_minutes": dict, "on_sla_breach": list, "officer_on_unreachable": bool},
     "fan_out": {"tiers": list, "min_score": (int, float)},
     "stop_payment": {"max_per_account": int, "hold_hours": (int, float)},
@@ -148,7 +149,7 @@ def parse_policy(text: str, source: str = "<policy>") -> EscalationPolicy:
     ...     parse_policy("[voice_bot]\\nmax_redial = 5\\n")
     ... except PolicyError as error:
     ...     print(error)
-    <policy>:2: [voice_bot] unknown key 'max_redial'; expected one of ['max_redials', 'redial_interval_minutes']
+    <policy>:2: [voice_bot] unknown key 'max_redial'; expected one of ['max_redials', 'redial_interval_minutes', 'relatives_after_busy']
     """
     try:
         data = tomllib.loads(text)
@@ -214,6 +215,8 @@ def parse_policy(text: str, source: str = "<policy>") -> EscalationPolicy:
     scripts = {**defaults.scripts, **data.get("scripts", {})}
     max_redials = int(get("voice_bot", "max_redials", defaults.max_redials))
     positive("voice_bot", "max_redials", max_redials, allow_zero=True)
+    relatives_after_busy = int(get("voice_bot", "relatives_after_busy", defaults.relatives_after_busy))
+    positive("voice_bot", "relatives_after_busy", relatives_after_busy, allow_zero=True)
     max_per_account = int(get("stop_payment", "max_per_account", defaults.stop_payment_max_per_account))
     positive("stop_payment", "max_per_account", max_per_account, allow_zero=True)
     max_attempts = int(get("outbox", "max_attempts", defaults.outbox.max_attempts))
@@ -234,6 +237,7 @@ def parse_policy(text: str, source: str = "<policy>") -> EscalationPolicy:
         cooldown=minutes("episode", "cooldown_minutes", defaults.cooldown, "minutes"),
         redial_interval=minutes("voice_bot", "redial_interval_minutes", defaults.redial_interval, "minutes"),
         max_redials=max_redials,
+        relatives_after_busy=relatives_after_busy,
         agent_sla=sla,
         on_sla_breach=on_breach,
         officer_on_unreachable=bool(get("agent", "officer_on_unreachable", defaults.officer_on_unreachable)),

@@ -41,7 +41,7 @@ class World:
         self.store = SQLiteRepository(":memory:")
         self.orch = Orchestrator(self.store, policy, self.clock)
         adapters = simulated_adapters(seed=1)
-        adapters["voice_bot"] = SimulatedVoiceBot(odds={"default": ALWAYS[bot]})
+        adapters["voice_bot"] = SimulatedVoiceBot(odds={"default": ALWAYS[bot], "relatives": ALWAYS[bot]})
         self.bot = adapters["voice_bot"]
         self.dispatcher = Dispatcher(self.store, adapters, self.clock, self.orch.policy.outbox, seed=1)
 
@@ -87,6 +87,9 @@ def test_bot_failures_redial_every_5_minutes_then_hand_over_to_an_agent(failure:
     calls = world.actions("voice_bot")
     assert [c.done_at for c in calls] == [T0 + timedelta(minutes=m) for m in (0, 5, 10, 15)]
     assert [c.payload["attempt"] for c in calls] == [1, 2, 3, 4]
+    # Two busy lines in a row: the next re-dials go to the relatives.
+    relatives = ["victim", "victim", "relatives", "relatives"] if failure == "busy" else ["victim"] * 4
+    assert [c.payload["target"] for c in calls] == relatives
     assert {c.payload["script"] for c in calls} == {"impersonating_police_safe_account"}
     agents = world.actions("agent_followup")
     assert len(agents) == 1 and agents[0].created_at == T0 + timedelta(minutes=15)
@@ -546,3 +549,19 @@ def test_officer_alerts_name_the_victims_district() -> None:
     world.decide(actions=["officer_alert"], typology="impersonating_police")
     (alert,) = world.actions("officer_alert")
     assert alert.payload["district"] == "Haizhu" and "impersonating_police" in alert.payload["message"]
+
+
+def test_relatives_calls_can_be_switched_off_and_answer_more_often() -> None:
+    world = World(bot="busy", policy=EscalationPolicy(relatives_after_busy=0))
+    world.decide(actions=["voice_bot"])
+    for minute in range(0, 20):
+        world.advance_to(minute)
+    assert {c.payload["target"] for c in world.actions("voice_bot")} == {"victim"}
+    bot = SimulatedVoiceBot(seed=3)
+    from fraud_brain.store import Action
+
+    outcomes = [
+        bot.send(Action(1, 1, "voice_bot", f"r{i}", {"target": "relatives"}, "in_flight", 1, T0, T0)).outcome
+        for i in range(400)
+    ]
+    assert "busy" not in outcomes and outcomes.count("convinced") > 150

@@ -41,6 +41,8 @@ _BOT_ODDS: dict[str, tuple[float, float, float, float]] = {
     "fake_loan": (0.45, 0.20, 0.27, 0.08),
     "default": (0.40, 0.20, 0.28, 0.12),
 }
+# A relative reached while the victim's line is busy usually agrees to step in.
+_RELATIVES_ODDS = (0.55, 0.20, 0.25, 0.0)
 
 
 def _rng(seed: int, action: Action, salt: str = "") -> random.Random:
@@ -51,7 +53,8 @@ def _rng(seed: int, action: Action, salt: str = "") -> random.Random:
 class SimulatedVoiceBot:
     """An AI voice-bot platform: each call is answered and convinced, not convinced, unanswered or busy.
 
-    ``odds`` overrides the per-typology probabilities (tests pin outcomes with it).
+    ``odds`` overrides the per-typology probabilities (tests pin outcomes with it); the key
+    ``"relatives"`` sets the odds of calls to the victim's relatives.
 
     >>> from datetime import datetime, timezone
     >>> t = datetime(2026, 1, 1, tzinfo=timezone.utc)
@@ -67,7 +70,10 @@ class SimulatedVoiceBot:
     def send(self, action: Action) -> AdapterResult:
         self.calls[action.idempotency_key] += 1
         typology = action.payload.get("typology") or "default"
-        weights = self.odds.get(typology, self.odds["default"])
+        if action.payload.get("target") == "relatives":
+            weights = self.odds.get("relatives", _RELATIVES_ODDS)
+        else:
+            weights = self.odds.get(typology, self.odds["default"])
         outcome = _rng(self.seed, action, "bot").choices(VOICE_BOT_OUTCOMES, weights=weights)[0]
         return AdapterResult.success(outcome, {"script": action.payload.get("script"), "simulated": True})
 
