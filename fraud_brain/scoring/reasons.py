@@ -53,6 +53,7 @@ class _Template:
     zh: str | None
     scale: float
     minimum: float | None
+    maximum: float | None = None
 
 
 class ReasonTemplates:
@@ -92,7 +93,7 @@ class ReasonTemplates:
             where = f"{source}: [features.{name}]"
             if not isinstance(entry, dict):
                 raise ValueError(f"{where} must be a table")
-            unknown = set(entry) - {"label", "label_zh", "en", "zh", "scale", "min"}
+            unknown = set(entry) - {"label", "label_zh", "en", "zh", "scale", "min", "max"}
             if unknown:
                 raise ValueError(f"{where}: unknown key(s) {sorted(unknown)}")
             for lang in LANGUAGES:
@@ -110,6 +111,7 @@ class ReasonTemplates:
                 zh=entry.get("zh"),
                 scale=float(scale),
                 minimum=_number(entry.get("min"), f"{where}.min"),
+                maximum=_number(entry.get("max"), f"{where}.max"),
             )
         return cls({lang: generic[lang] for lang in LANGUAGES}, features, source)
 
@@ -121,8 +123,11 @@ class ReasonTemplates:
         value = values.get(feature, float("nan"))
         label = template.label if template else feature.replace("_", " ")
         label_zh = template.label_zh if template else label
-        below_minimum = template is not None and template.minimum is not None and not value >= template.minimum
-        if template is not None and not below_minimum:
+        outside = template is not None and (
+            (template.minimum is not None and not value >= template.minimum)
+            or (template.maximum is not None and not value <= template.maximum)
+        )
+        if template is not None and not outside:
             text = template.en if language == "en" else template.zh
             if text is not None:
                 rendered = self._render(text, feature, values, template.scale, label, label_zh)

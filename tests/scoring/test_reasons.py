@@ -64,8 +64,13 @@ def test_unknown_feature_gets_the_generic_sentence():
 
 
 def test_every_bundled_template_renders_in_both_languages():
+    import string
+
     templates = ReasonTemplates.load()
     values = {name: 3.0 for name in templates.features}
+    for template in templates.features.values():
+        for text in (template.en or "", template.zh or ""):
+            values.update({field: 3.0 for _, field, _, _ in string.Formatter().parse(text) if field and field != "value"})
     for name, template in templates.features.items():
         for language in ("en", "zh"):
             text = templates.sentence(name, values, language)
