@@ -35,8 +35,8 @@ from pathlib import Path
 # One core, as the issue asks: polars (inside the engine and in the batch baseline) single-threaded.
 os.environ.setdefault("POLARS_MAX_THREADS", "1")
 
-import numpy as np  # noqa: E402
-import polars as pl  # noqa: E402
+import numpy as np
+import polars as pl
 
 RESULTS = Path(__file__).with_name("results") / "features.json"
 

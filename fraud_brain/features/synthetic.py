@@ -12,8 +12,16 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 
-from fraud_brain.schema.records import AGE_BANDS, CALLS, CHANNELS, DISPOSITIONS, LABELS, NUMBER_TYPES, SUBSCRIBERS, \
-    TRANSFERS
+from fraud_brain.schema.records import (
+    AGE_BANDS,
+    CALLS,
+    CHANNELS,
+    DISPOSITIONS,
+    LABELS,
+    NUMBER_TYPES,
+    SUBSCRIBERS,
+    TRANSFERS,
+)
 
 _START_MS = 1_793_520_000_000  # 2026-11-01T08:00:00Z
 

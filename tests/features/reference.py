@@ -201,7 +201,7 @@ class Reference:
     # ---------------------------------------------------------------- expressions
     def _eval(self, node: tuple, row: dict, feats: dict[str, float], builtins: dict[str, float]) -> float:
         kind = node[0]
-        ev = lambda n: self._eval(n, row, feats, builtins)  # noqa: E731
+        ev = lambda n: self._eval(n, row, feats, builtins)
         if kind == "num":
             return node[1]
         if kind == "name":

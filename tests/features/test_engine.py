@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -195,11 +195,11 @@ expr = "coalesce(b_exposure_6s, -5) >= 2 or -v < -3"
 SPEC = load_spec_text(TEST_SPEC, "test_spec.toml")
 PROFILE = pl.DataFrame({"name": ["p", "q", "r"], "band": ["old", "young", None]})
 KEYS = ["p", "q", "r", "s"]
-BASE = datetime(2026, 11, 1, tzinfo=timezone.utc).timestamp() * 1000
+BASE = datetime(2026, 11, 1, tzinfo=UTC).timestamp() * 1000
 
 
 def _event(draw: st.DrawFn, stream: str, t: int, ident: str) -> dict:
-    row = {"id": ident, "time": datetime.fromtimestamp((BASE + t) / 1000, tz=timezone.utc),
+    row = {"id": ident, "time": datetime.fromtimestamp((BASE + t) / 1000, tz=UTC),
            "k": draw(st.sampled_from(KEYS + [None])) if stream == "a" else draw(st.sampled_from(KEYS)),
            "v": draw(st.one_of(st.none(), st.floats(-5, 10, allow_nan=False).map(lambda x: round(x, 2))))}
     if stream == "a":
@@ -329,7 +329,7 @@ def test_snapshot_restore_changes_nothing(events: list, cuts: list[int], stop: i
 
 
 def test_peek_reads_state_without_changing_it() -> None:
-    t = lambda s: datetime(2026, 11, 1, 0, 0, s, tzinfo=timezone.utc)  # noqa: E731
+    t = lambda s: datetime(2026, 11, 1, 0, 0, s, tzinfo=UTC)
     engine = FeatureEngine(SPEC, reference={"profile": PROFILE})
     rows = [("a", {"id": f"e{i}", "time": t(i), "k": "p", "v": float(i), "k2": "q", "cat": "x"}) for i in range(5)]
     engine.process(_frames(rows))
@@ -349,7 +349,7 @@ def test_peek_reads_state_without_changing_it() -> None:
 
 
 def test_duplicates_and_late_rows_are_returned() -> None:
-    t = lambda s: datetime(2026, 11, 1, 0, 0, s, tzinfo=timezone.utc)  # noqa: E731
+    t = lambda s: datetime(2026, 11, 1, 0, 0, s, tzinfo=UTC)
     engine = FeatureEngine(SPEC, reference={"profile": PROFILE})
     first = engine.process(_frames([("b", {"id": "x1", "time": t(30), "k": "p", "v": 1.0})]))
     assert first.features == {} and engine.pending == 1
@@ -394,7 +394,7 @@ def test_unknown_stream_and_missing_columns_are_named() -> None:
     engine = FeatureEngine(SPEC, reference={"profile": PROFILE})
     with pytest.raises(ValueError, match="unknown stream 'c'"):
         engine.process({"c": pl.DataFrame({"x": [1]})})
-    frame = _frames([("b", {"id": "x", "time": datetime(2026, 11, 1, tzinfo=timezone.utc), "k": "p", "v": 1.0})])["b"]
+    frame = _frames([("b", {"id": "x", "time": datetime(2026, 11, 1, tzinfo=UTC), "k": "p", "v": 1.0})])["b"]
     with pytest.raises(ValueError, match="column 'v'"):
         engine.peek("b", frame.drop("v"))
     with pytest.raises(ValueError, match="reference table 'profile'"):
@@ -403,7 +403,7 @@ def test_unknown_stream_and_missing_columns_are_named() -> None:
 
 def test_missing_ids_and_times_name_the_row() -> None:
     engine = FeatureEngine(SPEC, reference={"profile": PROFILE})
-    when = datetime(2026, 11, 1, tzinfo=timezone.utc)
+    when = datetime(2026, 11, 1, tzinfo=UTC)
     frame = pl.DataFrame({"id": ["ok", None], "time": [when, when], "k": ["p", "q"], "v": [1.0, 2.0]})
     with pytest.raises(ValueError, match="stream 'b' row 1: record id 'id' is missing"):
         engine.process({"b": frame})

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import polars as pl
 import pytest
@@ -50,7 +50,7 @@ stream = "s"
 name = "out"
 expr = "{expr}"
 ''')
-    frame = pl.DataFrame([{"id": "1", "time": datetime(2026, 11, 1, 23, 30, tzinfo=timezone.utc), **row}])
+    frame = pl.DataFrame([{"id": "1", "time": datetime(2026, 11, 1, 23, 30, tzinfo=UTC), **row}])
     return FeatureEngine(spec).peek("s", frame)["out"][0]
 
 

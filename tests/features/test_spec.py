@@ -7,8 +7,16 @@ from pathlib import Path
 
 import pytest
 
-from fraud_brain.features import FeatureEngine, SpecError, bundled_spec, bundled_spec_path, load_spec, \
-    load_spec_text, parse_duration, replay
+from fraud_brain.features import (
+    FeatureEngine,
+    SpecError,
+    bundled_spec,
+    bundled_spec_path,
+    load_spec,
+    load_spec_text,
+    parse_duration,
+    replay,
+)
 from fraud_brain.features.synthetic import synthetic_card, synthetic_telecom
 
 from .reference import Reference, assert_same_features
