@@ -8,7 +8,13 @@
 from fraud_brain.scoring.blend import BlendConfig, Calibrator, ExpertWeights
 from fraud_brain.scoring.evaluate import DetectionReport, detection_report, metrics_by_window, ranking_metrics
 from fraud_brain.scoring.offline import TimeSplit, label_events, train_booster, train_offline
-from fraud_brain.scoring.online import AnomalyScorer, DelayedLabelStore, OnlineLearner, OnlineModel, replay_online
+from fraud_brain.scoring.online import (
+    AnomalyScorer,
+    DelayedLabelStore,
+    OnlineLearner,
+    OnlineModel,
+    replay_online,
+)
 from fraud_brain.scoring.reasons import Reason, ReasonTemplates, top_reasons
 from fraud_brain.scoring.registry import FeatureMismatchError, Manifest, ModelRegistry
 from fraud_brain.scoring.scorer import Score, Scorer, load_champion_scorer

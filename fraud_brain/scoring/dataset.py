@@ -96,7 +96,7 @@ class TrainingData:
         start = first.replace(minute=0, second=0, microsecond=0)
         span = (last - start).total_seconds() / 86_400
         # whole hours keep the windows readable
-        hours = lambda days: round(days * 24) / 24  # noqa: E731
+        hours = lambda days: round(days * 24) / 24
         gap = hours(gap_days if gap_days is not None else min(2.0, 0.15 * span))
         train = hours(train_days if train_days is not None else (span - gap) / 2)
         test = test_days if test_days is not None else span - gap - train + 1 / 24

@@ -37,7 +37,14 @@ import polars as pl
 
 from fraud_brain.scoring.blend import BlendConfig, ExpertWeights, logit, sigmoid
 from fraud_brain.scoring.evaluate import DetectionReport, detection_report, metrics_by_window
-from fraud_brain.scoring.offline import LABEL, TimeSplit, TrainResult, feature_matrix, label_events, train_offline
+from fraud_brain.scoring.offline import (
+    LABEL,
+    TimeSplit,
+    TrainResult,
+    feature_matrix,
+    label_events,
+    train_offline,
+)
 from fraud_brain.scoring.online import OnlineModel, ReplayLog, replay_online
 from fraud_brain.scoring.scorer import OFFLINE_LOGIT, online_inputs
 

@@ -185,7 +185,7 @@ def contributions(booster: Any, X: np.ndarray) -> np.ndarray:
 
     >>> import lightgbm as lgb
     >>> X = np.random.default_rng(0).normal(size=(300, 3)); y = (X[:, 0] + X[:, 2] > 0).astype(float)
-    >>> b = lgb.train({"objective": "binary", "verbose": -1}, lgb.Dataset(X, y), 10)
+    >>> b = lgb.train({"objective": "binary", "verbose": -1, "num_threads": 1}, lgb.Dataset(X, y), 10)
     >>> c = contributions(b, X[:5])
     >>> c.shape, bool(np.allclose(c.sum(axis=1), b.predict(X[:5], raw_score=True)))
     ((5, 4), True)

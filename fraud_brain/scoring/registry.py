@@ -12,7 +12,7 @@ refuses a mismatch, because a booster fed columns in the wrong order scores sile
 
 >>> import tempfile, numpy as np, lightgbm as lgb
 >>> X = np.random.default_rng(0).normal(size=(200, 2)); y = (X[:, 0] > 0).astype(float)
->>> booster = lgb.train({"objective": "binary", "verbose": -1}, lgb.Dataset(X, y), 5)
+>>> booster = lgb.train({"objective": "binary", "verbose": -1, "num_threads": 1}, lgb.Dataset(X, y), 5)
 >>> registry = ModelRegistry(tempfile.mkdtemp())
 >>> manifest = Manifest.new("transfer", ["amount", "payee_age_days"], "abc123")
 >>> published = registry.publish(booster, manifest, champion=True)

@@ -8,7 +8,7 @@ scores go to ``shadow_log`` and never into the result.
 >>> import numpy as np, polars as pl, lightgbm as lgb
 >>> rng = np.random.default_rng(0)
 >>> X = rng.normal(size=(500, 2)); y = (X[:, 0] > 1).astype(float)
->>> booster = lgb.train({"objective": "binary", "verbose": -1}, lgb.Dataset(X, y), 20)
+>>> booster = lgb.train({"objective": "binary", "verbose": -1, "num_threads": 1}, lgb.Dataset(X, y), 20)
 >>> scorer = Scorer(booster, ["amount", "payee_fan_in_24h"])
 >>> result = scorer.score_one({"amount": 3.0, "payee_fan_in_24h": 0.0})
 >>> 0.5 < result.score <= 1.0, result.reasons[0].feature

@@ -31,8 +31,8 @@ def test_cross_channel_beats_transfer_only_and_online_recovers_under_drift():
     by_name = {r.name: r for r in results}
     frozen, online = by_name["cross-channel"], by_name["cross-channel + online"]
     # before the drift the calls carry the signal
-    before = lambda r: r.windows.filter(pl.col("window_start") < START + timedelta(days=21))  # noqa: E731
-    after = lambda r: r.windows.filter(pl.col("window_start") >= START + timedelta(days=28))  # noqa: E731
+    before = lambda r: r.windows.filter(pl.col("window_start") < START + timedelta(days=21))
+    after = lambda r: r.windows.filter(pl.col("window_start") >= START + timedelta(days=28))
     assert before(frozen)["average_precision"].mean() > before(by_name["transfer-only"])["average_precision"].mean()
     assert after(online)["average_precision"].mean() > after(frozen)["average_precision"].mean() + 0.05
     assert online.extra["online_learned"] > 1000 and online.extra["online_positives"] > 50

@@ -7,7 +7,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from fraud_brain.scoring.online import AnomalyScorer, CountingLearner, DelayedLabelStore, OnlineModel, replay_online
+from fraud_brain.scoring.online import (
+    AnomalyScorer,
+    CountingLearner,
+    DelayedLabelStore,
+    OnlineModel,
+    replay_online,
+)
 
 
 def test_store_evicts_oldest_and_counts_it():

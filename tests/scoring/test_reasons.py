@@ -16,7 +16,7 @@ def model() -> tuple[lgb.Booster, np.ndarray]:
     rng = np.random.default_rng(3)
     X = rng.normal(size=(800, len(NAMES))) * [1000, 2, 600, 30, 50, 1] + [2000, 2, 900, 60, 100, 0]
     y = ((X[:, 1] > 3) | (X[:, 2] > 1500)).astype(float)
-    return lgb.train({"objective": "binary", "verbose": -1}, lgb.Dataset(X, y), 30), X
+    return lgb.train({"objective": "binary", "verbose": -1, "num_threads": 1}, lgb.Dataset(X, y), 30), X
 
 
 def test_contributions_sum_to_raw_score(model):

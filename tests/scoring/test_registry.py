@@ -18,7 +18,7 @@ def _booster(seed: int = 0) -> lgb.Booster:
     rng = np.random.default_rng(seed)
     X = rng.normal(size=(400, 3))
     y = (X[:, 0] + X[:, 1] > 0.5).astype(float)
-    return lgb.train({"objective": "binary", "verbose": -1, "seed": seed}, lgb.Dataset(X, y), 15)
+    return lgb.train({"objective": "binary", "verbose": -1, "seed": seed, "num_threads": 1}, lgb.Dataset(X, y), 15)
 
 
 def test_round_trip_keeps_predictions_and_manifest(tmp_path):
