@@ -39,9 +39,10 @@ CALL_KINDS = (
     "wangiri",
     "wangiri_callback",
     "victim_hotline",
+    "attempt",
 )
 """What made a call; the first thirteen are legitimate."""
-SCAM_CALL_KINDS = ("cold_call", "episode", "wangiri", "wangiri_callback")
+SCAM_CALL_KINDS = ("cold_call", "episode", "wangiri", "wangiri_callback", "attempt")
 TRANSFER_KINDS = (
     "shopping",
     "p2p",
@@ -54,12 +55,14 @@ TRANSFER_KINDS = (
     "house_purchase",
     "service_purchase",
     "own_account",
+    "settlement",
+    "payout",
     "victim",
     "rebate",
     "mule_onward",
     "cash_out",
 )
-"""What made a transfer; the first eleven are legitimate."""
+"""What made a transfer; the first thirteen are legitimate."""
 SCAM_TRANSFER_KINDS = ("victim", "rebate", "mule_onward", "cash_out")
 
 ANSWERED = DISPOSITIONS.index("answered")

@@ -186,6 +186,79 @@ def legit_calls(config: SimConfig, population: Population, rng: np.random.Genera
     return concat(batches)
 
 
+def pay_on_delivery(
+    population: Population, calls: dict[str, np.ndarray], rng: np.random.Generator
+) -> dict[str, np.ndarray]:
+    """Small payments minutes after a courier's or delivery platform's call (busy, VoIP callers)."""
+    pop = population
+    delivery = (calls["kind"] == CALL_KINDS.index("courier")) | (
+        calls["kind"] == CALL_KINDS.index("delivery")
+    )
+    picked = np.flatnonzero(delivery & (calls["duration"] > 0) & (rng.random(calls["t"].size) < 0.08))
+    home = calls["callee"][picked] - pop.residents[0]
+    ok = (home >= 0) & (home < pop.residents.size)
+    picked, home = picked[ok], home[ok]
+    ok = pop.account[home] >= 0
+    picked, home = picked[ok], home[ok]
+    t = (
+        calls["t"][picked]
+        + calls["duration"][picked] * 1000
+        + rng.integers(MINUTE_MS, 30 * MINUTE_MS, home.size)
+    )
+    merchant = pop.merchants[rng.choice(pop.merchants.size, home.size, p=pop.merchant_p)]
+    channel = choice_codes(rng, home.size, {"third_party_pay": 0.8, "mobile_app": 0.2}, CHANNELS)
+    amount = np.round(rng.lognormal(np.log(80), 0.8, home.size), 2)
+    return transfer_batch(
+        t,
+        pop.account[home],
+        pop.residents[home],
+        merchant,
+        amount,
+        channel,
+        _device(pop, home, channel),
+        "shopping",
+    )
+
+
+def abroad_support(
+    config: SimConfig, population: Population, calls: dict[str, np.ndarray], rng: np.random.Generator
+) -> dict[str, np.ndarray]:
+    """Money sent to relatives abroad after a long international call (a hard negative)."""
+    pop = population
+    long_abroad = np.flatnonzero(
+        (calls["kind"] == CALL_KINDS.index("abroad"))
+        & (calls["duration"] >= 300)
+        & (rng.random(calls["t"].size) < 0.2)
+    )
+    relative = np.searchsorted(pop.relatives_abroad, calls["caller"][long_abroad])
+    relative = np.minimum(relative, pop.relatives_abroad.size - 1)
+    ok = pop.relatives_abroad[relative] == calls["caller"][long_abroad]
+    long_abroad, relative = long_abroad[ok], relative[ok]
+    home = pop.relative_of[relative]
+    has = pop.account[home] >= 0
+    long_abroad, relative, home = long_abroad[has], relative[has], home[has]
+    t = (
+        calls["t"][long_abroad]
+        + calls["duration"][long_abroad] * 1000
+        + rng.integers(10 * MINUTE_MS, 12 * HOUR_MS, home.size)
+    )
+    payee = pop.external[relative % pop.external.size]
+    channel = choice_codes(
+        rng, home.size, {"mobile_app": 0.5, "online_banking": 0.4, "counter": 0.1}, CHANNELS
+    )
+    amount = np.round(rng.lognormal(np.log(4000), 0.9, home.size), -2)
+    return transfer_batch(
+        t,
+        pop.account[home],
+        pop.residents[home],
+        payee,
+        amount,
+        channel,
+        _device(pop, home, channel),
+        "family_support",
+    )
+
+
 def _monthly(
     rng: np.random.Generator,
     config: SimConfig,
@@ -224,8 +297,12 @@ def legit_transfers(
     batches = []
     lead_calls = []
 
-    def draw(rate: float, among: np.ndarray, profile: str) -> tuple[np.ndarray, np.ndarray]:
-        owner, _ = expand(rng.poisson(rate * config.days * scale, among.size))
+    def draw(
+        rate: float, among: np.ndarray, profile: str, residents: bool = True
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Events of a daily rate for each of ``among`` (resident positions scale by activity)."""
+        per = rate * config.days * scale * (pop.activity[among] if residents else 1.0)
+        owner, _ = expand(rng.poisson(per, among.size))
         return among[owner], sample_times(rng, owner.size, config.start_ms, config.days, PROFILES[profile])
 
     def send(
@@ -250,7 +327,7 @@ def legit_transfers(
             )
         )
 
-    who, t = draw(0.045, payers, "shopping")
+    who, t = draw(0.06, payers, "shopping")
     send(
         t,
         who,
@@ -322,7 +399,7 @@ def legit_transfers(
 
     # Hard negative: an elderly parent moves a large sum to a child, often right after the child's call,
     # sometimes to the child's other (never-paid-before) account.
-    pair, t = draw(0.004, kin, "business")
+    pair, t = draw(0.004, kin, "business", residents=False)
     parent, child = pop.kin_parent[pair], pop.kin_child[pair]
     other = pop.second_account[child]
     payee = np.where((other >= 0) & (rng.random(pair.size) < 0.5), other, pop.account[child])
@@ -399,6 +476,50 @@ def legit_transfers(
         "own_account",
     )
 
+    # Payees pay out too: merchants sweep takings to their own account (big ones daily), and
+    # people outside the city send money on, so "the payee also sends" does not single out mules.
+    merchant = np.arange(pop.merchants.size)
+    rate = np.where(merchant < max(pop.merchants.size // 10, 1), 1.0, 0.15)
+    owner, _ = expand(rng.poisson(rate * config.days * scale))
+    t = sample_times(rng, owner.size, config.start_ms, config.days, PROFILES["business"])
+    big = owner < max(pop.merchants.size // 10, 1)
+    amount = np.round(rng.lognormal(np.where(big, np.log(6000), np.log(900)), 0.8), 2)
+    batches.append(
+        transfer_batch(
+            t,
+            pop.merchants[owner],
+            -1,
+            pop.settlement[owner],
+            amount,
+            CHANNELS.index("online_banking"),
+            -1,
+            "settlement",
+        )
+    )
+    owner, t = draw(0.02, np.arange(pop.external.size), "any", residents=False)
+    to_resident = rng.random(owner.size) < 0.2
+    resident = payers[rng.integers(0, payers.size, owner.size)]
+    payee = np.where(
+        to_resident, pop.account[resident], pop.external[rng.integers(0, pop.external.size, owner.size)]
+    )
+    keep = payee != pop.external[owner]
+    batches.append(
+        transfer_batch(
+            t[keep],
+            pop.external[owner[keep]],
+            pop.external_phone[owner[keep]],
+            payee[keep],
+            np.round(rng.lognormal(np.log(800), 1.2, int(keep.sum())), 2),
+            choice_codes(
+                rng,
+                int(keep.sum()),
+                {"mobile_app": 0.6, "third_party_pay": 0.3, "online_banking": 0.1},
+                CHANNELS,
+            ),
+            -1,
+            "payout",
+        )
+    )
     return concat(batches), concat(lead_calls)
 
 
@@ -408,6 +529,9 @@ def legit_events(
     """All legitimate calls and transfers (unsorted; some may fall outside the window)."""
     calls = legit_calls(config, population, rng)
     transfers, lead = legit_transfers(config, population, rng)
+    transfers = concat(
+        [transfers, abroad_support(config, population, calls, rng), pay_on_delivery(population, calls, rng)]
+    )
     return concat([calls, lead]), transfers
 
 

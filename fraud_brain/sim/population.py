@@ -80,6 +80,12 @@ class Population:
     rent: np.ndarray
     external: np.ndarray
     """Accounts of people outside the city (occasional new payees)."""
+    external_phone: np.ndarray
+    """Phone number (unlisted: another operator) of each outside person."""
+    activity: np.ndarray
+    """Per-resident multiplier of everyday payment rates (heavy and light payers)."""
+    settlement: np.ndarray
+    """Each merchant's own settlement account, where takings are swept."""
 
     def with_account(self) -> np.ndarray:
         """Positions of residents who have a bank account."""
@@ -169,7 +175,8 @@ def build_population(config: SimConfig, registry: Registry, rng: np.random.Gener
     workplace = np.full(n, -1, dtype=np.int64)
     workplace[working] = rng.choice(n_business, size=int(working.sum()), p=size_weight / size_weight.sum())
 
-    n_courier = max(n // 150, len(DISTRICTS))
+    # A courier phones dozens of customers a day: as many distinct callees as a scam number.
+    n_courier = max(n // 400, len(DISTRICTS))
     courier_district = np.arange(n_courier) % len(DISTRICTS)
     couriers = registry.add_numbers(
         n_courier,
@@ -188,7 +195,7 @@ def build_population(config: SimConfig, registry: Registry, rng: np.random.Gener
         n_tele, "fixed", "telemarketer", district=rng.integers(0, len(DISTRICTS), n_tele)
     )
     hotlines = registry.add_hotlines()
-    ecommerce_service = registry.add_numbers(max(n // 2000, 3), "fixed", "ecommerce_service")
+    ecommerce_service = registry.add_numbers(max(n // 5000, 2), "fixed", "ecommerce_service")
 
     abroad_owner = rng.choice(n, size=max(n // 150, 2), replace=False)
     relatives_abroad = registry.add_numbers(
@@ -249,7 +256,13 @@ def build_population(config: SimConfig, registry: Registry, rng: np.random.Gener
     landlord_of = np.full(n, -1, dtype=np.int64)
     landlord_of[renter] = landlord_accounts[rng.integers(0, n_landlord, int(renter.sum()))]
     rent = np.round(rng.lognormal(np.log(2600), 0.35, n), -1)
+    settlement = registry.add_accounts(n_merchant)
     external = registry.add_accounts(max(n // 2, 10))
+    external_phone = registry.add_numbers(external.size, "mobile", "external_person", listed=False)
+    # How much each resident pays by phone: heavy young payers, light elderly ones.
+    activity = rng.lognormal(-0.3, 0.8, n) * np.where(
+        (age >= 1) & (age <= 2), 1.5, np.where(age >= 6, 0.6, 1.0)
+    )
 
     return Population(
         residents=residents,
@@ -279,9 +292,12 @@ def build_population(config: SimConfig, registry: Registry, rng: np.random.Gener
         kin_child=kin_child,
         merchants=merchants,
         merchant_p=popularity / popularity.sum(),
+        settlement=settlement,
         utilities=utilities,
         developers=developers,
         landlord_of=landlord_of,
         rent=rent,
         external=external,
+        external_phone=external_phone,
+        activity=activity,
     )

@@ -130,6 +130,7 @@ NUMBER_CATEGORIES = (
     "simbox_sim",
     "wangiri",
     "mule_phone",
+    "external_person",
 )
 """What each number is, for ground truth and for tests; never part of the records."""
 

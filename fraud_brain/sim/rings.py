@@ -168,6 +168,11 @@ def build_rings(
                 age=rng.integers(1, 6, mine.size),
                 account=_identity_accounts(registry, rng, mine.size),
             )
+            # After the drift, most SIMs get a phone of their own, so "many SIMs on one phone" fades.
+            own_phone = (slot_day[mine] >= drift_day) & (rng.random(mine.size) < 0.7)
+            registry.set_number_attribute(
+                "device", numbers[mine][own_phone], registry.add_devices(int(own_phone.sum()), "phone")
+            )
         elif name == "voip":
             numbers[mine] = registry.add_numbers(mine.size, "voip", "scam_voip", listed=False)
         else:

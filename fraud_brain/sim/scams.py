@@ -23,7 +23,7 @@ mule accounts at digital-only banks.
 >>> registry = Registry(np.random.default_rng(0))
 >>> population = build_population(config, registry, np.random.default_rng(1))
 >>> scams = scam_events(config, registry, population, np.random.default_rng(2))
->>> bool(scams.transfers["scam"].all())
+>>> bool(scams.transfers["scam"].any() and scams.calls["scam"].any())
 True
 >>> sorted(set(scams.episode_typology.tolist())) == [0, 1, 2, 3, 4]
 True
@@ -39,6 +39,7 @@ from fraud_brain.schema.records import CHANNELS, TYPOLOGIES
 from fraud_brain.sim.config import DAY_MS, SCAM_TYPOLOGIES, TYPOLOGY_SHARES, SimConfig
 from fraud_brain.sim.events import (
     ANSWERED,
+    TRANSFER_KINDS,
     call_batch,
     choice_codes,
     concat,
@@ -454,6 +455,80 @@ def _cold_calls(
     )
 
 
+ATTEMPT_TALK_MINUTES = {
+    "order_brushing": 5,
+    "fake_investment": 10,
+    "fake_loan": 6,
+    "fake_customer_service": 9,
+    "impersonating_police": 16,
+}
+"""Median length of a failed attempt's call: the target talks, then hangs up or grows suspicious."""
+
+
+def _attempts(
+    config: SimConfig, population: Population, rings: Rings, rng: np.random.Generator, n_episodes: np.ndarray
+) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """Failed scams: long ring calls that end without a scam payment.
+
+    Most attempts fail. Some targets then make an ordinary payment within hours (a bill, a
+    purchase) or, alarmed, move savings to their own other account, so "a long call from a
+    risky number, then a transfer" is not proof of a scam on its own.
+    """
+    calls, transfers = [], []
+    for code, name in enumerate(SCAM_TYPOLOGIES):
+        n = int(rng.poisson(2.5 * n_episodes[code]))
+        rings_of = np.flatnonzero(rings.typology == TYPOLOGIES.index(name))
+        ring = rings_of[rng.integers(0, rings_of.size, n)]
+        target = _pick_victims(rng, population, VICTIM_AGES[name], n)
+        t = sample_times(rng, n, config.start_ms, config.days, PROFILES["scam"])
+        duration = np.clip(_lognormal(rng, ATTEMPT_TALK_MINUTES[name] * 60, 0.8, n), 60, 3 * 3600).astype(
+            np.int64
+        )
+        calls.append(
+            call_batch(
+                t,
+                rings.caller(rng, ring, t),
+                population.residents[target],
+                "attempt",
+                duration,
+                np.full(n, ANSWERED),
+                typology=rings.typology[ring],
+                ring=ring,
+            )
+        )
+        follow = rng.random(n) < 0.35
+        who, after = target[follow], t[follow] + duration[follow] * 1000
+        pay_t = after + _uniform_ms(rng, 3, 240, who.size)
+        second = population.second_account[who]
+        own = second >= 0
+        merchant = population.merchants[
+            rng.choice(population.merchants.size, who.size, p=population.merchant_p)
+        ]
+        payee = np.where(own, second, merchant)
+        amount = np.where(
+            own,
+            np.round(_lognormal(rng, 8000, 0.9, who.size), -2),
+            np.round(_lognormal(rng, 300, 1.0, who.size), 2),
+        )
+        channel = choice_codes(
+            rng, who.size, {"mobile_app": 0.6, "online_banking": 0.2, "third_party_pay": 0.2}, CHANNELS
+        )
+        for kind, mask in (("own_account", own), ("shopping", ~own)):
+            transfers.append(
+                transfer_batch(
+                    pay_t[mask],
+                    population.account[who[mask]],
+                    population.residents[who[mask]],
+                    payee[mask],
+                    amount[mask],
+                    channel[mask],
+                    population.device[who[mask]],
+                    kind,
+                )
+            )
+    return concat(calls), concat(transfers)
+
+
 def _wangiri(
     config: SimConfig, registry: Registry, population: Population, rng: np.random.Generator, first_ring: int
 ) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]:
@@ -512,7 +587,7 @@ def _mule_flows(
     transfers: dict[str, np.ndarray], rings: Rings, number_device: np.ndarray, rng: np.random.Generator
 ) -> list[dict[str, np.ndarray]]:
     """Fast onward transfers: first-level mule → second-level mule → cash-out."""
-    victim = transfers["kind"] == 11  # TRANSFER_KINDS.index("victim")
+    victim = transfers["kind"] == TRANSFER_KINDS.index("victim")
     t, ring, mule, amount = (
         transfers["t"][victim],
         transfers["ring"][victim],
@@ -602,8 +677,14 @@ def scam_events(
         first_id += n
     wangiri_calls, wangiri_numbers, wangiri_campaign = _wangiri(config, registry, population, rng, rings.n)
     calls.append(wangiri_calls)
+    attempt_calls, after_attempt = _attempts(config, population, rings, rng, n_episodes)
+    calls.append(attempt_calls)
     scam_transfers = concat(transfers)
-    transfers = [scam_transfers, *_mule_flows(scam_transfers, rings, registry.numbers()["device"], rng)]
+    transfers = [
+        scam_transfers,
+        *_mule_flows(scam_transfers, rings, registry.numbers()["device"], rng),
+        after_attempt,
+    ]
     return ScamEvents(
         calls=concat(calls),
         transfers=concat(transfers),
