@@ -29,7 +29,8 @@ from fraud_brain.io.deadletter import DeadLetterStore
 from fraud_brain.io.files import load_kind
 from fraud_brain.pipeline.batch import load_spec
 from fraud_brain.pipeline.scored import STREAM_KIND, assemble, profile_table
-from fraud_brain.schema.records import schema_for
+from fraud_brain.schema.quick import obviously_valid
+from fraud_brain.schema.records import TRANSFERS, schema_for
 from fraud_brain.schema.validate import ValidationResult, validate
 
 MODEL_FOR_STREAM = {"transfer": "transfer", "call": "number"}
@@ -102,6 +103,9 @@ class Brain:
             subscribers = load_kind(config.subscribers.parent, "subscriber", config.subscribers.stem)
         self.subscribers = subscribers
         self.profiles = profile_table(subscribers)
+        self._profile_of = {
+            phone: (age, district) for phone, age, district in self.profiles.iter_rows()
+        }
         reference = {"subscribers": subscribers if subscribers is not None else schema_for("subscriber").empty()}
         snapshot = config.state_dir / "engine"
         if (snapshot / "state.npz").exists():
@@ -284,19 +288,53 @@ class Brain:
         return 0 if online is None else int(online.n_learned)
 
     # ------------------------------------------------------------------ synchronous checks
+    def _typed_transfer(self, raw: dict[str, Any]) -> pl.DataFrame:
+        """One transfer typed to the schema: a plainly valid record skips the batch validator."""
+        if obviously_valid(raw, TRANSFERS):
+            record = {f.name: raw.get(f.name) for f in TRANSFERS.fields}
+            record["time"] = datetime.fromisoformat(record["time"]).astimezone(UTC)
+            return pl.DataFrame([record], schema=TRANSFERS.polars_schema())
+        result = validate(pl.DataFrame([raw]), "transfer")
+        if not result.ok:
+            raise ValueError("; ".join(result.messages()))
+        return result.valid
+
     def check_transfer(self, raw: dict[str, Any]) -> CheckResult:
-        """Score one transfer before it is executed: allow, review or hold. Changes no state."""
+        """Score one transfer before it is executed: allow, review or hold. Changes no state.
+
+        The single-record path: the engine's state is read (not written), the model scores one
+        row with :meth:`~fraud_brain.scoring.scorer.Scorer.score_one`, and the active transfer
+        rules are evaluated on that row (a hit that asks for a stop-payment holds it).
+        """
         with self._lock:
-            result = validate(pl.DataFrame([raw]), "transfer")
-            if not result.ok:
-                raise ValueError("; ".join(result.messages()))
-            record = result.valid
+            record = self._typed_transfer(raw)
             features = self.engine.peek("transfer", record)
-            scores = self.scorers["transfer"].score_batch(features, learn_anomaly=False)
-            scored = assemble("transfer", record, features, scores, self.profiles)
+            scorer = self.scorers["transfer"]
+            row = features.select(scorer.feature_names).to_numpy()[0]
+            scored_one = scorer.score_one(row)
+            victim = self._profile_of.get(record["payer_phone"][0], (None, None))
+            scored = pl.concat(
+                [
+                    record,
+                    pl.DataFrame({"age_band": [victim[0]], "district": [victim[1]]},
+                                 schema={"age_band": self.profiles.schema["age_band"], "district": pl.String}),
+                    features.drop([c for c in features.columns if c in record.columns]).with_columns(
+                        pl.col(pl.Float32, pl.Float64).fill_nan(None)
+                    ),
+                    pl.DataFrame({
+                        "score": [scored_one.score], "offline_score": [scored_one.offline],
+                        "online_score": [scored_one.online], "anomaly_score": [scored_one.anomaly],
+                        "reasons_en": [[r.en for r in scored_one.reasons]],
+                        "reasons_zh": [[r.zh for r in scored_one.reasons]],
+                    }, schema={"score": pl.Float64, "offline_score": pl.Float64, "online_score": pl.Float64,
+                               "anomaly_score": pl.Float64, "reasons_en": pl.List(pl.String),
+                               "reasons_zh": pl.List(pl.String)}),
+                ],
+                how="horizontal",
+            )
             hits = self._rules().ruleset.evaluate(scored, event="transfer").filter(pl.col("mode") == "active")
-            score = float(scored["score"][0])
-            actions = {a for row in hits["actions"].to_list() for a in row}
+            score = float(scored_one.score)
+            actions = {a for row_actions in hits["actions"].to_list() for a in row_actions}
             if score >= self.config.hold_threshold or "stop_payment" in actions:
                 decision = "hold"
             elif score >= self.config.review_threshold or hits.height:
@@ -306,8 +344,8 @@ class Brain:
             return CheckResult(
                 decision=decision,
                 score=score,
-                reasons=list(scored["reasons_en"][0]),
-                reasons_zh=list(scored["reasons_zh"][0]),
+                reasons=[r.en for r in scored_one.reasons],
+                reasons_zh=[r.zh for r in scored_one.reasons],
                 rules=hits["rule"].to_list(),
             )
 

@@ -6,7 +6,7 @@ import polars as pl
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from fraud_brain.api.quick_check import obviously_valid
+from fraud_brain.schema.quick import obviously_valid
 from fraud_brain.schema.records import CALLS, SUBSCRIBERS, TRANSFERS, RecordSchema
 from fraud_brain.schema.validate import validate
 
