@@ -154,7 +154,8 @@ def _latency(models: dict, repeats: int) -> dict[str, dict[str, float]]:
     for label, call in (
         ("Booster.predict 1 row (raw LightGBM)", lambda i: scorer.booster.predict(X[i : i + 1], num_threads=1)),
         ("score_one(array), calibrated, no reasons", lambda i: scorer.score_one(X[i], reasons=False)),
-        ("score_one(dict), calibrated, with reasons", lambda i: scorer.score_one(rows[i])),
+        ("score_one(dict), reasons if score >= 0.9", lambda i: scorer.score_one(rows[i])),
+        ("score_one(dict), always with reasons", lambda i: scorer.score_one(rows[i], reasons=True)),
     ):
         for i in range(50):
             call(i % len(rows))

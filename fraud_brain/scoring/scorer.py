@@ -229,10 +229,12 @@ class Scorer:
         row[0] = array.ravel()
         return row
 
-    def score_one(self, values: np.ndarray | dict[str, float], reasons: bool = True) -> Score:
+    def score_one(self, values: np.ndarray | dict[str, float], reasons: bool | None = None) -> Score:
         """Score a single event synchronously (a bank's pre-transfer check).
 
-        With ``reasons`` one SHAP pass gives both the raw score and the contributions.
+        ``reasons=None`` explains only scores at or above ``reason_threshold`` (a SHAP pass
+        costs ~10x a prediction, and a low-risk transfer needs no explanation); True always,
+        False never. With reasons, one SHAP pass gives both the raw score and the contributions.
         """
         X = self.vector(values)
         if reasons and self.n_reasons:
@@ -256,6 +258,8 @@ class Scorer:
             labels,
         )
         score = float(self.calibrator.predict(z)[0])
+        if contrib is None and reasons is None and self.n_reasons and score >= self.reason_threshold:
+            contrib = self.booster.predict(X, pred_contrib=True, **PREDICT)
         explained = [] if contrib is None else top_reasons(contrib, X, self.feature_names, self.templates, self.n_reasons)[0]
         return Score(score, offline, online, anomaly, explained)
 

@@ -119,3 +119,21 @@ def test_scorer_with_a_live_learner_remembers_events_for_their_labels(trained):
     learned = learner.learn_labels(events["transfer_id"].head(50).to_list(), np.r_[np.ones(10), np.zeros(40)])
     assert learned == 50 and learner.model.n_positive == 10 and len(learner.store) == 150
     assert not (scorer.score_batch(events.slice(200, 50))["online_score"] == 0.5).all()
+
+
+def test_score_one_explains_by_default_only_scores_above_the_reason_threshold(trained):
+    events, result = trained
+    scorer = Scorer(result.booster, FEATURES, reason_threshold=0.3)
+    rows = events.select(FEATURES).head(300).iter_rows(named=True)
+    seen_high = seen_low = False
+    for values in rows:
+        auto = scorer.score_one(values)
+        forced = scorer.score_one(values, reasons=True)
+        assert auto.score == pytest.approx(forced.score)
+        if auto.score >= 0.3:
+            seen_high = True
+            assert [r.feature for r in auto.reasons] == [r.feature for r in forced.reasons]
+        else:
+            seen_low = True
+            assert auto.reasons == []
+    assert seen_high and seen_low
