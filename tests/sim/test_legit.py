@@ -82,3 +82,29 @@ def test_no_single_transfer_feature_separates_victims(world: World) -> None:
     assert victims["amount"].min() < legit["amount"].quantile(0.9)
     assert set(victims["channel"].unique().to_list()) <= set(legit["channel"].unique().to_list())
     assert set(victims["payee_bank"].unique().to_list()) <= set(legit["payee_bank"].unique().to_list())
+
+
+def test_hard_negative_risky_call_then_an_ordinary_payment(world: World) -> None:
+    """Failed scam attempts and VoIP/courier calls are followed by legitimate payments too."""
+    calls = world.calls.join(world.truth_calls, on="call_id")
+    transfers = legit_transfers(world).select("payer_phone", pl.col("time").alias("paid"), "kind")
+    attempts = calls.filter(pl.col("kind") == "attempt")
+    assert attempts.height > 0 and attempts["is_scam"].all() and attempts["episode_id"].is_null().all()
+    assert (attempts["duration_s"] >= 10 * 60).sum() >= 20
+    for kinds, minimum in ((["attempt"], 10), (["delivery", "courier"], 20)):
+        risky = calls.filter(pl.col("kind").is_in(kinds)).select(
+            pl.col("callee").alias("payer_phone"), "start_time"
+        )
+        followed = risky.join(transfers, on="payer_phone").filter(
+            (pl.col("paid") > pl.col("start_time"))
+            & (pl.col("paid") - pl.col("start_time") < pl.duration(hours=4))
+        )
+        assert followed.height >= minimum, kinds
+
+
+def test_payees_of_legit_payments_also_send_money(world: World) -> None:
+    transfers = legit_transfers(world)
+    payees = transfers.filter(pl.col("kind") == "shopping")["payee_account"].unique()
+    senders = transfers["payer_account"].unique()
+    assert payees.is_in(senders.implode()).mean() > 0.2
+    assert {"settlement", "payout"} <= set(transfers["kind"].unique().to_list())
