@@ -20,7 +20,7 @@ from pathlib import Path
 
 import polars as pl
 
-from fraud_brain.pipeline.scored import STREAM_KIND, assemble, profile_table
+from fraud_brain.pipeline.scored import REASONS_FROM, STREAM_KIND, assemble, profile_table
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -84,7 +84,7 @@ def score_history(
     for stream, model_name in (("transfer", "transfer"), ("call", "number")):
         if stream not in features or STREAM_KIND[stream] not in sources:
             continue
-        scorer = load_champion_scorer(settings.models_dir, spec, model_name)
+        scorer = load_champion_scorer(settings.models_dir, spec, model_name, reason_threshold=REASONS_FROM)
         scores = scorer.score_batch(features[stream])
         scored[stream] = assemble(stream, sources[stream], features[stream], scores, profiles)
     return ScoredHistory(

@@ -28,7 +28,7 @@ import polars as pl
 from fraud_brain.io.deadletter import DeadLetterStore
 from fraud_brain.io.files import load_kind
 from fraud_brain.pipeline.batch import load_spec
-from fraud_brain.pipeline.scored import STREAM_KIND, assemble, profile_table
+from fraud_brain.pipeline.scored import REASONS_FROM, STREAM_KIND, assemble, profile_table
 from fraud_brain.schema.quick import obviously_valid
 from fraud_brain.schema.records import TRANSFERS, schema_for
 from fraud_brain.schema.validate import ValidationResult, validate
@@ -135,7 +135,7 @@ class Brain:
 
         scorers = {}
         for stream, name in MODEL_FOR_STREAM.items():
-            scorers[stream] = load_champion_scorer(self.config.models_dir, self.spec, name)
+            scorers[stream] = load_champion_scorer(self.config.models_dir, self.spec, name, reason_threshold=REASONS_FROM)
         transfer = scorers["transfer"]
         if transfer.online is None:
             # It learns from every label; the champion's blend decides when its score counts.

@@ -22,6 +22,9 @@ STREAM_KIND = {"call": "call", "transfer": "transfer"}
 VICTIM = {"transfer": "payer_phone", "call": "callee"}
 """The column naming the likely victim's phone in each scored stream."""
 PROFILE_COLUMNS = {"age_band": pl.Enum(AGE_BANDS), "district": pl.String}
+REASONS_FROM = 0.1
+"""Reason codes (a SHAP pass per row, most of the scoring cost) are computed for scores at or
+above this; the many events below it are never acted on, and carry no reasons."""
 
 
 def victim_column(stream: str) -> str:

@@ -38,7 +38,11 @@ def test_decisions_respect_cooldowns_and_shadow_rules_never_act(result):
 
 def test_every_decision_becomes_an_alert_and_every_action_finishes(result):
     store = result.workflow.store
-    assert store.table("alerts").height == result.decisions.height
+    ingested = result.workflow.ingested
+    # A decision whose victim is unknown (a transfer with no payer phone) is refused, with its reason.
+    no_victim = result.decisions.filter(pl.col("victim_key").is_null()).height
+    assert len(ingested.rejected) == no_victim
+    assert store.table("alerts").height == result.decisions.height - no_victim - ingested.duplicates
     statuses = store.action_status_counts()
     assert statuses.get("pending", 0) == 0 and statuses.get("in_flight", 0) == 0
     assert statuses["done"] > 0
