@@ -82,6 +82,7 @@ class Scorer:
         reason_threshold: float = 0.0,
         id_col: str = "transfer_id",
         cold_start_feature: str | None = None,
+        time_col: str = "time",
     ) -> None:
         self.booster = model.booster if isinstance(model, LoadedModel) else model
         self.manifest = model.manifest if isinstance(model, LoadedModel) else None
@@ -104,6 +105,7 @@ class Scorer:
         self.n_reasons = n_reasons
         self.reason_threshold = reason_threshold
         self.id_col = id_col
+        self.time_col = time_col
         if cold_start_feature is not None and cold_start_feature not in self._index:
             raise ValueError(f"scorer: cold_start_feature {cold_start_feature!r} is not one of the features")
         self.cold_start_feature = cold_start_feature
@@ -131,7 +133,11 @@ class Scorer:
         offline = sigmoid(offline_raw)
         online = None
         if self.learner is not None and events is not None:
-            times = events["time"].dt.epoch("ms").to_numpy() if "time" in events.columns else np.zeros(len(X), np.int64)
+            times = (
+                events[self.time_col].dt.epoch("ms").to_numpy()
+                if self.time_col in events.columns
+                else np.zeros(len(X), np.int64)
+            )
             online = self.learner.observe(events[self.id_col].cast(pl.String).to_list(), times, online_inputs(X, offline_raw))
         elif self.online is not None and self.blend.online_weight:
             online = self.online.predict_proba(online_inputs(X, offline_raw))
@@ -164,7 +170,7 @@ class Scorer:
         X = feature_matrix(features, self.feature_names)
         offline_raw = self.booster.predict(X, raw_score=True, **PREDICT) if len(X) else np.empty(0)
         score, online, anomaly = self._combine(offline_raw, X, learn_anomaly, features)
-        keep = [c for c in (self.id_col, "time") if c in features.columns]
+        keep = [c for c in (self.id_col, self.time_col) if c in features.columns]
         out = features.select(keep).with_columns(
             pl.Series("score", score, dtype=pl.Float64),
             pl.Series("offline_score", sigmoid(offline_raw), dtype=pl.Float64),
@@ -280,6 +286,7 @@ def load_champion_scorer(
     stream = "call" if name == "number" else "transfer"
     feature_names = list(loaded.feature_groups(stream))
     options.setdefault("id_col", "call_id" if stream == "call" else "transfer_id")
+    options.setdefault("time_col", "start_time" if stream == "call" else "time")
     return Scorer.from_registry(ModelRegistry(models), name, feature_names, spec_hash(loaded), **options)
 
 

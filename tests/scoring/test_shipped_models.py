@@ -39,4 +39,4 @@ def test_shipped_transfer_model_scores_replayed_features_with_reasons():
     one = scorer.score_one(features["transfer"].filter(pl.col("transfer_id") == top["transfer_id"]).select(scorer.feature_names).row(0, named=True))
     assert np.isclose(one.score, top["score"])
     calls = load_champion_scorer(MODELS, spec, "number").score_batch(features["call"], learn_anomaly=False)
-    assert calls.columns[0] == "call_id" and calls["score"].is_between(0, 1).all()
+    assert calls.columns[:2] == ["call_id", "start_time"] and calls["score"].is_between(0, 1).all()
