@@ -488,7 +488,7 @@ def legit_transfers(
         transfer_batch(
             t,
             pop.merchants[owner],
-            -1,
+            pop.merchant_phone[owner],
             pop.settlement[owner],
             amount,
             CHANNELS.index("online_banking"),

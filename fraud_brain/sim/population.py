@@ -86,6 +86,8 @@ class Population:
     """Per-resident multiplier of everyday payment rates (heavy and light payers)."""
     settlement: np.ndarray
     """Each merchant's own settlement account, where takings are swept."""
+    merchant_phone: np.ndarray
+    """The number each merchant account is registered to."""
 
     def with_account(self) -> np.ndarray:
         """Positions of residents who have a bank account."""
@@ -257,6 +259,17 @@ def build_population(config: SimConfig, registry: Registry, rng: np.random.Gener
     landlord_of[renter] = landlord_accounts[rng.integers(0, n_landlord, int(renter.sum()))]
     rent = np.round(rng.lognormal(np.log(2600), 0.35, n), -1)
     settlement = registry.add_accounts(n_merchant)
+    # Every merchant account is registered to its owner's (listed) mobile number.
+    merchant_phone = registry.add_numbers(
+        n_merchant,
+        "mobile",
+        "business",
+        device=registry.add_devices(n_merchant, "phone"),
+        district=rng.integers(0, len(DISTRICTS), n_merchant),
+        activation_day=start_day - rng.integers(60, 4000, n_merchant),
+        age=rng.integers(2, 6, n_merchant),
+        account=merchants,
+    )
     external = registry.add_accounts(max(n // 2, 10))
     external_phone = registry.add_numbers(external.size, "mobile", "external_person", listed=False)
     # How much each resident pays by phone: heavy young payers, light elderly ones.
@@ -293,6 +306,7 @@ def build_population(config: SimConfig, registry: Registry, rng: np.random.Gener
         merchants=merchants,
         merchant_p=popularity / popularity.sum(),
         settlement=settlement,
+        merchant_phone=merchant_phone,
         utilities=utilities,
         developers=developers,
         landlord_of=landlord_of,

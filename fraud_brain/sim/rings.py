@@ -235,6 +235,8 @@ def build_rings(
     mule2 = registry.add_accounts(n_rings * 2, trad[rng.integers(0, trad.size, n_rings * 2)]).reshape(
         n_rings, 2
     )
+    mule2_phones = registry.add_numbers(mule2.size, "mobile", "mule_phone", listed=False)
+    account_phone.update(zip(mule2.ravel().tolist(), mule2_phones.tolist(), strict=True))
     cash_out = registry.add_accounts(n_rings * 2).reshape(n_rings, 2)
     operator_device = registry.add_devices(n_rings, "pc")
 

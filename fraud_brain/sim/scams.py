@@ -620,10 +620,11 @@ def _mule_flows(
     out_t = onward_t[out] + np.clip(
         _lognormal(rng, 60 * MINUTE_MS, 0.8, int(out.sum())), 5 * MINUTE_MS, 24 * HOUR_MS
     ).astype(np.int64)
+    second_phone = np.array([rings.account_phone.get(int(m), -1) for m in second[out]], dtype=np.int64)
     cash = transfer_batch(
         out_t,
         second[out],
-        -1,
+        second_phone,
         rings.cash_out[ring[out], rng.integers(0, 2, int(out.sum()))],
         np.round(onward_amount[out] * rng.uniform(0.97, 0.999, int(out.sum())), 2),
         CHANNELS.index("online_banking"),

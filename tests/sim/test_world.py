@@ -183,3 +183,8 @@ def test_committed_sample_is_the_sample_preset(world: World, sample_dir: Path) -
     for name in FRAMES[4:]:
         assert pl.read_parquet(sample_dir / f"{name}.parquet").equals(getattr(world, name)), name
     assert sum(p.stat().st_size for p in sample_dir.glob("*.parquet")) <= 5_000_000
+
+
+def test_every_transfer_names_the_payers_phone(world: World) -> None:
+    """Alerts need the likely victim's number: every simulated payer has a registered phone."""
+    assert world.transfers["payer_phone"].null_count() == 0
