@@ -12,6 +12,8 @@ feature spec it was trained on.
 from __future__ import annotations
 
 import hashlib
+import json
+import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
@@ -26,14 +28,18 @@ TRUTH_FILES = ("truth_transfers", "truth_calls", "truth_entities")
 
 
 def spec_hash(spec: Any) -> str:
-    """A short hash of a feature spec's text (whitespace-insensitive at line ends).
+    """A short hash of what a feature spec says (its parsed TOML), so comments and layout
+    do not matter but any change of meaning does.
 
-    >>> class S: text = "a = 1\\n"
-    >>> spec_hash(S()) == spec_hash(type("T", (), {"text": "a = 1   \\n"})())
-    True
+    >>> class A: text = "a = [1, 2]  # one"
+    >>> class B: text = "a   =   [ 1, 2 ]"
+    >>> class C: text = "a = [1, 3]"
+    >>> spec_hash(A()) == spec_hash(B()), spec_hash(A()) == spec_hash(C())
+    (True, False)
     """
-    text = "\n".join(line.rstrip() for line in str(spec.text).strip().splitlines())
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
+    data = tomllib.loads(str(spec.text))
+    canonical = json.dumps(data, sort_keys=True, default=str, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()[:16]
 
 
 @dataclass
