@@ -95,15 +95,16 @@ class TrainingData:
     ) -> TimeSplit:
         """A train / gap / test split over the transfers' time span (missing parts filled in).
 
-        By default the gap is the smaller of 2 days and 15% of the span, and the rest is cut
-        in two halves for training and testing.
+        By default the gap is the smaller of 2 days and 15% of the span (whole days when at
+        least one), and the rest is cut in two halves for training and testing.
         """
         first, last = self.transfers["time"].min(), self.transfers["time"].max()
         start = first.replace(minute=0, second=0, microsecond=0)
         span = (last - start).total_seconds() / 86_400
         # whole hours keep the windows readable
         hours = lambda days: round(days * 24) / 24
-        gap = hours(gap_days if gap_days is not None else min(2.0, 0.15 * span))
+        default_gap = min(2.0, 0.15 * span)
+        gap = hours(gap_days if gap_days is not None else (round(default_gap) if default_gap >= 1 else default_gap))
         train = hours(train_days if train_days is not None else (span - gap) / 2)
         test = test_days if test_days is not None else span - gap - train + 1 / 24
         return TimeSplit(start, start + timedelta(days=train), timedelta(days=gap), start + timedelta(days=train + gap + test))
