@@ -118,6 +118,7 @@ class Brain:
         self.orchestrator = Orchestrator(self.store, policy)
         self.rules_path = config.rules_path or DEFAULT_RULES_PATH
         self._pending: dict[str, pl.DataFrame] = {}
+        self._label_cursor = datetime(1970, 1, 1, tzinfo=UTC)
         self._last_scores: dict[str, pl.DataFrame] = {}
         self.scorers: dict[str, Any] = {}
         self.rule_engine: Any = None
@@ -404,7 +405,18 @@ class Brain:
                 )
             tick = self.orchestrator.tick(now)
             sent = self._dispatcher.run_once(now)
-            return {"outcomes": tick.outcomes, "dispatched": sent.claimed}
+            learned = self._learn_from_outcomes()
+            return {"outcomes": tick.outcomes, "dispatched": sent.claimed, "labels": learned}
+
+    def _learn_from_outcomes(self) -> int:
+        """Labels the workflow wrote (agent dispositions, bank freezes) flow back into the brain."""
+        labels = self.store.labels_since(self._label_cursor)
+        if labels.height == 0:
+            return 0
+        # labels_since is inclusive; repeats are harmless (label ids are deduplicated, and a
+        # transfer's features are learned from once) but the cursor keeps them few.
+        self._label_cursor = labels["known_at"].max()
+        return self.add_labels(labels, source="outcomes").accepted
 
     def snapshot(self) -> None:
         """Persist the engine state and rule cooldowns so a restart continues where this left off."""

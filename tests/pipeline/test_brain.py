@@ -133,3 +133,30 @@ def test_snapshot_and_reopen_continue_the_stream(tmp_path, window):
     brain.snapshot()
     reopened = _brain(tmp_path, window)
     assert reopened.ingest("transfer", transfers.head(half), source="bank").duplicates == half
+
+
+def test_outcomes_of_the_workflow_flow_back_as_labels(tmp_path, window):
+    """Agents' dispositions and bank freezes become labels the brain learns from."""
+    from datetime import UTC, datetime, timedelta
+
+    transfers = pl.read_parquet(window / "transfers.parquet")
+    calls = pl.read_parquet(window / "calls.parquet")
+    clock = [transfers["time"].max() + timedelta(minutes=1)]  # the service's clock follows the feeds
+    brain = Brain(BrainConfig(state_dir=tmp_path / "state", subscribers=window / "subscribers.parquet"),
+                  clock=lambda: clock[0])
+    _ingest_all(brain, window, batch=3000, rng=np.random.default_rng(2))
+    assert brain.store.table("alerts").height > 0
+    from fraud_brain.actions import SimulatedAgentDesk
+
+    desk = SimulatedAgentDesk(seed=1)  # the embedded stand-in for the call-center agents
+    labels = 0
+    for _ in range(120):
+        clock[0] += timedelta(minutes=5)
+        moment = clock[0]
+        labels += brain.pump(moment)["labels"]
+        desk.work(brain.orchestrator, moment)
+    stored = brain.store.labels_since(datetime(1970, 1, 1, tzinfo=UTC))
+    assert stored.height > 0
+    assert labels >= stored.height
+    brain.flush()  # labels wait for the watermark like any event
+    assert brain.engine.processed_total >= transfers.height + calls.height + stored.height
