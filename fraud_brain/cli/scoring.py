@@ -46,8 +46,8 @@ def train(
     train_days: float | None = typer.Option(None, help="Training window in days (default: half of what is left after the gap)."),
     gap_days: float | None = typer.Option(None, help="Gap = label delay in days (default: min(2, 15% of the span))."),
     test_days: float | None = typer.Option(None, help="Test window in days (default: the rest)."),
-    rounds: int = typer.Option(200, help="LightGBM boosting rounds."),
-    leaves: int = typer.Option(31, help="LightGBM leaves per tree (fewer: smaller, faster models)."),
+    rounds: int = typer.Option(150, help="LightGBM boosting rounds."),
+    leaves: int = typer.Option(15, help="LightGBM leaves per tree (fewer: smaller, faster models)."),
     champion: bool = typer.Option(True, "--champion/--challenger", help="Publish as champion, or as a shadow challenger."),
 ) -> None:
     """Train the transfer and calling-number models point-in-time and publish them to the registry."""
