@@ -127,6 +127,14 @@ def build_report(result: Any) -> RunReport:  # noqa: C901 - one linear list of f
     if actions.contact_minutes_median is not None:
         fig["minutes from decision to victim reached (median)"] = f"{actions.contact_minutes_median:.1f}"
 
+    labelled = history.labels.filter(pl.col("entity_type") == "transfer").unique("entity_id", keep="last")
+    judged = result.decisions.filter(pl.col("transfer_id").is_not_null()).unique("transfer_id").join(
+        labelled.select(pl.col("entity_id").alias("transfer_id"), "is_fraud"), on="transfer_id", how="inner"
+    )
+    if judged.height:
+        fig["transfer decisions with a label"] = f"{judged.height:,}"
+        fig["precision against labels (labelled transfer decisions)"] = _pct(judged["is_fraud"].mean())
+
     calls = history.scored.get("call")
     episodes = episode_table(history.truth, calls)
     decisions = result.decisions.with_columns(_ms("time").alias("time_ms"))
