@@ -5,6 +5,7 @@ Needs Debian's ``chromium`` (apt) and the ``playwright`` Python package (no down
 
 from __future__ import annotations
 
+import os
 import shutil
 import sqlite3
 from collections.abc import Iterator
@@ -14,8 +15,11 @@ import pytest
 from tests.api.conftest import Server, decision
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+# CI (.ci/run) installs chromium and sets FRAUD_BRAIN_REQUIRE_BROWSER: there a missing browser fails.
+if os.environ.get("FRAUD_BRAIN_REQUIRE_BROWSER") and shutil.which("chromium") is None:
+    raise RuntimeError("FRAUD_BRAIN_REQUIRE_BROWSER is set but Debian's chromium is not installed (make browser)")
 sync_api = pytest.importorskip("playwright.sync_api")
-pytestmark = pytest.mark.skipif(shutil.which("chromium") is None, reason="Debian's chromium is not installed (apt-get install chromium)")
+pytestmark = pytest.mark.skipif(shutil.which("chromium") is None, reason="Debian's chromium is not installed (make browser)")
 
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
          "--disable-sync", "--no-first-run"]
