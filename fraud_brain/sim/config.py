@@ -162,8 +162,8 @@ PRESETS: dict[str, SimConfig] = {
     "sample": SimConfig(
         n_subscribers=8_000,
         days=7,
-        scam_episodes_per_1000_subscriber_days=2.2,
-        min_episodes_per_typology=18,
+        scam_episodes_per_1000_subscriber_days=2.6,
+        min_episodes_per_typology=24,
         cold_calls_per_ring_day=25.0,
         wangiri_campaigns_per_100k_subscriber_days=10.0,
     ),

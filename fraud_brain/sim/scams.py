@@ -54,6 +54,8 @@ from fraud_brain.sim.rings import Rings, build_rings
 
 MINUTE_MS = 60_000
 HOUR_MS = 3_600_000
+LEAD_DAYS = 1
+"""Episodes may start this many days before the window (their tails fall inside it)."""
 
 VICTIM_AGES = {
     # age band weights (<18, 18-24, 25-34, 35-44, 45-54, 55-64, 65-74, 75+)
@@ -641,7 +643,12 @@ def scam_events(
     config: SimConfig, registry: Registry, population: Population, rng: np.random.Generator
 ) -> ScamEvents:
     """Every scam call and transfer of the window (unsorted; may spill outside it)."""
-    expected = config.scam_episodes_per_1000_subscriber_days * config.n_subscribers * config.days / 1000
+    expected = (
+        config.scam_episodes_per_1000_subscriber_days
+        * config.n_subscribers
+        * (config.days + LEAD_DAYS)
+        / 1000
+    )
     n_episodes = np.maximum(
         rng.poisson(expected * np.asarray(TYPOLOGY_SHARES)), config.min_episodes_per_typology
     )
@@ -666,7 +673,11 @@ def scam_events(
         n = int(n_episodes[code])
         ring = ring_first[code] + rng.integers(0, rings_per_typology[code], n)
         victim = _pick_victims(rng, population, VICTIM_AGES[name], n)
-        anchor = sample_times(rng, n, config.start_ms, config.days, PROFILES["scam"])
+        # Episodes run on when the window opens: some started the day before, so the first hours
+        # already hold their later payments (whose first calls fall before the window).
+        anchor = sample_times(
+            rng, n, config.start_ms - LEAD_DAYS * DAY_MS, config.days + LEAD_DAYS, PROFILES["scam"]
+        )
         builder = _Builder(config, registry, population, rings, rng, ring, victim, anchor, first_id)
         EPISODE_BUILDERS[name](builder, np.arange(n))
         calls.extend(builder.calls)

@@ -43,8 +43,17 @@ def test_victims_pay_from_the_phone_the_ring_called(world: World, typology: str)
     assert called_before / joined["episode_id"].n_unique() > share
 
 
+def began_in_window(world: World) -> pl.Series:
+    """Episodes that started inside the window (others began the day before it opened)."""
+    start = pl.lit(world.config.start_ms).cast(pl.Datetime("ms")).dt.replace_time_zone("UTC")
+    return world.truth_episodes.filter(pl.col("anchor_time") >= start)["episode_id"]
+
+
 def test_police_long_call_before_payments_to_a_ring_mule(world: World) -> None:
-    joined = first_payments(world, "impersonating_police")
+    joined = first_payments(world, "impersonating_police").filter(
+        pl.col("episode_id").is_in(began_in_window(world).implode())
+    )
+    assert joined["episode_id"].n_unique() >= 10
     long_before = joined.filter(
         (pl.col("duration_s") >= 20 * 60) & (pl.col("start_time") <= pl.col("first_pay"))
     )
@@ -119,10 +128,12 @@ def test_fake_loan_fees_after_calls(world: World) -> None:
     assert (
         per["amount"].list.eval(pl.element().diff().drop_nulls().min() >= 0).list.first().fill_null(True)
     ).all()
-    joined = first_payments(world, "fake_loan")
-    assert (
-        joined.group_by("episode_id").agg((pl.col("start_time") < pl.col("first_pay")).any())["start_time"]
-    ).all()
+    joined = first_payments(world, "fake_loan").filter(
+        pl.col("episode_id").is_in(began_in_window(world).implode())
+    )
+    called_first = joined.group_by("episode_id").agg((pl.col("start_time") < pl.col("first_pay")).any())
+    assert called_first.height >= 10
+    assert called_first["start_time"].all()
 
 
 def test_wangiri_one_ring_international_bursts_and_call_backs(world: World) -> None:
