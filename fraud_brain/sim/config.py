@@ -165,7 +165,7 @@ PRESETS: dict[str, SimConfig] = {
         scam_episodes_per_1000_subscriber_days=2.6,
         min_episodes_per_typology=24,
         cold_calls_per_ring_day=25.0,
-        wangiri_campaigns_per_100k_subscriber_days=10.0,
+        wangiri_campaigns_per_100k_subscriber_days=3.0,
     ),
     "small": SimConfig(
         n_subscribers=20_000,
