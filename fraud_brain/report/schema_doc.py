@@ -11,21 +11,6 @@ import polars as pl
 from fraud_brain.schema.records import SCHEMAS
 
 
-def _checks(field) -> str:  # noqa: ANN001 - a records.Field
-    parts = []
-    if field.gt is not None:
-        parts.append(f"> {field.gt:g}")
-    if field.ge is not None:
-        parts.append(f">= {field.ge:g}")
-    if field.le is not None:
-        parts.append(f"<= {field.le:g}")
-    if isinstance(field.dtype, pl.Enum):
-        parts.append("one of " + ", ".join(f"`{c}`" for c in field.dtype.categories.to_list()))
-    if field.pattern is not None:
-        parts.append(f"matches `{field.pattern}`")
-    return "; ".join(parts)
-
-
 def _dtype(field) -> str:  # noqa: ANN001
     if isinstance(field.dtype, pl.Enum):
         return "Enum"
@@ -41,6 +26,6 @@ def schema_markdown(kind: str) -> str:
     for field in schema.fields:
         lines.append(
             f"| `{field.name}` | {_dtype(field)} | {'yes' if field.required else 'no'} | "
-            f"{field.description} | {_checks(field)} |".replace("|  |", "| |").rstrip()
+            f"{field.description} | {'; '.join(field.checks(code='`'))} |".replace("|  |", "| |").rstrip()
         )
     return "\n".join(lines)

@@ -67,7 +67,16 @@ class Field:
 
     def describe(self) -> str:
         """A one-line summary of the field and its checks."""
-        parts = [f"{self.name}: {self.dtype}", "required" if self.required else "optional"]
+        head = [f"{self.name}: {self.dtype}", "required" if self.required else "optional"]
+        return ", ".join(head + self.checks())
+
+    def checks(self, code: str = "") -> list[str]:
+        """The field's checks in words; ``code`` wraps values (e.g. a backtick for Markdown).
+
+        >>> Field("channel", pl.Enum(["atm", "counter"])).checks(code="`")
+        ['one of `atm`/`counter`']
+        """
+        parts = []
         if self.gt is not None:
             parts.append(f"> {self.gt:g}")
         if self.ge is not None:
@@ -75,10 +84,10 @@ class Field:
         if self.le is not None:
             parts.append(f"<= {self.le:g}")
         if isinstance(self.dtype, pl.Enum):
-            parts.append("one of " + "/".join(self.dtype.categories.to_list()))
+            parts.append("one of " + "/".join(f"{code}{c}{code}" for c in self.dtype.categories.to_list()))
         if self.pattern is not None:
-            parts.append(f"matches {self.pattern}")
-        return ", ".join(parts)
+            parts.append(f"matches {code}{self.pattern}{code}")
+        return parts
 
 
 @dataclass(frozen=True)
