@@ -11,6 +11,8 @@ from typing import Any
 
 import polars as pl
 
+from fraud_brain.rules.ruleset import HIT_SCHEMA
+
 REQUIRED_COLUMNS = (
     "event_id",
     "time",
@@ -29,24 +31,7 @@ REQUIRED_COLUMNS = (
 TRANSFER_COLUMNS = ("payee_account", "payee_bank", "amount", "transfer_id")
 """Columns decisions on transfers add; optional in a frame."""
 DECISION_SCHEMA = pl.Schema(
-    {
-        "event_id": pl.String,
-        "time": pl.Datetime("ms", "UTC"),
-        "rule": pl.String,
-        "priority": pl.Int32,
-        "tier": pl.String,
-        "actions": pl.List(pl.String),
-        "victim_key": pl.String,
-        "entity_key": pl.String,
-        "typology": pl.String,
-        "mode": pl.String,
-        "score": pl.Float64,
-        "reasons": pl.List(pl.String),
-        "payee_account": pl.String,
-        "payee_bank": pl.String,
-        "amount": pl.Float64,
-        "transfer_id": pl.String,
-    }
+    {name: HIT_SCHEMA[name] for name in (*REQUIRED_COLUMNS, *TRANSFER_COLUMNS)}
 )
 """The decision frame the rules layer hands over (transfer columns may be absent or null)."""
 
