@@ -70,20 +70,40 @@ class FeatureBatch:
         return sum(f.height for f in self.features.values())
 
 
-def hash_columns(frame: pl.DataFrame, cols: tuple[str, ...]) -> np.ndarray:
+HashCache = dict[str, tuple[np.ndarray, np.ndarray | None]]
+"""Per column name of one frame: its raw string hashes and its null mask (None without nulls)."""
+
+
+def _column_hash(frame: pl.DataFrame, col: str, cache: HashCache | None) -> tuple[np.ndarray, np.ndarray | None]:
+    if cache is not None and col in cache:
+        return cache[col]
+    series = frame.get_column(col).cast(pl.String)
+    null = series.is_null().to_numpy() if series.null_count() else None
+    got = (series.hash(seed=7).to_numpy().astype(np.uint64, copy=False), null)
+    if cache is not None:
+        cache[col] = got
+    return got
+
+
+def hash_columns(frame: pl.DataFrame, cols: tuple[str, ...], cache: HashCache | None = None) -> np.ndarray:
     """64-bit hashes of key columns (0 where any is null), equal for equal values in any stream.
+
+    ``cache`` (one dict per frame) lets several keys sharing a column hash it once.
 
     >>> f = pl.DataFrame({"a": ["x", None, "x"], "b": [1, 2, 1]})
     >>> h = hash_columns(f, ("a",))
     >>> bool(h[0] == h[2]), int(h[1])
     (True, 0)
+    >>> cache: HashCache = {}
+    >>> bool((hash_columns(f, ("a", "b"), cache) == hash_columns(f, ("a", "b"))).all()), sorted(cache)
+    (True, ['a', 'b'])
     """
     out: np.ndarray | None = None
-    null = np.zeros(frame.height, bool)
+    null: np.ndarray | None = None
     for col in cols:
-        series = frame.get_column(col).cast(pl.String)
-        null |= series.is_null().to_numpy()
-        h = series.hash(seed=7).to_numpy().astype(np.uint64, copy=False)
+        h, col_null = _column_hash(frame, col, cache)
+        if col_null is not None:
+            null = col_null if null is None else null | col_null
         if out is None:
             out = h
         else:
@@ -91,7 +111,8 @@ def hash_columns(frame: pl.DataFrame, cols: tuple[str, ...]) -> np.ndarray:
                 out = (out * _GOLDEN) ^ h
     assert out is not None
     out = np.where(out == 0, np.uint64(1), out)
-    out[null] = 0
+    if null is not None:
+        out[null] = 0
     return out
 
 
@@ -139,6 +160,13 @@ class FeatureEngine:
             ).unique("__fb_key", keep="last")
             for j_i, j in enumerate(spec.joins)
         }
+        # A pre-built key-hash index per join: a lookup and a gather per batch instead of a join.
+        # The extra all-null last row is what rows without a match take.
+        self._join_index = {}
+        for j_i, joined in self._joined.items():
+            table, mask = K.build_index(hash_columns(joined, ("__fb_key",)))
+            values = joined.drop("__fb_key")
+            self._join_index[j_i] = (table, mask, pl.concat([values, values.clear(1)]))
         # Sizing for the expected keys per entity avoids regrowing (copying) state while warming up.
         initial = 1 << max(int(initial_keys) - 1, 1).bit_length()
         self.store = StateStore([self.plan.entity_layouts[e] for e in self.plan.entities], initial)
@@ -151,6 +179,7 @@ class FeatureEngine:
         self.duplicate_total = 0
         self.processed_total = 0
         self._pending: dict[str, pl.DataFrame] = {}
+        self._buffers: dict[str, np.ndarray] = {}
 
     # ----------------------------------------------------------------- intake
     def _prepare(self, stream: str, frame: pl.DataFrame) -> pl.DataFrame:
@@ -215,11 +244,12 @@ class FeatureEngine:
                 dups = int((st == 1).sum())
                 batch.duplicates[stream] = dups
                 self.duplicate_total += dups
-                late = frame.filter(pl.Series(st == 2))
+                accepted = not st.any()
+                late = frame.clear() if accepted else frame.filter(pl.Series(st == 2))
                 if late.height:
                     batch.late[stream] = late.drop(_SEQ, _TIME)
                     self.late_total += late.height
-                ok = frame.filter(pl.Series(st == 0))
+                ok = frame if accepted else frame.filter(pl.Series(st == 0))
                 if ok.height:
                     old = self._pending.get(stream)
                     self._pending[stream] = ok if old is None else pl.concat([old, ok], how="diagonal_relaxed")
@@ -250,13 +280,21 @@ class FeatureEngine:
 
     # ----------------------------------------------------------------- compute
     def _inputs(self, sp: StreamPlan, frame: pl.DataFrame) -> tuple[pl.DataFrame, np.ndarray, np.ndarray]:
+        cache: HashCache = {}
         for j_i, join in enumerate(self.spec.joins):
             if join.stream == sp.name:
                 if join.on not in frame.columns:
                     raise ValueError(f"stream {sp.name!r}: records have no column {join.on!r} to join "
                                      f"reference table {join.table!r} (spec {self.spec.source})")
-                frame = frame.with_columns(pl.col(join.on).cast(pl.String).alias("__fb_key")).join(
-                    self._joined[j_i], on="__fb_key", how="left", maintain_order="left").drop("__fb_key")
+                table, mask, values = self._join_index[j_i]
+                if any(c in frame.columns for c in values.columns):
+                    # name clashes get polars' join suffixes; keep the join's exact output for them
+                    frame = frame.with_columns(pl.col(join.on).cast(pl.String).alias("__fb_key")).join(
+                        self._joined[j_i], on="__fb_key", how="left", maintain_order="left").drop("__fb_key")
+                    continue
+                rows = K.lookup_rows(table, mask, hash_columns(frame, (join.on,), cache))
+                rows[rows < 0] = values.height - 1
+                frame = frame.hstack(values[pl.Series(rows)])
         if sp.inputs:
             try:
                 X = frame.select([c.expr.alias(f"x{i}") for i, c in enumerate(sp.inputs)]).to_numpy()
@@ -270,14 +308,14 @@ class FeatureEngine:
                 where = f" used as a number at {bad.used_at}; compare it with strings instead" if bad else ""
                 name = bad.label[1] if bad else "?"
                 raise ValueError(f"stream {sp.name!r}: column {name!r} cannot be read{where}: {err}") from None
-            X = np.ascontiguousarray(X, dtype=np.float64)
+            X = np.asarray(X, dtype=np.float64)  # any layout: K.scatter_rows reads it in place
         else:
             X = np.zeros((frame.height, 0), np.float64)
         for cols in sp.keys:
             for col in cols:
                 if col not in frame.columns:
                     raise ValueError(f"stream {sp.name!r}: records have no key column {col!r} (spec {self.spec.source})")
-        KH = np.stack([hash_columns(frame, cols) for cols in sp.keys], axis=1) if sp.keys else \
+        KH = np.stack([hash_columns(frame, cols, cache) for cols in sp.keys], axis=1) if sp.keys else \
             np.zeros((frame.height, 0), np.uint64)
         return frame, X, KH
 
@@ -293,28 +331,34 @@ class FeatureEngine:
         S = np.concatenate([np.full(ready[s].height, self.spec.streams[s].order, np.int64) for s in names])
         if ordered:
             seq = np.concatenate([ready[s].get_column(_SEQ).to_numpy().astype(np.int64) for s in names])
-            order = np.lexsort((seq, S, T))
+            if bool(np.all(np.diff(S) >= 0)) and bool(np.all((np.diff(seq) > 0) | (np.diff(S) > 0))):
+                # rows already in (stream, seq) order: a stable sort by time is the same order,
+                # and nearly sorted input makes it a cheap merge of runs
+                order = np.argsort(T, kind="stable")
+            else:
+                order = np.lexsort((seq, S, T))
         else:
             order = np.arange(n)
         pos = np.empty(n, np.int64)
         pos[order] = np.arange(n)
-        X = np.zeros((n, cx), np.float64)
-        KH = np.zeros((n, ck), np.uint64)
+        X = self._scratch("X", (n, cx), np.float64, mutate)
+        X.fill(0.0)
+        KH = self._scratch("KH", (n, ck), np.uint64, mutate)
+        KH.fill(0)
         start = 0
         where: dict[str, np.ndarray] = {}
         for s in names:
             h = ready[s].height
             p = pos[start: start + h]
             where[s] = p
-            x, kh = parts[s][1], parts[s][2]
-            X[p, : x.shape[1]] = x
-            KH[p, : kh.shape[1]] = kh
+            K.scatter_rows(X, p, parts[s][1])
+            K.scatter_rows(KH, p, parts[s][2])
             start += h
         T, S = T[order], S[order]
         if mutate:
             self.store.ensure_all(self._new_key_bounds(names, parts))
         # every row's own features are all written by the kernel; wider columns are never read
-        OUT = np.empty((n, co), np.float64)
+        OUT = self._scratch("OUT", (n, co), np.float64, mutate)
         st = self.store
         K.run(T, S, X, KH, OUT, plan.prog_lo, plan.prog_hi, plan.instructions, plan.code, plan.consts,
               st.ht, st.ht_off, st.ht_mask, st.count,
@@ -328,21 +372,35 @@ class FeatureEngine:
             meta = self.spec.streams[s]
             p = where[s]
             rank = np.argsort(p, kind="stable") if ordered else np.arange(p.shape[0])
+            ordered_here = ordered and not bool(np.all(rank[1:] > rank[:-1]))
             src = parts[s][0]
             keep = [meta.id, meta.time, *[c for c in meta.passthrough if c not in (meta.id, meta.time)]]
             missing = [c for c in keep if c not in src.columns]
             if missing:
                 raise ValueError(f"stream {s!r}: passthrough column(s) {missing} missing from the records")
-            base = src.select(keep)[pl.Series(rank)] if ordered else src.select(keep)
+            base = src.select(keep)[pl.Series(rank)] if ordered_here else src.select(keep)
             emit = [i for i, keep_it in enumerate(sp.feature_emit) if keep_it]
             if not emit:
                 result[s] = base
                 continue
-            # one C-ordered block into polars is several times cheaper than a column per feature
-            rows = OUT[p[rank] if ordered else p][:, emit]
-            names = [sp.feature_names[i] for i in emit]
-            result[s] = base.hstack(pl.from_numpy(np.ascontiguousarray(rows), schema={k: pl.Float64 for k in names}))
+            # one gather into a contiguous array per feature: polars takes each without a copy
+            cols = K.gather_columns(OUT, p[rank] if ordered_here else p, np.array(emit, np.int64))
+            result[s] = base.hstack([pl.Series(sp.feature_names[i], cols[j]) for j, i in enumerate(emit)])
         return result
+
+    def _scratch(self, name: str, shape: tuple[int, int], dtype: type, reuse: bool) -> np.ndarray:
+        """A C-ordered work array, reused across batches when ``reuse`` (no output ever views it).
+
+        Fresh arrays of tens of MB come straight from the OS and every page faults on first
+        touch; reusing one buffer per name avoids that once per batch.
+        """
+        size = shape[0] * shape[1]
+        if not reuse:
+            return np.empty(shape, dtype)
+        buf = self._buffers.get(name)
+        if buf is None or buf.shape[0] < size:
+            buf = self._buffers[name] = np.empty(max(size, 1), dtype)
+        return buf[:size].reshape(shape)
 
     def _new_key_bounds(self, names: list[str], parts: dict) -> dict[int, int]:
         """Per entity, the number of distinct keys of this batch not in the state yet."""
@@ -352,9 +410,9 @@ class FeatureEngine:
             for row in self.plan.streams[s].instructions:
                 if row[K.I_OP] == K.INSERT:
                     e = row[K.I_ENT]
-                    hashes = np.ascontiguousarray(parts[s][2][:, row[K.I_KEY]])
-                    new = K.missing_mask(st.ht, st.ht_off[e], st.ht_mask[e], hashes)
-                    missing.setdefault(e, []).append(hashes[new])
+                    kh = parts[s][2]
+                    new = K.missing_in_column(st.ht, st.ht_off[e], st.ht_mask[e], kh, row[K.I_KEY])
+                    missing.setdefault(e, []).append(kh[new, row[K.I_KEY]])
         return {e: int(np.unique(np.concatenate(h)).shape[0]) for e, h in missing.items()}
 
     def peek(self, stream: str, frame: pl.DataFrame) -> pl.DataFrame:

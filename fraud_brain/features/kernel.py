@@ -42,6 +42,7 @@ NONE_TIME = np.iinfo(np.int64).min
 """Int64 sentinel for "no time yet" and "no bucket yet"."""
 MAX_REGS = 64
 PF_TABLE, PF_ROW = 6, 3
+PF_AHEAD = 8
 MAX_TMP = 256
 DEST_OUT, DEST_TMP = 0, 1
 LN2 = math.log(2.0)
@@ -109,8 +110,12 @@ def set_insert(table, off, mask, count, ent, h):
 @njit(cache=True)
 def missing_mask(table, off, mask, hashes):
     """Which of ``hashes`` are non-zero and not yet in one entity's table (candidates for new keys)."""
-    out = np.zeros(hashes.shape[0], np.bool_)
-    for i in range(hashes.shape[0]):
+    n = hashes.shape[0]
+    out = np.zeros(n, np.bool_)
+    for i in range(n):
+        # the lookups are cache misses: fetch the table entry of a row PF_AHEAD rows ahead
+        if i + PF_AHEAD < n and hashes[i + PF_AHEAD] != 0:
+            _prefetch(table, off + 2 * np.int64(_mix(hashes[i + PF_AHEAD]) & np.uint64(mask)))
         h = hashes[i]
         if h != 0 and table_lookup(table, off, mask, h) < 0:
             out[i] = True
@@ -131,6 +136,92 @@ def rehash(old, new, new_mask):
 
 
 @njit(cache=True)
+def missing_in_column(table, off, mask, hashes, col):
+    """:func:`missing_mask` of column ``col`` of a 2-D hash matrix (saves copying the column out)."""
+    n = hashes.shape[0]
+    out = np.zeros(n, np.bool_)
+    for i in range(n):
+        if i + PF_AHEAD < n and hashes[i + PF_AHEAD, col] != 0:
+            _prefetch(table, off + 2 * np.int64(_mix(hashes[i + PF_AHEAD, col]) & np.uint64(mask)))
+        h = hashes[i, col]
+        if h != 0 and table_lookup(table, off, mask, h) < 0:
+            out[i] = True
+    return out
+
+
+@njit(cache=True)
+def scatter_rows(dst, rows, src):
+    """``dst[rows[i], :w] = src[i]`` for every row ``i`` of ``src`` (``w`` its width), in one pass.
+
+    >>> import numpy as np
+    >>> dst = np.zeros((3, 2))
+    >>> scatter_rows(dst, np.array([2, 0]), np.array([[1.0], [2.0]]))
+    >>> dst[:, 0].tolist()
+    [2.0, 0.0, 1.0]
+    """
+    for i in range(src.shape[0]):
+        r = rows[i]
+        for j in range(src.shape[1]):
+            dst[r, j] = src[i, j]
+
+
+@njit(cache=True)
+def gather_columns(block, rows, cols):
+    """``block[rows][:, cols]`` transposed: one contiguous array per chosen column, in one pass.
+
+    >>> import numpy as np
+    >>> gather_columns(np.arange(6.0).reshape(3, 2), np.array([2, 0]), np.array([1])).tolist()
+    [[5.0, 1.0]]
+    """
+    out = np.empty((cols.shape[0], rows.shape[0]), block.dtype)
+    for i in range(rows.shape[0]):
+        r = rows[i]
+        for j in range(cols.shape[0]):
+            out[j, i] = block[r, cols[j]]
+    return out
+
+
+@njit(cache=True)
+def build_index(hashes):
+    """A hash table (interleaved key, row pairs) from non-zero row hashes to the last row holding each.
+
+    >>> import numpy as np
+    >>> table, mask = build_index(np.array([5, 0, 9, 5], np.uint64))
+    >>> lookup_rows(table, mask, np.array([5, 9, 0, 7], np.uint64)).tolist()
+    [3, 2, -1, -1]
+    """
+    cap = 16
+    while cap < 2 * hashes.shape[0]:
+        cap *= 2
+    mask = cap - 1
+    table = np.zeros(2 * cap, np.uint64)
+    for r in range(hashes.shape[0]):
+        h = hashes[r]
+        if h == 0:
+            continue
+        i = np.int64(_mix(h) & np.uint64(mask))
+        while table[2 * i] != 0 and table[2 * i] != h:
+            i = (i + 1) & mask
+        table[2 * i] = h
+        table[2 * i + 1] = np.uint64(r)
+    return table, mask
+
+
+@njit(cache=True)
+def lookup_rows(table, mask, hashes):
+    """Row of each hash in a :func:`build_index` table, -1 where absent or zero (null)."""
+    n = hashes.shape[0]
+    out = np.full(n, -1, np.int64)
+    for r in range(n):
+        if r + PF_AHEAD < n and hashes[r + PF_AHEAD] != 0:
+            _prefetch(table, 2 * np.int64(_mix(hashes[r + PF_AHEAD]) & np.uint64(mask)))
+        h = hashes[r]
+        if h != 0:
+            out[r] = table_lookup(table, 0, mask, h)
+    return out
+
+
+@njit(cache=True)
 def judge_arrivals(times, id_hash, seen, seen_mask, seen_count, max_seen, lateness, floor):
     """Mark each arriving event 0 (accepted), 1 (duplicate id) or 2 (late).
 
@@ -146,6 +237,8 @@ def judge_arrivals(times, id_hash, seen, seen_mask, seen_count, max_seen, latene
         threshold = max_seen - lateness
     newest = max_seen
     for r in range(n):
+        if r + PF_AHEAD < n:
+            _prefetch(seen, 2 * np.int64(_mix(id_hash[r + PF_AHEAD]) & np.uint64(seen_mask)))
         h = id_hash[r]
         before = seen_count[0]
         set_insert(seen, 0, seen_mask, seen_count, 0, h)
