@@ -34,6 +34,7 @@ import numpy as np
 import polars as pl
 
 from fraud_brain.features import kernel as K
+from fraud_brain.features.localtime import local_hour_weekday
 from fraud_brain.features.plan import Plan, StreamPlan, build_plan
 from fraud_brain.features.spec import Spec
 from fraud_brain.features.state import StateStore
@@ -296,8 +297,19 @@ class FeatureEngine:
                 rows[rows < 0] = values.height - 1
                 frame = frame.hstack(values[pl.Series(rows)])
         if sp.inputs:
+            times = frame.get_column(_TIME).to_numpy()
+            builtin = [i for i, c in enumerate(sp.inputs) if c.label[0] == "builtin"]
+            # the local hour/weekday from the epoch array (see localtime); polars for the rest
+            fast = builtin if times.shape[0] and int(times.min()) >= 0 else []
+            rest = [i for i in range(len(sp.inputs)) if i not in fast]
             try:
-                X = frame.select([c.expr.alias(f"x{i}") for i, c in enumerate(sp.inputs)]).to_numpy()
+                X = np.empty((frame.height, len(sp.inputs)), np.float64)
+                if fast:
+                    hour, weekday = local_hour_weekday(times, self.spec.timezone)
+                    for i in fast:
+                        X[:, i] = hour if sp.inputs[i].label[1] == "hour" else weekday
+                if rest:
+                    X[:, rest] = frame.select([sp.inputs[i].expr.alias(f"x{i}") for i in rest]).to_numpy()
             except pl.exceptions.ColumnNotFoundError:
                 missing = next(c for c in sp.inputs if c.label[1] not in frame.columns)
                 raise ValueError(f"stream {sp.name!r}: records have no column {missing.label[1]!r} used at "
@@ -308,7 +320,6 @@ class FeatureEngine:
                 where = f" used as a number at {bad.used_at}; compare it with strings instead" if bad else ""
                 name = bad.label[1] if bad else "?"
                 raise ValueError(f"stream {sp.name!r}: column {name!r} cannot be read{where}: {err}") from None
-            X = np.asarray(X, dtype=np.float64)  # any layout: K.scatter_rows reads it in place
         else:
             X = np.zeros((frame.height, 0), np.float64)
         for cols in sp.keys:

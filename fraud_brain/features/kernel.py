@@ -42,7 +42,7 @@ NONE_TIME = np.iinfo(np.int64).min
 """Int64 sentinel for "no time yet" and "no bucket yet"."""
 MAX_REGS = 64
 PF_TABLE, PF_ROW = 6, 3
-PF_AHEAD = 8
+PF_AHEAD = 24
 MAX_TMP = 256
 DEST_OUT, DEST_TMP = 0, 1
 LN2 = math.log(2.0)
@@ -276,7 +276,7 @@ def linear_count(ones, bits):
     return bits * math.log(bits / zeros)
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def run(T, S, X, KH, OUT, prog_lo, prog_hi, instr, code, consts,
         ht, ht_off, ht_mask, count,
         F, f_off, f_stride, I, i_off, i_stride, fdef, fdef_off, idef, idef_off, mutate):
