@@ -442,3 +442,38 @@ pl.concat([b.features["tx"] for b in out if "tx" in b.features]).write_parquet({
     got = pl.read_parquet(tmp_path / "got.parquet")
     assert got.equals(want)
     assert got.height >= rest.height  # plus events still buffered at the snapshot
+
+
+profiles = st.lists(st.tuples(st.sampled_from(["p", "q", "r", "s", "t"]), st.sampled_from(["old", "young", "mid", None])),
+                    max_size=8).map(lambda rows: pl.DataFrame(rows, schema={"name": pl.String, "band": pl.String},
+                                                              orient="row"))
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(events=arrivals(), cuts=st.lists(st.integers(0, 60), max_size=4), profile=profiles)
+def test_reference_join_matches_reference_for_any_profile_table(events: list, cuts: list[int],
+                                                                profile: pl.DataFrame) -> None:
+    # repeated names (the last row wins), names no event has, keys with no profile row
+    engine = FeatureEngine(SPEC, reference={"profile": profile})
+    parts, _, _ = _run_engine(engine, _split(events, cuts))
+    for s, f in engine.flush().features.items():
+        parts[s].append(f)
+    ref = Reference(SPEC, {"profile": profile})
+    for batch in _split(events, cuts):
+        ref.process({s: [row for st_, row in batch if st_ == s] for s in ("a", "b")})
+    ref.flush()
+    assert_same_features(_concat(parts), ref, SPEC)
+
+
+def test_joined_columns_equal_a_polars_left_join() -> None:
+    # integer reference keys (joined as strings), a duplicated key, a null key and unmatched rows
+    profile = pl.DataFrame({"name": [1, 2, 2, None, 7], "band": ["a", "b", "c", "z", None]})
+    engine = FeatureEngine(SPEC, reference={"profile": profile})
+    frame = pl.DataFrame({"id": [f"e{i}" for i in range(6)], "k": ["1", "2", None, "3", "7", "2"],
+                          "time": [datetime(2026, 11, 1, tzinfo=UTC)] * 6, "v": [1.0] * 6, "k2": ["p"] * 6,
+                          "cat": ["x"] * 6})
+    got = engine._inputs(engine.plan.streams["a"], frame.with_columns(pl.lit(0).alias("__fb_t")))[0]
+    want = frame.join(profile.select(pl.col("name").cast(pl.String).alias("k"), pl.col("band").alias("k_band"))
+                      .unique("k", keep="last"), on="k", how="left", maintain_order="left")
+    assert got.select("k", "k_band").equals(want.select("k", "k_band"))
+    assert got["k_band"].to_list() == ["a", "c", None, None, None, "c"]

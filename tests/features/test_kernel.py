@@ -39,3 +39,44 @@ def test_hash_table_is_a_map_from_keys_to_dense_slots(keys: list[int]) -> None:
     for key, slot in slots.items():
         assert K.table_lookup(bigger, 0, 2 * cap - 1, np.uint64(key)) == slot
     assert K.table_lookup(bigger, 0, 2 * cap - 1, np.uint64(12345678901234567)) in (-1, slots.get(12345678901234567))
+
+
+@settings(max_examples=50, deadline=None)
+@given(keys=st.lists(st.integers(0, 40), max_size=200), probes=st.lists(st.integers(0, 50), max_size=100))
+def test_join_index_finds_the_last_row_of_each_key(keys: list[int], probes: list[int]) -> None:
+    table, mask = K.build_index(np.array(keys, np.uint64))
+    last = {k: i for i, k in enumerate(keys) if k != 0}
+    got = K.lookup_rows(table, mask, np.array(probes, np.uint64))
+    assert got.tolist() == [last.get(p, -1) for p in probes]
+
+
+@settings(max_examples=30, deadline=None)
+@given(stored=st.lists(st.integers(1, 2**64 - 1), max_size=100, unique=True),
+       probe=st.lists(st.integers(0, 2**64 - 1), min_size=1, max_size=60), col=st.integers(0, 2))
+def test_missing_in_column_is_missing_mask_of_that_column(stored: list[int], probe: list[int], col: int) -> None:
+    cap = 512
+    table, count = np.zeros(2 * cap, np.uint64), np.zeros(1, np.int64)
+    for h in stored:
+        K.set_insert(table, 0, cap - 1, count, 0, np.uint64(h))
+    block = np.zeros((len(probe), 3), np.uint64)
+    block[:, col] = np.array(probe, np.uint64)
+    block[:, (col + 1) % 3] = np.uint64(5)
+    want = K.missing_mask(table, 0, cap - 1, np.ascontiguousarray(block[:, col]))
+    assert K.missing_in_column(table, 0, cap - 1, block, col).tolist() == want.tolist()
+    assert want.tolist() == [p != 0 and p not in set(stored) for p in probe]
+
+
+@settings(max_examples=30, deadline=None)
+@given(n=st.integers(0, 30), width=st.integers(0, 4), seed=st.integers(0, 1000))
+def test_scatter_and_gather_equal_numpy_fancy_indexing(n: int, width: int, seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    rows = rng.permutation(n)
+    src = rng.random((n, width))
+    dst = np.zeros((n, width + 2))
+    K.scatter_rows(dst, rows, src)
+    want = np.zeros((n, width + 2))
+    want[rows, :width] = src
+    assert np.array_equal(dst, want)
+    cols = rng.integers(0, width + 2, size=3)
+    take = rows[: n // 2]
+    assert np.array_equal(K.gather_columns(dst, take, cols), dst[take][:, cols].T)
