@@ -84,6 +84,18 @@ class CheckResult:
     rules: list[str] = field(default_factory=list)
 
 
+class _BrainClock:
+    """The brain's clock as the actions layer's :class:`~fraud_brain.actions.clock.Clock`."""
+
+    def __init__(self, now: Callable[[], datetime]) -> None:
+        self.now = now
+
+    def sleep(self, seconds: float) -> None:
+        import time
+
+        time.sleep(seconds)
+
+
 class Brain:
     """The streaming engine, models, rules and case store of one running service."""
 
@@ -115,7 +127,7 @@ class Brain:
         self.dead_letters = DeadLetterStore(config.state_dir / "dead_letters")
         self.store = SQLiteRepository(config.state_dir / "brain.sqlite")
         policy = load_policy(config.policy_path) if config.policy_path else None
-        self.orchestrator = Orchestrator(self.store, policy)
+        self.orchestrator = Orchestrator(self.store, policy, _BrainClock(self.now))
         self.rules_path = config.rules_path or DEFAULT_RULES_PATH
         self._pending: dict[str, pl.DataFrame] = {}
         self._label_cursor = datetime(1970, 1, 1, tzinfo=UTC)
@@ -273,6 +285,15 @@ class Brain:
             labels = result.valid
             if labels.height == 0:
                 return report
+            # A label becomes known to the brain when it arrives: one stamped earlier than the
+            # watermark (a slow back-office feed) is taken as known now, not set aside as late.
+            if self.engine.max_seen != np.iinfo(np.int64).min:
+                floor = self.engine.max_seen - self.spec.lateness_ms
+                labels = labels.with_columns(
+                    pl.max_horizontal(
+                        pl.col("known_at"), pl.lit(floor).cast(pl.Datetime("ms")).dt.replace_time_zone("UTC")
+                    ).alias("known_at")
+                )
             self._absorb(self.engine.process({"label": labels}), report, source)
             transfers = labels.filter(pl.col("entity_type") == "transfer").unique("entity_id", keep="last")
             scorer = self.scorers["transfer"]
@@ -400,7 +421,8 @@ class Brain:
             now = now or self.now()
             if not hasattr(self, "_dispatcher"):
                 self._dispatcher = Dispatcher(
-                    self.store, simulated_adapters(self.config.seed), settings=self.orchestrator.policy.outbox,
+                    self.store, simulated_adapters(self.config.seed), self.orchestrator.clock,
+                    settings=self.orchestrator.policy.outbox,
                     seed=self.config.seed,
                 )
             tick = self.orchestrator.tick(now)

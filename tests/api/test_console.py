@@ -60,7 +60,8 @@ def test_alert_appears_live_then_agent_claims_and_resolves_it(server: Server, br
 
         page.click("#call")
         page.wait_for_function("document.querySelector('#message').textContent.includes('13812340001')")
-        assert "agent_call" in page.text_content("#d-timeline")
+        # The timeline reloads after the message is shown: wait for it rather than race it.
+        page.wait_for_function("document.querySelector('#d-timeline').textContent.includes('agent_call')", timeout=10_000)
 
         page.click("#stop")
         page.wait_for_function("document.querySelector('#message').textContent.includes('T-ui')")
