@@ -43,6 +43,7 @@ NONE_TIME = np.iinfo(np.int64).min
 MAX_REGS = 64
 PF_TABLE, PF_ROW = 6, 3
 PF_AHEAD = 24
+EXP_CACHE = 16
 MAX_TMP = 256
 DEST_OUT, DEST_TMP = 0, 1
 LN2 = math.log(2.0)
@@ -292,6 +293,11 @@ def run(T, S, X, KH, OUT, prog_lo, prog_hi, instr, code, consts,
     regi = np.zeros(MAX_REGS, np.int64)
     tmp = np.zeros(MAX_TMP, np.float64)
     stack = np.empty(64, np.float64)
+    # Decay factors of this row: a key's decayed aggregates mostly share their last time, and a
+    # read and its update use the same factor, so one exp serves many (same inputs, same value).
+    e_dt = np.zeros(EXP_CACHE, np.int64)
+    e_span = np.zeros(EXP_CACHE, np.int64)
+    e_val = np.zeros(EXP_CACHE, np.float64)
     for r in range(n):
         # State access is random, so the loop is bound by cache misses: fetch the hash-table
         # entries of the event PF_TABLE ahead, and the state rows of the event PF_ROW ahead.
@@ -331,6 +337,7 @@ def run(T, S, X, KH, OUT, prog_lo, prog_hi, instr, code, consts,
                 p += 1
         s = S[r]
         t = T[r]
+        e_n = 0
         for p in range(prog_lo[s], prog_hi[s]):
             op = instr[p, I_OP]
             if op == READ:
@@ -370,7 +377,21 @@ def run(T, S, X, KH, OUT, prog_lo, prog_hi, instr, code, consts,
                         if F[fc] > 0:
                             val = F[fc + 1] / F[fc]
                     else:
-                        val = F[fc] * math.exp((tl - t) * (LN2 / instr[p, I_SPAN]))
+                        dt = tl - t
+                        span = instr[p, I_SPAN]
+                        ex = -1.0
+                        for c in range(e_n):
+                            if e_dt[c] == dt and e_span[c] == span:
+                                ex = e_val[c]
+                                break
+                        if ex < 0.0:
+                            ex = math.exp(dt * (LN2 / span))
+                            if e_n < EXP_CACHE:
+                                e_dt[e_n] = dt
+                                e_span[e_n] = span
+                                e_val[e_n] = ex
+                                e_n += 1
+                        val = F[fc] * ex
                 else:
                     nb = instr[p, I_B]
                     lo = t // instr[p, I_SPAN] - nb
@@ -554,7 +575,22 @@ def run(T, S, X, KH, OUT, prog_lo, prog_hi, instr, code, consts,
                         I[ic] = t
                 elif win == DECAY:
                     tl = I[ic]
-                    d = 0.0 if tl == NONE_TIME else math.exp((tl - t) * (LN2 / instr[p, I_SPAN]))
+                    d = 0.0
+                    if tl != NONE_TIME:
+                        dt = tl - t
+                        span = instr[p, I_SPAN]
+                        d = -1.0
+                        for c in range(e_n):
+                            if e_dt[c] == dt and e_span[c] == span:
+                                d = e_val[c]
+                                break
+                        if d < 0.0:
+                            d = math.exp(dt * (LN2 / span))
+                            if e_n < EXP_CACHE:
+                                e_dt[e_n] = dt
+                                e_span[e_n] = span
+                                e_val[e_n] = d
+                                e_n += 1
                     if agg == COUNT:
                         F[fc] = F[fc] * d + 1.0
                     elif agg == SUM:
