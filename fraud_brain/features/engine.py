@@ -181,6 +181,7 @@ class FeatureEngine:
         self.processed_total = 0
         self._pending: dict[str, pl.DataFrame] = {}
         self._buffers: dict[str, np.ndarray] = {}
+        self._category_values: dict[tuple[str, int], tuple[pl.DataType, np.ndarray]] = {}
 
     # ----------------------------------------------------------------- intake
     def _prepare(self, stream: str, frame: pl.DataFrame) -> pl.DataFrame:
@@ -301,13 +302,18 @@ class FeatureEngine:
             builtin = [i for i, c in enumerate(sp.inputs) if c.label[0] == "builtin"]
             # the local hour/weekday from the epoch array (see localtime); polars for the rest
             fast = builtin if times.shape[0] and int(times.min()) >= 0 else []
-            rest = [i for i in range(len(sp.inputs)) if i not in fast]
+            # string tests of an Enum column: the expression's value per category, looked up by code
+            coded = [i for i, c in enumerate(sp.inputs) if c.label[0] in ("eq", "ne", "in")
+                     and isinstance(frame.schema.get(c.label[1]), pl.Enum)]
+            rest = [i for i in range(len(sp.inputs)) if i not in fast and i not in coded]
             try:
                 X = np.empty((frame.height, len(sp.inputs)), np.float64)
                 if fast:
                     hour, weekday = local_hour_weekday(times, self.spec.timezone)
                     for i in fast:
                         X[:, i] = hour if sp.inputs[i].label[1] == "hour" else weekday
+                for i in coded:
+                    X[:, i] = self._by_category(sp, i, frame.get_column(sp.inputs[i].label[1]))
                 if rest:
                     X[:, rest] = frame.select([sp.inputs[i].expr.alias(f"x{i}") for i in rest]).to_numpy()
             except pl.exceptions.ColumnNotFoundError:
@@ -329,6 +335,20 @@ class FeatureEngine:
         KH = np.stack([hash_columns(frame, cols, cache) for cols in sp.keys], axis=1) if sp.keys else \
             np.zeros((frame.height, 0), np.uint64)
         return frame, X, KH
+
+    def _by_category(self, sp: StreamPlan, i: int, column: pl.Series) -> np.ndarray:
+        """Input column ``i`` of an Enum column: polars evaluates it once per category (and null)."""
+        dtype = column.dtype
+        assert isinstance(dtype, pl.Enum)
+        cached = self._category_values.get((sp.name, i))
+        if cached is None or cached[0] != dtype:
+            values = pl.Series(column.name, [*dtype.categories.to_list(), None], dtype=dtype)
+            table = pl.DataFrame([values]).select(sp.inputs[i].expr).to_series().to_numpy().astype(np.float64)
+            cached = self._category_values[(sp.name, i)] = (dtype, table)
+        codes = column.to_physical()
+        if codes.null_count():
+            codes = codes.fill_null(len(dtype.categories))
+        return cached[1][codes.to_numpy()]
 
     def _run(self, ready: Mapping[str, pl.DataFrame], mutate: bool, ordered: bool = True) -> dict[str, pl.DataFrame]:
         plan = self.plan
