@@ -434,17 +434,26 @@ class FeatureEngine:
         return buf[:size].reshape(shape)
 
     def _new_key_bounds(self, names: list[str], parts: dict) -> dict[int, int]:
-        """Per entity, the number of distinct keys of this batch not in the state yet."""
+        """Per entity, the number of distinct keys of this batch not in the state yet.
+
+        Where even one new key per inserting row would fit without growing the state, the exact
+        number cannot change what :meth:`StateStore.ensure_all` does, so it is not looked up (0).
+        """
         st = self.store
-        missing: dict[int, list[np.ndarray]] = {}
-        for s in names:
-            for row in self.plan.streams[s].instructions:
-                if row[K.I_OP] == K.INSERT:
-                    e = row[K.I_ENT]
-                    kh = parts[s][2]
-                    new = K.missing_in_column(st.ht, st.ht_off[e], st.ht_mask[e], kh, row[K.I_KEY])
-                    missing.setdefault(e, []).append(kh[new, row[K.I_KEY]])
-        return {e: int(np.unique(np.concatenate(h)).shape[0]) for e, h in missing.items()}
+        inserts = [(s, row) for s in names for row in self.plan.streams[s].instructions if row[K.I_OP] == K.INSERT]
+        bound: dict[int, int] = {}
+        for s, row in inserts:
+            bound[row[K.I_ENT]] = bound.get(row[K.I_ENT], 0) + parts[s][2].shape[0]
+        roomy = {e for e, b in bound.items() if int(st.count[e]) + b <= st.row_capacity[e]
+                 and 2 * (int(st.count[e]) + b) <= st.table_capacity[e]}
+        missing: dict[int, list[np.ndarray]] = {e: [] for e in roomy}
+        for s, row in inserts:
+            e = row[K.I_ENT]
+            if e not in roomy:
+                kh = parts[s][2]
+                new = K.missing_in_column(st.ht, st.ht_off[e], st.ht_mask[e], kh, row[K.I_KEY])
+                missing.setdefault(e, []).append(kh[new, row[K.I_KEY]])
+        return {e: int(np.unique(np.concatenate(h)).shape[0]) if h else 0 for e, h in missing.items()}
 
     def peek(self, stream: str, frame: pl.DataFrame) -> pl.DataFrame:
         """Features of events against the current state, changing nothing (a synchronous pre-check).
