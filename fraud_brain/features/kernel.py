@@ -42,6 +42,8 @@ NONE_TIME = np.iinfo(np.int64).min
 """Int64 sentinel for "no time yet" and "no bucket yet"."""
 MAX_REGS = 64
 PF_TABLE, PF_ROW = 6, 3
+PF_RING = PF_ROW + 1
+MAX_RESOLVE = 32
 PF_AHEAD = 24
 EXP_CACHE = 16
 MAX_TMP = 256
@@ -298,6 +300,9 @@ def run(T, S, X, KH, OUT, prog_lo, prog_hi, instr, code, consts,
     e_dt = np.zeros(EXP_CACHE, np.int64)
     e_span = np.zeros(EXP_CACHE, np.int64)
     e_val = np.zeros(EXP_CACHE, np.float64)
+    # Slots the look-ahead probe found, per row (a ring of PF_ROW + 1 rows) and resolve step:
+    # a found key never moves during a run, so the resolve step reuses it instead of probing.
+    ring = np.full(PF_RING * MAX_RESOLVE, -1, np.int64)
     for r in range(n):
         # State access is random, so the loop is bound by cache misses: fetch the hash-table
         # entries of the event PF_TABLE ahead, and the state rows of the event PF_ROW ahead.
@@ -315,6 +320,7 @@ def run(T, S, X, KH, OUT, prog_lo, prog_hi, instr, code, consts,
             p = prog_lo[S[q]]
             while p < prog_hi[S[q]] and instr[p, I_OP] == RESOLVE:
                 h = KH[q, instr[p, I_KEY]]
+                found = np.int64(-1)
                 if h != 0:
                     e = instr[p, I_ENT]
                     off = ht_off[e]
@@ -324,6 +330,7 @@ def run(T, S, X, KH, OUT, prog_lo, prog_hi, instr, code, consts,
                         k = ht[off + 2 * i]
                         if k == h:
                             slot = np.int64(ht[off + 2 * i + 1])
+                            found = slot
                             fb = f_off[e] + slot * f_stride[e]
                             for c in range(0, f_stride[e], 8):
                                 _prefetch(F, fb + c)
@@ -334,6 +341,9 @@ def run(T, S, X, KH, OUT, prog_lo, prog_hi, instr, code, consts,
                         if k == 0:
                             break
                         i = (i + 1) & mask
+                step = p - prog_lo[S[q]]
+                if step < MAX_RESOLVE:
+                    ring[(q % PF_RING) * MAX_RESOLVE + step] = found
                 p += 1
         s = S[r]
         t = T[r]
@@ -501,6 +511,13 @@ def run(T, S, X, KH, OUT, prog_lo, prog_hi, instr, code, consts,
                     regs[reg] = -2
                     continue
                 e = instr[p, I_ENT]
+                if op == RESOLVE and p - prog_lo[s] < MAX_RESOLVE:
+                    slot = ring[(r % PF_RING) * MAX_RESOLVE + p - prog_lo[s]]
+                    if slot >= 0:
+                        regs[reg] = slot
+                        regf[reg] = f_off[e] + slot * f_stride[e]
+                        regi[reg] = i_off[e] + slot * i_stride[e]
+                        continue
                 off = ht_off[e]
                 mask = ht_mask[e]
                 i = np.int64(_mix(h) & np.uint64(mask))
