@@ -167,7 +167,12 @@ class FeatureEngine:
         for j_i, joined in self._joined.items():
             table, mask = K.build_index(hash_columns(joined, ("__fb_key",)))
             values = joined.drop("__fb_key")
-            self._join_index[j_i] = (table, mask, pl.concat([values, values.clear(1)]))
+            values = pl.concat([values, values.clear(1)])
+            # the joined columns' key hashes, gathered with their rows (hashes are per value)
+            hashes: HashCache = {}
+            for col in values.columns:
+                _column_hash(values, col, hashes)
+            self._join_index[j_i] = (table, mask, values, hashes)
         # Sizing for the expected keys per entity avoids regrowing (copying) state while warming up.
         initial = 1 << max(int(initial_keys) - 1, 1).bit_length()
         self.store = StateStore([self.plan.entity_layouts[e] for e in self.plan.entities], initial)
@@ -288,7 +293,7 @@ class FeatureEngine:
                 if join.on not in frame.columns:
                     raise ValueError(f"stream {sp.name!r}: records have no column {join.on!r} to join "
                                      f"reference table {join.table!r} (spec {self.spec.source})")
-                table, mask, values = self._join_index[j_i]
+                table, mask, values, hashes = self._join_index[j_i]
                 if any(c in frame.columns for c in values.columns):
                     # name clashes get polars' join suffixes; keep the join's exact output for them
                     frame = frame.with_columns(pl.col(join.on).cast(pl.String).alias("__fb_key")).join(
@@ -297,6 +302,9 @@ class FeatureEngine:
                 rows = K.lookup_rows(table, mask, hash_columns(frame, (join.on,), cache))
                 rows[rows < 0] = values.height - 1
                 frame = frame.hstack(values[pl.Series(rows)])
+                for col, (h, null) in hashes.items():
+                    gathered = None if null is None else null[rows]
+                    cache[col] = (h[rows], gathered if gathered is not None and gathered.any() else None)
         if sp.inputs:
             times = frame.get_column(_TIME).to_numpy()
             builtin = [i for i, c in enumerate(sp.inputs) if c.label[0] == "builtin"]

@@ -12,6 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from fraud_brain.features import FeatureEngine, bundled_spec, load_spec_text
+from fraud_brain.features.engine import hash_columns
 
 from .reference import Reference, assert_same_features
 
@@ -510,3 +511,20 @@ def test_enum_columns_give_the_features_of_string_columns(events: list, cuts: li
     assert outs[0].keys() == outs[1].keys()
     for s in outs[0]:
         assert outs[0][s].equals(outs[1][s]), s
+
+
+def test_key_hashes_of_joined_columns_equal_hashing_the_joined_frame() -> None:
+    # the telecom spec counts distinct callee districts, a column the subscriber join brings in
+    from fraud_brain.features.synthetic import synthetic_telecom
+
+    frames = synthetic_telecom(300, 100, 50, seed=3)
+    subscribers = frames["subscribers"].with_columns(
+        pl.when(pl.col("phone").str.ends_with("7")).then(None).otherwise(pl.col("district")).alias("district"))
+    engine = FeatureEngine(bundled_spec("telecom"), reference={"subscribers": subscribers.head(40)})
+    for stream in ("call", "transfer"):
+        sp = engine.plan.streams[stream]
+        prepared = engine._prepare(stream, frames[stream])
+        joined, _, kh = engine._inputs(sp, prepared)
+        assert any(c.endswith("district") for c in joined.columns)
+        want = np.stack([hash_columns(joined, cols) for cols in sp.keys], axis=1)
+        assert np.array_equal(kh, want), stream
