@@ -163,7 +163,7 @@ class FeatureEngine:
         }
         # A pre-built key-hash index per join: a lookup and a gather per batch instead of a join.
         # The extra all-null last row is what rows without a match take.
-        self._join_index = {}
+        self._join_index: dict[int, tuple[np.ndarray, int, pl.DataFrame, HashCache]] = {}
         for j_i, joined in self._joined.items():
             table, mask = K.build_index(hash_columns(joined, ("__fb_key",)))
             values = joined.drop("__fb_key")
