@@ -84,7 +84,7 @@ def score_history(
     for stream, model_name in (("transfer", "transfer"), ("call", "number")):
         if stream not in features or STREAM_KIND[stream] not in sources:
             continue
-        scorer = load_champion_scorer(settings.models_dir, spec, model_name, reason_threshold=REASONS_FROM)
+        scorer = load_champion_scorer(settings.models_dir, spec, model_name, reason_threshold=REASONS_FROM[stream])
         scores = scorer.score_batch(features[stream])
         scored[stream] = assemble(stream, sources[stream], features[stream], scores, profiles)
     return ScoredHistory(

@@ -131,7 +131,9 @@ class Brain:
         self.rules_path = config.rules_path or DEFAULT_RULES_PATH
         self._pending: dict[str, pl.DataFrame] = {}
         self._label_cursor = datetime(1970, 1, 1, tzinfo=UTC)
-        self._last_scores: dict[str, pl.DataFrame] = {}
+        # Per stream, the latest scored frames, newest last; compacted to one row per entity now
+        # and then, so keeping them costs O(batch) per batch, not O(entities seen).
+        self._last_scores: dict[str, list[pl.DataFrame]] = {}
         self.scorers: dict[str, Any] = {}
         self.rule_engine: Any = None
         self._load_models()
@@ -148,7 +150,7 @@ class Brain:
 
         scorers = {}
         for stream, name in MODEL_FOR_STREAM.items():
-            scorers[stream] = load_champion_scorer(self.config.models_dir, self.spec, name, reason_threshold=REASONS_FROM)
+            scorers[stream] = load_champion_scorer(self.config.models_dir, self.spec, name, reason_threshold=REASONS_FROM[stream])
         transfer = scorers["transfer"]
         if transfer.online is None:
             # It learns from every label; the champion's blend decides when its score counts.
@@ -270,9 +272,11 @@ class Brain:
             )
         key = "payer_account" if stream == "transfer" else "caller"
         latest = scored.select(pl.col(key).alias("entity_id"), schema.time_field, "score", "reasons_en", "reasons_zh")
-        previous = self._last_scores.get(stream)
-        merged = latest if previous is None else pl.concat([previous, latest], how="vertical_relaxed")
-        self._last_scores[stream] = merged.unique("entity_id", keep="last")
+        frames = self._last_scores.setdefault(stream, [])
+        frames.append(latest)
+        if len(frames) > 64:
+            compact = pl.concat(frames, how="vertical_relaxed").unique("entity_id", keep="last", maintain_order=True)
+            self._last_scores[stream] = [compact]
         return scored
 
     # ------------------------------------------------------------------ labels
@@ -380,11 +384,14 @@ class Brain:
         if stream is None:
             raise ValueError(f"entity type {entity_type!r}: expected 'number' or 'account'")
         with self._lock:
-            latest = self._last_scores.get(stream)
-            row = None if latest is None else latest.filter(pl.col("entity_id") == entity_id)
-            if row is None or row.height == 0:
+            record = None
+            for frame in reversed(self._last_scores.get(stream, [])):
+                rows = frame.filter(pl.col("entity_id") == entity_id)
+                if rows.height:
+                    record = rows.row(rows.height - 1, named=True)
+                    break
+            if record is None:
                 raise KeyError(entity_id)
-            record = row.row(0, named=True)
             time_field = schema_for(stream).time_field
             return {
                 "entity_type": entity_type,

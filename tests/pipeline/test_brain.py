@@ -161,3 +161,20 @@ def test_outcomes_of_the_workflow_flow_back_as_labels(tmp_path, window):
     assert labels >= stored.height
     brain.flush()  # labels wait for the watermark like any event
     assert brain.engine.processed_total >= transfers.height + calls.height + stored.height
+
+
+def test_entity_risk_is_the_latest_score_of_the_entity(tmp_path, window):
+    brain = _brain(tmp_path, window)
+    transfers = pl.read_parquet(window / "transfers.parquet")
+    scored = []
+    for start in range(0, transfers.height, 50):  # many small batches: the latest must win
+        report = brain.ingest("transfer", transfers.slice(start, 50), source="bank")
+        scored.append(report.scored)
+    scored.append(brain.flush().scored)
+    scores = pl.concat(scored).join(transfers.select(pl.col("transfer_id").alias("id"), "payer_account", "time"), on="id")
+    busiest = scores.group_by("payer_account").len().sort("len", descending=True)["payer_account"][0]
+    last = scores.filter(pl.col("payer_account") == busiest).sort("time").row(-1, named=True)
+    risk = brain.entity_risk("account", busiest)
+    assert risk["score"] == pytest.approx(last["score"])
+    with pytest.raises(KeyError):
+        brain.entity_risk("account", "never-seen")
