@@ -301,7 +301,12 @@ class FeatureEngine:
                     continue
                 rows = K.lookup_rows(table, mask, hash_columns(frame, (join.on,), cache))
                 rows[rows < 0] = values.height - 1
-                frame = frame.hstack(values[pl.Series(rows)])
+                # only columns read as inputs or passed through are gathered; key columns
+                # (e.g. a distinct count of a joined column) need only their hashes
+                used = {c.label[1] for c in sp.inputs} | set(self.spec.streams[sp.name].passthrough)
+                wanted = [c for c in values.columns if c in used]
+                if wanted:
+                    frame = frame.hstack(values.select(wanted)[pl.Series(rows)])
                 for col, (h, null) in hashes.items():
                     gathered = None if null is None else null[rows]
                     cache[col] = (h[rows], gathered if gathered is not None and gathered.any() else None)
@@ -338,7 +343,7 @@ class FeatureEngine:
             X = np.zeros((frame.height, 0), np.float64)
         for cols in sp.keys:
             for col in cols:
-                if col not in frame.columns:
+                if col not in frame.columns and col not in cache:
                     raise ValueError(f"stream {sp.name!r}: records have no key column {col!r} (spec {self.spec.source})")
         KH = np.stack([hash_columns(frame, cols, cache) for cols in sp.keys], axis=1) if sp.keys else \
             np.zeros((frame.height, 0), np.uint64)
