@@ -17,9 +17,7 @@ import os
 import platform
 import random
 import sqlite3
-import statistics
 import tempfile
-import time
 from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -29,6 +27,8 @@ import polars as pl
 
 from fraud_brain.actions import Dispatcher, ManualClock, Orchestrator, decision_frame, simulated_adapters
 from fraud_brain.store import SQLiteRepository
+
+from benchmarks.timing import timed
 
 RESULTS = Path(__file__).with_name("results") / "actions.json"
 T0 = datetime(2026, 3, 1, 8, tzinfo=timezone.utc)
@@ -136,16 +136,6 @@ def raw_dispatch(path: Path, batch: int, synchronous: str) -> int:
             done += 1
     conn.close()
     return done
-
-
-def timed(function: Callable[[], object], repeat: int, setup: Callable[[], None]) -> tuple[float, object]:
-    times, result = [], None
-    for _ in range(repeat):
-        setup()
-        start = time.perf_counter()
-        result = function()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times), result
 
 
 def main() -> None:

@@ -12,8 +12,6 @@ import json
 import operator
 import os
 import platform
-import statistics
-import time
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -22,6 +20,8 @@ import polars as pl
 
 from fraud_brain.rules import Decider, RuleSet
 from fraud_brain.schema.records import AGE_BANDS
+
+from benchmarks.timing import timed
 
 RESULTS = Path(__file__).with_name("results") / "rules.json"
 OPS = {">": operator.gt, ">=": operator.ge, "<": operator.lt, "<=": operator.le}
@@ -116,15 +116,6 @@ def python_row_hits(frame: pl.DataFrame, rules: list[dict]) -> int:
 def per_rule_filter_hits(frame: pl.DataFrame, ruleset: RuleSet) -> int:
     """Second baseline: one polars pass per rule (``filter``) instead of one ``select`` for all."""
     return sum(frame.filter(rule.expr.fill_null(False)).height for rule in ruleset.rules)
-
-
-def timed(function, repeat: int) -> tuple[float, object]:
-    times, result = [], None
-    for _ in range(repeat):
-        start = time.perf_counter()
-        result = function()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times), result
 
 
 def main() -> None:
