@@ -16,6 +16,8 @@ converted row by row with polars as before.
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import polars as pl
 
@@ -30,6 +32,18 @@ def _local_ms(epoch_ms: np.ndarray, tz: str) -> np.ndarray:
     utc = pl.Series(epoch_ms.astype(np.int64, copy=False)).cast(pl.Datetime("ms", "UTC"))
     local = utc.dt.convert_time_zone(tz).dt.replace_time_zone(None)
     return local.dt.epoch("ms").to_numpy().astype(np.int64, copy=False)
+
+
+SMALL_SPAN = 4
+"""Batches spanning at most this many UTC hours use the per-hour offset cache."""
+
+
+@functools.lru_cache(maxsize=4096)
+def _hour_offsets(tz: str, hour: int) -> tuple[int, int]:
+    """The zone's UTC offset (ms) at the first and the last millisecond of one UTC hour."""
+    edges = np.array([hour * HOUR_MS, hour * HOUR_MS + HOUR_MS - 1], dtype=np.int64)
+    offsets = _local_ms(edges, tz) - edges
+    return int(offsets[0]), int(offsets[1])
 
 
 def local_ms(epoch_ms: np.ndarray, tz: str) -> np.ndarray:
@@ -47,9 +61,14 @@ def local_ms(epoch_ms: np.ndarray, tz: str) -> np.ndarray:
     span = int(hours.max()) - first + 1
     if span > MAX_HOURS:
         return _local_ms(epoch_ms, tz)
-    starts = (np.arange(span, dtype=np.int64) + first) * HOUR_MS
-    offset_start = _local_ms(starts, tz) - starts
-    offset_end = _local_ms(starts + (HOUR_MS - 1), tz) - (starts + (HOUR_MS - 1))
+    if span <= SMALL_SPAN:
+        # A single record (the pre-transfer check) or a short batch: hours seen before are cached.
+        pairs = np.array([_hour_offsets(tz, first + h) for h in range(span)], dtype=np.int64)
+        offset_start, offset_end = pairs[:, 0], pairs[:, 1]
+    else:
+        starts = (np.arange(span, dtype=np.int64) + first) * HOUR_MS
+        offset_start = _local_ms(starts, tz) - starts
+        offset_end = _local_ms(starts + (HOUR_MS - 1), tz) - (starts + (HOUR_MS - 1))
     index = hours - first
     out = epoch_ms + offset_start[index]
     moving = (offset_start != offset_end)[index]

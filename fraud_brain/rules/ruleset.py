@@ -74,7 +74,10 @@ def empty_hits() -> pl.DataFrame:
     >>> empty_hits().columns[:4]
     ['event_id', 'time', 'event', 'rule']
     """
-    return pl.DataFrame(schema=HIT_SCHEMA)
+    return _EMPTY_HITS.clone()
+
+
+_EMPTY_HITS = pl.DataFrame(schema=HIT_SCHEMA)
 
 
 def _reasons_expr(dtype: pl.DataType) -> pl.Expr:
