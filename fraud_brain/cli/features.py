@@ -12,10 +12,10 @@ SPEC_HELP = "A spec file (.toml) or the name of a bundled spec (telecom, card)."
 
 
 def _load(spec: str):  # type: ignore[no-untyped-def]
-    from fraud_brain.features import SpecError, bundled_spec, load_spec
+    from fraud_brain.features import SpecError, resolve_spec
 
     try:
-        return load_spec(spec) if spec.endswith(".toml") or Path(spec).exists() else bundled_spec(spec)
+        return resolve_spec(spec)
     except SpecError as err:
         typer.echo(f"error: {err}", err=True)
         raise typer.Exit(2) from None

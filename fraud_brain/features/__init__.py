@@ -19,6 +19,7 @@ from fraud_brain.features.spec import (
     load_spec,
     load_spec_text,
     parse_duration,
+    resolve_spec,
 )
 
 __all__ = [
@@ -35,4 +36,5 @@ __all__ = [
     "parse",
     "parse_duration",
     "replay",
+    "resolve_spec",
 ]

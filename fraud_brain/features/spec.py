@@ -568,3 +568,16 @@ def bundled_spec_path(name: str) -> Path:
 def bundled_spec(name: str) -> Spec:
     """Load a bundled spec by name."""
     return load_spec(bundled_spec_path(name))
+
+
+def resolve_spec(spec: str | Path | Spec) -> Spec:
+    """A spec from what a user names: a loaded spec, a spec file, or a bundled spec's name.
+
+    >>> resolve_spec("card").name, resolve_spec(bundled_spec_path("card")).name
+    ('card', 'card')
+    """
+    if isinstance(spec, Spec):
+        return spec
+    if isinstance(spec, Path) or str(spec).endswith(".toml") or Path(spec).is_file():
+        return load_spec(spec)
+    return bundled_spec(str(spec))

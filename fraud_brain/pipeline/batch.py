@@ -51,26 +51,18 @@ class ScoredHistory:
     records: dict[str, int]
 
 
-def load_spec(spec: str | Path):  # noqa: ANN201 - fraud_brain.features.Spec
-    """A bundled feature spec by name, or a spec file."""
-    from fraud_brain.features import bundled_spec
-    from fraud_brain.features import load_spec as load_spec_file
-
-    return load_spec_file(spec) if str(spec).endswith(".toml") else bundled_spec(str(spec))
-
-
 def score_history(
     data_dir: str | Path,
     settings: RunSettings | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> ScoredHistory:
     """Replay and score a data folder with the champion models of ``settings.models_dir``."""
-    from fraud_brain.features import replay
+    from fraud_brain.features import replay, resolve_spec
     from fraud_brain.scoring.dataset import load_sources
     from fraud_brain.scoring.scorer import load_champion_scorer
 
     settings = settings or RunSettings()
-    spec = load_spec(settings.spec)
+    spec = resolve_spec(settings.spec)
     sources, truth = load_sources(data_dir)
     episodes = Path(data_dir) / "truth_episodes.parquet"
     if episodes.exists():

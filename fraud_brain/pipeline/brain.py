@@ -27,7 +27,6 @@ import polars as pl
 
 from fraud_brain.io.deadletter import DeadLetterStore
 from fraud_brain.io.files import load_kind
-from fraud_brain.pipeline.batch import load_spec
 from fraud_brain.pipeline.scored import REASONS_FROM, STREAM_KIND, assemble, profile_table
 from fraud_brain.schema.quick import obviously_valid
 from fraud_brain.schema.records import TRANSFERS, schema_for
@@ -101,7 +100,7 @@ class Brain:
 
     def __init__(self, config: BrainConfig, clock: Callable[[], datetime] | None = None) -> None:
         from fraud_brain.actions import Orchestrator, load_policy
-        from fraud_brain.features import FeatureEngine
+        from fraud_brain.features import FeatureEngine, resolve_spec
         from fraud_brain.rules import DEFAULT_RULES_PATH
         from fraud_brain.store import SQLiteRepository
 
@@ -109,7 +108,7 @@ class Brain:
         self.now = clock or (lambda: datetime.now(UTC))
         self._lock = threading.RLock()
         config.state_dir.mkdir(parents=True, exist_ok=True)
-        self.spec = load_spec(config.spec)
+        self.spec = resolve_spec(config.spec)
         subscribers = None
         if config.subscribers is not None:
             subscribers = load_kind(config.subscribers.parent, "subscriber", config.subscribers.stem)

@@ -139,9 +139,9 @@ def build_training_data(
     progress: Callable[[int, int], None] | None = None,
 ) -> TrainingData:
     """Replay a data folder through the bundled feature spec ``spec_name``."""
-    from fraud_brain.features import bundled_spec, load_spec, replay
+    from fraud_brain.features import replay, resolve_spec
 
-    spec = load_spec(spec_name) if str(spec_name).endswith(".toml") else bundled_spec(spec_name)
+    spec = resolve_spec(spec_name)
     sources, truth = load_sources(data_dir)
     reference = {"subscribers": sources["subscriber"]} if "subscriber" in sources else None
     streams = {name: sources[name] for name in ("call", "transfer", "label") if name in sources and name in spec.streams}

@@ -273,16 +273,16 @@ class Scorer:
 def load_champion_scorer(
     models: str | Path = "models", spec: Any = "telecom", name: str = "transfer", **options: Any
 ) -> Scorer:
-    """The champion of ``name`` for a feature spec (a bundled spec name or a loaded spec).
+    """The champion of ``name`` for a feature spec (a bundled name, a spec file or a loaded spec).
 
     The model must have been trained on exactly this spec's features; otherwise
     :class:`~fraud_brain.scoring.registry.FeatureMismatchError` says what differs.
     ``name="number"`` loads the calling-number model (the ``call`` stream's features).
     """
-    from fraud_brain.features import bundled_spec
+    from fraud_brain.features import resolve_spec
     from fraud_brain.scoring.dataset import spec_hash
 
-    loaded = bundled_spec(spec) if isinstance(spec, str) else spec
+    loaded = resolve_spec(spec)
     stream = "call" if name == "number" else "transfer"
     feature_names = list(loaded.feature_groups(stream))
     options.setdefault("id_col", "call_id" if stream == "call" else "transfer_id")
