@@ -128,6 +128,22 @@ def summarize(store: Repository) -> ActionsSummary:
     )
 
 
+def frame_table(title: str, frame: pl.DataFrame):  # noqa: ANN201 - rich.table.Table
+    """A frame as a rich table: numbers right-aligned, nulls as ``-``.
+
+    >>> frame_table("t", pl.DataFrame({"a": [1, None]})).row_count
+    2
+    """
+    from rich.table import Table
+
+    table = Table(title=title)
+    for column in frame.columns:
+        table.add_column(column, justify="right" if frame[column].dtype.is_numeric() else "left")
+    for row in frame.iter_rows():
+        table.add_row(*["-" if v is None else str(v) for v in row])
+    return table
+
+
 def render(summary: ActionsSummary) -> list:
     """Rich renderables (tables) of a summary, for the command line.
 
@@ -136,14 +152,6 @@ def render(summary: ActionsSummary) -> list:
     ['Actions workflow', 'Cases by typology']
     """
     from rich.table import Table
-
-    def frame_table(title: str, frame: pl.DataFrame) -> Table:
-        table = Table(title=title)
-        for column in frame.columns:
-            table.add_column(column, justify="right" if frame[column].dtype.is_numeric() else "left")
-        for row in frame.iter_rows():
-            table.add_row(*["-" if v is None else str(v) for v in row])
-        return table
 
     head = Table(title="Actions workflow")
     head.add_column("figure")

@@ -207,17 +207,13 @@ def render(report: RunReport) -> list:
     """Rich tables of a run report."""
     from rich.table import Table
 
+    from fraud_brain.actions.report import frame_table
+
     head = Table(title="fraud_brain run")
     head.add_column("figure")
     head.add_column("value", justify="right")
     for name, value in report.figures.items():
         head.add_row(name, value)
     out = [head]
-    for title, frame in report.tables.items():
-        table = Table(title=title)
-        for column in frame.columns:
-            table.add_column(column, justify="right" if frame[column].dtype.is_numeric() else "left")
-        for row in frame.iter_rows():
-            table.add_row(*["-" if v is None else str(v) for v in row])
-        out.append(table)
+    out.extend(frame_table(title, frame) for title, frame in report.tables.items())
     return out
