@@ -27,7 +27,7 @@ import polars as pl
 
 from fraud_brain.io.deadletter import DeadLetterStore
 from fraud_brain.io.files import load_kind
-from fraud_brain.pipeline.scored import REASONS_FROM, STREAM_KIND, assemble, profile_table
+from fraud_brain.pipeline.scored import REASONS_FROM, STREAM_KIND, assemble, missing_as_null, profile_table
 from fraud_brain.schema.quick import obviously_valid
 from fraud_brain.schema.records import TRANSFERS, schema_for
 from fraud_brain.schema.validate import ValidationResult, validate
@@ -343,9 +343,7 @@ class Brain:
                     record,
                     pl.DataFrame({"age_band": [victim[0]], "district": [victim[1]]},
                                  schema={"age_band": self.profiles.schema["age_band"], "district": pl.String}),
-                    features.drop([c for c in features.columns if c in record.columns]).with_columns(
-                        pl.col(pl.Float32, pl.Float64).fill_nan(None)
-                    ),
+                    missing_as_null(features.drop([c for c in features.columns if c in record.columns])),
                     pl.DataFrame({
                         "score": [scored_one.score], "offline_score": [scored_one.offline],
                         "online_score": [scored_one.online], "anomaly_score": [scored_one.anomaly],

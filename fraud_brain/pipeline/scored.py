@@ -44,6 +44,17 @@ def profile_table(subscribers: pl.DataFrame | None) -> pl.DataFrame:
     return subscribers.select("phone", "age_band", "district").unique("phone", keep="last")
 
 
+def missing_as_null(features: pl.DataFrame) -> pl.DataFrame:
+    """Undefined features (NaN from the engine: no key, no history) as nulls, for the rules.
+
+    polars orders NaN above every number, so ``x >= 20`` would hold for NaN but not for null.
+
+    >>> missing_as_null(pl.DataFrame({"x": [float("nan"), 1.0]}))["x"].to_list()
+    [None, 1.0]
+    """
+    return features.with_columns(pl.col(pl.Float32, pl.Float64).fill_nan(None))
+
+
 def assemble(
     stream: str,
     records: pl.DataFrame,
@@ -60,11 +71,8 @@ def assemble(
     id_col, time_col = schema.id_field, schema.time_field
     feature_cols = [c for c in features.columns if c not in records.columns]
     score_cols = [c for c in scores.columns if c not in (id_col, "time", time_col)]
-    # The engine marks an undefined feature (no key, no history) NaN; rules must see it missing:
-    # polars orders NaN above every number, so `x >= 20` would hold for NaN but not for null.
     out = (
-        features.select(id_col, *feature_cols)
-        .with_columns(pl.col(pl.Float32, pl.Float64).fill_nan(None))
+        missing_as_null(features.select(id_col, *feature_cols))
         .join(records, on=id_col, how="left", maintain_order="left")
         .join(scores.select(id_col, *score_cols), on=id_col, how="left", maintain_order="left")
         .join(
