@@ -17,6 +17,7 @@ import polars as pl
 import pytest
 
 from tests.api.conftest import ROOT_MODELS, Server, start_server, stop_server
+from tests.conftest import write_sample_window
 
 pytest.importorskip("fraud_brain.pipeline.brain")
 pytestmark = pytest.mark.skipif(not (ROOT_MODELS / "transfer" / "CHAMPION").exists(), reason="no committed models")
@@ -25,19 +26,9 @@ HOURS = 3
 
 
 @pytest.fixture(scope="module")
-def window(sample_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+def window(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The first hours of the sample data, as a small data folder."""
-    from fraud_brain.io import load_kind
-
-    folder = tmp_path_factory.mktemp("window")
-    calls = load_kind(sample_dir, "call")
-    transfers = load_kind(sample_dir, "transfer")
-    end = transfers["time"].min() + timedelta(hours=HOURS)
-    calls.filter(pl.col("start_time") < end).write_parquet(folder / "calls.parquet")
-    transfers.filter(pl.col("time") < end).write_parquet(folder / "transfers.parquet")
-    load_kind(sample_dir, "subscriber").write_parquet(folder / "subscribers.parquet")
-    load_kind(sample_dir, "label").head(0).write_parquet(folder / "labels.parquet")
-    return folder
+    return write_sample_window(tmp_path_factory.mktemp("window"), HOURS)
 
 
 @pytest.fixture(scope="module")

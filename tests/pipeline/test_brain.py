@@ -2,31 +2,22 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
 
 import numpy as np
 import polars as pl
 import pytest
 
-from fraud_brain.io import load_kind
 from fraud_brain.pipeline.batch import score_history
 from fraud_brain.pipeline.brain import Brain, BrainConfig
+from tests.conftest import write_sample_window
 
 HOURS = 12
 
 
 @pytest.fixture(scope="module")
-def window(sample_dir, tmp_path_factory):
+def window(tmp_path_factory):
     """The first hours of the sample, as a small data folder."""
-    folder = tmp_path_factory.mktemp("window")
-    calls = load_kind(sample_dir, "call")
-    transfers = load_kind(sample_dir, "transfer")
-    end = transfers["time"].min() + timedelta(hours=HOURS)
-    calls.filter(pl.col("start_time") < end).write_parquet(folder / "calls.parquet")
-    transfers.filter(pl.col("time") < end).write_parquet(folder / "transfers.parquet")
-    load_kind(sample_dir, "subscriber").write_parquet(folder / "subscribers.parquet")
-    load_kind(sample_dir, "label").head(0).write_parquet(folder / "labels.parquet")
-    return folder
+    return write_sample_window(tmp_path_factory.mktemp("window"), HOURS)
 
 
 def _brain(tmp_path, window) -> Brain:
