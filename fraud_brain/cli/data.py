@@ -13,7 +13,8 @@ data_app = typer.Typer(help="Inspect and validate record files (CSV, JSON lines,
 def summary(directory: Path = typer.Argument(..., help="Folder holding calls/transfers/subscribers/labels files.")) -> None:
     """Print a summary of every record file in a data folder."""
     from fraud_brain.cli.render import print_summary
-    from fraud_brain.report.summary import load_folder, summarize
+    from fraud_brain.io import load_folder
+    from fraud_brain.report.summary import summarize
 
     print_summary(summarize(load_folder(directory)), title=f"Data in {directory}")
 

@@ -23,7 +23,8 @@ def run(
     from fraud_brain.cli.render import print_summary
     from fraud_brain.pipeline.batch import RunSettings, run_folder
     from fraud_brain.report.run import build_report, render
-    from fraud_brain.report.summary import load_folder, summarize
+    from fraud_brain.io import load_folder
+    from fraud_brain.report.summary import summarize
 
     console = Console()
     print_summary(summarize(load_folder(directory)), title=f"Data in {directory}", console=console)

@@ -4,6 +4,7 @@ from fraud_brain.io.deadletter import DeadLetterStore
 from fraud_brain.io.files import (
     file_format,
     find_record_file,
+    load_folder,
     load_kind,
     read_frame,
     read_raw,
@@ -15,6 +16,7 @@ __all__ = [
     "DeadLetterStore",
     "file_format",
     "find_record_file",
+    "load_folder",
     "load_kind",
     "read_frame",
     "read_raw",

@@ -152,6 +152,31 @@ def write_frame(frame: pl.DataFrame, path: str | Path) -> None:
         text.write_ndjson(path)
 
 
+def load_folder(directory: str | Path, required: tuple[str, ...] = ()) -> dict[str, pl.DataFrame]:
+    """Every record kind found in a data folder (calls, transfers, subscribers, labels), validated.
+
+    Raises ``FileNotFoundError`` when the folder holds none of them, or lacks a ``required`` kind.
+
+    >>> load_folder("/nonexistent")
+    Traceback (most recent call last):
+    ...
+    FileNotFoundError: /nonexistent: no calls/transfers/subscribers/labels files found
+    """
+    from fraud_brain.schema.records import SCHEMAS
+
+    frames = {}
+    for kind in SCHEMAS:
+        frame = load_kind(directory, kind)
+        if frame is not None:
+            frames[kind] = frame
+    if not frames:
+        raise FileNotFoundError(f"{directory}: no calls/transfers/subscribers/labels files found")
+    for kind in required:
+        if kind not in frames:
+            raise FileNotFoundError(f"data folder {directory}: no {kind}s file ({kind}s.parquet/.csv/.jsonl)")
+    return frames
+
+
 def load_kind(directory: str | Path, kind: str, name: str | None = None) -> pl.DataFrame | None:
     """Read ``<name>.*`` of one kind from a data folder, validated; None when absent.
 

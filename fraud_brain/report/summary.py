@@ -10,11 +10,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from pathlib import Path
 
 import polars as pl
 
-from fraud_brain.io.files import load_kind
 from fraud_brain.schema.records import SCHEMAS
 
 BREAKDOWNS = {
@@ -35,18 +33,6 @@ class KindSummary:
     last: datetime | None = None
     breakdowns: dict[str, dict[str, int]] = field(default_factory=dict)
     extra: dict[str, str] = field(default_factory=dict)
-
-
-def load_folder(directory: str | Path) -> dict[str, pl.DataFrame]:
-    """Every record kind found in a data folder (calls, transfers, subscribers, labels), validated."""
-    frames = {}
-    for kind in SCHEMAS:
-        frame = load_kind(directory, kind)
-        if frame is not None:
-            frames[kind] = frame
-    if not frames:
-        raise FileNotFoundError(f"{directory}: no calls/transfers/subscribers/labels files found")
-    return frames
 
 
 def summarize(frames: dict[str, pl.DataFrame]) -> list[KindSummary]:

@@ -112,19 +112,12 @@ class TrainingData:
 
 def load_sources(data_dir: str | Path) -> tuple[dict[str, pl.DataFrame], dict[str, pl.DataFrame]]:
     """The record files of a data folder (validated) and its ground-truth files, if any."""
-    from fraud_brain.io.files import find_record_file, load_kind
+    from fraud_brain.io.files import find_record_file, load_folder
 
     folder = Path(data_dir)
     if not folder.is_dir():
         raise FileNotFoundError(f"data folder {folder} does not exist")
-    sources: dict[str, pl.DataFrame] = {}
-    for kind in ("call", "transfer", "subscriber", "label"):
-        frame = load_kind(folder, kind)
-        if frame is not None:
-            sources[kind] = frame
-    for required in ("transfer", "label"):
-        if required not in sources:
-            raise FileNotFoundError(f"data folder {folder}: no {required}s file (transfers.parquet/.csv/.jsonl, labels...)")
+    sources = load_folder(folder, required=("transfer", "label"))
     truth: dict[str, pl.DataFrame] = {}
     for name in TRUTH_FILES:
         found = find_record_file(folder, name)
