@@ -64,9 +64,6 @@ def score_history(
     settings = settings or RunSettings()
     spec = resolve_spec(settings.spec)
     sources, truth = load_sources(data_dir)
-    episodes = Path(data_dir) / "truth_episodes.parquet"
-    if episodes.exists():
-        truth["truth_episodes"] = pl.read_parquet(episodes)
     subscribers = sources.get("subscriber")
     reference = {"subscribers": subscribers} if subscribers is not None else None
     streams = {name: sources[name] for name in ("label", "call", "transfer") if name in sources}

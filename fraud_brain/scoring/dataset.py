@@ -24,7 +24,7 @@ import polars as pl
 
 from fraud_brain.scoring.offline import TimeSplit
 
-TRUTH_FILES = ("truth_transfers", "truth_calls", "truth_entities")
+TRUTH_FILES = ("truth_transfers", "truth_calls", "truth_entities", "truth_episodes")
 
 
 def spec_hash(spec: Any) -> str:
