@@ -17,10 +17,11 @@ import functools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 
-from fraud_brain.pipeline.scored import REASONS_FROM, STREAM_KIND, assemble, profile_table
+from fraud_brain.pipeline.scored import REASONS_FROM, STREAM_KIND, assemble, explain_hits, profile_table
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -49,6 +50,8 @@ class ScoredHistory:
     labels: pl.DataFrame
     truth: dict[str, pl.DataFrame]
     records: dict[str, int]
+    scorers: dict[str, Any] = field(default_factory=dict)
+    """The scorer of each stream, to explain events that rules act on below the reason threshold."""
 
 
 def score_history(
@@ -70,17 +73,20 @@ def score_history(
     features = replay(spec, streams, reference=reference, progress=progress)
     profiles = profile_table(subscribers)
     scored: dict[str, pl.DataFrame] = {}
+    scorers: dict[str, Any] = {}
     for stream, model_name in (("transfer", "transfer"), ("call", "number")):
         if stream not in features or STREAM_KIND[stream] not in sources:
             continue
         scorer = load_champion_scorer(settings.models_dir, spec, model_name, reason_threshold=REASONS_FROM[stream])
         scores = scorer.score_batch(features[stream])
+        scorers[stream] = scorer
         scored[stream] = assemble(stream, sources[stream], features[stream], scores, profiles)
     return ScoredHistory(
         scored=scored,
         labels=sources["label"],
         truth=truth,
         records={kind: frame.height for kind, frame in sources.items()},
+        scorers=scorers,
     )
 
 
@@ -128,6 +134,8 @@ def run_folder(
     )
     rules = load_rules(settings.rules_path, history.scored)
     hits = decide(rules, history.scored)
+    for stream, scorer in history.scorers.items():
+        history.scored[stream], hits = explain_hits(stream, history.scored[stream], hits, scorer)
     decisions = hits.filter(pl.col("active")).drop("status", "active")
     if settings.state_dir is not None:
         settings.state_dir.mkdir(parents=True, exist_ok=True)

@@ -27,7 +27,14 @@ import polars as pl
 
 from fraud_brain.io.deadletter import DeadLetterStore
 from fraud_brain.io.files import load_kind
-from fraud_brain.pipeline.scored import REASONS_FROM, STREAM_KIND, assemble, missing_as_null, profile_table
+from fraud_brain.pipeline.scored import (
+    REASONS_FROM,
+    STREAM_KIND,
+    assemble,
+    explain_hits,
+    missing_as_null,
+    profile_table,
+)
 from fraud_brain.schema.quick import obviously_valid
 from fraud_brain.schema.records import TRANSFERS, schema_for
 from fraud_brain.schema.validate import ValidationResult, validate
@@ -196,8 +203,14 @@ class Brain:
         """Validate, featurize, score and act on one micro-batch of ``call`` or ``transfer`` records."""
         if kind not in MODEL_FOR_STREAM:
             raise ValueError(f"cannot ingest {kind!r} records; expected 'call' or 'transfer' (labels: add_labels)")
+        return self.ingest_validated(validate(raw, kind), source)
+
+    def ingest_validated(self, result: ValidationResult, source: str) -> IngestReport:
+        """:meth:`ingest` of a batch already validated (the API validates off the engine thread)."""
+        kind = result.kind
+        if kind not in MODEL_FOR_STREAM:
+            raise ValueError(f"cannot ingest {kind!r} records; expected 'call' or 'transfer' (labels: add_labels)")
         with self._lock:
-            result = validate(raw, kind)
             report = IngestReport(accepted=result.valid.height, rejected=result.rejected.height)
             report.errors = self._dead_letter(result, source)
             if result.valid.height:
@@ -228,11 +241,13 @@ class Brain:
             if features is None or features.height == 0:
                 continue
             scored = self._score(stream, features)
-            scored_parts.append(scored)
             decisions = self._rules().decisions(scored, event=stream)
             if decisions.height:
+                scored, decisions = explain_hits(stream, scored, decisions, self.scorers[stream])
                 ingested = self.orchestrator.ingest(decisions, self.now())
                 report.alerts += ingested.alerts
+            self._remember_latest(stream, scored)
+            scored_parts.append(scored)
         if scored_parts:
             id_of = {"transfer": "transfer_id", "call": "call_id"}
             report.scored = pl.concat(
@@ -269,14 +284,17 @@ class Brain:
             self._delayed.remember(
                 features[schema.id_field].to_list(), features[schema.time_field].dt.epoch("ms").to_numpy(), rows
             )
+        return scored
+
+    def _remember_latest(self, stream: str, scored: pl.DataFrame) -> None:
+        """Keep each entity's latest score and reasons for :meth:`entity_risk`."""
         key = "payer_account" if stream == "transfer" else "caller"
-        latest = scored.select(pl.col(key).alias("entity_id"), schema.time_field, "score", "reasons_en", "reasons_zh")
+        latest = scored.select(pl.col(key).alias("entity_id"), schema_for(stream).time_field, "score", "reasons_en", "reasons_zh")
         frames = self._last_scores.setdefault(stream, [])
         frames.append(latest)
         if len(frames) > 64:
             compact = pl.concat(frames, how="vertical_relaxed").unique("entity_id", keep="last", maintain_order=True)
             self._last_scores[stream] = [compact]
-        return scored
 
     # ------------------------------------------------------------------ labels
     def add_labels(self, raw: pl.DataFrame, source: str) -> IngestReport:

@@ -13,6 +13,8 @@ it for a replay and for the live service, so rules see one shape everywhere.
 
 from __future__ import annotations
 
+from typing import Protocol
+
 import polars as pl
 
 from fraud_brain.schema.records import AGE_BANDS, SCHEMAS
@@ -22,10 +24,10 @@ STREAM_KIND = {"call": "call", "transfer": "transfer"}
 VICTIM = {"transfer": "payer_phone", "call": "callee"}
 """The column naming the likely victim's phone in each scored stream."""
 PROFILE_COLUMNS = {"age_band": pl.Enum(AGE_BANDS), "district": pl.String}
-REASONS_FROM = {"transfer": 0.1, "call": 0.3}
-"""Per stream, the score from which reason codes are computed (a SHAP pass per row is most of the
-scoring cost); the many events below it are never acted on on their score, and carry no reasons.
-Calls are five times as many as transfers and their model ranks more of them above 0.1."""
+REASONS_FROM = {"transfer": 0.5, "call": 0.5}
+"""Per stream, the score from which every event carries reason codes: the review level of the
+pre-transfer check. A SHAP pass costs about a hundred predictions, so the many low scores carry
+none; an event a rule acts on below this score gets its reasons anyway (:func:`explain_hits`)."""
 
 
 def victim_column(stream: str) -> str:
@@ -85,3 +87,42 @@ def assemble(
     )
     ordered = [*schema.column_names(), *PROFILE_COLUMNS, *feature_cols, *score_cols]
     return out.select([c for c in ordered if c in out.columns])
+
+
+class Explainer(Protocol):
+    """What :func:`explain_hits` needs of a scorer (:class:`fraud_brain.scoring.scorer.Scorer`)."""
+
+    def explain(self, features: pl.DataFrame) -> pl.DataFrame: ...
+
+
+def explain_hits(
+    stream: str, scored: pl.DataFrame, hits: pl.DataFrame, scorer: Explainer
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Give reasons to the events of ``stream`` that rules hit but that carry none (scored below
+    the reason threshold); ``scored`` and the hits' ``reasons`` both get them.
+
+    >>> class Fixed:
+    ...     def explain(self, features):
+    ...         return features.select("call_id", pl.lit(["long call"]).alias("reasons_en"),
+    ...                                pl.lit(["长通话"]).alias("reasons_zh"), pl.lit(["call_minutes"]).alias("reason_features"))
+    >>> none = pl.lit([], dtype=pl.List(pl.String))
+    >>> scored = pl.DataFrame({"call_id": ["c1", "c2"], "score": [0.2, 0.1]}).with_columns(
+    ...     reasons_en=none, reasons_zh=none, reason_features=none)
+    >>> hits = pl.DataFrame({"event_id": ["c2"], "event": ["call"], "reasons": [[]]}, schema_overrides={"reasons": pl.List(pl.String)})
+    >>> scored, hits = explain_hits("call", scored, hits, Fixed())
+    >>> scored["reasons_en"].to_list(), hits["reasons"].to_list()
+    ([[], ['long call']], [['long call']])
+    """
+    id_col = SCHEMAS[STREAM_KIND[stream]].id_field
+    if hits.height == 0 or "reasons_en" not in scored.columns:
+        return scored, hits
+    hit_ids = hits.filter(pl.col("event") == stream).get_column("event_id")
+    bare = scored.filter(pl.col(id_col).is_in(hit_ids.implode()) & (pl.col("reasons_en").list.len() == 0))
+    if bare.height == 0:
+        return scored, hits
+    reasons = scorer.explain(bare)
+    scored = scored.update(reasons, on=id_col, how="left")
+    by_event = reasons.select(pl.col(id_col).alias("event_id"), pl.lit(stream).alias("event"),
+                              pl.col("reasons_en").alias("reasons"))
+    hits = hits.update(by_event, on=["event_id", "event"], how="left")
+    return scored, hits

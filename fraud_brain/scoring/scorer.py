@@ -177,7 +177,8 @@ class Scorer:
             pl.Series("online_score", online, dtype=pl.Float64) if online is not None else pl.lit(None, pl.Float64).alias("online_score"),
             pl.Series("anomaly_score", anomaly, dtype=pl.Float64) if anomaly is not None else pl.lit(None, pl.Float64).alias("anomaly_score"),
         )
-        out = out.with_columns(self._reason_columns(X, score))
+        rows = np.flatnonzero(score >= self.reason_threshold) if self.n_reasons else np.empty(0, np.int64)
+        out = out.with_columns(self._reason_columns(X, rows))
         if self.challenger is not None and self.shadow_log is not None and len(X):
             shadow = self.challenger.booster.predict(X, **PREDICT)
             log = features.select(keep).with_columns(
@@ -187,7 +188,17 @@ class Scorer:
             self.shadow_log(log)
         return out
 
-    def _reason_columns(self, X: np.ndarray, score: np.ndarray) -> list[pl.Series]:
+    def explain(self, features: pl.DataFrame) -> pl.DataFrame:
+        """Reason columns for every row of a feature frame, whatever its score (the id column kept).
+
+        For events acted on below ``reason_threshold`` (a rule on features alone): whoever
+        reads the case still gets the model's reasons.
+        """
+        X = feature_matrix(features, self.feature_names)
+        keep = [c for c in (self.id_col,) if c in features.columns]
+        return features.select(keep).with_columns(self._reason_columns(X, np.arange(len(X))))
+
+    def _reason_columns(self, X: np.ndarray, rows: np.ndarray) -> list[pl.Series]:
         # Built from flat columns: a Python list of lists per row costs seconds per million rows.
         n = len(X)
         row_of: list[int] = []
@@ -195,7 +206,6 @@ class Scorer:
         zh: list[str] = []
         names: list[str] = []
         if self.n_reasons and n:
-            rows = np.flatnonzero(score >= self.reason_threshold)
             if len(rows):
                 contrib = self.booster.predict(X[rows], pred_contrib=True, **PREDICT)
                 explained = top_reasons(contrib, X[rows], self.feature_names, self.templates, self.n_reasons)

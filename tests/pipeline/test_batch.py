@@ -79,3 +79,22 @@ def test_undefined_features_are_missing_for_the_rules_not_nan():
     scored = assemble("call", record, features, scores, profile_table(None))
     assert scored["device_numbers"].to_list() == [None]
     assert scored.filter(pl.sql_expr("device_numbers >= 20")).height == 0
+
+
+def test_a_run_gives_reasons_to_what_rules_act_on_below_the_reason_threshold(tmp_path):
+    from tests.conftest import write_sample_window
+
+    (tmp_path / "window").mkdir()
+    window = write_sample_window(tmp_path / "window", 6)
+    rules = tmp_path / "rules.toml"
+    rules.write_text(
+        'version = 1\n[[rule]]\nname = "any_answered_call"\nevent = "call"\nwhen = "call_minutes >= 1"\n'
+        'actions = ["agent_followup"]\nvictim = "callee"\ncooldown = "1h"\n'
+    )
+    run = run_folder(window, RunSettings(rules_path=rules))
+    low = run.decisions.filter(pl.col("score") < 0.5)
+    assert low.height > 0
+    assert (low["reasons"].list.len() > 0).mean() > 0.9
+    calls = run.history.scored["call"]
+    acted = calls.filter(pl.col("call_id").is_in(low["event_id"].implode()))
+    assert (acted["reasons_en"].list.len() > 0).mean() > 0.9

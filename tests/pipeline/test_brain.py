@@ -169,3 +169,28 @@ def test_entity_risk_is_the_latest_score_of_the_entity(tmp_path, window):
     assert risk["score"] == pytest.approx(last["score"])
     with pytest.raises(KeyError):
         brain.entity_risk("account", "never-seen")
+
+
+def test_events_a_rule_acts_on_below_the_reason_threshold_still_carry_reasons(tmp_path, window):
+    rules = tmp_path / "rules.toml"
+    rules.write_text(
+        'version = 1\n[[rule]]\nname = "any_answered_call"\nevent = "call"\nwhen = "call_minutes >= 1"\n'
+        'actions = ["agent_followup"]\nvictim = "callee"\ncooldown = "1h"\n'
+    )
+    brain = Brain.open(BrainConfig(state_dir=tmp_path / "state", subscribers=window / "subscribers.parquet",
+                                   rules_path=rules))
+    calls = pl.read_parquet(window / "calls.parquet").sort("start_time")
+    scored = [brain.ingest("call", calls.slice(i, 500), source="test").scored for i in range(0, calls.height, 500)]
+    scored.append(brain.flush().scored)
+    scored = pl.concat(scored)
+    alerts = brain.store.table("alerts")
+    assert alerts.height > 0
+    hit = scored.filter(pl.col("id").is_in(alerts["event_id"].implode()))
+    low = hit.filter(pl.col("score") < 0.5)
+    assert low.height > 0  # the rule fires on low scores: this is what the test is about
+    assert (low["reasons"].list.len() > 0).mean() > 0.9
+    stored = alerts.filter(pl.col("event_id").is_in(low["id"].implode()))["reasons"]
+    assert (stored != "[]").mean() > 0.9  # what the agent reads on the case
+    # calls below the threshold that no rule hit carry none (a SHAP pass each would be the cost)
+    quiet = scored.join(hit.select("id"), on="id", how="anti").filter(pl.col("score") < 0.5)
+    assert quiet.height > 0 and (quiet["reasons"].list.len() == 0).all()
