@@ -82,7 +82,7 @@ async def ingest(
     if not result.ok and not partial:
         return _refuse(kind, result, ctx)
     try:
-        report = await ctx.call(engine.ingest, kind, raw if partial else result.valid, source=principal.name)
+        report = await ctx.call(engine.ingest_validated, result, source=principal.name)
     except ValueError as error:  # the engine's readable refusal of a batch (names the record and field)
         raise HTTPException(422, f"{kind} batch: {error}") from None
     if ctx.metrics is not None:
