@@ -85,17 +85,31 @@ def evaluate(
     window: str = typer.Option("1d", help="Time window of the over-time table (polars duration: 1d, 1w)."),
     rounds: int = typer.Option(200, help="LightGBM boosting rounds."),
     json_out: Path | None = typer.Option(None, "--json", help="Also write the results as JSON here."),
+    drift_day: str | None = typer.Option(
+        None,
+        "--drift-day",
+        help="Date (UTC, e.g. 2026-10-24) on which scam tactics changed: also print each setup's AP "
+        "before and from it (fraud-brain simulate prints this date for its worlds).",
+    ),
 ) -> None:
     """Compare transfer-only, cross-channel and cross-channel + online on a held-out period."""
     import orjson
     from rich.console import Console
     from rich.table import Table
 
-    from fraud_brain.scoring.experiment import compare_setups
+    from fraud_brain.scoring.experiment import compare_setups, drift_summary
 
     console = Console()
+    drift_at = _drift_moment(drift_day)
     dataset = _replay(data, spec)
     split = _split(dataset, train_days, gap_days, test_days)
+    if drift_at is not None and not split.test_start < drift_at < split.test_end:
+        raise typer.BadParameter(
+            f"drift day {drift_at:%Y-%m-%d %H:%M} is outside the test period "
+            f"{split.test_start:%Y-%m-%d %H:%M} → {split.test_end:%Y-%m-%d %H:%M}; "
+            "nothing to compare before and after it",
+            param_hint="--drift-day",
+        )
     eval_labels = dataset.evaluation_labels()
     results = compare_setups(
         dataset.transfers, dataset.labels, dataset.transfer_groups, dataset.spec_hash, split,
@@ -113,19 +127,39 @@ def evaluate(
             f"{rep.money_flagged_share:.1%}", minutes, f"{rep.false_alarms_per_10k:,.0f}",
         )
     console.print(table)
-    over_time = Table(title=f"Average precision per {window} (frozen vs online under drift)")
+    over_time = Table(
+        title=f"Average precision per {window} (frozen vs online under drift)",
+        caption=None if drift_at is None else "* first window from the drift day",
+    )
     over_time.add_column("window")
     over_time.add_column("scams", justify="right")
     for r in results:
         over_time.add_column(r.name, justify="right")
     base = results[0].windows
+    first_after = None
+    if drift_at is not None:
+        after = [i for i in range(base.height) if base["window_start"][i] >= drift_at]
+        first_after = after[0] if after else None
     for i in range(base.height):
-        row = [f"{base['window_start'][i]:%Y-%m-%d}", str(base["frauds"][i])]
+        mark = " *" if i == first_after else ""
+        row = [f"{base['window_start'][i]:%Y-%m-%d}{mark}", str(base["frauds"][i])]
         for r in results:
             value = r.windows["average_precision"][i] if i < r.windows.height else float("nan")
             row.append(f"{value:.3f}")
         over_time.add_row(*row)
     console.print(over_time)
+    drift = None
+    if drift_at is not None:
+        drift = drift_summary(results, drift_at)
+        table = Table(title=f"Before vs after the drift on {drift_at:%Y-%m-%d %H:%M} UTC (test period)")
+        for column in ("setup", "scams before", "AP before", "scams after", "AP after", "change"):
+            table.add_column(column, justify="right")
+        for row in drift.iter_rows(named=True):
+            table.add_row(
+                row["setup"], f"{row['frauds_before']:,}", f"{row['ap_before']:.3f}", f"{row['frauds_after']:,}",
+                f"{row['ap_after']:.3f}", f"{row['ap_change']:+.3f}",
+            )
+        console.print(table)
     numbers = _number_results(dataset, split, k, rounds)
     if numbers:
         table = Table(title="Calling numbers, held-out period (per number and day)")
@@ -137,15 +171,30 @@ def evaluate(
                           f"{rep.roc_auc:.3f}", f"{rep.precision_at_k:.3f}")
         console.print(table)
     if json_out is not None:
-        payload = {
+        payload: dict[str, Any] = {
             "split": split.describe(),
             "setups": [
                 {"name": r.name, "report": r.report.as_dict(), "windows": r.windows.to_dicts(), **r.extra}
                 for r in [*results, *numbers]
             ],
         }
+        if drift is not None and drift_at is not None:
+            payload["drift"] = {"at": drift_at.isoformat(), "setups": drift.to_dicts()}
         json_out.parent.mkdir(parents=True, exist_ok=True)
         json_out.write_bytes(orjson.dumps(payload, option=orjson.OPT_INDENT_2 | orjson.OPT_SERIALIZE_NUMPY))
+
+
+def _drift_moment(text: str | None) -> Any:
+    """The ``--drift-day`` option as a UTC datetime (a date means its midnight UTC)."""
+    from datetime import UTC, datetime
+
+    if text is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise typer.BadParameter(f"{text!r} is not a date like 2026-10-24", param_hint="--drift-day") from None
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 def _number_results(dataset: Any, split: Any, k: int, rounds: int) -> list:

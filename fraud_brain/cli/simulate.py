@@ -13,6 +13,7 @@ class Preset(str, Enum):
 
     sample = "sample"
     small = "small"
+    drift = "drift"
     bench = "bench"
 
 
@@ -30,7 +31,8 @@ def simulate_command(
     ),
     preset: Preset = typer.Option(
         Preset.sample,
-        help="sample (demo, a few MB), small (~30 days, 20k subscribers) or bench (~1M records).",
+        help="sample (demo, a few MB), small (~30 days, 20k subscribers), drift (28 days, 12k "
+        "subscribers, rings move to chat apps on day 19) or bench (~1M records).",
     ),
     seed: int | None = typer.Option(
         None, help="Random seed (default: the preset's, 7). Same seed, same world."
@@ -41,9 +43,20 @@ def simulate_command(
     ),
     fmt: Format = typer.Option(Format.parquet, "--format", "-f", help="Output file format."),
     no_drift: bool = typer.Option(False, "--no-drift", help="Keep scam tactics fixed over the whole window."),
+    drift_day: int | None = typer.Option(
+        None, min=0, help="Day (0-based) on which ring tactics change (default: the preset's, or the midpoint)."
+    ),
+    drift_strength: float | None = typer.Option(
+        None,
+        min=0.0,
+        max=1.0,
+        help="Share of episodes after the drift day run over chat apps: no call to the victim, "
+        "late-night payments to rented accounts (default: the preset's; 0 for all but drift).",
+    ),
 ) -> None:
     """Simulate a city's calls and transfers with scam rings, and write them with their ground truth."""
     import time
+    from datetime import timedelta
 
     from rich.console import Console
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
@@ -60,7 +73,14 @@ def simulate_command(
         overrides["n_subscribers"] = subscribers
     if no_drift:
         overrides["drift"] = False
-    config = SimConfig.preset(preset.value, **overrides)
+    if drift_day is not None:
+        overrides["drift_day"] = drift_day
+    if drift_strength is not None:
+        overrides["drift_strength"] = drift_strength
+    try:
+        config = SimConfig.preset(preset.value, **overrides)
+    except ValueError as error:
+        raise typer.BadParameter(str(error)) from None
 
     console = Console()
     started = time.perf_counter()
@@ -100,6 +120,14 @@ def simulate_command(
             notes.get(name, ""),
         )
     console.print(table)
+    if config.drift and config.drift_start_day < config.days:
+        drift_date = config.start + timedelta(days=config.drift_start_day)
+        console.print(
+            f"Ring tactics change on {drift_date} (day {config.drift_start_day}, "
+            f"{config.drift_strength:.0%} of later episodes over chat apps); "
+            f"compare before and after with: fraud-brain evaluate --data {out} --drift-day {drift_date}",
+            highlight=False,
+        )
     console.print(
         f"{world.n_records:,} call and transfer records in {elapsed:.1f} s "
         f"({world.n_records / max(elapsed, 1e-9):,.0f} records/s including writing)"

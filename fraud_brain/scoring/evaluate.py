@@ -13,7 +13,7 @@ the alert, and false alarms per 10,000 legitimate transfers.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import numpy as np
 import polars as pl
@@ -239,4 +239,29 @@ def metrics_by_window(
     ):
         metrics = ranking_metrics(part[label].to_numpy(), part[score].to_numpy())
         rows.append({"window_start": start, "events": part.height, "frauds": int(part[label].sum()), **metrics})
+    return pl.DataFrame(rows)
+
+
+def metrics_before_after(
+    scored: pl.DataFrame, at: datetime, time_col: str = "time", score: str = "score", label: str = "label"
+) -> pl.DataFrame:
+    """Average precision and ROC-AUC before and from ``at`` (e.g. the day scam tactics changed).
+
+    Rows ``before`` and ``after`` with events, frauds and the two ranking measures, so a frozen
+    model's decay and an online model's recovery read at a glance.
+
+    >>> from datetime import datetime, UTC
+    >>> d = lambda day: datetime(2026, 1, day, tzinfo=UTC)
+    >>> s = pl.DataFrame({"time": [d(1), d(1), d(2), d(3), d(3), d(4)],
+    ...     "score": [0.9, 0.1, 0.2, 0.1, 0.8, 0.3], "label": [1, 0, 0, 1, 0, 0]})
+    >>> metrics_before_after(s, d(3))["average_precision"].round(3).to_list()  # after: the fraud ranks 3rd
+    [1.0, 0.333]
+    """
+    rows = []
+    for period, part in (
+        ("before", scored.filter(pl.col(time_col) < at)),
+        ("after", scored.filter(pl.col(time_col) >= at)),
+    ):
+        metrics = ranking_metrics(part[label].to_numpy(), part[score].to_numpy())
+        rows.append({"period": period, "events": part.height, "frauds": int(part[label].sum()), **metrics})
     return pl.DataFrame(rows)

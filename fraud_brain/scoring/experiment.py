@@ -36,7 +36,12 @@ import numpy as np
 import polars as pl
 
 from fraud_brain.scoring.blend import BlendConfig, ExpertWeights, logit, sigmoid
-from fraud_brain.scoring.evaluate import DetectionReport, detection_report, metrics_by_window
+from fraud_brain.scoring.evaluate import (
+    DetectionReport,
+    detection_report,
+    metrics_before_after,
+    metrics_by_window,
+)
 from fraud_brain.scoring.offline import (
     LABEL,
     TimeSplit,
@@ -208,6 +213,34 @@ class _TrackedOnline:
         # the offline log-odds are the last input column (see online_inputs)
         self.experts.update(sigmoid(X[:, -1]), self.model.predict_proba(X), y)
         self.model.learn(X, y, weight)
+
+
+def drift_summary(results: list[SetupResult], at: Any) -> pl.DataFrame:
+    """Each setup's AP on the test events before and from ``at`` (the drift moment), and the change.
+
+    >>> from datetime import datetime, UTC
+    >>> d = lambda day: datetime(2026, 1, day, tzinfo=UTC)
+    >>> scored = pl.DataFrame({"time": [d(1), d(1), d(3), d(3)], "score": [0.9, 0.1, 0.2, 0.8],
+    ...     "label": [1, 0, 1, 0]})
+    >>> frozen = SetupResult("frozen", [], None, pl.DataFrame(), scored)  # type: ignore[arg-type]
+    >>> drift_summary([frozen], d(2)).row(0)
+    ('frozen', 1, 1, 1.0, 0.5, -0.5)
+    """
+    rows = []
+    for result in results:
+        periods = metrics_before_after(result.scored, at)
+        before, after = periods.row(0, named=True), periods.row(1, named=True)
+        rows.append(
+            {
+                "setup": result.name,
+                "frauds_before": before["frauds"],
+                "frauds_after": after["frauds"],
+                "ap_before": before["average_precision"],
+                "ap_after": after["average_precision"],
+                "ap_change": after["average_precision"] - before["average_precision"],
+            }
+        )
+    return pl.DataFrame(rows)
 
 
 def _labels_seen(events: pl.DataFrame, log: ReplayLog) -> np.ndarray:

@@ -64,6 +64,11 @@ class SimConfig:
     """Change ring tactics after ``drift_start_day`` (aged SIMs, mobile numbers, new banks...)."""
     drift_day: int | None = None
     """Day (0-based) at which tactics change; None means the midpoint."""
+    drift_strength: float = 0.0
+    """Share of episodes begun after the drift day that rings run over internet chat and voice
+    apps instead of the phone network: no call reaches the victim's number, and the victim pays
+    several "running-points" accounts (ordinary residents renting out their accounts) late at
+    night. 0 keeps the phone-first tactics throughout (see :mod:`fraud_brain.sim.scams`)."""
     victim_report_rate: float = 0.6
     """Probability that a victim reports the scam (labels on the episode's transfers)."""
     number_label_rate: float = 0.4
@@ -79,14 +84,14 @@ class SimConfig:
 
     @classmethod
     def preset(cls, name: str, **overrides: object) -> SimConfig:
-        """A named configuration (``sample``, ``small`` or ``bench``) with optional overrides.
+        """A named configuration (``sample``, ``small``, ``drift`` or ``bench``) with optional overrides.
 
         >>> SimConfig.preset("bench").n_subscribers
         35000
         >>> SimConfig.preset("huge")
         Traceback (most recent call last):
         ...
-        ValueError: unknown simulator preset 'huge'; expected one of bench, sample, small
+        ValueError: unknown simulator preset 'huge'; expected one of bench, drift, sample, small
         """
         try:
             base = PRESETS[name]
@@ -129,6 +134,7 @@ class SimConfig:
             "number_label_rate",
             "mule_label_rate",
             "cleared_label_rate",
+            "drift_strength",
         ):
             value = getattr(self, name)
             if not 0 <= value <= 1:
@@ -149,6 +155,16 @@ class SimConfig:
     def start_epoch_day(self) -> int:
         """The window's first day as days since 1970-01-01."""
         return self.start_ms // DAY_MS
+
+    @property
+    def drift_start_ms(self) -> int:
+        """The instant tactics change, in ms since the Unix epoch (``end_ms`` when drift is off).
+
+        >>> config = SimConfig(days=10, drift_day=4)
+        >>> (config.drift_start_ms - config.start_ms) // DAY_MS
+        4
+        """
+        return self.start_ms + self.drift_start_day * DAY_MS
 
     @property
     def drift_start_day(self) -> int:
@@ -173,7 +189,16 @@ PRESETS: dict[str, SimConfig] = {
         scam_episodes_per_1000_subscriber_days=0.6,
         min_episodes_per_typology=20,
     ),
+    "drift": SimConfig(
+        n_subscribers=12_000,
+        days=28,
+        scam_episodes_per_1000_subscriber_days=1.2,
+        min_episodes_per_typology=20,
+        drift_day=19,
+        drift_strength=0.85,
+    ),
     "bench": SimConfig(n_subscribers=35_000, days=28, scam_episodes_per_1000_subscriber_days=0.5),
 }
 """Named configurations: ``sample`` (committed demo data, <= 5 MB), ``small`` (notebooks,
-training), ``bench`` (about a million records)."""
+training), ``drift`` (a strong tactics change late in the window, inside the default test
+period, so a frozen model's decay shows) and ``bench`` (about a million records)."""

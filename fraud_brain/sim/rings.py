@@ -21,7 +21,7 @@ True
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -37,6 +37,8 @@ TRADITIONAL_MULE_BANKS = ("ICBC", "CCB", "ABC", "BOC", "CMB", "PSBC", "CIB", "FJ
 DIGITAL_MULE_BANKS = ("WEBANK", "MYBANK", "XWBANK")
 MULE_SLOT_DAYS = 4
 """First-level mule accounts are replaced every few days."""
+POINTS_SLOT_DAYS = 2
+"""Running-points accounts are replaced every other day."""
 
 
 @dataclass
@@ -66,6 +68,10 @@ class Rings:
     """Phone number index of each mule account that has one."""
     start_ms: int
     drift_day: int
+    points: np.ndarray = field(default_factory=lambda: np.empty((0, 0), dtype=np.int64))
+    """Running-points accounts per (slot of POINTS_SLOT_DAYS days, k): residents' accounts a
+    laundering platform rents and every ring shares, for app-run episodes (empty unless
+    ``SimConfig.drift_strength`` > 0)."""
 
     @property
     def n(self) -> int:
@@ -92,6 +98,12 @@ class Rings:
             else direct
         )
         return np.where(use_box, box, direct)
+
+    def points_account(self, rng: np.random.Generator, t: np.ndarray) -> np.ndarray:
+        """The running-points account an app-run victim is told to pay at each time."""
+        day = np.maximum((t - self.start_ms) // DAY_MS, 0)
+        slot = np.minimum(day // POINTS_SLOT_DAYS, self.points.shape[0] - 1)
+        return self.points[slot, rng.integers(0, self.points.shape[1], t.size)]
 
     def first_mule(self, rng: np.random.Generator, ring: np.ndarray, t: np.ndarray) -> np.ndarray:
         """The first-level mule account a victim is told to pay at each time."""

@@ -15,6 +15,14 @@ third-party payment; order-brushing starts smaller and escalates more slowly; ri
 aged local SIMs and SIM-boxes rather than VoIP/overseas numbers (:mod:`.rings`), and open
 mule accounts at digital-only banks.
 
+With ``SimConfig.drift_strength`` > 0 a share of the episodes begun after the drift day move
+off the phone network altogether (rings reach victims over internet chat and voice apps): no
+ring call reaches the victim's number, the episode starts late in the evening, and the victim
+pays late at night, through third-party payment, into "running-points" accounts (ordinary
+residents' accounts rented out by a laundering platform all rings share, so each is paid by
+many victims) instead of the ring's first-level mules. A model that learned "a risky call,
+then a transfer to a fresh mule" sees neither.
+
 >>> import numpy as np
 >>> from fraud_brain.sim.config import SimConfig
 >>> from fraud_brain.sim.registry import Registry
@@ -36,7 +44,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from fraud_brain.schema.records import CHANNELS, TYPOLOGIES
-from fraud_brain.sim.config import DAY_MS, SCAM_TYPOLOGIES, TYPOLOGY_SHARES, SimConfig
+from fraud_brain.sim.config import DAY_MS, LOCAL_OFFSET_MS, SCAM_TYPOLOGIES, TYPOLOGY_SHARES, SimConfig
 from fraud_brain.sim.events import (
     ANSWERED,
     TRANSFER_KINDS,
@@ -50,12 +58,16 @@ from fraud_brain.sim.events import (
 from fraud_brain.sim.population import Population
 from fraud_brain.sim.registry import Registry
 from fraud_brain.sim.rhythm import PROFILES, sample_times
-from fraud_brain.sim.rings import Rings, build_rings
+from fraud_brain.sim.rings import POINTS_SLOT_DAYS, Rings, build_rings
 
 MINUTE_MS = 60_000
 HOUR_MS = 3_600_000
 LEAD_DAYS = 1
 """Episodes may start this many days before the window (their tails fall inside it)."""
+POINTS_PER_SLOT = 4
+"""Running-points accounts the platform has in use at a time (few, so each has many payers)."""
+APP_HOURS = (23.0, 29.0)
+"""Local hours (past midnight: > 24) into which an app-run episode's day is squeezed."""
 
 VICTIM_AGES = {
     # age band weights (<18, 18-24, 25-34, 35-44, 45-54, 55-64, 65-74, 75+)
@@ -124,21 +136,26 @@ class _Builder:
         victim: np.ndarray,
         anchor: np.ndarray,
         first_id: int,
+        over_apps: np.ndarray | None = None,
     ):
         self.config, self.registry, self.pop, self.rings, self.rng = config, registry, population, rings, rng
         self.ring, self.victim, self.anchor = ring, victim, anchor
         self.episode_id = first_id + np.arange(ring.size)
         self.after_drift = (anchor - config.start_ms) // DAY_MS >= config.drift_start_day
+        self.over_apps = np.zeros(ring.size, dtype=bool) if over_apps is None else over_apps
         self.calls: list[dict[str, np.ndarray]] = []
         self.transfers: list[dict[str, np.ndarray]] = []
 
     def call(
         self, ep: np.ndarray, t: np.ndarray, duration: np.ndarray, disposition: np.ndarray | None = None
     ) -> None:
-        """Ring → victim calls of episodes ``ep`` at times ``t``."""
-        ring = self.ring[ep]
+        """Ring → victim calls of episodes ``ep`` at times ``t`` (none for episodes run over apps)."""
         if disposition is None:
             disposition = np.full(ep.size, ANSWERED)
+        by_phone = ~self.over_apps[ep]
+        if not by_phone.all():
+            ep, t, duration, disposition = ep[by_phone], t[by_phone], duration[by_phone], disposition[by_phone]
+        ring = self.ring[ep]
         caller = self.rings.caller(self.rng, ring, t)
         self.calls.append(
             call_batch(
@@ -163,13 +180,22 @@ class _Builder:
         device: np.ndarray | None = None,
         channels_after_drift: dict[str, float] | None = None,
     ) -> None:
-        """Victim → first-level mule transfers, from the victim's own account and phone."""
+        """Victim → first-level mule transfers, from the victim's own account and phone.
+
+        Episodes run over apps pay a running-points account by third-party payment instead.
+        """
         victim = self.victim[ep]
         ring = self.ring[ep]
         channel = choice_codes(self.rng, ep.size, channels, CHANNELS)
         if channels_after_drift is not None:
             drifted = choice_codes(self.rng, ep.size, channels_after_drift, CHANNELS)
             channel = np.where(self.after_drift[ep], drifted, channel)
+        payee = self.rings.first_mule(self.rng, ring, t)
+        apps = self.over_apps[ep]
+        if apps.any():
+            t = np.where(apps, _late_night(t), t)
+            payee[apps] = self.rings.points_account(self.rng, t[apps])
+            channel = np.where(apps, CHANNELS.index("third_party_pay"), channel)
         if device is None:
             pc = self.pop.pc[victim]
             device = np.where(
@@ -180,7 +206,7 @@ class _Builder:
                 t,
                 self.pop.account[victim],
                 self.pop.residents[victim],
-                self.rings.first_mule(self.rng, ring, t),
+                payee,
                 np.maximum(amount, 1.0),
                 channel,
                 device,
@@ -194,6 +220,7 @@ class _Builder:
     def rebate(self, ep: np.ndarray, t: np.ndarray, amount: np.ndarray) -> None:
         """Mule → victim payments that build trust (order-brushing rebates, investment 'profits')."""
         ring = self.ring[ep]
+        t = np.where(self.over_apps[ep], _late_night(t), t)
         mule = self.rings.first_mule(self.rng, ring, t)
         phone = np.array([self.rings.account_phone.get(int(m), -1) for m in mule], dtype=np.int64)
         self.transfers.append(
@@ -214,6 +241,7 @@ class _Builder:
 
     def bank_hotline(self, ep: np.ndarray, t: np.ndarray) -> None:
         """Victims who call their bank's hotline after paying (often too late)."""
+        t = np.where(self.over_apps[ep], _late_night(t), t)
         disposition, duration = talk(self.rng, ep.size, 1.0, 300, 0.6)
         hotline = self.pop.hotlines[self.rng.integers(0, 6, ep.size)]
         self.calls.append(
@@ -639,6 +667,31 @@ def _mule_flows(
     return [onward, cash]
 
 
+def _rent_points_accounts(rings: Rings, population: Population, config: SimConfig, rng: np.random.Generator) -> None:
+    """Give the laundering platform a few residents' accounts per slot, for app-run victims' money."""
+    holders = population.with_account()
+    n_slots = config.days // POINTS_SLOT_DAYS + 1
+    chosen = rng.choice(holders, size=(n_slots, POINTS_PER_SLOT), replace=False)
+    rings.points = population.account[chosen]
+    rings.account_phone.update(zip(rings.points.ravel().tolist(), population.residents[chosen].ravel().tolist()))
+
+
+def _late_night(t: np.ndarray) -> np.ndarray:
+    """Squeeze each local day into its night: a monotone map of times into APP_HOURS.
+
+    App-run episodes keep victims busy with chat-app "tasks" at night; the map keeps the order
+    of an episode's steps (and so its escalation) while moving them into the small hours.
+
+    >>> t = np.array([(3 * 24 - 8) * HOUR_MS, (3 * 24 + 4) * HOUR_MS])  # 00:00 and 12:00 local, day 3
+    >>> ((_late_night(t) + LOCAL_OFFSET_MS) // HOUR_MS % 24).tolist()
+    [23, 2]
+    """
+    local = np.asarray(t, dtype=np.int64) + LOCAL_OFFSET_MS
+    day, into = local // DAY_MS, local % DAY_MS
+    span = (APP_HOURS[1] - APP_HOURS[0]) / 24
+    return day * DAY_MS - LOCAL_OFFSET_MS + int(APP_HOURS[0] * HOUR_MS) + (into * span).astype(np.int64)
+
+
 def scam_events(
     config: SimConfig, registry: Registry, population: Population, rng: np.random.Generator
 ) -> ScamEvents:
@@ -664,6 +717,8 @@ def scam_events(
         population.residents[recruits],
     )
     ring_first = np.cumsum(rings_per_typology) - rings_per_typology
+    if config.drift_strength > 0:
+        _rent_points_accounts(rings, population, config, rng)
 
     calls = [_cold_calls(config, population, rings, rng)]
     transfers: list[dict[str, np.ndarray]] = []
@@ -678,7 +733,10 @@ def scam_events(
         anchor = sample_times(
             rng, n, config.start_ms - LEAD_DAYS * DAY_MS, config.days + LEAD_DAYS, PROFILES["scam"]
         )
-        builder = _Builder(config, registry, population, rings, rng, ring, victim, anchor, first_id)
+        over_apps = None
+        if config.drift_strength > 0:
+            over_apps = (anchor >= config.drift_start_ms) & (rng.random(n) < config.drift_strength)
+        builder = _Builder(config, registry, population, rings, rng, ring, victim, anchor, first_id, over_apps)
         EPISODE_BUILDERS[name](builder, np.arange(n))
         calls.extend(builder.calls)
         transfers.extend(builder.transfers)

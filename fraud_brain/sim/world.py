@@ -454,6 +454,8 @@ def _truth_entities(scams: ScamEvents, phones: pl.Series, accounts: pl.Series) -
             scams.wangiri_campaign,
         ),
         ("account", rings.mule1.ravel(), "mule", rings.typology[mule1_ring], mule1_ring),
+        # running-points accounts serve every ring: no typology or ring of their own
+        ("account", rings.points.ravel(), "mule", np.full(rings.points.size, -1), np.full(rings.points.size, -1)),
         (
             "account",
             rings.mule2.ravel(),
@@ -481,7 +483,7 @@ def _truth_entities(scams: ScamEvents, phones: pl.Series, accounts: pl.Series) -
                     "entity_id": strings.gather(index),
                     "role": pl.Series([role] * index.size, dtype=pl.Enum(ROLES)),
                     "typology": _enum(TYPOLOGIES, typology),
-                    "ring_id": pl.Series(ring, dtype=pl.Int64),
+                    "ring_id": _opt_int(np.asarray(ring, dtype=np.int64)).cast(pl.Int64),
                 },
                 schema=TRUTH_ENTITIES,
             )
