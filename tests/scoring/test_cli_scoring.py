@@ -67,3 +67,25 @@ def test_train_names_a_missing_folder(tmp_path):
     result = runner.invoke(app, ["train", "--data", str(tmp_path / "nope"), "--out", str(tmp_path / "m")])
     assert result.exit_code != 0
     assert "does not exist" in str(result.exception) or "does not exist" in result.output
+
+
+def test_evaluate_with_a_drift_day_prints_and_writes_before_and_after(tmp_path, data_dir):
+    path = tmp_path / "eval.json"
+    # the folder spans 14 days from 2026-11-01 08:00; the default test period starts on 11-09
+    args = ["evaluate", "--data", str(data_dir), "--rounds", "20", "--k", "5", "--json", str(path)]
+    result = runner.invoke(app, [*args, "--drift-day", "2026-11-12"])
+    assert result.exit_code == 0, result.output
+    assert "Before vs after the drift on 2026-11-12" in result.output and "2026-11-12 *" in result.output
+    drift = json.loads(path.read_text())["drift"]
+    assert drift["at"].startswith("2026-11-12T00:00:00")
+    rows = {row["setup"]: row for row in drift["setups"]}
+    assert list(rows) == ["transfer-only", "cross-channel", "cross-channel + online"]
+    for row in rows.values():
+        assert row["frauds_before"] > 0 and row["frauds_after"] > 0
+        assert row["ap_change"] == pytest.approx(row["ap_after"] - row["ap_before"])
+
+
+@pytest.mark.parametrize("day, message", [("next tuesday", "is not a date"), ("2026-11-03", "outside the test period")])
+def test_evaluate_rejects_a_drift_day_it_cannot_use(data_dir, day, message):
+    result = runner.invoke(app, ["evaluate", "--data", str(data_dir), "--rounds", "5", "--drift-day", day])
+    assert result.exit_code == 2 and message in result.output

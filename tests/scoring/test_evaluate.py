@@ -147,3 +147,24 @@ def test_metrics_by_window_splits_by_time():
     windows = metrics_by_window(scored, "1w")
     assert windows["events"].to_list() == [2, 3]
     assert windows["roc_auc"].to_list() == [1.0, 0.0]
+
+
+def test_metrics_before_after_matches_sklearn_on_each_side_of_the_cut():
+    from sklearn.metrics import average_precision_score, roc_auc_score
+
+    from fraud_brain.scoring.evaluate import metrics_before_after
+
+    rng = np.random.default_rng(3)
+    n = 600
+    days = rng.integers(0, 10, n)
+    scored = pl.DataFrame(
+        {"time": [at(int(d), int(h)) for d, h in zip(days, rng.integers(0, 24, n))], "score": rng.random(n)}
+    ).with_columns((pl.col("score") + pl.Series(rng.normal(0, 0.4, n)) > 1.0).cast(pl.Int8).alias("label"))
+    cut = at(6)
+    periods = metrics_before_after(scored, cut)
+    assert periods["period"].to_list() == ["before", "after"]
+    for row, part in zip(periods.iter_rows(named=True), (scored.filter(pl.col("time") < cut), scored.filter(pl.col("time") >= cut))):
+        assert row["events"] == part.height and row["frauds"] == part["label"].sum()
+        assert row["average_precision"] == pytest.approx(average_precision_score(part["label"], part["score"]))
+        assert row["roc_auc"] == pytest.approx(roc_auc_score(part["label"], part["score"]))
+    assert periods["events"].sum() == n

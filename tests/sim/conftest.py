@@ -36,3 +36,9 @@ def episode_calls(world: World, typology: str) -> pl.DataFrame:
         .filter((pl.col("kind") == "episode") & (pl.col("typology") == typology))
         .sort("start_time")
     )
+
+
+@pytest.fixture(scope="session")
+def app_world() -> World:
+    """A small world whose rings move to chat apps on day 6 (drift_strength 0.85)."""
+    return simulate(SimConfig.preset("drift", n_subscribers=4_000, days=12, drift_day=6, seed=5))

@@ -43,3 +43,13 @@ def test_window_and_drift_day() -> None:
     assert config.drift_start_day == 5
     assert SimConfig(days=10, drift_day=2).drift_start_day == 2
     assert SimConfig(days=10, drift=False).drift_start_day == 10
+
+
+def test_drift_preset_changes_tactics_strongly_inside_the_window() -> None:
+    config = SimConfig.preset("drift")
+    assert 0 < config.drift_start_day < config.days and config.drift_strength > 0.5
+    assert config.drift_start_ms == config.start_ms + config.drift_start_day * DAY_MS
+    # every other preset keeps the phone-first tactics (the committed sample depends on it)
+    assert all(PRESETS[name].drift_strength == 0 for name in ("sample", "small", "bench"))
+    with pytest.raises(ValueError, match=r"SimConfig.drift_strength must be in \[0, 1\]"):
+        SimConfig.preset("drift", drift_strength=1.5)

@@ -256,3 +256,61 @@ def test_tactics_drift_after_the_drift_day(small_world: World) -> None:
     # Before the drift only the odd recruited local mule banks digitally.
     assert digital["digital"][0] < 0.05
     assert digital["digital"][1] > 0.3
+
+
+def _victim_payments(world: World) -> pl.DataFrame:
+    """Victims' payments with their episode's start and whether any ring call reached the victim."""
+    called = (
+        world.calls.join(world.truth_calls, on="call_id")
+        .filter(pl.col("kind") == "episode")
+        .select("episode_id")
+        .unique()
+        .with_columns(called=pl.lit(True))
+    )
+    return (
+        world.transfers.join(world.truth_transfers, on="transfer_id")
+        .filter(pl.col("kind") == "victim")
+        .join(world.truth_episodes.select("episode_id", "anchor_time"), on="episode_id")
+        .join(called, on="episode_id", how="left")
+        .with_columns(
+            pl.col("called").fill_null(False),
+            after=pl.col("anchor_time").dt.epoch("ms") >= world.config.drift_start_ms,
+            local_hour=pl.col("time").dt.convert_time_zone("Asia/Shanghai").dt.hour(),
+        )
+    )
+
+
+def test_after_a_strong_drift_most_episodes_run_over_apps(app_world: World) -> None:
+    pays = _victim_payments(app_world)
+    before = pays.filter(~pl.col("after")).unique("episode_id")
+    after = pays.filter(pl.col("after")).unique("episode_id")
+    # Episodes wholly inside the window: before the drift (nearly) every one has a ring call.
+    assert before.filter(pl.col("anchor_time").dt.epoch("ms") >= app_world.config.start_ms)["called"].mean() > 0.95
+    share_over_apps = 1 - after["called"].mean()
+    assert 0.7 < share_over_apps < 0.97  # drift_strength 0.85
+
+
+def test_app_run_payments_are_late_at_night_by_third_party_pay_to_shared_accounts(app_world: World) -> None:
+    pays = _victim_payments(app_world)
+    apps = pays.filter(pl.col("after") & ~pl.col("called"))
+    phone = pays.filter(pl.col("called"))
+    assert apps.height > 50
+    assert apps["local_hour"].is_in([23, 0, 1, 2, 3, 4]).all()
+    assert (apps["channel"] == "third_party_pay").all()
+    # The running-points accounts belong to no ring: the truth lists them as mules of no typology.
+    points = app_world.truth_entities.filter((pl.col("role") == "mule") & pl.col("ring_id").is_null())
+    assert apps["payee_account"].is_in(points["entity_id"].implode()).all()
+    assert not phone["payee_account"].is_in(points["entity_id"].implode()).any()
+    # Shared by every ring, each is paid by many more victims than a ring's own mule.
+    fan_in = lambda frame: frame.group_by("payee_account").agg(pl.col("payer_account").n_unique())["payer_account"]
+    assert fan_in(apps).mean() > 2 * fan_in(phone).mean()
+    # Those accounts are ordinary residents' accounts: they also receive legitimate money.
+    legit = app_world.transfers.join(app_world.truth_transfers, on="transfer_id").filter(~pl.col("is_scam"))
+    assert legit["payee_account"].is_in(points["entity_id"].implode()).any()
+
+
+def test_drift_strength_zero_keeps_every_episode_on_the_phone(small_world: World) -> None:
+    pays = _victim_payments(small_world)
+    inside = pays.filter(pl.col("anchor_time").dt.epoch("ms") >= small_world.config.start_ms)
+    assert inside["called"].mean() > 0.95
+    assert small_world.truth_entities.filter(pl.col("ring_id").is_null()).is_empty()
