@@ -78,7 +78,9 @@ HashCache = dict[str, tuple[np.ndarray, np.ndarray | None]]
 def _column_hash(frame: pl.DataFrame, col: str, cache: HashCache | None) -> tuple[np.ndarray, np.ndarray | None]:
     if cache is not None and col in cache:
         return cache[col]
-    series = frame.get_column(col).cast(pl.String)
+    series = frame.get_column(col)
+    if series.dtype != pl.String:
+        series = series.cast(pl.String)
     null = series.is_null().to_numpy() if series.null_count() else None
     got = (series.hash(seed=7).to_numpy().astype(np.uint64, copy=False), null)
     if cache is not None:
@@ -315,10 +317,14 @@ class FeatureEngine:
             builtin = [i for i, c in enumerate(sp.inputs) if c.label[0] == "builtin"]
             # the local hour/weekday from the epoch array (see localtime); polars for the rest
             fast = builtin if times.shape[0] and int(times.min()) >= 0 else []
+            schema = frame.schema
             # string tests of an Enum column: the expression's value per category, looked up by code
             coded = [i for i, c in enumerate(sp.inputs) if c.label[0] in ("eq", "ne", "in")
-                     and isinstance(frame.schema.get(c.label[1]), pl.Enum)]
-            rest = [i for i in range(len(sp.inputs)) if i not in fast and i not in coded]
+                     and isinstance(schema.get(c.label[1]), pl.Enum)]
+            # a plain numeric column is its own input (nulls become NaN): no expression to plan
+            plain = [i for i, c in enumerate(sp.inputs) if c.label[0] == "num"
+                     and (dtype := schema.get(c.label[1])) is not None and dtype.is_numeric()]
+            rest = [i for i in range(len(sp.inputs)) if i not in fast and i not in coded and i not in plain]
             try:
                 X = np.empty((frame.height, len(sp.inputs)), np.float64)
                 if fast:
@@ -327,6 +333,8 @@ class FeatureEngine:
                         X[:, i] = hour if sp.inputs[i].label[1] == "hour" else weekday
                 for i in coded:
                     X[:, i] = self._by_category(sp, i, frame.get_column(sp.inputs[i].label[1]))
+                for i in plain:
+                    X[:, i] = frame.get_column(sp.inputs[i].label[1]).cast(pl.Float64).to_numpy()
                 if rest:
                     X[:, rest] = frame.select([sp.inputs[i].expr.alias(f"x{i}") for i in rest]).to_numpy()
             except pl.exceptions.ColumnNotFoundError:
@@ -364,6 +372,13 @@ class FeatureEngine:
         return cached[1][codes.to_numpy()]
 
     def _run(self, ready: Mapping[str, pl.DataFrame], mutate: bool, ordered: bool = True) -> dict[str, pl.DataFrame]:
+        names, parts, where, OUT = self._compute(ready, mutate, ordered)
+        return self._frames(names, parts, where, OUT, ordered)
+
+    def _compute(
+        self, ready: Mapping[str, pl.DataFrame], mutate: bool, ordered: bool
+    ) -> tuple[list[str], dict[str, tuple[pl.DataFrame, np.ndarray, np.ndarray]], dict[str, np.ndarray], np.ndarray]:
+        """Run the kernel over ``ready``: streams, their inputs, each row's output row, the outputs."""
         plan = self.plan
         names = [s for s in self.spec.stream_names() if s in ready]
         parts = {s: self._inputs(plan.streams[s], ready[s]) for s in names}
@@ -410,6 +425,14 @@ class FeatureEngine:
               mutate)
         if mutate:
             self.processed_total += n
+        return names, parts, where, OUT
+
+    def _frames(
+        self, names: list[str], parts: dict[str, tuple[pl.DataFrame, np.ndarray, np.ndarray]],
+        where: dict[str, np.ndarray], OUT: np.ndarray, ordered: bool,
+    ) -> dict[str, pl.DataFrame]:
+        """Per stream, the id, time and passthrough columns with the emitted features, in stream order."""
+        plan = self.plan
         result: dict[str, pl.DataFrame] = {}
         for s in names:
             sp = plan.streams[s]
@@ -475,6 +498,16 @@ class FeatureEngine:
         """
         prepared = self._prepare(stream, frame)
         return self._run({stream: prepared}, mutate=False, ordered=False)[stream]
+
+    def peek_values(self, stream: str, frame: pl.DataFrame) -> tuple[list[str], np.ndarray]:
+        """:meth:`peek` as a matrix: the emitted feature names and one row of values per record.
+
+        No frame is built, so a single record costs a fraction of :meth:`peek` (the bank's check).
+        """
+        names, _, where, OUT = self._compute({stream: self._prepare(stream, frame)}, mutate=False, ordered=False)
+        sp = self.plan.streams[stream]
+        emit = [i for i, keep_it in enumerate(sp.feature_emit) if keep_it]
+        return [sp.feature_names[i] for i in emit], OUT[np.ix_(where[stream], emit)]
 
     # ----------------------------------------------------------------- state
     @property

@@ -32,7 +32,6 @@ from fraud_brain.pipeline.scored import (
     STREAM_KIND,
     assemble,
     explain_hits,
-    missing_as_null,
     profile_table,
 )
 from fraud_brain.schema.quick import obviously_valid
@@ -142,6 +141,8 @@ class Brain:
         self._last_scores: dict[str, list[pl.DataFrame]] = {}
         self.scorers: dict[str, Any] = {}
         self.rule_engine: Any = None
+        self._schemas: dict[str, pl.Schema] = {}
+        self._orders: dict[tuple[tuple[str, ...], tuple[str, ...]], np.ndarray] = {}
         self._load_models()
 
     @classmethod
@@ -177,12 +178,27 @@ class Brain:
             schemas[stream] = assemble(stream, schema_for(stream).empty(), features, scores, self.profiles).schema
         return schemas
 
+    def _scored_schema(self, stream: str) -> pl.Schema:
+        """The scored-frame schema of a stream (the feature spec fixes it; computed once)."""
+        if not self._schemas:
+            self._schemas = self._scored_schemas()
+        return self._schemas[stream]
+
+    def _feature_order(self, emitted: list[str], wanted: list[str]) -> np.ndarray:
+        """Positions of a model's features among the engine's emitted ones (cached per pair)."""
+        key = (tuple(emitted), tuple(wanted))
+        order = self._orders.get(key)
+        if order is None:
+            index = {name: i for i, name in enumerate(emitted)}
+            order = self._orders[key] = np.array([index[name] for name in wanted], np.int64)
+        return order
+
     def _rules(self) -> Any:
         """The rule engine, created on first use (it needs the scored schemas)."""
         if self.rule_engine is None:
             from fraud_brain.rules import RuleEngine, RuleManager
 
-            manager = RuleManager(self.rules_path, self._scored_schemas())
+            manager = RuleManager(self.rules_path, {stream: self._scored_schema(stream) for stream in MODEL_FOR_STREAM})
             self.rule_engine = RuleEngine(manager, state_path=self.config.state_dir / "cooldowns.sqlite")
         return self.rule_engine
 
@@ -351,28 +367,21 @@ class Brain:
         """
         with self._lock:
             record = self._typed_transfer(raw)
-            features = self.engine.peek("transfer", record)
+            names, values = self.engine.peek_values("transfer", record)
+            features = values[0]
             scorer = self.scorers["transfer"]
-            row = features.select(scorer.feature_names).to_numpy()[0]
-            scored_one = scorer.score_one(row)
-            victim = self._profile_of.get(record["payer_phone"][0], (None, None))
-            scored = pl.concat(
-                [
-                    record,
-                    pl.DataFrame({"age_band": [victim[0]], "district": [victim[1]]},
-                                 schema={"age_band": self.profiles.schema["age_band"], "district": pl.String}),
-                    missing_as_null(features.drop([c for c in features.columns if c in record.columns])),
-                    pl.DataFrame({
-                        "score": [scored_one.score], "offline_score": [scored_one.offline],
-                        "online_score": [scored_one.online], "anomaly_score": [scored_one.anomaly],
-                        "reasons_en": [[r.en for r in scored_one.reasons]],
-                        "reasons_zh": [[r.zh for r in scored_one.reasons]],
-                    }, schema={"score": pl.Float64, "offline_score": pl.Float64, "online_score": pl.Float64,
-                               "anomaly_score": pl.Float64, "reasons_en": pl.List(pl.String),
-                               "reasons_zh": pl.List(pl.String)}),
-                ],
-                how="horizontal",
+            scored_one = scorer.score_one(features[self._feature_order(names, scorer.feature_names)])
+            row = record.row(0, named=True)
+            row["age_band"], row["district"] = self._profile_of.get(row["payer_phone"], (None, None))
+            # NaN (no history) is null for the rules, as in the batch path (missing_as_null)
+            row.update((name, None if value != value else value) for name, value in zip(names, features.tolist(), strict=True))
+            row.update(
+                score=scored_one.score, offline_score=scored_one.offline, online_score=scored_one.online,
+                anomaly_score=scored_one.anomaly, reasons_en=[r.en for r in scored_one.reasons],
+                reasons_zh=[r.zh for r in scored_one.reasons], reason_features=[r.feature for r in scored_one.reasons],
             )
+            schema = self._scored_schema("transfer")
+            scored = pl.DataFrame([{column: row.get(column) for column in schema}], schema=schema)
             hits = self._rules().ruleset.evaluate(scored, event="transfer").filter(pl.col("mode") == "active")
             score = float(scored_one.score)
             actions = {a for row_actions in hits["actions"].to_list() for a in row_actions}

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import operator
+from unittest import mock
 
 import polars as pl
 import pytest
+
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from rules_frames import AGE_BANDS, TRANSFER_SCHEMA, calls, rule_toml, transfers
 
 from fraud_brain.rules import HIT_SCHEMA, RuleEvaluationError, RuleSet
+from fraud_brain.rules import ruleset as ruleset_module
 
 OPS = {">": operator.gt, ">=": operator.ge, "<": operator.lt, "<=": operator.le, "=": operator.eq}
 NUMERIC = {"score": [0.0, 0.3, 0.5, 0.8, 0.9, 1.0], "amount": [1.0, 100.0, 999.0, 1000.0, 5000.0],
@@ -77,15 +80,18 @@ def test_hits_equal_a_per_row_reference(rules, rows):
     )
     ruleset = RuleSet.from_text(text, TRANSFER_SCHEMA)
     batch = transfers(rows)
-    hits = ruleset.evaluate(batch)
-    assert hits.schema == HIT_SCHEMA
     order = sorted(range(len(rules)), key=lambda i: -rules[i][1])  # most urgent first, ties in file order
     expected = [
         (f"t{r}", f"r{i}", rules[i][1], rules[i][2], batch["payer_phone"][r])
         for r, row in enumerate(rows) for i in order if reference_hit(rules[i][0], row)
     ]
-    got = list(zip(hits["event_id"], hits["rule"], hits["priority"], hits["mode"], hits["victim_key"], strict=True))
-    assert got == expected
+    # Both evaluation paths: eager for small batches (a single check), lazy with a filter otherwise.
+    for small_batch in (0, 10_000):
+        with mock.patch.object(ruleset_module, "SMALL_BATCH", small_batch):
+            hits = ruleset.evaluate(batch)
+        assert hits.schema == HIT_SCHEMA
+        got = list(zip(hits["event_id"], hits["rule"], hits["priority"], hits["mode"], hits["victim_key"], strict=True))
+        assert got == expected
 
 
 def test_a_hit_carries_what_the_actions_layer_needs(schemas):
