@@ -1,9 +1,10 @@
-"""A synthetic feature stream with a hard concept drift, to show online recovery.
+"""A synthetic feature stream with a hard concept drift: a small, fast check of online recovery.
 
-The simulator's drift (new SIMs, new banks) may leave a cross-channel model's ranking intact;
-this stream does not: fraud first follows risky calls, then, from ``drift_day``, large
-amounts to payees with a high fan-in, a pattern the frozen model never saw. It is a stress
-test for the online part, not a picture of the world.
+Fraud first follows risky calls, then, from ``drift_day``, large amounts to payees with a high
+fan-in, a pattern the frozen model never saw. It is a unit-sized stress test of the online
+part with three features, not a picture of the world: for that, simulate the ``drift`` preset
+(:mod:`fraud_brain.sim`, rings moving from phone calls to chat apps) and evaluate with
+``--drift-day``.
 
 >>> events, labels = drifting_transfers(n=500, days=10, drift_day=5)
 >>> events.columns[:3], labels.columns
