@@ -22,6 +22,7 @@ transfer 1 (t2): amount -5 must be > 0
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import polars as pl
 
@@ -154,8 +155,16 @@ def _type_message(field: Field) -> str:
     return f"is not a valid {field.dtype}"
 
 
-def _reason(field: Field, raw: pl.Expr, source: pl.DataType, typed: pl.Expr) -> pl.Expr:
+def _reason(checks: list[tuple[pl.Expr, pl.Expr]]) -> pl.Expr:
     """The first problem with this field in each record, or null when there is none."""
+    expr = pl.when(checks[0][0]).then(checks[0][1])
+    for condition, message in checks[1:]:
+        expr = expr.when(condition).then(message)
+    return expr.otherwise(pl.lit(None, dtype=pl.String))
+
+
+def _checks(field: Field, raw: pl.Expr, source: pl.DataType, typed: pl.Expr) -> list[tuple[pl.Expr, pl.Expr]]:
+    """Each check of one field, in order: the condition that fails it, and its message."""
     name = field.name
     shown = _as_text(raw)
     missing = raw.is_null() | (raw.cast(pl.String).str.strip_chars() == "")
@@ -180,16 +189,35 @@ def _reason(field: Field, raw: pl.Expr, source: pl.DataType, typed: pl.Expr) -> 
                 pl.format(f"{name} '{{}}' is not a valid {_pattern_name(field)}", shown),
             )
         )
-    expr = pl.when(checks[0][0]).then(checks[0][1])
-    for condition, message in checks[1:]:
-        expr = expr.when(condition).then(message)
-    return expr.otherwise(pl.lit(None, dtype=pl.String))
+    return checks
 
 
 def _pattern_name(field: Field) -> str:
     from fraud_brain.schema.records import PHONE_PATTERN
 
     return "phone number" if field.pattern == PHONE_PATTERN else "id (1-64 of A-Z a-z 0-9 _ . : -)"
+
+
+@lru_cache(maxsize=256)
+def _plan(schema: RecordSchema, columns: tuple[tuple[str, pl.DataType], ...]) -> tuple[list[pl.Expr], list[pl.Expr]]:
+    """The typing and reason expressions for a schema and a batch's column types.
+
+    Feeds send the same column types batch after batch: building these expressions costs as
+    much as running them on a thousand records, so they are built once per layout.
+    """
+    source_of = dict(columns)
+    typed_exprs: list[pl.Expr] = []
+    reason_exprs: list[pl.Expr] = []
+    for field in schema.fields:
+        if field.name in source_of:
+            raw_col, source = pl.col(field.name), source_of[field.name]
+            typed = _coerce(raw_col, source, field)
+        else:
+            raw_col, source = pl.lit(None, dtype=pl.String), pl.String
+            typed = pl.lit(None, dtype=field.dtype)
+        typed_exprs.append(typed.alias(field.name))
+        reason_exprs.append(_reason(_checks(field, raw_col, source, typed)).alias(field.name))
+    return typed_exprs, reason_exprs
 
 
 def validate(raw: pl.DataFrame, kind: str | RecordSchema) -> ValidationResult:
@@ -204,30 +232,18 @@ def validate(raw: pl.DataFrame, kind: str | RecordSchema) -> ValidationResult:
     ["subscriber 1 (12ab): phone '12ab' is not a valid phone number", "subscriber 1 (12ab): age_band 'old' is not one of <18/18-24/25-34/35-44/45-54/55-64/65-74/75+"]
     """
     schema = kind if isinstance(kind, RecordSchema) else schema_for(kind)
-    n = raw.height
     frame = raw.with_row_index(ROW)
-    typed_exprs: list[pl.Expr] = []
-    reason_exprs: list[pl.Expr] = []
-    for field in schema.fields:
-        if field.name in raw.columns:
-            raw_col, source = pl.col(field.name), raw.schema[field.name]
-            typed = _coerce(raw_col, source, field)
-        else:
-            raw_col, source = pl.lit(None, dtype=pl.String), pl.String
-            typed = pl.lit(None, dtype=field.dtype)
-        typed_exprs.append(typed.alias(field.name))
-        reason_exprs.append(_reason(field, raw_col, source, typed).alias(field.name))
-
+    typed_exprs, reason_exprs = _plan(schema, tuple(raw.schema.items()))
     typed_frame = frame.select(pl.col(ROW), *typed_exprs)
-    reasons = frame.select(pl.col(ROW), *reason_exprs)
-    record_ids = (
-        raw[schema.id_field].cast(pl.String)
-        if schema.id_field in raw.columns
-        else pl.Series(schema.id_field, [None] * n, dtype=pl.String)
-    )
+    record_id = (pl.col(schema.id_field).cast(pl.String) if schema.id_field in raw.columns
+                 else pl.lit(None, dtype=pl.String)).alias("record_id")
+    reasons = frame.select(pl.col(ROW), record_id, *reason_exprs)
+    names = [field.name for field in schema.fields]
+    is_bad = reasons.select(pl.any_horizontal(pl.col(names).is_not_null())).to_series()
+    # A well-behaved feed sends no bad record: skip the unpivot and sort of the messages.
+    failing = reasons.filter(is_bad) if is_bad.any() else reasons.head(0)
     errors = (
-        reasons.with_columns(record_id=record_ids)
-        .unpivot(index=[ROW, "record_id"], variable_name="field", value_name="reason")
+        failing.unpivot(index=[ROW, "record_id"], variable_name="field", value_name="reason")
         .drop_nulls("reason")
         .select(pl.col(ROW).cast(pl.UInt32).alias("row"), "record_id", "field", "reason")
     )
@@ -236,9 +252,7 @@ def validate(raw: pl.DataFrame, kind: str | RecordSchema) -> ValidationResult:
     errors = errors.with_columns(
         pl.col("field").replace_strict(field_order, return_dtype=pl.Int32).alias("_order")
     ).sort("row", "_order").drop("_order")
-    bad_rows = errors["row"].unique()
-    is_bad = typed_frame[ROW].is_in(bad_rows.implode()) if bad_rows.len() else None
-    if is_bad is None:
+    if failing.height == 0:
         valid = typed_frame.drop(ROW)
         rejected = raw.head(0).with_row_index(ROW)
     else:
