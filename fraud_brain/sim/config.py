@@ -139,6 +139,8 @@ class SimConfig:
             value = getattr(self, name)
             if not 0 <= value <= 1:
                 raise ValueError(f"SimConfig.{name} must be in [0, 1], got {value}")
+        if self.drift_day is not None and not 0 <= self.drift_day <= self.days:
+            raise ValueError(f"SimConfig.drift_day must be in [0, days={self.days}], got {self.drift_day}")
 
     @property
     def start_ms(self) -> int:

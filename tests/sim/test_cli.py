@@ -48,3 +48,21 @@ def test_simulate_help_describes_the_options() -> None:
     assert result.exit_code == 0
     for option in ("--out", "--preset", "--seed", "--days", "--subscribers", "--format"):
         assert option in result.output
+
+
+def test_simulate_drift_options_set_the_drift_and_name_the_day(tmp_path: Path) -> None:
+    out = tmp_path / "world"
+    args = ["simulate", "--out", str(out), "--preset", "drift", "--subscribers", "600", "--days", "6"]
+    result = CliRunner(env={"COLUMNS": "200"}).invoke(app, [*args, "--drift-day", "3", "--drift-strength", "0.5"])
+    assert result.exit_code == 0, result.output
+    assert "--drift-day 2026-10-08" in result.output and "50% of later episodes over chat apps" in result.output
+    config = SimConfig.preset("drift", n_subscribers=600, days=6, drift_day=3, drift_strength=0.5)
+    assert read_frame(out / "transfers.parquet", "transfer").equals(simulate(config).transfers)
+
+
+def test_simulate_rejects_a_drift_day_past_the_window(tmp_path: Path) -> None:
+    result = CliRunner().invoke(
+        app, ["simulate", "--out", str(tmp_path), "--days", "4", "--drift-day", "9", "--drift-strength", "0.5"]
+    )
+    assert result.exit_code == 2
+    assert "drift_day" in result.output

@@ -53,3 +53,8 @@ def test_drift_preset_changes_tactics_strongly_inside_the_window() -> None:
     assert all(PRESETS[name].drift_strength == 0 for name in ("sample", "small", "bench"))
     with pytest.raises(ValueError, match=r"SimConfig.drift_strength must be in \[0, 1\]"):
         SimConfig.preset("drift", drift_strength=1.5)
+
+
+def test_a_drift_day_outside_the_window_is_refused() -> None:
+    with pytest.raises(ValueError, match=r"SimConfig.drift_day must be in \[0, days=4\], got 9"):
+        SimConfig.preset("sample", days=4, drift_day=9)
