@@ -129,6 +129,8 @@ class FeatureEngine:
 
     ``reference`` holds the tables named by the spec's ``[[join]]`` entries (e.g. subscriber
     profiles); ``initial_keys`` pre-sizes each entity's state (it grows by doubling anyway).
+    With ``keep_records`` the feature frames carry every column of the records, not only the
+    id, time and the spec's passthrough columns (a live service acting on whole records).
     See the module docstring for ordering, lateness and duplicates.
 
     >>> import tempfile
@@ -145,8 +147,9 @@ class FeatureEngine:
     """
 
     def __init__(self, spec: Spec, reference: Mapping[str, pl.DataFrame] | None = None,
-                 initial_keys: int = 1024) -> None:
+                 initial_keys: int = 1024, keep_records: bool = False) -> None:
         self.spec = spec
+        self.keep_records = keep_records
         self.plan: Plan = build_plan(spec)
         self.reference = dict(reference or {})
         for join in spec.joins:
@@ -373,7 +376,7 @@ class FeatureEngine:
 
     def _run(self, ready: Mapping[str, pl.DataFrame], mutate: bool, ordered: bool = True) -> dict[str, pl.DataFrame]:
         names, parts, where, OUT = self._compute(ready, mutate, ordered)
-        return self._frames(names, parts, where, OUT, ordered)
+        return self._frames(names, parts, where, OUT, ordered, ready)
 
     def _compute(
         self, ready: Mapping[str, pl.DataFrame], mutate: bool, ordered: bool
@@ -429,7 +432,7 @@ class FeatureEngine:
 
     def _frames(
         self, names: list[str], parts: dict[str, tuple[pl.DataFrame, np.ndarray, np.ndarray]],
-        where: dict[str, np.ndarray], OUT: np.ndarray, ordered: bool,
+        where: dict[str, np.ndarray], OUT: np.ndarray, ordered: bool, ready: Mapping[str, pl.DataFrame],
     ) -> dict[str, pl.DataFrame]:
         """Per stream, the id, time and passthrough columns with the emitted features, in stream order."""
         plan = self.plan
@@ -442,6 +445,8 @@ class FeatureEngine:
             ordered_here = ordered and not bool(np.all(rank[1:] > rank[:-1]))
             src = parts[s][0]
             keep = [meta.id, meta.time, *[c for c in meta.passthrough if c not in (meta.id, meta.time)]]
+            if self.keep_records:
+                keep += [c for c in ready[s].columns if c not in keep and c not in (_TIME, _SEQ)]
             missing = [c for c in keep if c not in src.columns]
             if missing:
                 raise ValueError(f"stream {s!r}: passthrough column(s) {missing} missing from the records")
@@ -543,7 +548,8 @@ class FeatureEngine:
         return folder
 
     @classmethod
-    def restore(cls, path: str | Path, spec: Spec, reference: Mapping[str, pl.DataFrame] | None = None) -> FeatureEngine:
+    def restore(cls, path: str | Path, spec: Spec, reference: Mapping[str, pl.DataFrame] | None = None,
+                keep_records: bool = False) -> FeatureEngine:
         """An engine that continues exactly where the snapshot in ``path`` left off."""
         folder = Path(path)
         try:
@@ -555,7 +561,7 @@ class FeatureEngine:
         if meta["polars_version"] != pl.__version__:
             raise ValueError(f"{folder}: snapshot key hashes come from polars {meta['polars_version']}, "
                              f"this is polars {pl.__version__}; replay history instead")
-        engine = cls(spec, reference)
+        engine = cls(spec, reference, keep_records=keep_records)
         with np.load(folder / "state.npz") as data:
             arrays = {k: data[k] for k in data.files}
         engine.store.load_arrays(arrays)

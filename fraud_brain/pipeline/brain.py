@@ -125,16 +125,16 @@ class Brain:
         }
         reference = {"subscribers": subscribers if subscribers is not None else schema_for("subscriber").empty()}
         snapshot = config.state_dir / "engine"
+        # The engine hands back whole records with their features: the rules read both.
         if (snapshot / "state.npz").exists():
-            self.engine = FeatureEngine.restore(snapshot, self.spec, reference)
+            self.engine = FeatureEngine.restore(snapshot, self.spec, reference, keep_records=True)
         else:
-            self.engine = FeatureEngine(self.spec, reference)
+            self.engine = FeatureEngine(self.spec, reference, keep_records=True)
         self.dead_letters = DeadLetterStore(config.state_dir / "dead_letters")
         self.store = SQLiteRepository(config.state_dir / "brain.sqlite")
         policy = load_policy(config.policy_path) if config.policy_path else None
         self.orchestrator = Orchestrator(self.store, policy, _BrainClock(self.now))
         self.rules_path = config.rules_path or DEFAULT_RULES_PATH
-        self._pending: dict[str, pl.DataFrame] = {}
         self._label_cursor = datetime(1970, 1, 1, tzinfo=UTC)
         # Per stream, the latest scored frames, newest last; compacted to one row per entity now
         # and then, so keeping them costs O(batch) per batch, not O(entities seen).
@@ -175,7 +175,7 @@ class Brain:
         for stream in MODEL_FOR_STREAM:
             features = self.engine.peek(stream, schema_for(STREAM_KIND[stream]).empty())
             scores = self.scorers[stream].score_batch(features, learn_anomaly=False)
-            schemas[stream] = assemble(stream, schema_for(stream).empty(), features, scores, self.profiles).schema
+            schemas[stream] = assemble(stream, None, features, scores, self.profiles).schema
         return schemas
 
     def _scored_schema(self, stream: str) -> pl.Schema:
@@ -229,9 +229,6 @@ class Brain:
         with self._lock:
             report = IngestReport(accepted=result.valid.height, rejected=result.rejected.height)
             report.errors = self._dead_letter(result, source)
-            if result.valid.height:
-                pending = pl.concat([self._pending[kind], result.valid]) if kind in self._pending else result.valid
-                self._pending[kind] = pending.unique(schema_for(kind).id_field, keep="first", maintain_order=True)
             batch = self.engine.process({kind: result.valid} if result.valid.height else {})
             self._absorb(batch, report, source)
             return report
@@ -247,9 +244,6 @@ class Brain:
         for stream, late in batch.late.items():
             report.late += late.height
             self._dead_letter_late(stream, late, source)
-            if stream in self._pending:
-                id_field = schema_for(stream).id_field
-                self._pending[stream] = self._pending[stream].join(late.select(id_field), on=id_field, how="anti")
         report.duplicates += sum(batch.duplicates.values())
         scored_parts = []
         for stream in ("call", "transfer"):
@@ -287,10 +281,7 @@ class Brain:
         scorer = self.scorers[stream]
         scores = scorer.score_batch(features)
         schema = schema_for(stream)
-        pending = self._pending.get(stream, schema.empty())
-        released = features.select(schema.id_field)
-        scored = assemble(stream, pending.join(released, on=schema.id_field, how="semi"), features, scores, self.profiles)
-        self._pending[stream] = pending.join(released, on=schema.id_field, how="anti")
+        scored = assemble(stream, None, features, scores, self.profiles)
         if stream == "transfer" and scorer.online is not None:
             from fraud_brain.scoring.offline import feature_matrix
             from fraud_brain.scoring.scorer import logit, online_inputs

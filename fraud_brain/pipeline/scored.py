@@ -59,7 +59,7 @@ def missing_as_null(features: pl.DataFrame) -> pl.DataFrame:
 
 def assemble(
     stream: str,
-    records: pl.DataFrame,
+    records: pl.DataFrame | None,
     features: pl.DataFrame,
     scores: pl.DataFrame,
     profiles: pl.DataFrame,
@@ -67,24 +67,25 @@ def assemble(
     """Join records, victim profile, features and scores of the events in ``features``.
 
     Rows follow ``features`` (the engine's processing order); ``records`` may hold more events
-    (a live buffer) and only those with features are kept.
+    (a live buffer) and only those with features are kept. ``records=None`` says the feature
+    frame already carries the record columns (an engine with ``keep_records``) and ``scores``
+    has its rows in the same order: no join is needed for either.
     """
     schema = SCHEMAS[STREAM_KIND[stream]]
     id_col, time_col = schema.id_field, schema.time_field
-    feature_cols = [c for c in features.columns if c not in records.columns]
     score_cols = [c for c in scores.columns if c not in (id_col, "time", time_col)]
-    out = (
-        missing_as_null(features.select(id_col, *feature_cols))
-        .join(records, on=id_col, how="left", maintain_order="left")
-        .join(scores.select(id_col, *score_cols), on=id_col, how="left", maintain_order="left")
-        .join(
-            profiles,
-            left_on=victim_column(stream),
-            right_on="phone",
-            how="left",
-            maintain_order="left",
+    if records is None:
+        record_cols = [c for c in schema.column_names() if c in features.columns]
+        feature_cols = [c for c in features.columns if c not in record_cols]
+        out = missing_as_null(features).hstack(scores.select(score_cols).get_columns())
+    else:
+        feature_cols = [c for c in features.columns if c not in records.columns]
+        out = (
+            missing_as_null(features.select(id_col, *feature_cols))
+            .join(records, on=id_col, how="left", maintain_order="left")
+            .join(scores.select(id_col, *score_cols), on=id_col, how="left", maintain_order="left")
         )
-    )
+    out = out.join(profiles, left_on=victim_column(stream), right_on="phone", how="left", maintain_order="left")
     ordered = [*schema.column_names(), *PROFILE_COLUMNS, *feature_cols, *score_cols]
     return out.select([c for c in ordered if c in out.columns])
 

@@ -201,26 +201,29 @@ class Scorer:
     def _reason_columns(self, X: np.ndarray, rows: np.ndarray) -> list[pl.Series]:
         # Built from flat columns: a Python list of lists per row costs seconds per million rows.
         n = len(X)
+        columns = ["reasons_en", "reasons_zh", "reason_features"]
+        if not (self.n_reasons and len(rows)):
+            # most batches: nothing to explain, every row gets the empty list
+            empty = pl.Series("", [[]], dtype=pl.List(pl.String))
+            return [empty.new_from_index(0, n).alias(c) for c in columns] if n else \
+                [pl.Series(c, [], dtype=pl.List(pl.String)) for c in columns]
         row_of: list[int] = []
         en: list[str] = []
         zh: list[str] = []
         names: list[str] = []
-        if self.n_reasons and n:
-            if len(rows):
-                contrib = self.booster.predict(X[rows], pred_contrib=True, **PREDICT)
-                explained = top_reasons(contrib, X[rows], self.feature_names, self.templates, self.n_reasons)
-                for row, reasons in zip(rows.tolist(), explained, strict=True):
-                    for reason in reasons:
-                        row_of.append(row)
-                        en.append(reason.en)
-                        zh.append(reason.zh)
-                        names.append(reason.feature)
+        contrib = self.booster.predict(X[rows], pred_contrib=True, **PREDICT)
+        explained = top_reasons(contrib, X[rows], self.feature_names, self.templates, self.n_reasons)
+        for row, reasons in zip(rows.tolist(), explained, strict=True):
+            for reason in reasons:
+                row_of.append(row)
+                en.append(reason.en)
+                zh.append(reason.zh)
+                names.append(reason.feature)
         flat = pl.DataFrame(
             {"_row": row_of, "reasons_en": en, "reasons_zh": zh, "reason_features": names},
             schema={"_row": pl.Int64, "reasons_en": pl.String, "reasons_zh": pl.String, "reason_features": pl.String},
         )
         grouped = flat.group_by("_row").agg(pl.all())
-        columns = ["reasons_en", "reasons_zh", "reason_features"]
         out = (
             pl.DataFrame({"_row": pl.int_range(n, eager=True, dtype=pl.Int64)})
             .join(grouped, on="_row", how="left", maintain_order="left")

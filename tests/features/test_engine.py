@@ -349,6 +349,22 @@ def test_peek_reads_state_without_changing_it() -> None:
     assert engine.keys()["key"] == 3  # p, q (exposure target) and r (the probe's exposure target)
 
 
+def test_keep_records_hands_back_whole_records_with_the_same_features() -> None:
+    t = lambda s: datetime(2026, 11, 1, 0, 0, s, tzinfo=UTC)
+    rows = [("a", {"id": f"e{i}", "time": t(i), "k": "p", "v": float(i), "k2": "q", "cat": "x"}) for i in range(6)]
+    plain, whole = FeatureEngine(SPEC, reference={"profile": PROFILE}), FeatureEngine(SPEC, reference={"profile": PROFILE}, keep_records=True)
+    out = {}
+    for name, engine in (("plain", plain), ("whole", whole)):
+        batches = [engine.process(_frames(rows[:3])), engine.process(_frames(rows[3:])), engine.flush()]
+        out[name] = pl.concat([b.features["a"] for b in batches if "a" in b.features], how="diagonal")
+    records = _frames(rows)["a"]
+    assert out["whole"].height == out["plain"].height == 6
+    assert set(records.columns) <= set(out["whole"].columns)
+    assert set(out["plain"].columns) < set(out["whole"].columns)
+    assert out["whole"].select(records.columns).equals(records.filter(pl.col("id").is_in(out["whole"]["id"].implode())))
+    assert out["whole"].select(out["plain"].columns).equals(out["plain"])
+
+
 def test_duplicates_and_late_rows_are_returned() -> None:
     t = lambda s: datetime(2026, 11, 1, 0, 0, s, tzinfo=UTC)
     engine = FeatureEngine(SPEC, reference={"profile": PROFILE})
