@@ -30,6 +30,8 @@ from fraud_brain.schema.records import Field, RecordSchema, schema_for
 
 ROW = "_row"
 """The column carrying each record's position in its batch (0-based)."""
+_TYPED = "__fb_typed_"
+"""Prefix of each field's typed column while a batch is checked."""
 
 ERROR_SCHEMA = pl.Schema(
     {"row": pl.UInt32, "record_id": pl.String, "field": pl.String, "reason": pl.String}
@@ -215,8 +217,10 @@ def _plan(schema: RecordSchema, columns: tuple[tuple[str, pl.DataType], ...]) ->
         else:
             raw_col, source = pl.lit(None, dtype=pl.String), pl.String
             typed = pl.lit(None, dtype=field.dtype)
-        typed_exprs.append(typed.alias(field.name))
-        reason_exprs.append(_reason(_checks(field, raw_col, source, typed)).alias(field.name))
+        # The checks read the typed value from its column: parsing (times above all) runs once.
+        typed_exprs.append(typed.alias(_TYPED + field.name))
+        checked = pl.col(_TYPED + field.name)
+        reason_exprs.append(_reason(_checks(field, raw_col, source, checked)).alias(field.name))
     return typed_exprs, reason_exprs
 
 
@@ -234,11 +238,12 @@ def validate(raw: pl.DataFrame, kind: str | RecordSchema) -> ValidationResult:
     schema = kind if isinstance(kind, RecordSchema) else schema_for(kind)
     frame = raw.with_row_index(ROW)
     typed_exprs, reason_exprs = _plan(schema, tuple(raw.schema.items()))
-    typed_frame = frame.select(pl.col(ROW), *typed_exprs)
+    names = [field.name for field in schema.fields]
+    both = frame.with_columns(*typed_exprs)
+    typed_frame = both.select(pl.col(ROW), *[pl.col(_TYPED + name).alias(name) for name in names])
     record_id = (pl.col(schema.id_field).cast(pl.String) if schema.id_field in raw.columns
                  else pl.lit(None, dtype=pl.String)).alias("record_id")
-    reasons = frame.select(pl.col(ROW), record_id, *reason_exprs)
-    names = [field.name for field in schema.fields]
+    reasons = both.select(pl.col(ROW), record_id, *reason_exprs)
     is_bad = reasons.select(pl.any_horizontal(pl.col(names).is_not_null())).to_series()
     # A well-behaved feed sends no bad record: skip the unpivot and sort of the messages.
     failing = reasons.filter(is_bad) if is_bad.any() else reasons.head(0)
