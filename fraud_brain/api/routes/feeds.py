@@ -42,16 +42,22 @@ _BODY_DOC: dict[str, Any] = {
 _INGEST_ROLES = {"call": ("feed", "admin"), "transfer": ("bank", "admin")}
 
 
-async def _decode(request: Request, kind: str) -> Any:
+def _decode_and_validate(body: bytes, content_type: str | None, kind: str) -> tuple[Any, Any]:
+    raw = decode_records(body, content_type)
+    return raw, (validate(raw, kind) if raw.height else None)
+
+
+async def _decode(request: Request, kind: str) -> tuple[Any, Any]:
+    """The body's records and their validation (both CPU work on another thread, one hop)."""
     body = await request.body()
     try:
         # Decoding is CPU work on another thread, so the loop keeps answering meanwhile.
-        raw = await asyncio.to_thread(decode_records, body, request.headers.get("content-type"))
+        raw, result = await asyncio.to_thread(_decode_and_validate, body, request.headers.get("content-type"), kind)
     except BodyError as error:
         raise HTTPException(error.status, str(error)) from None
     if raw.height == 0:
         raise HTTPException(422, f"the body holds no {kind} records")
-    return raw
+    return raw, result
 
 
 def _refuse(kind: str, result: Any, ctx: ApiContext) -> OrjsonResponse:
@@ -77,8 +83,7 @@ async def ingest(
     if principal.role not in _INGEST_ROLES[kind]:
         raise HTTPException(403, f"role {principal.role!r} may not ingest {kind} records; allowed: {list(_INGEST_ROLES[kind])}")
     engine = ctx.require_engine()
-    raw = await _decode(request, kind)
-    result = await asyncio.to_thread(validate, raw, kind)
+    _, result = await _decode(request, kind)
     if not result.ok and not partial:
         return _refuse(kind, result, ctx)
     try:
@@ -109,8 +114,7 @@ async def validate_batch(
     ctx: ApiContext = Depends(get_ctx),
 ) -> OrjsonResponse:
     """Validate records without ingesting them: how many are valid, and why each bad one is not."""
-    raw = await _decode(request, kind)
-    result = await asyncio.to_thread(validate, raw, kind)
+    raw, result = await _decode(request, kind)
     if ctx.metrics is not None:
         ctx.metrics.events.labels(kind=kind, result="validated").inc(raw.height)
     return OrjsonResponse({"records": raw.height, "valid": result.valid.height, "invalid": result.rejected.height,
@@ -125,8 +129,7 @@ async def add_labels(
 ) -> OrjsonResponse:
     """Confirmed fraud numbers, mule accounts, scam transfers or cleared ones, in the label schema."""
     engine = ctx.require_engine()
-    raw = await _decode(request, "label")
-    result = await asyncio.to_thread(validate, raw, "label")
+    raw, result = await _decode(request, "label")
     if not result.ok:
         return _refuse("label", result, ctx)
     try:
