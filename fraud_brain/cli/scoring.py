@@ -152,12 +152,15 @@ def evaluate(
     if drift_at is not None:
         drift = drift_summary(results, drift_at)
         table = Table(title=f"Before vs after the drift on {drift_at:%Y-%m-%d %H:%M} UTC (test period)")
-        for column in ("setup", "scams before", "AP before", "scams after", "AP after", "change"):
+        table.caption = f"AP pools each period's transfers; mean {window} AP averages the per-{window} table"
+        for column in ("setup", "scams before", "AP before", "scams after", "AP after", "change",
+                       f"mean {window} AP before", f"mean {window} AP after"):
             table.add_column(column, justify="right")
         for row in drift.iter_rows(named=True):
             table.add_row(
                 row["setup"], f"{row['frauds_before']:,}", f"{row['ap_before']:.3f}", f"{row['frauds_after']:,}",
-                f"{row['ap_after']:.3f}", f"{row['ap_change']:+.3f}",
+                f"{row['ap_after']:.3f}", f"{row['ap_change']:+.3f}", f"{row['window_ap_before']:.3f}",
+                f"{row['window_ap_after']:.3f}",
             )
         console.print(table)
     numbers = _number_results(dataset, split, k, rounds)

@@ -31,7 +31,7 @@ def simulate_command(
     ),
     preset: Preset = typer.Option(
         Preset.sample,
-        help="sample (demo, a few MB), small (~30 days, 20k subscribers), drift (28 days, 12k "
+        help="sample (demo, a few MB), small (~30 days, 20k subscribers), drift (28 days, 20k "
         "subscribers, rings move to chat apps on day 19) or bench (~1M records).",
     ),
     seed: int | None = typer.Option(

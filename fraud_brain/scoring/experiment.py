@@ -218,18 +218,25 @@ class _TrackedOnline:
 def drift_summary(results: list[SetupResult], at: Any) -> pl.DataFrame:
     """Each setup's AP on the test events before and from ``at`` (the drift moment), and the change.
 
+    ``ap_before`` / ``ap_after`` pool each period's events; ``window_ap_before`` /
+    ``window_ap_after`` average the per-window AP of :attr:`SetupResult.windows` (windows
+    starting before / from ``at``), which a score scale moving over time (an online model
+    learning) does not blur.
+
     >>> from datetime import datetime, UTC
     >>> d = lambda day: datetime(2026, 1, day, tzinfo=UTC)
     >>> scored = pl.DataFrame({"time": [d(1), d(1), d(3), d(3)], "score": [0.9, 0.1, 0.2, 0.8],
     ...     "label": [1, 0, 1, 0]})
-    >>> frozen = SetupResult("frozen", [], None, pl.DataFrame(), scored)  # type: ignore[arg-type]
+    >>> frozen = SetupResult("frozen", [], None, metrics_by_window(scored, "1d"), scored)  # type: ignore[arg-type]
     >>> drift_summary([frozen], d(2)).row(0)
-    ('frozen', 1, 1, 1.0, 0.5, -0.5)
+    ('frozen', 1, 1, 1.0, 0.5, -0.5, 1.0, 0.5)
     """
     rows = []
     for result in results:
         periods = metrics_before_after(result.scored, at)
         before, after = periods.row(0, named=True), periods.row(1, named=True)
+        windows = result.windows
+        window_ap = lambda part: float(part["average_precision"].fill_nan(None).mean() or float("nan"))
         rows.append(
             {
                 "setup": result.name,
@@ -238,6 +245,8 @@ def drift_summary(results: list[SetupResult], at: Any) -> pl.DataFrame:
                 "ap_before": before["average_precision"],
                 "ap_after": after["average_precision"],
                 "ap_change": after["average_precision"] - before["average_precision"],
+                "window_ap_before": window_ap(windows.filter(pl.col("window_start") < at)),
+                "window_ap_after": window_ap(windows.filter(pl.col("window_start") >= at)),
             }
         )
     return pl.DataFrame(rows)

@@ -192,7 +192,7 @@ PRESETS: dict[str, SimConfig] = {
         min_episodes_per_typology=20,
     ),
     "drift": SimConfig(
-        n_subscribers=12_000,
+        n_subscribers=20_000,
         days=28,
         scam_episodes_per_1000_subscriber_days=1.2,
         min_episodes_per_typology=20,

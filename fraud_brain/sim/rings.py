@@ -37,8 +37,8 @@ TRADITIONAL_MULE_BANKS = ("ICBC", "CCB", "ABC", "BOC", "CMB", "PSBC", "CIB", "FJ
 DIGITAL_MULE_BANKS = ("WEBANK", "MYBANK", "XWBANK")
 MULE_SLOT_DAYS = 4
 """First-level mule accounts are replaced every few days."""
-POINTS_SLOT_DAYS = 2
-"""Running-points accounts are replaced every other day."""
+POINTS_SLOT_DAYS = MULE_SLOT_DAYS
+"""Running-points accounts are replaced as often as first-level mules."""
 
 
 @dataclass

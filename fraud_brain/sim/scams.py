@@ -64,8 +64,8 @@ MINUTE_MS = 60_000
 HOUR_MS = 3_600_000
 LEAD_DAYS = 1
 """Episodes may start this many days before the window (their tails fall inside it)."""
-POINTS_PER_SLOT = 4
-"""Running-points accounts the platform has in use at a time (few, so each has many payers)."""
+POINTS_PER_SLOT = 3
+"""Running-points accounts the platform has in use at a time, for all rings (so each has many payers)."""
 APP_HOURS = (23.0, 29.0)
 """Local hours (past midnight: > 24) into which an app-run episode's day is squeezed."""
 

@@ -76,8 +76,9 @@ def test_number_setups_score_numbers_per_day_and_anomaly_touches_only_cold_numbe
 @pytest.mark.parametrize("seed", [2, 4])
 def test_on_a_simulated_strong_drift_the_frozen_model_decays_and_online_recovers(tmp_path, seed):
     """The ``drift`` preset: from day 19 most rings work over chat apps (no call to the victim,
-    late-night payments to shared running-points accounts). Checked on seeds 1-5, 7, 11-13 while
-    building it: the frozen decay was 0.45-0.66 AP and online beat frozen after it by 0.07-0.21."""
+    late-night payments to shared running-points accounts). Checked on seeds 1-5, 7, 11, 12 with
+    these settings while building it: the frozen model fell from 0.95-0.97 to 0.27-0.49 AP after
+    the drift, online reached 0.58-0.77 (at least 0.22 above frozen)."""
     from datetime import UTC, datetime
 
     from fraud_brain.scoring.dataset import build_training_data
@@ -98,10 +99,11 @@ def test_on_a_simulated_strong_drift_the_frozen_model_decays_and_online_recovers
     frozen, online = summary["cross-channel"], summary["cross-channel + online"]
     assert frozen["frauds_before"] > 100 and frozen["frauds_after"] > 200
     assert frozen["ap_before"] > 0.85
-    assert frozen["ap_after"] < frozen["ap_before"] - 0.3
+    assert frozen["ap_after"] < frozen["ap_before"] - 0.4
     assert online["ap_before"] > frozen["ap_before"] - 0.03  # the online part costs little before the drift
-    assert online["ap_after"] > frozen["ap_after"] + 0.05
+    assert online["ap_after"] > frozen["ap_after"] + 0.15
+    assert online["window_ap_after"] > frozen["window_ap_after"] + 0.2
     # recovery over time: once the post-drift labels arrive, online wins day after day
     late = lambda r: r.windows.filter(pl.col("window_start") >= drift_at + timedelta(days=3))["average_precision"]
     by_name = {r.name: r for r in results}
-    assert late(by_name["cross-channel + online"]).mean() > late(by_name["cross-channel"]).mean() + 0.1
+    assert (late(by_name["cross-channel + online"]) > late(by_name["cross-channel"])).all()
