@@ -17,11 +17,11 @@ mule accounts at digital-only banks.
 
 With ``SimConfig.drift_strength`` > 0 a share of the episodes begun after the drift day move
 off the phone network altogether (rings reach victims over internet chat and voice apps): no
-ring call reaches the victim's number, the episode starts late in the evening, and the victim
-pays late at night, through third-party payment, into "running-points" accounts (ordinary
-residents' accounts rented out by a laundering platform all rings share, so each is paid by
-many victims) instead of the ring's first-level mules. A model that learned "a risky call,
-then a transfer to a fresh mule" sees neither.
+ring call reaches the victim's number, the victim's payments (and the ring's rebates) move
+into the small hours, in the same order, and go by third-party payment into "running-points"
+accounts (ordinary residents' accounts rented out by a laundering platform all rings share,
+so each is paid by many victims) instead of the ring's first-level mules. A model that
+learned "a risky call, then a transfer to a fresh mule" sees neither.
 
 >>> import numpy as np
 >>> from fraud_brain.sim.config import SimConfig
