@@ -6,7 +6,13 @@
 """
 
 from fraud_brain.scoring.blend import BlendConfig, Calibrator, ExpertWeights
-from fraud_brain.scoring.evaluate import DetectionReport, detection_report, metrics_by_window, ranking_metrics
+from fraud_brain.scoring.evaluate import (
+    DetectionReport,
+    detection_report,
+    metrics_before_after,
+    metrics_by_window,
+    ranking_metrics,
+)
 from fraud_brain.scoring.offline import TimeSplit, label_events, train_booster, train_offline
 from fraud_brain.scoring.online import (
     AnomalyScorer,
@@ -39,6 +45,7 @@ __all__ = [
     "detection_report",
     "label_events",
     "load_champion_scorer",
+    "metrics_before_after",
     "metrics_by_window",
     "ranking_metrics",
     "replay_online",
