@@ -155,6 +155,10 @@ def feature_matrix(frame: pl.DataFrame, feature_names: list[str]) -> np.ndarray:
     missing = [name for name in feature_names if name not in frame.columns]
     if missing:
         raise ValueError(f"feature frame: feature column(s) {missing} are missing")
+    columns = [frame.get_column(name) for name in feature_names]
+    if columns and all(c.dtype == pl.Float64 and not c.null_count() for c in columns):
+        # the engine's own output: stacking the columns skips planning a cast per feature
+        return np.column_stack([c.to_numpy() for c in columns])
     selected = frame.select(pl.col(name).cast(pl.Float64) for name in feature_names)
     return np.ascontiguousarray(selected.to_numpy(), dtype=np.float64)
 
