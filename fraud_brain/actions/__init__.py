@@ -19,9 +19,22 @@ from fraud_brain.actions.adapters import (
 )
 from fraud_brain.actions.agent_desk import SimulatedAgentDesk
 from fraud_brain.actions.clock import Clock, ManualClock, SystemClock
-from fraud_brain.actions.decisions import DECISION_SCHEMA, DecisionError, decision_frame, read_decisions
+from fraud_brain.actions.decisions import (
+    DECISION_SCHEMA,
+    DecisionError,
+    NoVictimError,
+    decision_frame,
+    read_decisions,
+)
 from fraud_brain.actions.dispatcher import Dispatcher, DispatchReport
-from fraud_brain.actions.orchestrator import IngestReport, Orchestrator, TickReport, district_lookup
+from fraud_brain.actions.orchestrator import (
+    NO_PHONE_WHY,
+    PHONE_CONTACT_KINDS,
+    IngestReport,
+    Orchestrator,
+    TickReport,
+    district_lookup,
+)
 from fraud_brain.actions.policy import (
     EscalationPolicy,
     OutboxSettings,
@@ -34,6 +47,8 @@ from fraud_brain.actions.workflow import ReplayResult, replay
 
 __all__ = [
     "DECISION_SCHEMA",
+    "NO_PHONE_WHY",
+    "PHONE_CONTACT_KINDS",
     "ActionsSummary",
     "Adapter",
     "AdapterResult",
@@ -44,6 +59,7 @@ __all__ = [
     "EscalationPolicy",
     "IngestReport",
     "ManualClock",
+    "NoVictimError",
     "Orchestrator",
     "OutboxSettings",
     "PolicyError",

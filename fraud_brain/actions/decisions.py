@@ -30,8 +30,13 @@ REQUIRED_COLUMNS = (
 """Columns every decision frame has (the rules layer's output contract)."""
 TRANSFER_COLUMNS = ("payee_account", "payee_bank", "amount", "transfer_id")
 """Columns decisions on transfers add; optional in a frame."""
+VICTIM_KIND_COLUMN = "victim_kind"
+"""Optional column saying what ``victim_key`` is: ``"phone"`` or ``"account"`` (a transfer whose
+bank sent no payer phone). Absent or null means ``"phone"``: every victim was one before it existed."""
+OPTIONAL_COLUMNS = (VICTIM_KIND_COLUMN, *TRANSFER_COLUMNS)
+"""Columns a decision frame may lack; readers add them as nulls."""
 DECISION_SCHEMA = pl.Schema(
-    {name: HIT_SCHEMA[name] for name in (*REQUIRED_COLUMNS, *TRANSFER_COLUMNS)}
+    {name: HIT_SCHEMA[name] for name in (*REQUIRED_COLUMNS, *OPTIONAL_COLUMNS)}
 )
 """The decision frame the rules layer hands over (transfer columns may be absent or null)."""
 
@@ -44,23 +49,32 @@ class DecisionError(ValueError):
     """
 
 
+class NoVictimError(DecisionError):
+    """A decision naming neither the victim's phone number nor their account: no case can hold it.
+
+    >>> isinstance(NoVictimError("decision e1 (rule r): no victim"), DecisionError)
+    True
+    """
+
+
 def decision_frame(records: list[dict[str, Any]]) -> pl.DataFrame:
     """A typed decision frame from dicts; unspecified fields get neutral defaults.
 
     Defaults: priority 1, tier ``"hour"``, actions ``["voice_bot"]``, mode ``"active"``,
-    score 0.5, no reasons, no typology, no transfer.
+    score 0.5, no reasons, no typology, no transfer, victim_kind ``"phone"``.
 
     >>> from datetime import datetime, timezone
     >>> frame = decision_frame([{"event_id": "e1", "time": datetime(2026, 1, 1, tzinfo=timezone.utc),
     ...                          "victim_key": "13800000001"}])
-    >>> frame.row(0, named=True)["actions"], frame.schema["time"]
-    (['voice_bot'], Datetime(time_unit='ms', time_zone='UTC'))
+    >>> frame.row(0, named=True)["actions"], frame.schema["time"], frame["victim_kind"][0]
+    (['voice_bot'], Datetime(time_unit='ms', time_zone='UTC'), 'phone')
     """
     defaults: dict[str, Any] = {
         "rule": "rule",
         "priority": 1,
         "tier": "hour",
         "actions": ["voice_bot"],
+        "victim_kind": "phone",
         "entity_key": None,
         "typology": None,
         "mode": "active",
@@ -81,7 +95,7 @@ def decision_frame(records: list[dict[str, Any]]) -> pl.DataFrame:
 def read_decisions(path: str | Path) -> pl.DataFrame:
     """Read decisions from Parquet or JSON lines (``.jsonl``/``.ndjson``), typed like :data:`DECISION_SCHEMA`.
 
-    Columns beyond the contract are kept; missing transfer columns are added as nulls.
+    Columns beyond the contract are kept; missing optional columns (victim_kind, transfer) are added as nulls.
 
     >>> import tempfile, pathlib
     >>> path = pathlib.Path(tempfile.mkdtemp()) / "d.jsonl"
@@ -101,7 +115,7 @@ def read_decisions(path: str | Path) -> pl.DataFrame:
     missing = [c for c in REQUIRED_COLUMNS if c not in frame.columns]
     if missing:
         raise DecisionError(f"{path}: decision file is missing column(s) {missing}")
-    for column in TRANSFER_COLUMNS:
+    for column in OPTIONAL_COLUMNS:
         if column not in frame.columns:
             frame = frame.with_columns(pl.lit(None, dtype=DECISION_SCHEMA[column]).alias(column))
     time = frame.schema["time"]

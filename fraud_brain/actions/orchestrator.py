@@ -7,6 +7,12 @@ hand over to a human agent whose SLA, when breached, alerts the community office
 decisions fan out to every action at once. Every action is written to the outbox in the same
 transaction as the alert and case change that caused it; the dispatcher delivers it later.
 
+A decision's victim is a phone number or, for a transfer whose bank sent no payer phone, the
+payer's account (``victim_kind``); cases are keyed by both. An account victim's case gets
+everything that needs no phone (the bank's stop-payment, the officer alert, number reviews),
+never a call (:data:`PHONE_CONTACT_KINDS`), and its timeline says why; agents still see and
+work it in the desk. A decision with neither is refused, counted and written to the audit log.
+
 >>> from datetime import datetime, timezone
 >>> import polars as pl
 >>> from fraud_brain.actions.clock import ManualClock
@@ -36,17 +42,22 @@ import polars as pl
 
 from fraud_brain.actions.adapters.simulators import AGENT_DISPOSITIONS
 from fraud_brain.actions.clock import Clock, SystemClock
-from fraud_brain.actions.decisions import REQUIRED_COLUMNS, DecisionError
+from fraud_brain.actions.decisions import REQUIRED_COLUMNS, DecisionError, NoVictimError
 from fraud_brain.actions.labels import is_suspect_number, labels_from_bank, labels_from_disposition
 from fraud_brain.actions.policy import EscalationPolicy, PolicyError, load_policy
 from fraud_brain.store.base import Repository
-from fraud_brain.store.models import ACTION_KINDS, MODES, TIERS, Alert, Case, NewAction, Outcome
+from fraud_brain.store.models import ACTION_KINDS, MODES, TIERS, VICTIM_KINDS, Alert, Case, NewAction, Outcome
 
 BOT_FAILURES = ("not_convinced", "no_answer", "busy")
 _URGENCY = {tier: rank for rank, tier in enumerate(TIERS)}
 _CONTACT_KINDS = ("voice_bot", "agent_followup", "officer_alert")
 FAN_OUT_KINDS = ("voice_bot", "agent_followup", "stop_payment", "officer_alert")
 """What a highest-risk decision gets at once (stop-payment only when it names a transfer)."""
+PHONE_CONTACT_KINDS = ("voice_bot", "agent_followup")
+"""Actions that call the victim (the bot, its re-dials to the victim or relatives, an agent's call);
+a case whose victim is an account, not a phone number, never gets them."""
+NO_PHONE_WHY = "no phone number for the victim: contact skipped"
+"""What a case timeline says when a call to the victim was wanted but no number is known."""
 
 
 @dataclass
@@ -68,6 +79,10 @@ class IngestReport:
     rejected: list[str] = field(default_factory=list)
     unknown_actions: Counter[str] = field(default_factory=Counter)
     held_back_upstream: int = 0
+    no_victim: int = 0
+    """Decisions refused because they name neither the victim's phone nor their account (in ``rejected`` too)."""
+    contact_skipped: int = 0
+    """Calls to the victim not requested because the victim is an account with no known phone number."""
 
 
 @dataclass
@@ -118,7 +133,13 @@ def _alert_from_row(row: dict[str, Any]) -> Alert:
     if row.get("mode") not in MODES:
         raise DecisionError(f"{where}: mode {row.get('mode')!r} must be one of {list(MODES)}")
     if not row.get("victim_key"):
-        raise DecisionError(f"{where}: victim_key is empty; a case needs the likely victim's number")
+        raise NoVictimError(
+            f"{where}: victim_key is empty: neither the likely victim's phone number nor their account is "
+            "known, so no case can hold it (for transfers, a rule's victim can fall back to payer_account)"
+        )
+    victim_kind = row.get("victim_kind") or "phone"  # absent or null: a phone, as every victim once was
+    if victim_kind not in VICTIM_KINDS:
+        raise DecisionError(f"{where}: victim_kind {victim_kind!r} must be one of {list(VICTIM_KINDS)}")
     actions = tuple(row.get("actions") or ())
     score = row.get("score")
     if score is None:
@@ -132,6 +153,7 @@ def _alert_from_row(row: dict[str, Any]) -> Alert:
         tier=row["tier"],
         actions=actions,
         victim_key=str(row["victim_key"]),
+        victim_kind=victim_kind,
         entity_key=row.get("entity_key"),
         typology=row.get("typology"),
         mode=row["mode"],
@@ -218,6 +240,17 @@ class Orchestrator:
                     alert = _alert_from_row(row)
                 except DecisionError as error:
                     report.rejected.append(str(error))
+                    if isinstance(error, NoVictimError):
+                        report.no_victim += 1
+                        # Nothing can act on it, so it is at least on record for an analyst to find.
+                        self.store.audit(
+                            now,
+                            "orchestrator",
+                            "decision_without_victim",
+                            str(row.get("event_id")),
+                            {"rule": row.get("rule"), "actions": list(row.get("actions") or ()),
+                             "transfer_id": row.get("transfer_id"), "error": str(error)},
+                        )
                     continue
                 self._ingest_one(alert, now, report)
         return report
@@ -231,7 +264,7 @@ class Orchestrator:
         if alert.mode == "shadow":
             report.shadow += 1
             return
-        case = self.store.latest_case(alert.victim_key)
+        case = self.store.latest_case(alert.victim_key, alert.victim_kind)
         in_cooldown = False
         if case is None or abs(alert.time - case.last_alert_at) > self.policy.episode_gap:
             case = self._open_case(alert, now)
@@ -286,6 +319,18 @@ class Orchestrator:
             self.store.add_case_event(
                 case.case_id, now, "fan_out", {"event_id": alert.event_id, "score": alert.score}
             )
+        if not case.has_phone:
+            skipped = [kind for kind in PHONE_CONTACT_KINDS if kind in wanted]
+            if skipped:
+                wanted -= set(skipped)
+                report.contact_skipped += len(skipped)
+                self.store.add_case_event(
+                    case.case_id,
+                    now,
+                    "contact_skipped",
+                    {"why": NO_PHONE_WHY, "kinds": skipped, "event_id": alert.event_id,
+                     "victim_kind": case.victim_kind},
+                )
         for kind in ACTION_KINDS:
             if kind not in wanted:
                 continue
@@ -303,12 +348,15 @@ class Orchestrator:
                 report.suppressed += 1
 
     def _open_case(self, alert: Alert, now: datetime) -> Case:
-        uid = hashlib.sha1(f"{alert.victim_key}|{alert.event_id}|{alert.rule}".encode()).hexdigest()[:20]
+        # A phone's uid is as it always was; an account's says so, so the two can never share one.
+        victim = alert.victim_key if alert.victim_kind == "phone" else f"{alert.victim_kind}:{alert.victim_key}"
+        uid = hashlib.sha1(f"{victim}|{alert.event_id}|{alert.rule}".encode()).hexdigest()[:20]
         case = self.store.create_case(
             Case(
                 case_id=0,
                 case_uid=f"case-{uid}",
                 victim_key=alert.victim_key,
+                victim_kind=alert.victim_kind,
                 status="open",
                 tier=alert.tier,
                 typology=alert.typology,
@@ -320,7 +368,10 @@ class Orchestrator:
             )
         )
         self.store.add_case_event(
-            case.case_id, now, "opened", {"event_id": alert.event_id, "rule": alert.rule}
+            case.case_id,
+            now,
+            "opened",
+            {"event_id": alert.event_id, "rule": alert.rule, "victim_kind": alert.victim_kind},
         )
         return case
 
@@ -364,9 +415,16 @@ class Orchestrator:
         base = {
             "case_uid": case.case_uid,
             "victim": case.victim_key,
+            "victim_kind": case.victim_kind,
             "typology": case.typology,
             "tier": case.tier,
         }
+        if kind in PHONE_CONTACT_KINDS and not case.has_phone:
+            # Timers and outcomes (an SLA breach policy, an unreachable victim) land here too.
+            self.store.add_case_event(
+                case.case_id, now, "contact_skipped", {"why": NO_PHONE_WHY, "kinds": [kind], "reason": reason}
+            )
+            return None
         if kind == "voice_bot":
             if case.status != "open" or case.contact_state != "none":
                 self.store.add_case_event(
@@ -399,8 +457,13 @@ class Orchestrator:
             payload = {
                 **base,
                 "reason": reason,
-                "district": self.districts.get(case.victim_key),
-                "message": f"Likely {case.typology or 'scam'} victim {case.victim_key}: please check on them.",
+                "district": self.districts.get(case.victim_key) if case.has_phone else None,
+                "message": (
+                    f"Likely {case.typology or 'scam'} victim {case.victim_key}: please check on them."
+                    if case.has_phone
+                    else f"Likely {case.typology or 'scam'} victim holding account {case.victim_key} "
+                    "(no phone number known): please find and check on them."
+                ),
             }
             return self._enqueue(case, kind, payload, now, reason)
         if kind == "stop_payment":
@@ -445,7 +508,8 @@ class Orchestrator:
             )
             return None
         payload = {
-            **{"case_uid": case.case_uid, "victim": case.victim_key, "typology": case.typology},
+            **{"case_uid": case.case_uid, "victim": case.victim_key, "victim_kind": case.victim_kind,
+               "typology": case.typology},
             "payee_account": account,
             "payee_bank": alert.payee_bank,
             "amount": alert.amount,

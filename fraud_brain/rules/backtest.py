@@ -37,7 +37,7 @@ import polars as pl
 from fraud_brain.rules.decider import Decider
 from fraud_brain.rules.model import EventSpec
 from fraud_brain.rules.ruleset import RuleSet, empty_hits
-from fraud_brain.rules.vocabulary import parse_duration
+from fraud_brain.rules.vocabulary import parse_duration, victim_kind
 from fraud_brain.schema import schema_for
 
 ANY_ACTIVE = "(any active rule)"
@@ -150,15 +150,23 @@ def _event_facts(rules: RuleSet, frame: pl.DataFrame, event: str, transfer_victi
     # Events no rule watches still count (days, scam money): their record columns locate them.
     spec = rules.specs.get(event) or EventSpec(event, record.id_field, record.time_field or "time")
     columns = frame.columns
-    text = lambda name: pl.col(name).cast(pl.String) if name in columns else pl.lit(None, dtype=pl.String)  # noqa: E731
-    victim = transfer_victim if transfer_victim in columns else "payer_account"
+    text = lambda name: pl.col(name).cast(pl.String) if name in columns else pl.lit(None, dtype=pl.String)
+    present = lambda name: (pl.col(name).is_not_null() & (text(name) != "")) if name in columns else pl.lit(False)
+    # Victims as "<kind>:<key>", the way hits name them (victim_kind, victim_key): a transfer whose
+    # bank sent no payer phone is its payer account's, as the bundled rules' fallback makes it.
+    transfer_victim_kind = victim_kind(transfer_victim) or "phone"
+    transfer = (
+        pl.when(present(transfer_victim)).then(pl.lit(f"{transfer_victim_kind}:") + text(transfer_victim))
+        .when(present("payer_account")).then(pl.lit("account:") + text("payer_account"))
+        .otherwise(None)
+    )
     return frame.select(
         pl.col(spec.id_column).cast(pl.String).alias("event_id"),
         pl.lit(event).alias("event"),
         pl.col(spec.time_column).cast(pl.Datetime("ms", "UTC")).alias("time"),
         (pl.col("amount").cast(pl.Float64) if "amount" in columns and event == "transfer"
          else pl.lit(None, dtype=pl.Float64)).alias("amount"),
-        (text(victim) if event == "transfer" else text("callee")).alias("victim"),
+        (transfer if event == "transfer" else pl.lit("phone:") + text("callee")).alias("victim"),
         text("payee_account").alias("payee_account"),
         text("caller").alias("caller"),
     )
@@ -279,7 +287,8 @@ def backtest(
             "true_hits_truth": tp_truth,
             "precision_truth": (tp_truth / n if n else None) if truth is not None else None,
             "money_protected": _money_protected(
-                chosen.select(pl.col("victim_key").alias("victim"), "time"), scams, window_ms
+                chosen.select(pl.concat_str("victim_kind", pl.lit(":"), "victim_key").alias("victim"), "time"),
+                scams, window_ms,
             ),
             "alerts_per_day": decisions / days,
         })

@@ -10,10 +10,14 @@ time) and one ``[[rule]]`` table per rule::
     actions = ["voice_bot", "agent_followup"]
     priority = 80
     tier = "minute"
-    victim = "payer_phone"
+    victim = ["payer_phone", "payer_account"]   # or one column: victim = "payer_phone"
     cooldown = "30m"
     typology = "fake_customer_service"
     description = "Older payer sends a large sum to a payee never paid before."
+
+``victim`` names the column holding the likely victim's key, or a list of columns tried in
+order (the first non-null one wins), each a phone-number column (``caller``, ``callee``,
+``payer_phone``, ``*_phone``) or an account column (``payer_account``, ``*_account``).
 
 All problems are collected and raised together as one :class:`RuleFileError`.
 
@@ -45,7 +49,15 @@ import polars as pl
 from fraud_brain.rules.condition import ConditionError, compile_condition
 from fraud_brain.rules.errors import RuleFileError, RuleProblem
 from fraud_brain.rules.model import EventSpec, Rule
-from fraud_brain.rules.vocabulary import ACTIONS, EVENTS, MODES, TIERS, TRANSFER_ONLY_ACTIONS, parse_duration
+from fraud_brain.rules.vocabulary import (
+    ACTIONS,
+    EVENTS,
+    MODES,
+    TIERS,
+    TRANSFER_ONLY_ACTIONS,
+    parse_duration,
+    victim_kind,
+)
 from fraud_brain.schema import schema_for
 from fraud_brain.schema.records import TYPOLOGIES
 
@@ -163,6 +175,31 @@ def _key_column(
     return value
 
 
+def _victim_columns(raw: dict[str, Any], schema: pl.Schema, problem: Any) -> tuple[str, ...]:
+    """The victim column, or the victim columns in fallback order; ``()`` after reporting a problem."""
+    value = raw.get("victim")
+    listed = value if isinstance(value, list) else [value]
+    if isinstance(value, list) and not value:
+        problem("victim", "must be a column name or a non-empty list of column names")
+        return ()
+    if not all(isinstance(c, str) for c in listed):
+        problem("victim", f"must be a column name or a list of column names, not {value!r}")
+        return ()
+    if len(set(listed)) != len(listed):
+        problem("victim", f"lists a column twice: {value!r}")
+        return ()
+    columns: list[str] = []
+    for column in listed:
+        if _key_column({"victim": column}, "victim", schema, problem) is None:
+            continue
+        if victim_kind(column) is None:
+            problem("victim", f"column {column!r} holds neither a phone number (caller, callee, payer_phone, "
+                              f"*_phone) nor an account (payer_account, *_account)")
+            continue
+        columns.append(column)
+    return tuple(columns) if len(columns) == len(listed) else ()
+
+
 def _parse_rule(
     index: int, raw: Any, specs: dict[str, EventSpec], path: str, lines: _Lines, problems: list[RuleProblem]
 ) -> Rule | None:
@@ -223,8 +260,10 @@ def _parse_rule(
         problem("cooldown", str(error))
     if cooldown_ms > 30 * 86_400_000:
         problem("cooldown", f"{raw['cooldown']!r} is longer than 30 days; an episode does not last that long")
-    victim = _key_column(raw, "victim", schema, problem)
-    cooldown_key = _key_column(raw, "cooldown_key", schema, problem, default=victim)
+    victims = _victim_columns(raw, schema, problem)
+    # With fallbacks and no cooldown_key, the cooldown follows whichever victim key was chosen.
+    cooldown_key = _key_column(raw, "cooldown_key", schema, problem,
+                               default=victims[0] if len(victims) == 1 else None)
     group = raw.get("group", name)
     if not isinstance(group, str) or not group:
         problem("group", f"{group!r} must be a non-empty string")
@@ -251,7 +290,8 @@ def _parse_rule(
     if len(problems) > before or expr is None:
         return None
     return Rule(
-        name=name, event=event, condition=condition, expr=expr, actions=tuple(actions), victim=victim or "",
+        name=name, event=event, condition=condition, expr=expr, actions=tuple(actions), victim=victims[0],
+        victim_fallbacks=victims[1:],
         priority=priority, tier=tier, cooldown_ms=cooldown_ms, cooldown_key=cooldown_key or "", group=group,
         typology=typology, typology_column=typology_column, mode=mode, description=description,
         line=lines.rule(index),

@@ -3,8 +3,8 @@
 >>> import polars as pl
 >>> rule = Rule(name="r", event="call", condition="score > 0.9", expr=pl.sql_expr("score > 0.9"),
 ...             actions=("voice_bot",), victim="callee")
->>> rule.group, rule.cooldown_key, rule.mode
-('r', 'callee', 'active')
+>>> rule.group, rule.cooldown_key, rule.mode, rule.victims, rule.victim_kinds
+('r', 'callee', 'active', ('callee',), ('phone',))
 """
 
 from __future__ import annotations
@@ -12,6 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import polars as pl
+
+from fraud_brain.rules.vocabulary import victim_kind
 
 
 @dataclass(frozen=True)
@@ -32,9 +34,18 @@ class EventSpec:
 class Rule:
     """One validated rule: when ``expr`` holds for an event, ask for ``actions``.
 
-    ``victim`` is the column holding the likely victim's key (whose episode this is);
-    ``cooldown_key`` the column whose value a cooldown is kept per (default: the victim);
-    rules sharing a ``group`` share their cooldowns, so related rules do not each fire.
+    ``victim`` is the column holding the likely victim's key (whose episode this is) and
+    ``victim_fallbacks`` the columns tried in order when it is null (``victim = ["payer_phone",
+    "payer_account"]`` in a rule file): the first non-null one is the hit's ``victim_key`` and
+    its kind (:func:`~fraud_brain.rules.vocabulary.victim_kind`) the hit's ``victim_kind``.
+    ``cooldown_key`` is the column whose value a cooldown is kept per; by default the victim
+    column, or, for a rule with fallbacks, whichever victim key was chosen (``""`` here).
+    Rules sharing a ``group`` share their cooldowns, so related rules do not each fire.
+
+    >>> rule = Rule(name="stop", event="transfer", condition="score > 0.9", expr=pl.sql_expr("score > 0.9"),
+    ...             actions=("stop_payment",), victim="payer_phone", victim_fallbacks=("payer_account",))
+    >>> rule.victims, rule.victim_kinds, rule.cooldown_key
+    (('payer_phone', 'payer_account'), ('phone', 'account'), '')
     """
 
     name: str
@@ -43,6 +54,7 @@ class Rule:
     expr: pl.Expr = field(compare=False, repr=False)
     actions: tuple[str, ...]
     victim: str
+    victim_fallbacks: tuple[str, ...] = ()
     priority: int = 0
     tier: str = "hour"
     cooldown_ms: int = 0
@@ -55,10 +67,25 @@ class Rule:
     line: int | None = None
 
     def __post_init__(self) -> None:
-        if not self.cooldown_key:
+        unknown = [c for c in self.victims if victim_kind(c) is None]
+        if unknown:
+            raise ValueError(
+                f"rule {self.name!r}: victim column(s) {unknown} hold neither a phone number nor an account"
+            )
+        if not self.cooldown_key and not self.victim_fallbacks:
             object.__setattr__(self, "cooldown_key", self.victim)
         if not self.group:
             object.__setattr__(self, "group", self.name)
+
+    @property
+    def victims(self) -> tuple[str, ...]:
+        """The victim columns in the order they are tried."""
+        return (self.victim, *self.victim_fallbacks)
+
+    @property
+    def victim_kinds(self) -> tuple[str, ...]:
+        """The kind of key (``"phone"``/``"account"``) each of :attr:`victims` holds."""
+        return tuple(victim_kind(c) or "" for c in self.victims)
 
     @property
     def is_shadow(self) -> bool:

@@ -47,6 +47,7 @@ HIT_SCHEMA = pl.Schema({
     "tier": pl.String,
     "actions": pl.List(pl.String),
     "victim_key": pl.String,
+    "victim_kind": pl.String,
     "entity_key": pl.String,
     "cooldown_group": pl.String,
     "cooldown_ms": pl.Int64,
@@ -59,7 +60,11 @@ HIT_SCHEMA = pl.Schema({
     "payee_bank": pl.String,
     "amount": pl.Float64,
 })
-"""Columns of a hits frame: who, when, which rule, what to do, and the transfer to stop."""
+"""Columns of a hits frame: who, when, which rule, what to do, and the transfer to stop.
+
+``victim_key`` is the first non-null of the rule's victim columns and ``victim_kind`` says
+what it is: ``"phone"`` (the victim can be called) or ``"account"`` (a transfer whose bank sent
+no payer phone); both are null when every victim column is null."""
 SMALL_BATCH = 64
 """Up to this many rows, conditions are evaluated eagerly (a one-row check is latency-bound)."""
 _PASSTHROUGH = ("score", "reasons", "transfer_id", "payee_account", "payee_bank", "amount")
@@ -92,6 +97,40 @@ def _reasons_expr(dtype: pl.DataType) -> pl.Expr:
     return pl.concat_list(pl.col("reasons").cast(pl.String))
 
 
+def _victim_spec(rule: Rule) -> str:
+    """One string per distinct victim column list, so hits of rules sharing it share one expression."""
+    return "|".join(rule.victims)
+
+
+def _present(column: str) -> pl.Expr:
+    """Whether a key column holds a usable key (an empty string is as good as null)."""
+    return pl.col(column).is_not_null() & (pl.col(column).cast(pl.String) != "")
+
+
+def _victim_exprs(rules: list[Rule]) -> tuple[pl.Expr, pl.Expr]:
+    """The hit's victim key and kind: per rule, its first victim column holding a key."""
+    key: pl.Expr | None = None
+    kind: pl.Expr | None = None
+    for spec, victims, kinds in sorted({(_victim_spec(r), r.victims, r.victim_kinds) for r in rules}):
+        rule_key: pl.Expr | None = None
+        rule_kind: pl.Expr | None = None
+        for column, column_kind in zip(victims, kinds, strict=True):
+            value = pl.col(column).cast(pl.String)
+            rule_key = pl.when(_present(column)).then(value) if rule_key is None else (
+                rule_key.when(_present(column)).then(value))
+            rule_kind = pl.when(_present(column)).then(pl.lit(column_kind)) if rule_kind is None else (
+                rule_kind.when(_present(column)).then(pl.lit(column_kind)))
+        assert rule_key is not None and rule_kind is not None
+        rule_key = rule_key.otherwise(None)
+        rule_kind = rule_kind.otherwise(None)
+        chosen = pl.col("_victim_col") == spec
+        key = pl.when(chosen).then(rule_key) if key is None else key.when(chosen).then(rule_key)
+        kind = pl.when(chosen).then(rule_kind) if kind is None else kind.when(chosen).then(rule_kind)
+    if key is None or kind is None:
+        return pl.lit(None, dtype=pl.String), pl.lit(None, dtype=pl.String)
+    return key.otherwise(None), kind.otherwise(None)
+
+
 def _rule_table(rules: list[Rule]) -> pl.DataFrame:
     """One row per rule with what every hit of it carries; gathered by rule index per batch."""
     return pl.DataFrame({
@@ -99,7 +138,7 @@ def _rule_table(rules: list[Rule]) -> pl.DataFrame:
         "priority": pl.Series([r.priority for r in rules], dtype=pl.Int32),
         "tier": [r.tier for r in rules],
         "actions": pl.Series([list(r.actions) for r in rules], dtype=pl.List(pl.String)),
-        "_victim_col": [r.victim for r in rules],
+        "_victim_col": [_victim_spec(r) for r in rules],
         "_entity_col": [r.cooldown_key for r in rules],
         "_typology_col": pl.Series([r.typology_column for r in rules], dtype=pl.String),
         "_typology": pl.Series([r.typology for r in rules], dtype=pl.String),
@@ -135,7 +174,7 @@ class RuleSet:
         self._outputs = {event: [c.meta.output_name() for c in conds] for event, conds in self._conditions.items()}
         self._needed = {
             event: {spec.id_column, spec.time_column}
-            | {c for r in self._by_event[event] for c in (*r.expr.meta.root_names(), r.victim, r.cooldown_key,
+            | {c for r in self._by_event[event] for c in (*r.expr.meta.root_names(), *r.victims, r.cooldown_key,
                                                           r.typology_column) if c}
             for event, spec in self.specs.items()
         }
@@ -242,7 +281,9 @@ class RuleSet:
         if self._needed[spec.event] <= present:
             return
         for rule in rules:
-            needed = {*rule.expr.meta.root_names(), rule.victim, rule.cooldown_key, spec.id_column, spec.time_column}
+            needed = {*rule.expr.meta.root_names(), *rule.victims, spec.id_column, spec.time_column}
+            if rule.cooldown_key:
+                needed.add(rule.cooldown_key)
             if rule.typology_column:
                 needed.add(rule.typology_column)
             missing = sorted(needed - present)
@@ -268,7 +309,7 @@ class RuleSet:
     def _hits(
         self, batch: pl.DataFrame, spec: EventSpec, rules: list[Rule], rows: np.ndarray, which: np.ndarray
     ) -> pl.DataFrame:
-        keys = sorted({c for r in rules for c in (r.victim, r.cooldown_key, r.typology_column) if c})
+        keys = sorted({c for r in rules for c in (*r.victims, r.cooldown_key, r.typology_column) if c})
         # The scorer names its explanation ``reasons_en``; either name is passed through as ``reasons``.
         reasons = next((c for c in _REASON_COLUMNS if c in batch.columns), None)
         if reasons is not None and reasons != "reasons":
@@ -292,13 +333,19 @@ class RuleSet:
             return pl.lit(None, dtype=pl.String) if expr is None else expr.otherwise(None)
 
         typology_columns = sorted({r.typology_column for r in rules if r.typology_column})
+        victim_key, victim_kind = _victim_exprs(rules)
+        entity_columns = sorted({r.cooldown_key for r in rules if r.cooldown_key})
+        # A rule with victim fallbacks and no cooldown_key keeps its cooldown per chosen victim.
+        entity_key = pl.when(pl.col("_entity_col") == "").then(victim_key).otherwise(
+            pick("_entity_col", entity_columns))
         out = [
             pl.col("_id").alias("event_id"),
             pl.col("_time").alias("time"),
             pl.lit(spec.event).alias("event"),
             pl.col("rule"), pl.col("priority"), pl.col("tier"), pl.col("actions"),
-            pick("_victim_col", sorted({r.victim for r in rules})).alias("victim_key"),
-            pick("_entity_col", sorted({r.cooldown_key for r in rules})).alias("entity_key"),
+            victim_key.alias("victim_key"),
+            victim_kind.alias("victim_kind"),
+            entity_key.alias("entity_key"),
             pl.col("cooldown_group"), pl.col("cooldown_ms"),
             pl.coalesce(pl.col("_typology"), pick("_typology_col", typology_columns)).alias("typology"),
             pl.col("mode"),

@@ -26,6 +26,12 @@ TIERS = ("minute", "hour", "same_day")
 """Response tiers, most urgent first (minute-level, hour-level, same-day)."""
 MODES = ("active", "shadow")
 """``shadow`` rules are evaluated and reported but never produce an active decision."""
+VICTIM_KINDS = ("phone", "account")
+"""What a hit's ``victim_key`` is: a phone number (the victim can be called) or a bank account."""
+PHONE_COLUMNS = ("caller", "callee", "payer_phone", "phone")
+"""Record columns holding phone numbers; a column named ``*_phone`` is one too."""
+ACCOUNT_COLUMNS = ("payer_account", "payee_account", "account")
+"""Record columns holding bank accounts; a column named ``*_account`` is one too."""
 
 _UNITS_MS = {"ms": 1, "s": 1_000, "m": 60_000, "h": 3_600_000, "d": 86_400_000}
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)\s*$")
@@ -52,6 +58,22 @@ def parse_duration(value: object) -> int:
     raise ValueError(
         f"duration {value!r} must be a number with a unit ms/s/m/h/d (e.g. '30m') or whole seconds >= 0"
     )
+
+
+def victim_kind(column: str) -> str | None:
+    """The kind of key a victim column holds (``"phone"``/``"account"``), ``None`` if neither.
+
+    The actions layer calls a phone victim and only acts around an account victim, so a rule's
+    victim column must say which it is; the record schemas' names tell.
+
+    >>> victim_kind("payer_phone"), victim_kind("payer_account"), victim_kind("device_id")
+    ('phone', 'account', None)
+    """
+    if column in PHONE_COLUMNS or column.endswith("_phone"):
+        return "phone"
+    if column in ACCOUNT_COLUMNS or column.endswith("_account"):
+        return "account"
+    return None
 
 
 def format_duration(ms: int) -> str:

@@ -54,8 +54,8 @@ class Repository(ABC):
         """Link a stored alert to its case."""
 
     @abstractmethod
-    def latest_case(self, victim_key: str) -> Case | None:
-        """The most recently active case of a victim, open or closed."""
+    def latest_case(self, victim_key: str, victim_kind: str = "phone") -> Case | None:
+        """The most recently active case of a victim (a phone number or an account), open or closed."""
 
     @abstractmethod
     def get_case(self, case_id: int) -> Case:

@@ -1,14 +1,14 @@
 """Schema migrations of the SQLite store, applied in version order and recorded in ``schema_migrations``.
 
 >>> [m.version for m in MIGRATIONS]
-[1, 2, 3, 4]
+[1, 2, 3, 4, 5]
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from fraud_brain.store.models import ACTION_KINDS, ACTION_STATUSES
+from fraud_brain.store.models import ACTION_KINDS, ACTION_STATUSES, VICTIM_KINDS
 
 
 @dataclass(frozen=True)
@@ -149,6 +149,8 @@ _INDEXES = (
     "CREATE INDEX labels_by_time ON labels (known_at_ms)",
 )
 
+_KINDS = _in(VICTIM_KINDS)
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "initial tables", _INITIAL),
     Migration(2, "indexes for the outbox, timelines and labels", _INDEXES),
@@ -164,6 +166,16 @@ MIGRATIONS: tuple[Migration, ...] = (
         4,
         "count lease expiries apart from delivery attempts",
         ("ALTER TABLE actions ADD COLUMN lease_expiries INTEGER NOT NULL DEFAULT 0",),
+    ),
+    Migration(
+        5,
+        "say whether a victim key is a phone number or an account (a bank that sends no payer phone)",
+        (
+            # Every victim stored before this was a phone number.
+            f"ALTER TABLE cases ADD COLUMN victim_kind TEXT NOT NULL DEFAULT 'phone' CHECK (victim_kind IN {_KINDS})",
+            f"ALTER TABLE alerts ADD COLUMN victim_kind TEXT NOT NULL DEFAULT 'phone' CHECK (victim_kind IN {_KINDS})",
+            "CREATE INDEX cases_by_victim_kind ON cases (victim_kind, victim_key, last_alert_at_ms)",
+        ),
     ),
 )
 """Every migration, in version order; append new ones, never edit applied ones."""

@@ -24,6 +24,9 @@ ACTION_STATUSES = ("pending", "in_flight", "done", "failed", "dead", "cancelled"
 TIERS = ("minute", "hour", "same_day")
 """Response tiers, most urgent first."""
 MODES = ("active", "shadow")
+VICTIM_KINDS = ("phone", "account")
+"""What a victim key is: a phone number (the victim can be called) or a bank account (no phone
+was known: the case gets stop-payments and officer alerts, never calls)."""
 
 
 def to_ms(when: datetime) -> int:
@@ -70,6 +73,7 @@ class Alert:
     payee_bank: str | None = None
     amount: float | None = None
     transfer_id: str | None = None
+    victim_kind: str = "phone"
     alert_id: int | None = None
     case_id: int | None = None
 
@@ -79,7 +83,8 @@ class Case:
     """One victim episode: the alerts that belong to it, its contact state and its resolution.
 
     ``active_since`` is when the case was opened or last re-opened; per-episode limits
-    (one officer alert, one bot ladder) count actions from then on.
+    (one officer alert, one bot ladder) count actions from then on. A case is keyed by
+    ``(victim_kind, victim_key)``: an account victim's case never collides with a phone's.
     """
 
     case_id: int
@@ -97,6 +102,12 @@ class Case:
     closed_at: datetime | None = None
     resolution: str | None = None
     first_contact_at: datetime | None = None
+    victim_kind: str = "phone"
+
+    @property
+    def has_phone(self) -> bool:
+        """Whether the victim can be called (the victim key is a phone number)."""
+        return self.victim_kind == "phone"
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ read while a writer writes).
 
 >>> repo = SQLiteRepository(":memory:")
 >>> repo.schema_version()
-4
+5
 >>> repo.migrate()
 []
 """
@@ -203,7 +203,7 @@ class SQLiteRepository(Repository):
         cur = self._conn.execute(
             "INSERT OR IGNORE INTO alerts (event_id, rule, time_ms, priority, tier, actions, victim_key, "
             "entity_key, typology, mode, score, reasons, payee_account, payee_bank, amount, transfer_id, "
-            "case_id, received_at_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "case_id, received_at_ms, victim_kind) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 alert.event_id,
                 alert.rule,
@@ -223,6 +223,7 @@ class SQLiteRepository(Repository):
                 alert.transfer_id,
                 alert.case_id,
                 to_ms(received_at),
+                alert.victim_kind,
             ),
         )
         return int(cur.lastrowid) if cur.rowcount else None
@@ -248,12 +249,14 @@ class SQLiteRepository(Repository):
             closed_at=_opt_dt(row["closed_at_ms"]),
             resolution=row["resolution"],
             first_contact_at=_opt_dt(row["first_contact_at_ms"]),
+            victim_kind=row["victim_kind"],
         )
 
-    def latest_case(self, victim_key: str) -> Case | None:
+    def latest_case(self, victim_key: str, victim_kind: str = "phone") -> Case | None:
         row = self._conn.execute(
-            "SELECT * FROM cases WHERE victim_key = ? ORDER BY last_alert_at_ms DESC, case_id DESC LIMIT 1",
-            (victim_key,),
+            "SELECT * FROM cases WHERE victim_kind = ? AND victim_key = ? "
+            "ORDER BY last_alert_at_ms DESC, case_id DESC LIMIT 1",
+            (victim_kind, victim_key),
         ).fetchone()
         return None if row is None else self._case(row)
 
@@ -266,8 +269,8 @@ class SQLiteRepository(Repository):
     def create_case(self, case: Case) -> Case:
         cur = self._conn.execute(
             "INSERT INTO cases (case_uid, victim_key, status, tier, typology, rule, opened_at_ms, active_since_ms, "
-            "last_alert_at_ms, max_score, contact_state, closed_at_ms, resolution, first_contact_at_ms) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "last_alert_at_ms, max_score, contact_state, closed_at_ms, resolution, first_contact_at_ms, victim_kind) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 case.case_uid,
                 case.victim_key,
@@ -283,6 +286,7 @@ class SQLiteRepository(Repository):
                 _opt_ms(case.closed_at),
                 case.resolution,
                 _opt_ms(case.first_contact_at),
+                case.victim_kind,
             ),
         )
         return self.get_case(int(cur.lastrowid))
@@ -315,6 +319,7 @@ class SQLiteRepository(Repository):
                 payee_bank=r["payee_bank"],
                 amount=r["amount"],
                 transfer_id=r["transfer_id"],
+                victim_kind=r["victim_kind"],
                 alert_id=r["alert_id"],
                 case_id=r["case_id"],
             )

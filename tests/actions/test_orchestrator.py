@@ -21,6 +21,7 @@ from fraud_brain.actions import (
     decision_frame,
     simulated_adapters,
 )
+from fraud_brain.actions.orchestrator import NO_PHONE_WHY
 from fraud_brain.store import SQLiteRepository
 
 T0 = datetime(2026, 3, 1, 9, 0, tzinfo=timezone.utc)
@@ -374,7 +375,7 @@ def test_false_alarm_clears_transfers_and_unreachable_alerts_the_officer() -> No
 
 decision_strategy = st.lists(
     st.tuples(
-        st.integers(0, 3),  # victim
+        st.tuples(st.integers(0, 3), st.sampled_from(["phone", "account"])),  # victim key and kind
         st.integers(0, 600),  # minute of the day
         st.sampled_from(["active", "active", "shadow"]),
         st.booleans(),  # asks for a bot call
@@ -393,11 +394,13 @@ def test_cases_and_stop_payments_match_a_reference(events: list, batches: int) -
     store = SQLiteRepository(":memory:")
     orch = Orchestrator(store, policy, ManualClock(T0))
     records = []
-    for i, (victim, minute, mode, bot, transfer) in enumerate(events):
+    for i, ((victim, kind), minute, mode, bot, transfer) in enumerate(events):
         record: dict[str, Any] = {
             "event_id": f"e{i}",
             "time": T0 + timedelta(minutes=minute),
+            # The same digits as a phone and as an account are two different victims.
             "victim_key": f"1380000000{victim}",
+            "victim_kind": kind,
             "mode": mode,
             "actions": (["voice_bot"] if bot else []) + (["stop_payment"] if transfer else []),
         }
@@ -415,20 +418,22 @@ def test_cases_and_stop_payments_match_a_reference(events: list, batches: int) -
 
     active = [r for r in sorted(records, key=lambda r: r["time"]) if r["mode"] == "active"]
     # Reference episodes: per victim, a new case whenever the gap since the previous decision exceeds `gap`.
-    expected_cases: dict[str, list[list[dict]]] = {}
+    expected_cases: dict[tuple[str, str], list[list[dict]]] = {}
     for r in active:
-        episodes = expected_cases.setdefault(r["victim_key"], [])
+        episodes = expected_cases.setdefault((r["victim_kind"], r["victim_key"]), [])
         if not episodes or r["time"] - episodes[-1][-1]["time"] > gap:
             episodes.append([])
         episodes[-1].append(r)
     cases = store.table("cases")
-    for victim, episodes in expected_cases.items():
-        assert cases.filter(pl.col("victim_key") == victim).height == len(episodes)
+    for (kind, victim), episodes in expected_cases.items():
+        assert cases.filter((pl.col("victim_key") == victim) & (pl.col("victim_kind") == kind)).height == len(episodes)
     assert cases.height == sum(len(e) for e in expected_cases.values())
-    # One bot call per case that any of its decisions asked for (nothing has answered yet).
+    # One bot call per phone victim's case that any of its decisions asked for (nothing has answered
+    # yet); an account victim has no number to call.
     bot_actions = store.table("actions").filter(pl.col("kind") == "voice_bot")
     expected_bot = sum(
-        1 for eps in expected_cases.values() for ep in eps if any("voice_bot" in r["actions"] for r in ep)
+        1 for (kind, _), eps in expected_cases.items() for ep in eps
+        if kind == "phone" and any("voice_bot" in r["actions"] for r in ep)
     )
     assert bot_actions.height == expected_bot
     assert bot_actions["case_id"].n_unique() == bot_actions.height
@@ -565,3 +570,102 @@ def test_relatives_calls_can_be_switched_off_and_answer_more_often() -> None:
         for i in range(400)
     ]
     assert "busy" not in outcomes and outcomes.count("convinced") > 150
+
+
+# -- victims known only by their account (a bank that sends no payer phone) --------------------
+
+ACCOUNT = "6222000011"
+
+
+def _account_decision(event_id: str, minute: float = 0, **fields: Any) -> dict[str, Any]:
+    return {
+        "event_id": event_id, "time": T0 + timedelta(minutes=minute), "rule": "mule_stop", "tier": "minute",
+        "score": 0.97, "victim_key": ACCOUNT, "victim_kind": "account",
+        "actions": ["stop_payment", "voice_bot", "agent_followup", "officer_alert"],
+        "payee_account": "MULE1", "payee_bank": "B", "amount": 9000.0, "transfer_id": f"T-{event_id}", **fields,
+    }
+
+
+def test_an_account_victim_gets_the_stop_payment_and_officer_but_no_calls() -> None:
+    world = World()
+    report = world.orch.ingest(decision_frame([_account_decision("t1")]))
+    assert not report.rejected and report.contact_skipped == 2
+    assert dict(report.actions) == {"stop_payment": 1, "officer_alert": 1}
+    world.run()
+    (case_id,) = world.cases()
+    case = world.store.get_case(case_id)
+    assert (case.victim_key, case.victim_kind, case.has_phone, case.contact_state) == (ACCOUNT, "account", False, "none")
+    assert sorted(a.kind for a in world.actions()) == ["officer_alert", "stop_payment"]
+    assert all(a.status == "done" for a in world.actions())
+    assert world.bot.calls == {}
+    assert world.timeline(case_id)[:3] == ["opened", "alert", "fan_out"]
+    assert "contact_skipped" in world.timeline(case_id)
+    officer = world.actions("officer_alert")[0].payload
+    assert officer["district"] is None and officer["victim_kind"] == "account"
+
+
+def test_a_decision_with_neither_phone_nor_account_is_refused_counted_and_audited() -> None:
+    world = World()
+    frame = decision_frame([
+        _account_decision("t-none", victim_key=None, victim_kind=None),
+        _account_decision("t-ok", minute=1),
+        _account_decision("t-odd", minute=2, victim_kind="email"),
+    ])
+    report = world.orch.ingest(frame)
+    assert (report.alerts, report.no_victim, len(report.rejected)) == (1, 1, 2)
+    assert report.rejected[0].startswith("decision t-none (rule mule_stop): victim_key is empty: neither")
+    assert report.rejected[1] == "decision t-odd (rule mule_stop): victim_kind 'email' must be one of ['phone', 'account']"
+    audit = world.store.table("audit_log").filter(pl.col("op") == "decision_without_victim")
+    assert audit["subject"].to_list() == ["t-none"]
+    assert json.loads(audit["detail"][0])["transfer_id"] == "T-t-none"
+
+
+def test_a_phone_and_an_account_with_the_same_digits_are_two_victims() -> None:
+    world = World()
+    world.orch.ingest(decision_frame([
+        {"event_id": "c1", "time": T0, "victim_key": ACCOUNT},  # no victim_kind: a phone, as before
+        _account_decision("t1", minute=1),
+    ]))
+    cases = world.store.table("cases").sort("case_id")
+    assert cases.select("victim_key", "victim_kind").rows() == [(ACCOUNT, "phone"), (ACCOUNT, "account")]
+    assert cases["case_uid"].n_unique() == 2
+    assert [a.kind for a in world.store.case_actions(cases["case_id"][0])] == ["voice_bot"]
+
+
+def test_a_frame_without_the_victim_kind_column_means_phone_victims() -> None:
+    world = World()
+    frame = decision_frame([{"event_id": "c1", "time": T0, "victim_key": VICTIM}]).drop("victim_kind")
+    report = world.orch.ingest(frame)
+    assert report.actions["voice_bot"] == 1 and world.store.get_case(world.cases()[0]).victim_kind == "phone"
+
+
+def test_agents_work_an_account_victims_case_in_the_desk() -> None:
+    from fraud_brain.api.desk import CaseDesk, Principal
+
+    world = World()
+    world.orch.ingest(decision_frame([_account_decision("t1")]))
+    world.run()
+    desk = CaseDesk(world.store, world.orch, world.clock)
+    alice = Principal("alice", "agent")
+    (listed,) = desk.list_cases(alice)
+    case_id = listed["case_id"]
+    desk.claim(case_id, alice)
+    detail = desk.case_detail(case_id, alice)
+    assert any(e["kind"] == "contact_skipped" and e["detail"]["why"] == NO_PHONE_WHY for e in detail["timeline"])
+    # Unreachable asks for the officer, who already has this episode's alert; no call is ever queued.
+    world.clock.advance(timedelta(minutes=5))
+    outcome = desk.record_outcome(case_id, alice, "unreachable")
+    assert outcome["status"] == "closed" and outcome["actions"] == {}
+    assert sorted(a.kind for a in world.actions()) == ["officer_alert", "stop_payment"]
+
+
+def test_an_account_victims_case_teaches_labels_when_the_scam_is_confirmed() -> None:
+    world = World()
+    world.orch.ingest(decision_frame([_account_decision("t1")]))
+    world.run()
+    (case_id,) = world.cases()
+    report = world.orch.record_agent_disposition(case_id, "prevented", at=T0 + timedelta(minutes=3))
+    assert world.store.get_case(case_id).status == "closed"
+    labels = world.store.labels_since(T0)
+    assert ("transfer", "T-t1") in set(labels.select("entity_type", "entity_id").rows()) and report.labels >= 1
+    assert ACCOUNT not in labels["entity_id"].to_list()  # the victim's own account is not a mule

@@ -7,13 +7,14 @@ from datetime import datetime, timezone
 
 import pytest
 
+from fraud_brain.actions import Dispatcher, ManualClock
 from fraud_brain.actions.adapters import (
     VOICE_BOT_OUTCOMES,
     SimulatedBank,
     SimulatedVoiceBot,
     simulated_adapters,
 )
-from fraud_brain.store import Action
+from fraud_brain.store import Action, Case, NewAction, SQLiteRepository
 
 T0 = datetime(2026, 3, 1, tzinfo=timezone.utc)
 
@@ -63,3 +64,18 @@ def test_every_kind_has_a_default_adapter_that_succeeds() -> None:
     adapters = simulated_adapters(seed=0)
     for kind, adapter in adapters.items():
         assert adapter.send(_action(kind, "x", amount=10.0)).ok
+
+
+def test_a_bot_call_to_an_account_fails_for_good_and_others_still_go_out() -> None:
+    t = T0
+    store = SQLiteRepository(":memory:")
+    case = store.create_case(Case(0, "case-a", "6222000011", "open", "minute", None, "r", t, t, t, 0.9,
+                                  victim_kind="account"))
+    # Not something the orchestrator asks; an external tool writing to the outbox could.
+    store.enqueue_action(NewAction(case.case_id, "voice_bot", "bot-1",
+                                   {"victim": "6222000011", "victim_kind": "account"}, t), t)
+    store.enqueue_action(NewAction(case.case_id, "officer_alert", "off-1", {"victim": "6222000011"}, t), t)
+    Dispatcher(store, simulated_adapters(1), ManualClock(t)).run_until_idle()
+    bot, officer = store.case_actions(case.case_id)
+    assert (bot.status, bot.attempts) == ("dead", 1) and "not a phone number" in (bot.last_error or "")
+    assert officer.status == "done"

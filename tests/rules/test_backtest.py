@@ -101,3 +101,21 @@ def test_events_no_rule_watches_still_count(schemas):
     rules = RuleSet.from_text(rule_toml("hot", "transfer", "score >= 0.9"), schemas)
     report = backtest(rules, list(history()), truth=TRUTH)
     assert report.events == 7 and report.per_rule["rule"].to_list() == ["hot", ANY_ACTIVE]
+
+
+def test_money_is_protected_on_transfers_whose_bank_sent_no_payer_phone(schemas):
+    scored = transfers([
+        {"payer_phone": None, "payer_account": "A7", "time": 0, "amount": 2000.0, "score": 0.95},
+        {"payer_phone": None, "payer_account": "A7", "time": 30, "amount": 6000.0, "score": 0.2},
+        {"payer_phone": "", "payer_account": "A8", "time": 40, "amount": 500.0, "score": 0.2},
+        # The same digits as a phone are someone else: a firing on account "A7" does not cover them.
+        {"payer_phone": "A7", "payer_account": "A9", "time": 50, "amount": 900.0, "score": 0.2},
+    ])
+    truth = pl.DataFrame({"event_id": ["t0", "t1", "t2", "t3"], "is_fraud": [True, True, True, True]})
+    fallback = RuleSet.from_text(rule_toml("stop", "transfer", "score >= 0.9", victim=["payer_phone", "payer_account"]),
+                                 schemas)
+    phone_only = RuleSet.from_text(rule_toml("stop", "transfer", "score >= 0.9"), schemas)
+    money = {name: backtest(rules, [scored], truth=truth).per_rule.row(0, named=True)["money_protected"]
+             for name, rules in (("fallback", fallback), ("phone_only", phone_only))}
+    # The fallback rule's decision on t0 is the account's, and covers its later scam transfer t1.
+    assert money == {"fallback": 8000.0, "phone_only": 0.0}

@@ -142,3 +142,38 @@ def test_the_default_rules_use_only_features_the_bundled_feature_spec_emits():
     # expected_scored_schemas reads the feature names from fraud_brain/features/specs/telecom.toml,
     # so a renamed feature breaks this test rather than the rules at run time.
     assert len(RuleSet.load(DEFAULT_RULES_PATH, expected_scored_schemas())) >= 10
+
+
+def test_a_victim_can_name_fallback_columns(tmp_path, schemas):
+    text = rule_toml("stop", "transfer", "score >= 0.9", victim=["payer_phone", "payer_account"])
+    text += rule_toml("single", "transfer", "score >= 0.9")
+    text += rule_toml("listed_once", "call", "score >= 0.9", victim=["callee"])
+    rules = load_text(tmp_path, text, schemas)
+    stop, single, once = rules.rule("stop"), rules.rule("single"), rules.rule("listed_once")
+    assert (stop.victim, stop.victims, stop.victim_kinds) == ("payer_phone", ("payer_phone", "payer_account"),
+                                                              ("phone", "account"))
+    assert stop.cooldown_key == ""  # the cooldown follows whichever victim key a hit has
+    assert (single.victims, single.cooldown_key) == (("payer_phone",), "payer_phone")
+    assert (once.victims, once.victim_kinds, once.cooldown_key) == (("callee",), ("phone",), "callee")
+
+
+@pytest.mark.parametrize(("victim", "message"), [
+    (["payer_phone", "payer_acount"], "unknown column 'payer_acount'"),
+    (["payer_phone", "district"], "column 'district' holds neither a phone number"),
+    ("amount", "column 'amount' is Float64; a key must be a String column"),
+    ([], "must be a column name or a non-empty list of column names"),
+    (["payer_phone", "payer_phone"], "lists a column twice"),
+    (5, "must be a column name or a list of column names, not 5"),
+])
+def test_a_bad_victim_is_named_with_file_rule_and_line(tmp_path, schemas, victim, message):
+    text = rule_toml("ok", "transfer", "score >= 0.9") + rule_toml("bad", "transfer", "score >= 0.9", victim=victim)
+    path = str(tmp_path / "rules.toml")
+    (problem,) = problems_of(tmp_path, text, schemas)
+    assert problem.startswith(f"{path}:13: rule 'bad': victim: ") and message in problem, problem
+
+
+def test_the_bundled_transfer_rules_fall_back_to_the_payer_account():
+    rules = RuleSet.load(DEFAULT_RULES_PATH, expected_scored_schemas())
+    assert {r.victims for r in rules.rules_for("transfer")} == {("payer_phone", "payer_account")}
+    assert {r.victims for r in rules.rules_for("call")} == {("callee",)}
+    assert rules.rule("mule_transfer_stop_payment").cooldown_key == "payee_account"

@@ -66,23 +66,49 @@ row_strategy = st.fixed_dictionaries({
     "age_band": st.one_of(st.none(), st.sampled_from(AGE_BANDS)),
     "is_new_payee": st.one_of(st.none(), st.booleans()),
     "time": st.integers(0, 600),
+    # A bank may send no payer phone (null), or an empty one; rules can fall back to the account.
+    "payer_phone": st.one_of(st.none(), st.just(""), st.sampled_from(["13800000001", "13900000002"])),
+    "payer_account": st.one_of(st.none(), st.sampled_from(["6222000011", "13800000001"])),
 })
+VICTIMS = [("payer_phone",), ("payer_phone", "payer_account"), ("payer_account", "payer_phone"), ("payee_account",)]
+KINDS = {"payer_phone": "phone", "payer_account": "account", "payee_account": "account"}
+
+
+def reference_victim(victims, row) -> tuple[str | None, str | None]:
+    """The first victim column holding a key (an empty string holds none), and its kind."""
+    for column in victims:
+        if row.get(column):
+            return row[column], KINDS[column]
+    return None, None
 
 
 @settings(max_examples=60, deadline=None)
-@given(rules=st.lists(st.tuples(rule_strategy, st.integers(0, 100), st.sampled_from(["active", "shadow"])),
+@given(rules=st.lists(st.tuples(rule_strategy, st.integers(0, 100), st.sampled_from(["active", "shadow"]),
+                                st.sampled_from(VICTIMS)),
                       min_size=1, max_size=5),
        rows=st.lists(row_strategy, min_size=0, max_size=25))
 def test_hits_equal_a_per_row_reference(rules, rows):
     text = "".join(
-        rule_toml(f"r{i}", "transfer", f" {joiner} ".join(clause_sql(c) for c in clauses), priority=priority, mode=mode)
-        for i, ((joiner, clauses), priority, mode) in enumerate(rules)
+        rule_toml(f"r{i}", "transfer", f" {joiner} ".join(clause_sql(c) for c in clauses), priority=priority, mode=mode,
+                  victim=list(victims) if len(victims) > 1 else victims[0])
+        for i, ((joiner, clauses), priority, mode, victims) in enumerate(rules)
     )
     ruleset = RuleSet.from_text(text, TRANSFER_SCHEMA)
     batch = transfers(rows)
     order = sorted(range(len(rules)), key=lambda i: -rules[i][1])  # most urgent first, ties in file order
+    records = batch.to_dicts()
+
+    def victim_and_entity(i: int, r: int) -> tuple:
+        victims = rules[i][3]
+        key, kind = reference_victim(victims, records[r])
+        # One victim column: the cooldown is kept per that column, even null; fallbacks: per the chosen key.
+        entity = records[r][victims[0]] if len(victims) == 1 else key
+        if len(victims) == 1 and entity == "":
+            key, kind = None, None
+        return key, kind, entity
+
     expected = [
-        (f"t{r}", f"r{i}", rules[i][1], rules[i][2], batch["payer_phone"][r])
+        (f"t{r}", f"r{i}", rules[i][1], rules[i][2], *victim_and_entity(i, r))
         for r, row in enumerate(rows) for i in order if reference_hit(rules[i][0], row)
     ]
     # Both evaluation paths: eager for small batches (a single check), lazy with a filter otherwise.
@@ -90,7 +116,8 @@ def test_hits_equal_a_per_row_reference(rules, rows):
         with mock.patch.object(ruleset_module, "SMALL_BATCH", small_batch):
             hits = ruleset.evaluate(batch)
         assert hits.schema == HIT_SCHEMA
-        got = list(zip(hits["event_id"], hits["rule"], hits["priority"], hits["mode"], hits["victim_key"], strict=True))
+        got = list(zip(hits["event_id"], hits["rule"], hits["priority"], hits["mode"], hits["victim_key"],
+                       hits["victim_kind"], hits["entity_key"], strict=True))
         assert got == expected
 
 

@@ -226,3 +226,41 @@ def test_outbox_queries_use_indexes() -> None:
     }
     for query, plan in plans.items():
         assert "INDEX" in plan and "SCAN" not in plan, (query, plan)
+
+
+def test_a_store_from_before_victim_kinds_keeps_its_cases_as_phone_victims(tmp_path: Path) -> None:
+    path = tmp_path / "v4.db"
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)")
+    for migration in MIGRATIONS[:4]:
+        for statement in migration.statements:
+            conn.execute(statement)
+        conn.execute("INSERT INTO schema_migrations VALUES (?, ?, datetime('now'))", (migration.version, migration.name))
+    conn.execute(
+        "INSERT INTO cases (case_uid, victim_key, status, tier, rule, opened_at_ms, active_since_ms, last_alert_at_ms, "
+        "max_score) VALUES ('case-old', '13800000001', 'open', 'hour', 'r', 0, 0, 0, 0.5)"
+    )
+    conn.close()
+    repo = SQLiteRepository(path)
+    assert repo.schema_version() == 5
+    old = repo.latest_case("13800000001")
+    assert old is not None and (old.case_uid, old.victim_kind, old.has_phone) == ("case-old", "phone", True)
+    assert repo.latest_case("13800000001", "account") is None
+
+
+def test_cases_and_alerts_are_keyed_by_victim_kind_and_key() -> None:
+    repo = SQLiteRepository(":memory:")
+    phone = _case(repo, "6222000011", "case-p")
+    account = repo.create_case(
+        Case(0, "case-a", "6222000011", "open", "minute", None, "r", T0, T0, T0, 0.9, victim_kind="account")
+    )
+    assert repo.latest_case("6222000011").case_id == phone.case_id
+    assert repo.latest_case("6222000011", "account").case_id == account.case_id
+    alert_id = repo.add_alert(
+        Alert("t1", T0, "r", 1, "minute", ("stop_payment",), "6222000011", victim_kind="account"), T0
+    )
+    assert alert_id is not None
+    repo.attach_alert(alert_id, account.case_id)
+    assert [a.victim_kind for a in repo.case_alerts(account.case_id)] == ["account"]
+    with pytest.raises(sqlite3.IntegrityError):
+        repo.create_case(Case(0, "case-x", "x", "open", "hour", None, "r", T0, T0, T0, 0.1, victim_kind="email"))

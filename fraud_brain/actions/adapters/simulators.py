@@ -61,6 +61,9 @@ class SimulatedVoiceBot:
     >>> a = Action(1, 1, "voice_bot", "k", {"typology": None}, "in_flight", 1, t, t)
     >>> SimulatedVoiceBot(odds={"default": (0, 0, 1, 0)}).send(a).outcome
     'no_answer'
+    >>> account = Action(2, 1, "voice_bot", "k2", {"victim": "ACC1", "victim_kind": "account"}, "in_flight", 1, t, t)
+    >>> SimulatedVoiceBot().send(account).retryable
+    False
     """
 
     seed: int = 0
@@ -68,6 +71,14 @@ class SimulatedVoiceBot:
     calls: Counter[str] = field(default_factory=Counter)
 
     def send(self, action: Action) -> AdapterResult:
+        kind = action.payload.get("victim_kind", "phone")
+        if kind != "phone":
+            # The orchestrator never asks this; a request from elsewhere must fail loudly, not dial an account.
+            return AdapterResult.failure(
+                f"voice_bot {action.idempotency_key}: victim {action.payload.get('victim')!r} is "
+                f"{'an' if kind == 'account' else 'a'} {kind}, not a phone number; nothing to dial",
+                retryable=False,
+            )
         self.calls[action.idempotency_key] += 1
         typology = action.payload.get("typology") or "default"
         if action.payload.get("target") == "relatives":

@@ -156,13 +156,19 @@ def _parse_time(value: Any, index: int) -> datetime:
                  "schema": {"type": "array", "items": {"type": "object"}},
                  "example": [{"event_id": "c-1", "time": "2026-11-01T08:00:00Z", "rule": "long_call_new_payee",
                               "tier": "minute", "actions": ["voice_bot"], "victim_key": "13800000001",
-                              "score": 0.93, "reasons": ["a 25-minute call from a new SIM"]}]}}}})
+                              "victim_kind": "phone", "score": 0.93,
+                              "reasons": ["a 25-minute call from a new SIM"]}]}}}})
 async def add_decisions(
     request: Request,
     principal: Principal = Depends(require("feed", "admin")),
     ctx: ApiContext = Depends(get_ctx),
 ) -> OrjsonResponse:
-    """Decisions in the rules layer's contract (event_id, time, victim_key, tier, actions, ...) open or join cases."""
+    """Decisions in the rules layer's contract (event_id, time, victim_key, tier, actions, ...) open or join cases.
+
+    ``victim_kind`` (``"phone"``, the default, or ``"account"``) says what ``victim_key`` is; an
+    account victim's case gets no calls (``contact_skipped`` counts them). A decision with no
+    victim at all is refused and listed in ``rejected`` (``no_victim`` counts them).
+    """
     desk = ctx.require_desk()
     body = await request.body()
     try:
@@ -197,5 +203,6 @@ async def add_decisions(
     if report.alerts and ctx.hub is not None:
         ctx.hub.publish("alerts", {"count": report.alerts, "kind": "decision"})
     return OrjsonResponse({"alerts": report.alerts, "duplicates": report.duplicates, "cases_opened": report.cases_opened,
-                           "cases_joined": report.cases_joined, "actions": dict(report.actions), "rejected": report.rejected})
+                           "cases_joined": report.cases_joined, "actions": dict(report.actions), "rejected": report.rejected,
+                           "no_victim": report.no_victim, "contact_skipped": report.contact_skipped})
 
