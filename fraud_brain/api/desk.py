@@ -132,6 +132,7 @@ class CaseDesk:
             out.append({
                 "case_id": int(row["case_id"]), "case_uid": row["case_uid"],
                 "victim": mask_phone(row["victim_key"]) if masked else row["victim_key"],
+                "victim_kind": row.get("victim_kind") or "phone",
                 "status": row["status"], "tier": row["tier"], "typology": row["typology"], "rule": row["rule"],
                 "max_score": float(row["max_score"]), "contact_state": row["contact_state"],
                 "opened_at": _iso(row["opened_at"]), "last_alert_at": _iso(row["last_alert_at"]),
@@ -152,8 +153,8 @@ class CaseDesk:
             for a in self.store.case_actions(case_id)
         ]
         detail: dict[str, Any] = {
-            "case_id": case.case_id, "case_uid": case.case_uid, "victim": case.victim_key, "status": case.status,
-            "tier": case.tier, "typology": case.typology, "rule": case.rule, "max_score": case.max_score,
+            "case_id": case.case_id, "case_uid": case.case_uid, "victim": case.victim_key,
+            "victim_kind": case.victim_kind, "status": case.status, "tier": case.tier, "typology": case.typology, "rule": case.rule, "max_score": case.max_score,
             "contact_state": case.contact_state, "opened_at": _iso(case.opened_at),
             "last_alert_at": _iso(case.last_alert_at), "closed_at": _iso(case.closed_at),
             "resolution": case.resolution, "assignee": who, "alerts": alerts, "timeline": timeline, "actions": actions,
@@ -212,9 +213,15 @@ class CaseDesk:
         return {"case_id": case_id, "assignee": None}
 
     def log_call(self, case_id: int, principal: Principal, note: str | None = None) -> dict[str, Any]:
-        """Record that the agent is calling the victim; returns the number to dial."""
+        """Record that the agent is calling the victim; returns the number to dial.
+
+        A case keyed by the payer's account (the bank sent no phone) has no number to dial.
+        """
         case = self._case(case_id)
         now = self.clock.now()
+        if not case.has_phone:
+            raise DeskError(f"case {case_id}: no phone number is known for this victim (bank account "
+                            f"{case.victim_key}); reach them through their bank", 409)
         with self.store.transaction():
             self._require_assigned(case_id, principal)
             self.store.add_case_event(case_id, now, "agent_call", {"agent": principal.name, "note": note})

@@ -89,3 +89,19 @@ def test_assignee_matches_a_simple_replay_of_claims(steps: list[tuple[str, Princ
         assert desk.assignees().get(1) == expected
     claims = [e for e in desk.audit_log(1000) if e["op"] == "claim_case"]
     assert all(e["actor"].split(":")[0] in ("agent", "admin") for e in claims)
+
+
+def test_a_case_keyed_by_an_account_shows_its_kind_and_has_no_number_to_dial(tmp_path: Path) -> None:
+    desk = _desk(tmp_path / "a.sqlite", ["ACC-77"], victim_kind="account", actions=["stop_payment"],
+                 transfer_id="T1", payee_account="MULE", payee_bank="B", amount=5000.0)
+    listed = desk.list_cases(ALICE)
+    assert [(c["victim_kind"], c["masked"]) for c in listed] == [("account", True)]
+    desk.claim(1, ALICE)
+    assert desk.case_detail(1, ALICE)["victim_kind"] == "account"
+    with pytest.raises(DeskError, match="no phone number") as refused:
+        desk.log_call(1, ALICE)
+    assert refused.value.status == 409
+    phone = _desk(tmp_path / "p.sqlite", ["13800000001"])
+    phone.claim(1, ALICE)
+    assert phone.log_call(1, ALICE)["dial"] == "13800000001"
+    assert phone.list_cases(ALICE)[0]["victim_kind"] == "phone"
