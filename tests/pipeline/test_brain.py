@@ -228,3 +228,24 @@ def test_the_check_sees_what_ingesting_the_transfer_next_would_see(tmp_path, win
         compared += 1
         hits += bool(check.rules)
     assert compared >= 50 and hits > 0
+
+
+def test_a_transfer_without_the_payers_phone_still_gets_its_stop_payment(tmp_path, window):
+    rules = tmp_path / "rules.toml"
+    rules.write_text(
+        'version = 1\n[[rule]]\nname = "big_transfer"\nevent = "transfer"\nwhen = "amount >= 1"\n'
+        'actions = ["stop_payment", "voice_bot"]\nvictim = ["payer_phone", "payer_account"]\ncooldown = "1h"\n'
+        'cooldown_key = "payer_account"\n'
+    )
+    brain = Brain.open(BrainConfig(state_dir=tmp_path / "state", subscribers=window / "subscribers.parquet",
+                                   rules_path=rules))
+    transfers = pl.read_parquet(window / "transfers.parquet").sort("time").head(40)
+    phoneless = transfers.with_columns(pl.lit(None, dtype=pl.String).alias("payer_phone"))
+    assert brain.ingest("transfer", phoneless, source="bank").rejected == 0
+    brain.flush()
+    cases = brain.store.table("cases")
+    assert cases.height > 0 and (cases["victim_kind"] == "account").all()
+    assert set(cases["victim_key"].to_list()) <= set(phoneless["payer_account"].to_list())
+    actions = brain.store.table("actions")
+    kinds = set(actions["kind"].to_list())
+    assert "stop_payment" in kinds and "voice_bot" not in kinds
