@@ -6,8 +6,19 @@ The *watermark* is the newest event time of all earlier micro-batches minus the 
 ``allowed_lateness``. Each micro-batch (one :meth:`process` call) arrives at once: its events
 older than the watermark are *late*, set aside and returned (for a dead-letter store); the
 others wait in a buffer until the watermark passes them and are then processed in order.
-A record id seen before in the same stream (in any batch, processed or not) is a duplicate
-and is ignored; within a batch the first row (streams in spec order, then rows) wins.
+
+Duplicates are bounded by the watermark horizon. A record id is a *duplicate* (counted and
+dropped) while the first accepted copy of it in the same stream has an event time at or above
+the lateness threshold (``max(watermark, floor)``; the floor is set by :meth:`FeatureEngine.flush`);
+within a batch the first row (streams in spec order, then rows) wins. A copy that comes back
+after its first copy fell below the threshold is judged *late* (returned for the dead letters),
+never processed twice: a copy of a record carries its event time, which is then below the
+threshold too. Late events are not remembered, so each copy of a late event is late again.
+Only ids within the horizon are kept (id hash and event time, 16 B per table slot), so memory
+is proportional to the events of one lateness span, not to all events ever seen: the table is
+purged of ids below the threshold when it would grow, and grows only if the live ids still
+need the room (amortized O(1) per event). The one gap: a record re-sent with a *different*,
+newer event time after its first copy fell below the horizon is treated as a new event.
 
 >>> import polars as pl
 >>> from datetime import datetime, timezone
@@ -42,6 +53,8 @@ from fraud_brain.features.state import StateStore
 _SEQ = "__fb_seq"
 _TIME = "__fb_t"
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+SNAPSHOT_FORMAT = 2
+"""Snapshot layout version: 2 stores each seen id's event time; 1 (no number) stored none."""
 
 
 @dataclass
@@ -146,6 +159,9 @@ class FeatureEngine:
     (True, True)
     """
 
+    SEEN_MIN_SLOTS: int = 2048
+    """Slots the seen-id table starts with and never shrinks below (a power of two)."""
+
     def __init__(self, spec: Spec, reference: Mapping[str, pl.DataFrame] | None = None,
                  initial_keys: int = 1024, keep_records: bool = False) -> None:
         self.spec = spec
@@ -181,7 +197,8 @@ class FeatureEngine:
         # Sizing for the expected keys per entity avoids regrowing (copying) state while warming up.
         initial = 1 << max(int(initial_keys) - 1, 1).bit_length()
         self.store = StateStore([self.plan.entity_layouts[e] for e in self.plan.entities], initial)
-        self._seen = np.zeros(2 * 2048, np.uint64)  # a hash set of (stream, id) hashes
+        # (stream, id) hash and event time pairs of the ids within the horizon (kernel.judge_arrivals)
+        self._seen = np.zeros(2 * self.SEEN_MIN_SLOTS, np.uint64)
         self._seen_count = np.zeros(1, np.int64)
         self.max_seen = int(K.NONE_TIME)
         self.floor = int(K.NONE_TIME)
@@ -214,15 +231,30 @@ class FeatureEngine:
             raise ValueError(f"stream {stream!r} record {frame[meta.id][row]!r}: time {meta.time!r} is missing")
         return frame.with_columns(pl.col(meta.time).dt.epoch("ms").alias(_TIME))
 
+    def _threshold(self) -> int:
+        """The lateness threshold the next micro-batch is judged against (as in ``judge_arrivals``)."""
+        if self.max_seen == int(K.NONE_TIME):
+            return self.floor
+        return max(self.floor, self.max_seen - self.spec.lateness_ms)
+
     def _grow_seen(self, extra: int) -> None:
-        need = (int(self._seen_count[0]) + extra) * 2
+        """Make room for ``extra`` more ids: purge the ids below the threshold, grow only if still needed.
+
+        The rebuilt table is at most a quarter full (and never smaller than ``SEEN_MIN_SLOTS``),
+        so the next rebuild comes after at least a quarter of its slots were filled or with a
+        batch at least that big: each rebuild's O(slots) cost is paid by as many events.
+        """
+        count = int(self._seen_count[0])
         cap = self._seen.shape[0] // 2
-        if need <= cap:
+        if 2 * (count + extra) <= cap:
             return
-        while cap < need:
+        threshold = np.int64(self._threshold())
+        live = int(K.seen_live(self._seen, threshold))
+        cap = self.SEEN_MIN_SLOTS
+        while cap < 4 * (live + extra):
             cap *= 2
         table = np.zeros(2 * cap, np.uint64)
-        K.rehash(self._seen, table, cap - 1)
+        self._seen_count[0] = K.seen_rebuild(self._seen, table, cap - 1, threshold)
         self._seen = table
 
     def process(self, frames: Mapping[str, pl.DataFrame]) -> FeatureBatch:
@@ -524,12 +556,23 @@ class FeatureEngine:
         """State bytes per key of each entity (state row + hash-table entry)."""
         return {e: self.store.bytes_per_key(i) for i, e in enumerate(self.plan.entities)}
 
+    def seen_ids(self) -> tuple[int, int]:
+        """(ids held for duplicate detection, slots of their table): bounded by the horizon's events.
+
+        Held ids include ones already below the threshold until the next purge.
+
+        >>> from fraud_brain.features.spec import bundled_spec
+        >>> FeatureEngine(bundled_spec("card")).seen_ids()
+        (0, 2048)
+        """
+        return int(self._seen_count[0]), self._seen.shape[0] // 2
+
     def keys(self) -> dict[str, int]:
         """Number of keys holding state, per entity."""
         return {e: self.store.keys_used(i) for i, e in enumerate(self.plan.entities)}
 
     def snapshot(self, path: str | Path) -> Path:
-        """Write the whole engine state (keyed state, seen ids, watermark, buffer) into a folder."""
+        """Write the whole engine state (keyed state, seen ids with their times, watermark, buffer) into a folder."""
         folder = Path(path)
         folder.mkdir(parents=True, exist_ok=True)
         np.savez(folder / "state.npz", seen=self._seen,
@@ -537,6 +580,7 @@ class FeatureEngine:
         for stream, frame in self._pending.items():
             frame.write_parquet(folder / f"pending_{stream}.parquet")
         meta = {
+            "format": SNAPSHOT_FORMAT,
             "spec_sha256": hashlib.sha256(self.spec.text.encode()).hexdigest(),
             "spec_name": self.spec.name,
             "polars_version": pl.__version__,
@@ -550,12 +594,20 @@ class FeatureEngine:
     @classmethod
     def restore(cls, path: str | Path, spec: Spec, reference: Mapping[str, pl.DataFrame] | None = None,
                 keep_records: bool = False) -> FeatureEngine:
-        """An engine that continues exactly where the snapshot in ``path`` left off."""
+        """An engine that continues exactly where the snapshot in ``path`` left off.
+
+        Snapshots of format 1 (before seen ids had event times) restore too: their ids count as
+        being as new as the snapshot's newest event (see ``_stamp_unknown_seen_times``).
+        """
         folder = Path(path)
         try:
             meta = json.loads((folder / "meta.json").read_text())
         except (OSError, ValueError) as err:
             raise ValueError(f"{folder}: not a feature-engine snapshot ({err})") from None
+        version = int(meta.get("format", 1))
+        if version > SNAPSHOT_FORMAT:
+            raise ValueError(f"{folder}: snapshot format {version} is newer than this engine's "
+                             f"({SNAPSHOT_FORMAT}); restore it with a newer fraud_brain")
         if meta["spec_sha256"] != hashlib.sha256(spec.text.encode()).hexdigest():
             raise ValueError(f"{folder}: snapshot was taken with a different version of spec {meta['spec_name']!r}")
         if meta["polars_version"] != pl.__version__:
@@ -569,6 +621,20 @@ class FeatureEngine:
         engine._seen_count = arrays["seen_count"].copy()
         for key in ("max_seen", "floor", "seq", "late_total", "duplicate_total", "processed_total"):
             setattr(engine, key, int(meta[key]))
+        if version == 1:
+            engine._stamp_unknown_seen_times()
         for stream in meta["pending_streams"]:
             engine._pending[stream] = pl.read_parquet(folder / f"pending_{stream}.parquet")
         return engine
+
+    def _stamp_unknown_seen_times(self) -> None:
+        """Give the ids of a format-1 snapshot (no event times) the snapshot's newest time.
+
+        Every id recorded then belonged to an event no newer than ``max_seen`` (accepted
+        events define it, late ones lie below it), so ``max_seen`` is an upper bound: such ids
+        stay duplicates at least as long as their true times would keep them, and are purged
+        only once the threshold passes ``max_seen``, when their true times are below it too.
+        """
+        used = self._seen[0::2] != 0
+        stamp = self.max_seen if self.max_seen != int(K.NONE_TIME) else int(np.iinfo(np.int64).max)
+        self._seen[1::2][used] = np.int64(stamp).astype(np.uint64)

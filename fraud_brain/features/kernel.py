@@ -6,6 +6,7 @@ spec such as ``card.toml`` runs with no code change.
 
 State lives in flat arrays, one segment per entity: an open-addressing hash table of 64-bit key
 hashes (``0`` means empty) mapping to row slots, a float64 row and an int64 row per key.
+The engine's seen-id table has the same layout with an event time in place of the slot.
 
 >>> import numpy as np
 >>> table, count = np.zeros(16, np.uint64), np.zeros(1, np.int64)
@@ -228,10 +229,24 @@ def lookup_rows(table, mask, hashes):
 def judge_arrivals(times, id_hash, seen, seen_mask, seen_count, max_seen, lateness, floor):
     """Mark each arriving event 0 (accepted), 1 (duplicate id) or 2 (late).
 
-    A micro-batch arrives at once: its events are judged against the watermark before it,
+    A micro-batch arrives at once: its events are judged against the threshold before it,
     the newest time of all earlier batches minus the allowed lateness (and at least
-    ``floor``, set by a flush). The first occurrence of an id wins. Returns the statuses and
-    the new newest time.
+    ``floor``, set by a flush). ``seen`` interleaves (id hash, event time) pairs: an id is a
+    duplicate while the time of its accepted first copy is at or above the threshold; an
+    entry below it is dead (as if absent: purging it changes nothing). Otherwise an event
+    older than the threshold is late and not recorded; the rest are accepted and recorded,
+    the first occurrence within the batch winning. Returns the statuses and the new newest time.
+
+    >>> import numpy as np
+    >>> seen, count = np.zeros(16, np.uint64), np.zeros(1, np.int64)
+    >>> ids = np.array([5, 5, 6], np.uint64)
+    >>> status, newest = judge_arrivals(np.array([100, 100, 10]), ids, seen, 7, count, NONE_TIME, 50, NONE_TIME)
+    >>> status.tolist(), int(newest), int(count[0])
+    ([0, 1, 0], 100, 2)
+    >>> ids = np.array([5, 6, 7], np.uint64)   # threshold now 50: id 6's first copy (time 10) fell below it
+    >>> status, newest = judge_arrivals(np.array([100, 10, 60]), ids, seen, 7, count, newest, 50, NONE_TIME)
+    >>> status.tolist()
+    [1, 2, 0]
     """
     n = times.shape[0]
     status = np.zeros(n, np.int8)
@@ -243,17 +258,71 @@ def judge_arrivals(times, id_hash, seen, seen_mask, seen_count, max_seen, latene
         if r + PF_AHEAD < n:
             _prefetch(seen, 2 * np.int64(_mix(id_hash[r + PF_AHEAD]) & np.uint64(seen_mask)))
         h = id_hash[r]
-        before = seen_count[0]
-        set_insert(seen, 0, seen_mask, seen_count, 0, h)
-        if seen_count[0] == before:
-            status[r] = 1
-            continue
-        if times[r] < threshold:
-            status[r] = 2
-            continue
-        if times[r] > newest:
-            newest = times[r]
+        t = times[r]
+        i = np.int64(_mix(h) & np.uint64(seen_mask))
+        while True:
+            k = seen[2 * i]
+            if k == h:
+                if np.int64(seen[2 * i + 1]) >= threshold:
+                    status[r] = 1
+                elif t < threshold:
+                    status[r] = 2
+                else:
+                    # a dead entry of the same id: a copy with a newer time takes its place
+                    seen[2 * i + 1] = np.uint64(t)
+                break
+            if k == 0:
+                if t < threshold:
+                    status[r] = 2
+                else:
+                    seen[2 * i] = h
+                    seen[2 * i + 1] = np.uint64(t)
+                    seen_count[0] += 1
+                break
+            i = (i + 1) & seen_mask
+        if status[r] == 0 and t > newest:
+            newest = t
     return status, newest
+
+
+@njit(cache=True)
+def seen_live(seen, threshold):
+    """Entries of a seen table (id hash, event time pairs) whose time is at or above ``threshold``.
+
+    >>> import numpy as np
+    >>> int(seen_live(np.array([7, 10, 0, 0, 9, 3], np.uint64), 5))
+    1
+    """
+    live = 0
+    for i in range(seen.shape[0] // 2):
+        if seen[2 * i] != 0 and np.int64(seen[2 * i + 1]) >= threshold:
+            live += 1
+    return live
+
+
+@njit(cache=True)
+def seen_rebuild(old, new, new_mask, threshold):
+    """Move the live entries (time at or above ``threshold``) of a seen table into an empty one.
+
+    Dead entries cannot simply be cleared in place (they may sit inside a probe chain), so a
+    purge is a rebuild. Returns the number of entries moved.
+
+    >>> import numpy as np
+    >>> new = np.zeros(16, np.uint64)
+    >>> int(seen_rebuild(np.array([7, 10, 0, 0, 9, 3], np.uint64), new, 7, 5)), int(new[1::2].sum())
+    (1, 10)
+    """
+    moved = 0
+    for i in range(old.shape[0] // 2):
+        h = old[2 * i]
+        if h != 0 and np.int64(old[2 * i + 1]) >= threshold:
+            j = np.int64(_mix(h) & np.uint64(new_mask))
+            while new[2 * j] != 0:
+                j = (j + 1) & new_mask
+            new[2 * j] = h
+            new[2 * j + 1] = old[2 * i + 1]
+            moved += 1
+    return moved
 
 
 @njit(cache=True, inline="always")

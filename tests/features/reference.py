@@ -46,7 +46,7 @@ class Reference:
     def __init__(self, spec: Spec, reference: dict[str, pl.DataFrame] | None = None) -> None:
         self.spec = spec
         self.tz = ZoneInfo(spec.timezone)
-        self.seen: set[tuple[str, str]] = set()
+        self.seen: dict[tuple[str, str], int] = {}  # every accepted id -> its event time, forever
         self.max_seen: int | None = None
         self.floor: int | None = None
         self.pending: list[tuple[int, int, int, str, dict]] = []
@@ -78,14 +78,16 @@ class Reference:
                 seq = self.seq
                 self.seq += 1
                 ident = (stream, str(row[meta.id]))
-                if ident in self.seen:
+                t = _ms(row[meta.time])
+                first = self.seen.get(ident)
+                # a duplicate while its first accepted copy is within the horizon; late otherwise
+                if first is not None and (threshold is None or first >= threshold):
                     self.duplicates += 1
                     continue
-                self.seen.add(ident)
-                t = _ms(row[meta.time])
                 if threshold is not None and t < threshold:
                     self.late[stream].append(str(row[meta.id]))
                     continue
+                self.seen[ident] = t
                 newest = t if newest is None else max(newest, t)
                 self.pending.append((t, meta.order, seq, stream, row))
         self.max_seen = newest
