@@ -186,7 +186,7 @@ def case_command(case_id: int = typer.Argument(..., help="The case id."), db: Pa
         raise typer.Exit(1) from None
     console = Console()
     console.print(
-        f"case {case.case_id} ({case.case_uid}) victim {case.victim_key}: {case.status}"
+        f"case {case.case_id} ({case.case_uid}) victim {case.victim_kind} {case.victim_key}: {case.status}"
         f"{' — ' + case.resolution if case.resolution else ''}, tier {case.tier}, typology {case.typology or '-'}"
     )
     table = Table(title="timeline")

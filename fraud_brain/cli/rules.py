@@ -56,7 +56,7 @@ def check(
         table.add_column(column)
     for rule in sorted(rules.rules, key=lambda r: (r.event, -r.priority)):
         table.add_row(rule.name, rule.event, rule.mode, str(rule.priority), rule.tier, ", ".join(rule.actions),
-                      rule.victim, f"{format_duration(rule.cooldown_ms)} per {rule.cooldown_key}")
+                      " → ".join(rule.victims), f"{format_duration(rule.cooldown_ms)} per {rule.cooldown_key or 'victim'}")
     console.print(table)
 
 
