@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -554,3 +555,125 @@ def test_key_hashes_of_joined_columns_equal_hashing_the_joined_frame() -> None:
         assert any(c.endswith("district") for cols in sp.keys for c in cols) or stream == "transfer"
         want = np.stack([hash_columns(joined, cols) for cols in sp.keys], axis=1)
         assert np.array_equal(kh, want), stream
+
+
+class SmallSeen(FeatureEngine):
+    """An engine whose seen-id table starts (and may shrink back) to 8 slots: purges happen all the time."""
+
+    SEEN_MIN_SLOTS = 8
+
+
+def _b_frame(start: int, n: int, spacing_ms: int, tag: str = "") -> pl.DataFrame:
+    """``n`` stream-b records with ids ``b{start}..`` every ``spacing_ms`` from BASE."""
+    idx = np.arange(start, start + n)
+    times = pl.Series(BASE + idx * spacing_ms).cast(pl.Int64).cast(pl.Datetime("ms")).dt.replace_time_zone("UTC")
+    return pl.DataFrame({"id": [f"b{i}{tag}" for i in idx], "time": times,
+                         "k": [KEYS[i % len(KEYS)] for i in idx], "v": (idx % 7).astype(float)})
+
+
+@pytest.mark.parametrize(("engine_class", "spacing_ms"), [(FeatureEngine, 100), (SmallSeen, 100), (SmallSeen, 2)])
+def test_seen_ids_stay_proportional_to_the_horizon_not_to_all_ids(engine_class: type[FeatureEngine],
+                                                                   spacing_ms: int) -> None:
+    engine = engine_class(SPEC, reference={"profile": PROFILE})
+    batch, batches = 250, 400                     # 100,000 distinct ids over a long span
+    horizon = SPEC.lateness_ms // spacing_ms + 1  # events within one allowed lateness
+    bound = max(engine.SEEN_MIN_SLOTS, 8 * (horizon + batch))
+    largest = 0
+    for b in range(batches):
+        engine.process({"b": _b_frame(b * batch, batch, spacing_ms)})
+        held, slots = engine.seen_ids()
+        largest = max(largest, slots)
+        assert 2 * held <= slots <= bound, (b, held, slots, bound)
+    assert largest <= batch * batches // 4
+    # the bounded table still knows every id within the horizon, and ids below it come back late
+    last = _b_frame((batches - 1) * batch, batch, spacing_ms)
+    recent = last.filter(pl.col("time").dt.epoch("ms") >= engine.max_seen - SPEC.lateness_ms)
+    assert recent.height
+    assert engine.process({"b": recent}).duplicates == {"b": recent.height}
+    again = engine.process({"b": _b_frame(0, batch, spacing_ms)})
+    assert again.duplicates == {"b": 0} and again.late["b"].height == batch
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(events=arrivals(max_events=60), cuts=st.lists(st.integers(0, 70), max_size=10),
+       snaps=st.sets(st.integers(0, 12), max_size=4), flush_at=st.sets(st.integers(0, 12), max_size=2))
+def test_no_id_is_processed_twice_across_purges_and_snapshots(events: list, cuts: list[int], snaps: set[int],
+                                                              flush_at: set[int], tmp_path_factory) -> None:
+    batches = _split(events, cuts)
+    engine: FeatureEngine = SmallSeen(SPEC, reference={"profile": PROFILE})
+    ref = Reference(SPEC, {"profile": PROFILE})
+    parts: dict[str, list[pl.DataFrame]] = {"a": [], "b": []}
+    late = dups = 0
+    for i, batch in enumerate(batches):
+        if i in snaps:
+            folder = engine.snapshot(tmp_path_factory.mktemp("snap"))
+            engine = SmallSeen.restore(folder, SPEC, reference={"profile": PROFILE})
+        result = engine.process(_frames(batch))
+        ref.process({s: [row for st_, row in batch if st_ == s] for s in ("a", "b")})
+        late += result.late_count
+        dups += sum(result.duplicates.values())
+        for s, f in result.features.items():
+            parts[s].append(f)
+        if i in flush_at:  # a flush raises the floor: re-sent copies of flushed events are late
+            ref.flush()
+            for s, f in engine.flush().features.items():
+                parts[s].append(f)
+    for s, f in engine.flush().features.items():
+        parts[s].append(f)
+    ref.flush()
+    out = _concat(parts)
+    for s, frame in out.items():
+        assert frame["id"].n_unique() == frame.height, f"stream {s}: an id was processed twice"
+    assert_same_features(out, ref, SPEC)
+    assert (late, dups) == (sum(len(v) for v in ref.late.values()), ref.duplicates)
+    processed = {(s, i) for s, f in out.items() for i in f["id"].to_list()}
+    late_ids = {(s, i) for s, ids in ref.late.items() for i in ids}
+    assert {(s, row["id"]) for s, row in events} == processed | late_ids  # every id is accounted for
+    assert engine.seen_ids()[1] <= max(SmallSeen.SEEN_MIN_SLOTS, 8 * len(events))
+
+
+def _as_format_1(folder: Path) -> None:
+    """Rewrite a snapshot as the engine wrote it before seen ids had times (format 1)."""
+    meta = json.loads((folder / "meta.json").read_text())
+    del meta["format"]
+    (folder / "meta.json").write_text(json.dumps(meta))
+    with np.load(folder / "state.npz") as data:
+        arrays = {k: data[k] for k in data.files}
+    seen = arrays["seen"]
+    used = seen[0::2] != 0
+    seen[1::2][used] = np.arange(int(used.sum()), dtype=np.uint64)  # the old dense insertion numbers
+    np.savez(folder / "state.npz", **arrays)
+
+
+def test_a_format_1_snapshot_keeps_its_ids_until_the_horizon_passes_its_newest_event(tmp_path: Path) -> None:
+    spacing = 1000
+    engine = SmallSeen(SPEC, reference={"profile": PROFILE})
+    engine.process({"b": _b_frame(0, 20, spacing)})          # ids b0..b19 over 19 s; threshold 14 s
+    folder = engine.snapshot(tmp_path / "old")
+    _as_format_1(folder)
+    old = SmallSeen.restore(folder, SPEC, reference={"profile": PROFILE})
+    new = SmallSeen.restore(engine.snapshot(tmp_path / "new"), SPEC, reference={"profile": PROFILE})
+    assert old.seen_ids()[0] == new.seen_ids()[0] == 20
+    # b0's time (0 s) is below the threshold: late now, but format 1 knew no times, so a duplicate
+    assert new.process({"b": _b_frame(0, 1, spacing)}).late["b"].height == 1
+    assert old.process({"b": _b_frame(0, 1, spacing)}).duplicates == {"b": 1}
+    # new events give the same features either way
+    later = _b_frame(20, 10, spacing)                         # up to 29 s: threshold 24 s > the old 19 s
+    out_old, out_new = old.process({"b": later}), new.process({"b": later})
+    assert out_old.features["b"].equals(out_new.features["b"])
+    # once the horizon passed the snapshot's newest event (19 s) its ids are purged and come back late
+    slots = old.seen_ids()[1]
+    assert 2 * (20 + 170) > slots
+    for start in range(30, 200, 10):
+        old.process({"b": _b_frame(start, 10, spacing)})
+    assert old.seen_ids()[1] <= slots                         # 170 more ids fitted: the 20 were purged
+    assert old.process({"b": _b_frame(19, 1, spacing)}).late["b"].height == 1
+
+
+def test_a_snapshot_of_a_newer_format_is_refused(tmp_path: Path) -> None:
+    folder = FeatureEngine(SPEC, reference={"profile": PROFILE}).snapshot(tmp_path)
+    meta = json.loads((folder / "meta.json").read_text())
+    meta["format"] = 99
+    (folder / "meta.json").write_text(json.dumps(meta))
+    with pytest.raises(ValueError, match="format 99"):
+        FeatureEngine.restore(folder, SPEC, reference={"profile": PROFILE})

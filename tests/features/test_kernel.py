@@ -80,3 +80,22 @@ def test_scatter_and_gather_equal_numpy_fancy_indexing(n: int, width: int, seed:
     cols = rng.integers(0, width + 2, size=3)
     take = rows[: n // 2]
     assert np.array_equal(K.gather_columns(dst, take, cols), dst[take][:, cols].T)
+
+
+@settings(max_examples=50, deadline=None)
+@given(entries=st.dictionaries(st.integers(1, 2**64 - 1), st.integers(-10**6, 10**6), max_size=200),
+       threshold=st.integers(-10**6, 10**6))
+def test_seen_rebuild_keeps_exactly_the_ids_at_or_above_the_threshold(entries: dict[int, int], threshold: int) -> None:
+    cap = 512
+    seen, count = np.zeros(2 * cap, np.uint64), np.zeros(1, np.int64)
+    ids = np.array(list(entries), np.uint64)
+    times = np.array(list(entries.values()), np.int64)
+    status, _ = K.judge_arrivals(times, ids, seen, cap - 1, count, K.NONE_TIME, 0, K.NONE_TIME)
+    assert status.tolist() == [0] * len(entries) and int(count[0]) == len(entries)
+    live = {h: t for h, t in entries.items() if t >= threshold}
+    assert K.seen_live(seen, threshold) == len(live)
+    new = np.zeros(2 * 256, np.uint64)
+    assert K.seen_rebuild(seen, new, 255, threshold) == len(live)
+    for h, t in entries.items():
+        got = int(K.table_lookup(new, 0, 255, np.uint64(h)))
+        assert got == (t if h in live else -1)
