@@ -16,6 +16,7 @@ Rows:
 - ``polars rolling``: the same 5 features as a batch job (``rolling`` + cumulative windows over
   calls sorted by caller and time) — not streaming, a lower bound on batch cost.
 Numba compile time is measured in a fresh process with an empty cache, apart from throughput.
+The size of the duplicate-detection table (bounded by the allowed lateness) is printed at the end.
 The sliding windows of the engine are bucketed (6 buckets); river's TimeRolling is exact.
 """
 
@@ -287,6 +288,10 @@ def main() -> None:
     console.print(f"state bytes per key (row + hash entry): {per_key}; keys: {keys}")
     console.print(f"average over all keys: {avg_per_key:.0f} B; over phones + accounts: {phone_accounts:.0f} B; "
                   f"allocated incl. growth headroom: {engine.store.nbytes() / 1e6:.0f} MB")
+    seen_held, seen_slots = engine.seen_ids()
+    console.print(f"duplicate detection: {seen_held:,} ids held in {seen_slots:,} slots ({16 * seen_slots / 1e6:.1f} MB) "
+                  f"after {engine.seq:,} events; an unbounded set would hold every id "
+                  f"(at least {2 * engine.seq:,} slots, {32 * engine.seq / 1e6:.0f} MB)")
     console.print("[dim]events/s use this process's CPU time: the machine is shared, so wall time is noisier. "
                   "river ran on a subset and was extrapolated per event.[/dim]")
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
@@ -297,6 +302,7 @@ def main() -> None:
         "state_bytes_per_key_average": avg_per_key, "state_bytes_per_key_phone_account": phone_accounts,
         "state_allocated_mb": engine.store.nbytes() / 1e6, "river_events": args.river_events,
         "steady_kernel_cpu_s": kernel_cpu[0], "steady_preparation_cpu_s": warm_cpu - kernel_cpu[0],
+        "seen_ids_held": seen_held, "seen_slots": seen_slots, "events_seen": engine.seq,
     }, indent=2))
     console.print(f"wrote {RESULTS}")
 
