@@ -9,13 +9,15 @@ others wait in a buffer until the watermark passes them and are then processed i
 
 Duplicates are bounded by the watermark horizon. A record id is a *duplicate* (counted and
 dropped) while the first accepted copy of it in the same stream has an event time at or above
-the lateness threshold (``max(watermark, floor)``; the floor is set by :meth:`FeatureEngine.flush`);
+the lateness threshold (``max(watermark, floor)``; the floor is set by :meth:`FeatureEngine.flush`)
+minus the engine's ``dedupe_horizon_ms`` (0 by default; the live brain keeps a day, so a file
+re-sent the same day is counted as duplicates rather than dead-lettered as late);
 within a batch the first row (streams in spec order, then rows) wins. A copy that comes back
 after its first copy fell below the threshold is judged *late* (returned for the dead letters),
 never processed twice: a copy of a record carries its event time, which is then below the
 threshold too. Late events are not remembered, so each copy of a late event is late again.
 Only ids within the horizon are kept (id hash and event time, 16 B per table slot), so memory
-is proportional to the events of one lateness span, not to all events ever seen: the table is
+is proportional to the events of one lateness span (plus the horizon), not to all events ever seen: the table is
 purged of ids below the threshold when it would grow, and grows only if the live ids still
 need the room (amortized O(1) per event). The one gap: a record re-sent with a *different*,
 newer event time after its first copy fell below the horizon is treated as a new event.
@@ -144,6 +146,8 @@ class FeatureEngine:
     profiles); ``initial_keys`` pre-sizes each entity's state (it grows by doubling anyway).
     With ``keep_records`` the feature frames carry every column of the records, not only the
     id, time and the spec's passthrough columns (a live service acting on whole records).
+    ``dedupe_horizon_ms`` keeps seen ids that much beyond the lateness threshold, so a file
+    re-sent within it counts as duplicates rather than late events (memory: ~64 B per id held).
     See the module docstring for ordering, lateness and duplicates.
 
     >>> import tempfile
@@ -163,9 +167,12 @@ class FeatureEngine:
     """Slots the seen-id table starts with and never shrinks below (a power of two)."""
 
     def __init__(self, spec: Spec, reference: Mapping[str, pl.DataFrame] | None = None,
-                 initial_keys: int = 1024, keep_records: bool = False) -> None:
+                 initial_keys: int = 1024, keep_records: bool = False, dedupe_horizon_ms: int = 0) -> None:
         self.spec = spec
         self.keep_records = keep_records
+        if dedupe_horizon_ms < 0:
+            raise ValueError(f"dedupe_horizon_ms must be >= 0, got {dedupe_horizon_ms}")
+        self.dedupe_horizon_ms = int(dedupe_horizon_ms)
         self.plan: Plan = build_plan(spec)
         self.reference = dict(reference or {})
         for join in spec.joins:
@@ -237,6 +244,13 @@ class FeatureEngine:
             return self.floor
         return max(self.floor, self.max_seen - self.spec.lateness_ms)
 
+    def _keep(self) -> int:
+        """The oldest event time whose id still counts as seen (the threshold minus the dedupe horizon)."""
+        threshold = self._threshold()
+        if threshold == int(K.NONE_TIME) or not self.dedupe_horizon_ms:
+            return threshold
+        return threshold - self.dedupe_horizon_ms
+
     def _grow_seen(self, extra: int) -> None:
         """Make room for ``extra`` more ids: purge the ids below the threshold, grow only if still needed.
 
@@ -248,7 +262,7 @@ class FeatureEngine:
         cap = self._seen.shape[0] // 2
         if 2 * (count + extra) <= cap:
             return
-        threshold = np.int64(self._threshold())
+        threshold = np.int64(self._keep())
         live = int(K.seen_live(self._seen, threshold))
         cap = self.SEEN_MIN_SLOTS
         while cap < 4 * (live + extra):
@@ -277,7 +291,8 @@ class FeatureEngine:
             self._grow_seen(ids.shape[0])
             status, self.max_seen = K.judge_arrivals(
                 times, ids, self._seen, self._seen.shape[0] // 2 - 1, self._seen_count,
-                np.int64(self.max_seen), np.int64(self.spec.lateness_ms), np.int64(self.floor))
+                np.int64(self.max_seen), np.int64(self.spec.lateness_ms), np.int64(self.floor),
+                np.int64(self.dedupe_horizon_ms))
             self.max_seen = int(self.max_seen)
             start = 0
             for stream, frame in prepared:
@@ -593,7 +608,7 @@ class FeatureEngine:
 
     @classmethod
     def restore(cls, path: str | Path, spec: Spec, reference: Mapping[str, pl.DataFrame] | None = None,
-                keep_records: bool = False) -> FeatureEngine:
+                keep_records: bool = False, dedupe_horizon_ms: int = 0) -> FeatureEngine:
         """An engine that continues exactly where the snapshot in ``path`` left off.
 
         Snapshots of format 1 (before seen ids had event times) restore too: their ids count as
@@ -613,7 +628,7 @@ class FeatureEngine:
         if meta["polars_version"] != pl.__version__:
             raise ValueError(f"{folder}: snapshot key hashes come from polars {meta['polars_version']}, "
                              f"this is polars {pl.__version__}; replay history instead")
-        engine = cls(spec, reference, keep_records=keep_records)
+        engine = cls(spec, reference, keep_records=keep_records, dedupe_horizon_ms=dedupe_horizon_ms)
         with np.load(folder / "state.npz") as data:
             arrays = {k: data[k] for k in data.files}
         engine.store.load_arrays(arrays)

@@ -226,7 +226,7 @@ def lookup_rows(table, mask, hashes):
 
 
 @njit(cache=True)
-def judge_arrivals(times, id_hash, seen, seen_mask, seen_count, max_seen, lateness, floor):
+def judge_arrivals(times, id_hash, seen, seen_mask, seen_count, max_seen, lateness, floor, horizon=0):
     """Mark each arriving event 0 (accepted), 1 (duplicate id) or 2 (late).
 
     A micro-batch arrives at once: its events are judged against the threshold before it,
@@ -236,6 +236,8 @@ def judge_arrivals(times, id_hash, seen, seen_mask, seen_count, max_seen, latene
     entry below it is dead (as if absent: purging it changes nothing). Otherwise an event
     older than the threshold is late and not recorded; the rest are accepted and recorded,
     the first occurrence within the batch winning. Returns the statuses and the new newest time.
+    ``horizon`` (ms, >= 0) keeps ids that much longer: a copy re-sent within it of the threshold
+    is still a duplicate rather than late.
 
     >>> import numpy as np
     >>> seen, count = np.zeros(16, np.uint64), np.zeros(1, np.int64)
@@ -253,6 +255,9 @@ def judge_arrivals(times, id_hash, seen, seen_mask, seen_count, max_seen, latene
     threshold = floor
     if max_seen != NONE_TIME and max_seen - lateness > threshold:
         threshold = max_seen - lateness
+    keep = threshold
+    if threshold != NONE_TIME and horizon > 0:
+        keep = threshold - horizon
     newest = max_seen
     for r in range(n):
         if r + PF_AHEAD < n:
@@ -263,7 +268,7 @@ def judge_arrivals(times, id_hash, seen, seen_mask, seen_count, max_seen, latene
         while True:
             k = seen[2 * i]
             if k == h:
-                if np.int64(seen[2 * i + 1]) >= threshold:
+                if np.int64(seen[2 * i + 1]) >= keep:
                     status[r] = 1
                 elif t < threshold:
                     status[r] = 2

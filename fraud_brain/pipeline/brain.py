@@ -62,6 +62,9 @@ class BrainConfig:
     """Pre-transfer check: a score at or above this holds the transfer."""
     review_threshold: float = 0.5
     """Pre-transfer check: a score at or above this asks for review."""
+    dedupe_horizon_hours: float = 24.0
+    """A record re-sent within this long (beyond the allowed lateness) is a duplicate, counted and
+    dropped; an older copy is judged late (dead-lettered). Never processed twice either way."""
     seed: int = 0
 
 
@@ -126,10 +129,11 @@ class Brain:
         reference = {"subscribers": subscribers if subscribers is not None else schema_for("subscriber").empty()}
         snapshot = config.state_dir / "engine"
         # The engine hands back whole records with their features: the rules read both.
+        horizon = int(config.dedupe_horizon_hours * 3_600_000)
         if (snapshot / "state.npz").exists():
-            self.engine = FeatureEngine.restore(snapshot, self.spec, reference, keep_records=True)
+            self.engine = FeatureEngine.restore(snapshot, self.spec, reference, keep_records=True, dedupe_horizon_ms=horizon)
         else:
-            self.engine = FeatureEngine(self.spec, reference, keep_records=True)
+            self.engine = FeatureEngine(self.spec, reference, keep_records=True, dedupe_horizon_ms=horizon)
         self.dead_letters = DeadLetterStore(config.state_dir / "dead_letters")
         self.store = SQLiteRepository(config.state_dir / "brain.sqlite")
         policy = load_policy(config.policy_path) if config.policy_path else None

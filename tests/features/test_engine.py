@@ -677,3 +677,33 @@ def test_a_snapshot_of_a_newer_format_is_refused(tmp_path: Path) -> None:
     (folder / "meta.json").write_text(json.dumps(meta))
     with pytest.raises(ValueError, match="format 99"):
         FeatureEngine.restore(folder, SPEC, reference={"profile": PROFILE})
+
+
+@pytest.mark.parametrize("spacing_ms", [1_000, 60_000])
+def test_a_dedupe_horizon_keeps_recent_resends_duplicates_and_the_table_bounded(spacing_ms: int) -> None:
+    horizon_ms = 50 * spacing_ms
+    engine = SmallSeen(SPEC, reference={"profile": PROFILE}, dedupe_horizon_ms=horizon_ms)
+    batch, batches = 100, 60
+    largest = 0
+    for b in range(batches):
+        engine.process({"b": _b_frame(b * batch, batch, spacing_ms)})
+        largest = max(largest, engine.seen_ids()[1])
+    keep = engine.max_seen - SPEC.lateness_ms - horizon_ms
+    # held ids are bounded by lateness + horizon (+ a batch), not by all 6,000 ids
+    within = (SPEC.lateness_ms + horizon_ms) // spacing_ms + 1
+    assert largest <= max(engine.SEEN_MIN_SLOTS, 8 * (within + batch)) < batch * batches
+    old = pl.concat([_b_frame(b * batch, batch, spacing_ms) for b in range(batches)])
+    t = pl.col("time").dt.epoch("ms")
+    below_watermark = old.filter(t < engine.max_seen - SPEC.lateness_ms)
+    inside, outside = below_watermark.filter(t >= keep), below_watermark.filter(t < keep)
+    assert inside.height and outside.height
+    # a resend older than the watermark but within the horizon is a duplicate; beyond it, late
+    assert engine.process({"b": inside}).duplicates == {"b": inside.height}
+    again = engine.process({"b": outside})
+    assert again.duplicates == {"b": 0} and again.late["b"].height == outside.height
+    plain = SmallSeen(SPEC, reference={"profile": PROFILE})
+    for b in range(batches):
+        plain.process({"b": _b_frame(b * batch, batch, spacing_ms)})
+    assert plain.process({"b": inside}).late["b"].height == inside.height  # no horizon: late
+    with pytest.raises(ValueError, match="dedupe_horizon_ms"):
+        FeatureEngine(SPEC, reference={"profile": PROFILE}, dedupe_horizon_ms=-1)
