@@ -325,10 +325,13 @@ class FeatureEngine:
     def _release(self, batch: FeatureBatch, watermark: int | None) -> None:
         ready: dict[str, pl.DataFrame] = {}
         for stream, pending in list(self._pending.items()):
-            if watermark is None:
+            times = pending.get_column(_TIME).to_numpy()
+            if watermark is None or (times.shape[0] and int(times.max()) < watermark):
                 ready[stream], rest = pending, pending.clear()
+            elif not times.shape[0] or int(times.min()) >= watermark:
+                ready[stream], rest = pending.clear(), pending
             else:
-                mask = pending.get_column(_TIME) < watermark
+                mask = pl.Series(times < watermark)
                 ready[stream], rest = pending.filter(mask), pending.filter(~mask)
             self._pending[stream] = rest
         ready = {s: f for s, f in ready.items() if f.height}

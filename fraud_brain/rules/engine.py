@@ -6,7 +6,7 @@ state is restored from and saved to a SQLite file so a restart does not re-alert
 
 >>> import polars as pl
 >>> from datetime import datetime, timezone
->>> from fraud_brain.rules.ruleset import RuleSet
+>>> from fraud_brain.rules.ruleset import RuleSet, empty_hits
 >>> t = datetime(2026, 3, 1, 9, tzinfo=timezone.utc)
 >>> batch = pl.DataFrame({"call_id": ["c1", "c2"], "start_time": [t, t], "callee": ["138", "138"],
 ...                       "score": [0.95, 0.97]})
@@ -25,7 +25,7 @@ import polars as pl
 from fraud_brain.rules.decider import Decider
 from fraud_brain.rules.errors import RuleFileError
 from fraud_brain.rules.manager import RuleManager
-from fraud_brain.rules.ruleset import RuleSet
+from fraud_brain.rules.ruleset import RuleSet, empty_hits
 
 
 class RuleStats:
@@ -91,7 +91,10 @@ class RuleEngine:
 
     def decisions(self, batch: pl.DataFrame, event: str | None = None) -> pl.DataFrame:
         """Only the active decisions of the batch, in the hits layout the actions layer consumes."""
-        return self.process(batch, event=event).filter(pl.col("active")).drop("status", "active")
+        decided = self.process(batch, event=event)
+        if decided.height == 0:  # most batches: no rule hit
+            return empty_hits()
+        return decided.filter(pl.col("active")).drop("status", "active")
 
     def save(self) -> None:
         """Snapshot the cooldown state to ``state_path`` (a no-op without one)."""
