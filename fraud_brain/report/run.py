@@ -2,7 +2,7 @@
 
 Measured against the simulator's ground truth when the folder has it (``truth_episodes``,
 ``truth_transfers``), else against the labels. An episode (one victim of one scam) counts as
-*alerted* when a decision names its victim's phone between the episode's first scam contact
+*alerted* when a decision names its victim (phone, or account when the bank sent no phone) between the episode's first scam contact
 and one day after its last scam transfer.
 
 >>> import polars as pl
@@ -50,9 +50,11 @@ def episode_table(truth: dict[str, pl.DataFrame], calls: pl.DataFrame | None) ->
         )
         frame = frame.join(first_calls, on="episode_id", how="left")
         starts.insert(0, pl.col("first_scam_call"))
+    account = pl.col("victim_account") if "victim_account" in frame.columns else pl.lit(None, dtype=pl.String)
     return frame.select(
         "episode_id",
         pl.col("victim_phone"),
+        account.alias("victim_account"),
         pl.col("typology").cast(pl.String),
         pl.min_horizontal(*starts, pl.col("first_call")).alias("start"),
         pl.col("anchor_time").dt.epoch("ms").alias("anchor"),
@@ -63,18 +65,26 @@ def episode_table(truth: dict[str, pl.DataFrame], calls: pl.DataFrame | None) ->
 def match_decisions(decisions: pl.DataFrame, episodes: pl.DataFrame) -> pl.DataFrame:
     """Each decision with the scam episode of its victim it falls in (null: no episode).
 
-    ``decisions`` needs ``victim_key`` and ``time_ms``; ``episodes`` needs ``episode_id``,
-    ``victim_phone``, ``typology``, ``start`` and ``end`` (ms).
+    ``decisions`` needs ``victim_key`` and ``time_ms`` (and ``victim_kind``: a decision keyed by
+    the payer's account, when the bank sent no phone, is matched on the episode's
+    ``victim_account``; without the column every key is a phone); ``episodes`` needs
+    ``episode_id``, ``victim_phone``, ``typology``, ``start`` and ``end`` (ms).
     """
     indexed = decisions.with_row_index("_d")
-    pairs = indexed.join(
-        episodes.select("episode_id", "victim_phone", pl.col("typology").alias("episode_typology"), "start", "end"),
-        left_on="victim_key",
-        right_on="victim_phone",
-        how="inner",
+    if "victim_kind" not in indexed.columns:
+        indexed = indexed.with_columns(pl.lit("phone").alias("victim_kind"))
+    keys = [episodes.select(pl.col("victim_phone").alias("_key"), pl.lit("phone").alias("_kind"), "episode_id")]
+    if "victim_account" in episodes.columns:
+        keys.append(episodes.select(pl.col("victim_account").alias("_key"), pl.lit("account").alias("_kind"), "episode_id"))
+    keyed = pl.concat(keys).drop_nulls("_key").join(
+        episodes.select("episode_id", pl.col("typology").alias("episode_typology"), "start", "end"), on="episode_id"
+    )
+    pairs = indexed.with_columns(pl.col("victim_kind").fill_null("phone")).join(
+        keyed, left_on=["victim_key", "victim_kind"], right_on=["_key", "_kind"], how="inner",
     ).filter((pl.col("time_ms") >= pl.col("start") - 3_600_000) & (pl.col("time_ms") <= pl.col("end")))
     first = pairs.sort("start").unique("_d", keep="first").select("_d", "episode_id", "episode_typology")
-    return indexed.join(first, on="_d", how="left").sort("_d").drop("_d")
+    out = indexed.join(first, on="_d", how="left").sort("_d").drop("_d")
+    return out if "victim_kind" in decisions.columns else out.drop("victim_kind")
 
 
 @dataclass
