@@ -2,8 +2,8 @@
 
 Measured against the simulator's ground truth when the folder has it (``truth_episodes``,
 ``truth_transfers``), else against the labels. An episode (one victim of one scam) counts as
-*alerted* when a decision names its victim (phone, or account when the bank sent no phone) between the episode's first scam contact
-and one day after its last scam transfer.
+*alerted* when a decision names its victim (the phone, or the account when the bank sent no
+phone) between the episode's first scam contact and one day after its last scam transfer.
 
 >>> import polars as pl
 >>> episodes = pl.DataFrame({"episode_id": [1], "victim_phone": ["138"], "typology": ["fake_loan"],
