@@ -508,8 +508,8 @@ class Orchestrator:
             )
             return None
         payload = {
-            **{"case_uid": case.case_uid, "victim": case.victim_key, "victim_kind": case.victim_kind,
-               "typology": case.typology},
+            "case_uid": case.case_uid, "victim": case.victim_key, "victim_kind": case.victim_kind,
+            "typology": case.typology,
             "payee_account": account,
             "payee_bank": alert.payee_bank,
             "amount": alert.amount,

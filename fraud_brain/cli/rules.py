@@ -80,11 +80,9 @@ def backtest_command(
     from rich.progress import Progress
 
     from fraud_brain.io import read_frame
-    from fraud_brain.rules import RuleFileError, RuleSet
-    from fraud_brain.rules.backtest import backtest, load_scored
-
     from fraud_brain.pipeline.batch import raw_history_source
-    from fraud_brain.rules.backtest import SCORED_SOURCES
+    from fraud_brain.rules import RuleFileError, RuleSet
+    from fraud_brain.rules.backtest import SCORED_SOURCES, backtest, load_scored
 
     # A folder of raw records is replayed and scored by the champion models first.
     if raw_history_source not in SCORED_SOURCES:

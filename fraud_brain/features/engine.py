@@ -559,7 +559,7 @@ class FeatureEngine:
 
         No frame is built, so a single record costs a fraction of :meth:`peek` (the bank's check).
         """
-        names, _, where, OUT = self._compute({stream: self._prepare(stream, frame)}, mutate=False, ordered=False)
+        _, _, where, OUT = self._compute({stream: self._prepare(stream, frame)}, mutate=False, ordered=False)
         sp = self.plan.streams[stream]
         emit = [i for i, keep_it in enumerate(sp.feature_emit) if keep_it]
         return [sp.feature_names[i] for i in emit], OUT[np.ix_(where[stream], emit)]

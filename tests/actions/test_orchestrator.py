@@ -488,7 +488,7 @@ def test_bot_ladder_matches_a_reference(interval: int, max_redials: int, script:
     world = World(policy=policy)
     world.dispatcher.adapters["voice_bot"] = ScriptedBot(script)
     world.decide(actions=["voice_bot"])
-    for minute in range(0, interval * (max_redials + 1) + 3):
+    for minute in range(interval * (max_redials + 1) + 3):
         world.advance_to(minute)
 
     # Reference: call at 0, N, 2N, ... until convinced or 1 + M calls; no conviction -> agent at the last call.
@@ -559,7 +559,7 @@ def test_officer_alerts_name_the_victims_district() -> None:
 def test_relatives_calls_can_be_switched_off_and_answer_more_often() -> None:
     world = World(bot="busy", policy=EscalationPolicy(relatives_after_busy=0))
     world.decide(actions=["voice_bot"])
-    for minute in range(0, 20):
+    for minute in range(20):
         world.advance_to(minute)
     assert {c.payload["target"] for c in world.actions("voice_bot")} == {"victim"}
     bot = SimulatedVoiceBot(seed=3)

@@ -7,7 +7,6 @@ from unittest import mock
 
 import polars as pl
 import pytest
-
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from rules_frames import AGE_BANDS, TRANSFER_SCHEMA, calls, rule_toml, transfers

@@ -56,7 +56,7 @@ def test_concurrent_migrations_apply_each_step_once(tmp_path: Path) -> None:
             repo = SQLiteRepository(path, migrate=False)
             applied.append(repo.migrate())
             repo.close()
-        except BaseException as exc:  # noqa: BLE001 - surfaced by the assertion below
+        except BaseException as exc:
             errors.append(exc)
 
     threads = [threading.Thread(target=open_and_migrate) for _ in range(4)]
@@ -91,11 +91,10 @@ def test_reader_reads_committed_state_while_a_writer_holds_a_transaction(tmp_pat
 def test_failed_transaction_rolls_back_everything(tmp_path: Path) -> None:
     repo = SQLiteRepository(tmp_path / "tx.db")
     case = _case(repo)
-    with pytest.raises(RuntimeError):
-        with repo.transaction():
-            repo.enqueue_action(_action(case.case_id, "a"), T0)
-            repo.add_case_event(case.case_id, T0, "x")
-            raise RuntimeError("boom")
+    with pytest.raises(RuntimeError), repo.transaction():
+        repo.enqueue_action(_action(case.case_id, "a"), T0)
+        repo.add_case_event(case.case_id, T0, "x")
+        raise RuntimeError("boom")
     assert repo.action_status_counts() == {}
     assert repo.case_timeline(case.case_id) == []
 
