@@ -365,7 +365,8 @@ class Brain:
             names, values = self.engine.peek_values("transfer", record)
             features = values[0]
             scorer = self.scorers["transfer"]
-            scored_one = scorer.score_one(features[self._feature_order(names, scorer.feature_names)])
+            vector = features[self._feature_order(names, scorer.feature_names)]
+            scored_one = scorer.score_one(vector)
             row = record.row(0, named=True)
             row["age_band"], row["district"] = self._profile_of.get(row["payer_phone"], (None, None))
             # NaN (no history) is null for the rules, as in the batch path (missing_as_null)
@@ -378,6 +379,9 @@ class Brain:
             schema = self._scored_schema("transfer")
             scored = pl.DataFrame([{column: row.get(column) for column in schema}], schema=schema)
             hits = self._rules().ruleset.evaluate(scored, event="transfer").filter(pl.col("mode") == "active")
+            if hits.height and not scored_one.reasons:
+                # a rule acts on it below the reason threshold: the bank still gets the reasons
+                scored_one = scorer.score_one(vector, reasons=True)
             score = float(scored_one.score)
             actions = {a for row_actions in hits["actions"].to_list() for a in row_actions}
             if score >= self.config.hold_threshold or "stop_payment" in actions:
