@@ -79,6 +79,9 @@ class IngestReport:
     errors: list[dict[str, Any]] = field(default_factory=list)
     scored: pl.DataFrame = field(default_factory=pl.DataFrame)
     alerts: int = 0
+    refused_decisions: list[str] = field(default_factory=list)
+    """Rule decisions the workflow could not take (e.g. naming no victim), each with why;
+    they are also in the store's audit log."""
 
 
 @dataclass
@@ -260,6 +263,7 @@ class Brain:
                 scored, decisions = explain_hits(stream, scored, decisions, self.scorers[stream])
                 ingested = self.orchestrator.ingest(decisions, self.now())
                 report.alerts += ingested.alerts
+                report.refused_decisions += ingested.rejected
             self._remember_latest(stream, scored)
             scored_parts.append(scored)
         if scored_parts:

@@ -271,3 +271,21 @@ def test_the_check_explains_a_transfer_a_rule_acts_on_below_the_reason_threshold
     low = [c for c in checked if c.score < 0.5]
     assert low and all(c.rules == ["any_transfer"] and c.decision == "review" for c in low)
     assert sum(bool(c.reasons) and bool(c.reasons_zh) for c in low) >= 0.9 * len(low)
+
+
+def test_decisions_the_workflow_refuses_are_reported_not_dropped_silently(tmp_path, window):
+    rules = tmp_path / "rules.toml"
+    rules.write_text(  # the victim is the phone only: a phoneless transfer names no victim
+        'version = 1\n[[rule]]\nname = "big_transfer"\nevent = "transfer"\nwhen = "amount >= 1"\n'
+        'actions = ["stop_payment"]\nvictim = "payer_phone"\ncooldown = "1h"\ncooldown_key = "payer_account"\n'
+    )
+    brain = Brain.open(BrainConfig(state_dir=tmp_path / "state", subscribers=window / "subscribers.parquet",
+                                   rules_path=rules))
+    transfers = pl.read_parquet(window / "transfers.parquet").sort("time").head(30)
+    phoneless = transfers.with_columns(pl.lit(None, dtype=pl.String).alias("payer_phone"))
+    reports = [brain.ingest("transfer", phoneless, source="bank"), brain.flush()]
+    refused = [why for r in reports for why in r.refused_decisions]
+    assert refused and all("victim" in why for why in refused)
+    assert brain.store.table("cases").height == 0
+    audit = brain.store.table("audit_log")
+    assert (audit["op"] == "decision_without_victim").sum() == len(refused)

@@ -98,6 +98,7 @@ async def ingest(
         ctx.hub.publish("alerts", {"count": report.alerts, "kind": kind})
     return OrjsonResponse({
         "accepted": report.accepted, "rejected": report.rejected, "alerts": report.alerts,
+        "refused_decisions": list(getattr(report, "refused_decisions", [])),
         "late": getattr(report, "late", 0), "duplicates": getattr(report, "duplicates", 0),
         "errors": [{"index": e.get("row"), "record_id": e.get("record_id"), "field": e.get("field"), "reason": e.get("reason")}
                    for e in report.errors],
