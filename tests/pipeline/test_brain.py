@@ -23,6 +23,14 @@ def _brain(tmp_path, window) -> Brain:
     return Brain.open(BrainConfig(state_dir=tmp_path / "state", subscribers=window / "subscribers.parquet"))
 
 
+def _brain_with_rules(tmp_path, window, rules_text: str) -> Brain:
+    """A brain over the window whose rule file is ``rules_text``."""
+    rules = tmp_path / "rules.toml"
+    rules.write_text(rules_text)
+    return Brain.open(BrainConfig(state_dir=tmp_path / "state", subscribers=window / "subscribers.parquet",
+                                  rules_path=rules))
+
+
 def _ingest_all(brain: Brain, window, batch: int, rng: np.random.Generator) -> pl.DataFrame:
     calls = pl.read_parquet(window / "calls.parquet")
     transfers = pl.read_parquet(window / "transfers.parquet")
@@ -171,13 +179,10 @@ def test_entity_risk_is_the_latest_score_of_the_entity(tmp_path, window):
 
 
 def test_events_a_rule_acts_on_below_the_reason_threshold_still_carry_reasons(tmp_path, window):
-    rules = tmp_path / "rules.toml"
-    rules.write_text(
+    brain = _brain_with_rules(tmp_path, window, (
         'version = 1\n[[rule]]\nname = "any_answered_call"\nevent = "call"\nwhen = "call_minutes >= 1"\n'
         'actions = ["agent_followup"]\nvictim = "callee"\ncooldown = "1h"\n'
-    )
-    brain = Brain.open(BrainConfig(state_dir=tmp_path / "state", subscribers=window / "subscribers.parquet",
-                                   rules_path=rules))
+    ))
     calls = pl.read_parquet(window / "calls.parquet").sort("start_time")
     scored = [brain.ingest("call", calls.slice(i, 500), source="test").scored for i in range(0, calls.height, 500)]
     scored.append(brain.flush().scored)
@@ -235,14 +240,11 @@ def test_the_check_sees_what_ingesting_the_transfer_next_would_see(tmp_path, win
 
 
 def test_a_transfer_without_the_payers_phone_still_gets_its_stop_payment(tmp_path, window):
-    rules = tmp_path / "rules.toml"
-    rules.write_text(
+    brain = _brain_with_rules(tmp_path, window, (
         'version = 1\n[[rule]]\nname = "big_transfer"\nevent = "transfer"\nwhen = "amount >= 1"\n'
         'actions = ["stop_payment", "voice_bot"]\nvictim = ["payer_phone", "payer_account"]\ncooldown = "1h"\n'
         'cooldown_key = "payer_account"\n'
-    )
-    brain = Brain.open(BrainConfig(state_dir=tmp_path / "state", subscribers=window / "subscribers.parquet",
-                                   rules_path=rules))
+    ))
     transfers = pl.read_parquet(window / "transfers.parquet").sort("time").head(40)
     phoneless = transfers.with_columns(pl.lit(None, dtype=pl.String).alias("payer_phone"))
     assert brain.ingest("transfer", phoneless, source="bank").rejected == 0
@@ -256,13 +258,10 @@ def test_a_transfer_without_the_payers_phone_still_gets_its_stop_payment(tmp_pat
 
 
 def test_the_check_explains_a_transfer_a_rule_acts_on_below_the_reason_threshold(tmp_path, window):
-    rules = tmp_path / "rules.toml"
-    rules.write_text(
+    brain = _brain_with_rules(tmp_path, window, (
         'version = 1\n[[rule]]\nname = "any_transfer"\nevent = "transfer"\nwhen = "amount >= 1"\n'
         'actions = ["agent_followup"]\nvictim = ["payer_phone", "payer_account"]\ncooldown = "1h"\n'
-    )
-    brain = Brain.open(BrainConfig(state_dir=tmp_path / "state", subscribers=window / "subscribers.parquet",
-                                   rules_path=rules))
+    ))
     transfers = pl.read_parquet(window / "transfers.parquet").sort("time")
     brain.ingest("transfer", transfers.head(100), source="bank")
     checked = []
@@ -274,13 +273,11 @@ def test_the_check_explains_a_transfer_a_rule_acts_on_below_the_reason_threshold
 
 
 def test_decisions_the_workflow_refuses_are_reported_not_dropped_silently(tmp_path, window):
-    rules = tmp_path / "rules.toml"
-    rules.write_text(  # the victim is the phone only: a phoneless transfer names no victim
+    # the victim is the phone only: a phoneless transfer names no victim
+    brain = _brain_with_rules(tmp_path, window, (
         'version = 1\n[[rule]]\nname = "big_transfer"\nevent = "transfer"\nwhen = "amount >= 1"\n'
         'actions = ["stop_payment"]\nvictim = "payer_phone"\ncooldown = "1h"\ncooldown_key = "payer_account"\n'
-    )
-    brain = Brain.open(BrainConfig(state_dir=tmp_path / "state", subscribers=window / "subscribers.parquet",
-                                   rules_path=rules))
+    ))
     transfers = pl.read_parquet(window / "transfers.parquet").sort("time").head(30)
     phoneless = transfers.with_columns(pl.lit(None, dtype=pl.String).alias("payer_phone"))
     reports = [brain.ingest("transfer", phoneless, source="bank"), brain.flush()]
