@@ -17,9 +17,9 @@ after its first copy fell below the threshold is judged *late* (returned for the
 never processed twice: a copy of a record carries its event time, which is then below the
 threshold too. Late events are not remembered, so each copy of a late event is late again.
 Only ids within the horizon are kept (id hash and event time, 16 B per table slot), so memory
-is proportional to the events of one lateness span (plus the horizon), not to all events ever seen: the table is
-purged of ids below the threshold when it would grow, and grows only if the live ids still
-need the room (amortized O(1) per event). The one gap: a record re-sent with a *different*,
+is proportional to the events of one lateness span (plus the horizon), not to all events ever
+seen: the table is purged of ids below the horizon when it would grow, and grows only if the
+live ids still need the room (amortized O(1) per event). The one gap: a record re-sent with a *different*,
 newer event time after its first copy fell below the horizon is treated as a new event.
 
 >>> import polars as pl
@@ -239,7 +239,7 @@ class FeatureEngine:
         return frame.with_columns(pl.col(meta.time).dt.epoch("ms").alias(_TIME))
 
     def _threshold(self) -> int:
-        """The lateness threshold the next micro-batch is judged against (as in ``judge_arrivals``)."""
+        """The lateness threshold the next micro-batch is judged against: older events are late."""
         if self.max_seen == int(K.NONE_TIME):
             return self.floor
         return max(self.floor, self.max_seen - self.spec.lateness_ms)
@@ -291,8 +291,7 @@ class FeatureEngine:
             self._grow_seen(ids.shape[0])
             status, self.max_seen = K.judge_arrivals(
                 times, ids, self._seen, self._seen.shape[0] // 2 - 1, self._seen_count,
-                np.int64(self.max_seen), np.int64(self.spec.lateness_ms), np.int64(self.floor),
-                np.int64(self.dedupe_horizon_ms))
+                np.int64(self.max_seen), np.int64(self._threshold()), np.int64(self._keep()))
             self.max_seen = int(self.max_seen)
             start = 0
             for stream, frame in prepared:

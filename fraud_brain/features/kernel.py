@@ -226,38 +226,31 @@ def lookup_rows(table, mask, hashes):
 
 
 @njit(cache=True)
-def judge_arrivals(times, id_hash, seen, seen_mask, seen_count, max_seen, lateness, floor, horizon=0):
+def judge_arrivals(times, id_hash, seen, seen_mask, seen_count, max_seen, threshold, keep):
     """Mark each arriving event 0 (accepted), 1 (duplicate id) or 2 (late).
 
-    A micro-batch arrives at once: its events are judged against the threshold before it,
-    the newest time of all earlier batches minus the allowed lateness (and at least
-    ``floor``, set by a flush). ``seen`` interleaves (id hash, event time) pairs: an id is a
-    duplicate while the time of its accepted first copy is at or above the threshold; an
-    entry below it is dead (as if absent: purging it changes nothing). Otherwise an event
-    older than the threshold is late and not recorded; the rest are accepted and recorded,
-    the first occurrence within the batch winning. Returns the statuses and the new newest time.
-    ``horizon`` (ms, >= 0) keeps ids that much longer: a copy re-sent within it of the threshold
-    is still a duplicate rather than late.
+    A micro-batch arrives at once: its events are judged against ``threshold``, the newest
+    time of all earlier batches (``max_seen``) minus the allowed lateness, and at least the
+    floor a flush set (the engine computes it). ``seen`` interleaves (id hash, event time)
+    pairs: an id is a duplicate while the time of its accepted first copy is at or above
+    ``keep`` (the threshold, or earlier by a dedupe horizon); an entry below it is dead (as if
+    absent: purging it changes nothing). Otherwise an event older than the threshold is late
+    and not recorded; the rest are accepted and recorded, the first occurrence within the
+    batch winning. Returns the statuses and the new newest time.
 
     >>> import numpy as np
     >>> seen, count = np.zeros(16, np.uint64), np.zeros(1, np.int64)
     >>> ids = np.array([5, 5, 6], np.uint64)
-    >>> status, newest = judge_arrivals(np.array([100, 100, 10]), ids, seen, 7, count, NONE_TIME, 50, NONE_TIME)
+    >>> status, newest = judge_arrivals(np.array([100, 100, 10]), ids, seen, 7, count, NONE_TIME, NONE_TIME, NONE_TIME)
     >>> status.tolist(), int(newest), int(count[0])
     ([0, 1, 0], 100, 2)
-    >>> ids = np.array([5, 6, 7], np.uint64)   # threshold now 50: id 6's first copy (time 10) fell below it
-    >>> status, newest = judge_arrivals(np.array([100, 10, 60]), ids, seen, 7, count, newest, 50, NONE_TIME)
+    >>> ids = np.array([5, 6, 7], np.uint64)   # threshold now 100 - 50: id 6's first copy (time 10) fell below it
+    >>> status, newest = judge_arrivals(np.array([100, 10, 60]), ids, seen, 7, count, newest, 50, 50)
     >>> status.tolist()
     [1, 2, 0]
     """
     n = times.shape[0]
     status = np.zeros(n, np.int8)
-    threshold = floor
-    if max_seen != NONE_TIME and max_seen - lateness > threshold:
-        threshold = max_seen - lateness
-    keep = threshold
-    if threshold != NONE_TIME and horizon > 0:
-        keep = threshold - horizon
     newest = max_seen
     for r in range(n):
         if r + PF_AHEAD < n:

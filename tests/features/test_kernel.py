@@ -90,7 +90,7 @@ def test_seen_rebuild_keeps_exactly_the_ids_at_or_above_the_threshold(entries: d
     seen, count = np.zeros(2 * cap, np.uint64), np.zeros(1, np.int64)
     ids = np.array(list(entries), np.uint64)
     times = np.array(list(entries.values()), np.int64)
-    status, _ = K.judge_arrivals(times, ids, seen, cap - 1, count, K.NONE_TIME, 0, K.NONE_TIME)
+    status, _ = K.judge_arrivals(times, ids, seen, cap - 1, count, K.NONE_TIME, K.NONE_TIME, K.NONE_TIME)
     assert status.tolist() == [0] * len(entries) and int(count[0]) == len(entries)
     live = {h: t for h, t in entries.items() if t >= threshold}
     assert K.seen_live(seen, threshold) == len(live)
