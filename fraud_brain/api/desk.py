@@ -154,7 +154,8 @@ class CaseDesk:
         ]
         detail: dict[str, Any] = {
             "case_id": case.case_id, "case_uid": case.case_uid, "victim": case.victim_key,
-            "victim_kind": case.victim_kind, "status": case.status, "tier": case.tier, "typology": case.typology, "rule": case.rule, "max_score": case.max_score,
+            "victim_kind": case.victim_kind, "status": case.status, "tier": case.tier, "typology": case.typology,
+            "rule": case.rule, "max_score": case.max_score,
             "contact_state": case.contact_state, "opened_at": _iso(case.opened_at),
             "last_alert_at": _iso(case.last_alert_at), "closed_at": _iso(case.closed_at),
             "resolution": case.resolution, "assignee": who, "alerts": alerts, "timeline": timeline, "actions": actions,

@@ -95,6 +95,13 @@ class CheckResult:
     rules: list[str] = field(default_factory=list)
 
 
+def _require_stream(kind: str) -> str:
+    """``kind`` when the brain ingests it (calls, transfers), else a readable refusal."""
+    if kind not in MODEL_FOR_STREAM:
+        raise ValueError(f"cannot ingest {kind!r} records; expected 'call' or 'transfer' (labels: add_labels)")
+    return kind
+
+
 class _BrainClock:
     """The brain's clock as the actions layer's :class:`~fraud_brain.actions.clock.Clock`."""
 
@@ -132,11 +139,11 @@ class Brain:
         reference = {"subscribers": subscribers if subscribers is not None else schema_for("subscriber").empty()}
         snapshot = config.state_dir / "engine"
         # The engine hands back whole records with their features: the rules read both.
-        horizon = int(config.dedupe_horizon_hours * 3_600_000)
+        options = {"keep_records": True, "dedupe_horizon_ms": int(config.dedupe_horizon_hours * 3_600_000)}
         if (snapshot / "state.npz").exists():
-            self.engine = FeatureEngine.restore(snapshot, self.spec, reference, keep_records=True, dedupe_horizon_ms=horizon)
+            self.engine = FeatureEngine.restore(snapshot, self.spec, reference, **options)
         else:
-            self.engine = FeatureEngine(self.spec, reference, keep_records=True, dedupe_horizon_ms=horizon)
+            self.engine = FeatureEngine(self.spec, reference, **options)
         self.dead_letters = DeadLetterStore(config.state_dir / "dead_letters")
         self.store = SQLiteRepository(config.state_dir / "brain.sqlite")
         policy = load_policy(config.policy_path) if config.policy_path else None
@@ -176,19 +183,13 @@ class Brain:
         # Features (plus the offline log-odds) of every scored transfer, kept until its label comes.
         self._delayed = DelayedLabelStore(len(transfer.feature_names) + 1, capacity=200_000)
 
-    def _scored_schemas(self) -> dict[str, pl.Schema]:
-        """The scored-frame schema of each stream, from an empty batch through the real path."""
-        schemas = {}
-        for stream in MODEL_FOR_STREAM:
+    def _scored_schema(self, stream: str) -> pl.Schema:
+        """The scored-frame schema of a stream, from an empty batch through the real path (once:
+        the feature spec fixes it)."""
+        if stream not in self._schemas:
             features = self.engine.peek(stream, schema_for(STREAM_KIND[stream]).empty())
             scores = self.scorers[stream].score_batch(features, learn_anomaly=False)
-            schemas[stream] = assemble(stream, None, features, scores, self.profiles).schema
-        return schemas
-
-    def _scored_schema(self, stream: str) -> pl.Schema:
-        """The scored-frame schema of a stream (the feature spec fixes it; computed once)."""
-        if not self._schemas:
-            self._schemas = self._scored_schemas()
+            self._schemas[stream] = assemble(stream, None, features, scores, self.profiles).schema
         return self._schemas[stream]
 
     def _feature_order(self, emitted: list[str], wanted: list[str]) -> np.ndarray:
@@ -224,15 +225,12 @@ class Brain:
 
     def ingest(self, kind: str, raw: pl.DataFrame, source: str) -> IngestReport:
         """Validate, featurize, score and act on one micro-batch of ``call`` or ``transfer`` records."""
-        if kind not in MODEL_FOR_STREAM:
-            raise ValueError(f"cannot ingest {kind!r} records; expected 'call' or 'transfer' (labels: add_labels)")
+        _require_stream(kind)
         return self.ingest_validated(validate(raw, kind), source)
 
     def ingest_validated(self, result: ValidationResult, source: str) -> IngestReport:
         """:meth:`ingest` of a batch already validated (the API validates off the engine thread)."""
-        kind = result.kind
-        if kind not in MODEL_FOR_STREAM:
-            raise ValueError(f"cannot ingest {kind!r} records; expected 'call' or 'transfer' (labels: add_labels)")
+        kind = _require_stream(result.kind)
         with self._lock:
             report = IngestReport(accepted=result.valid.height, rejected=result.rejected.height)
             report.errors = self._dead_letter(result, source)
