@@ -157,16 +157,8 @@ def _type_message(field: Field) -> str:
     return f"is not a valid {field.dtype}"
 
 
-def _reason(checks: list[tuple[pl.Expr, pl.Expr]]) -> pl.Expr:
+def _reason(field: Field, raw: pl.Expr, source: pl.DataType, typed: pl.Expr) -> pl.Expr:
     """The first problem with this field in each record, or null when there is none."""
-    expr = pl.when(checks[0][0]).then(checks[0][1])
-    for condition, message in checks[1:]:
-        expr = expr.when(condition).then(message)
-    return expr.otherwise(pl.lit(None, dtype=pl.String))
-
-
-def _checks(field: Field, raw: pl.Expr, source: pl.DataType, typed: pl.Expr) -> list[tuple[pl.Expr, pl.Expr]]:
-    """Each check of one field, in order: the condition that fails it, and its message."""
     name = field.name
     shown = _as_text(raw)
     missing = raw.is_null() | (raw.cast(pl.String).str.strip_chars() == "")
@@ -191,7 +183,10 @@ def _checks(field: Field, raw: pl.Expr, source: pl.DataType, typed: pl.Expr) -> 
                 pl.format(f"{name} '{{}}' is not a valid {_pattern_name(field)}", shown),
             )
         )
-    return checks
+    expr = pl.when(checks[0][0]).then(checks[0][1])
+    for condition, message in checks[1:]:
+        expr = expr.when(condition).then(message)
+    return expr.otherwise(pl.lit(None, dtype=pl.String))
 
 
 def _pattern_name(field: Field) -> str:
@@ -220,7 +215,7 @@ def _plan(schema: RecordSchema, columns: tuple[tuple[str, pl.DataType], ...]) ->
         # The checks read the typed value from its column: parsing (times above all) runs once.
         typed_exprs.append(typed.alias(_TYPED + field.name))
         checked = pl.col(_TYPED + field.name)
-        reason_exprs.append(_reason(_checks(field, raw_col, source, checked)).alias(field.name))
+        reason_exprs.append(_reason(field, raw_col, source, checked).alias(field.name))
     return typed_exprs, reason_exprs
 
 
