@@ -6,7 +6,7 @@ state is restored from and saved to a SQLite file so a restart does not re-alert
 
 >>> import polars as pl
 >>> from datetime import datetime, timezone
->>> from fraud_brain.rules.ruleset import RuleSet, empty_hits
+>>> from fraud_brain.rules.ruleset import RuleSet
 >>> t = datetime(2026, 3, 1, 9, tzinfo=timezone.utc)
 >>> batch = pl.DataFrame({"call_id": ["c1", "c2"], "start_time": [t, t], "callee": ["138", "138"],
 ...                       "score": [0.95, 0.97]})

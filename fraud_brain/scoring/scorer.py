@@ -177,8 +177,7 @@ class Scorer:
             pl.Series("online_score", online, dtype=pl.Float64) if online is not None else pl.lit(None, pl.Float64).alias("online_score"),
             pl.Series("anomaly_score", anomaly, dtype=pl.Float64) if anomaly is not None else pl.lit(None, pl.Float64).alias("anomaly_score"),
         )
-        rows = np.flatnonzero(score >= self.reason_threshold) if self.n_reasons else np.empty(0, np.int64)
-        out = out.with_columns(self._reason_columns(X, rows))
+        out = out.with_columns(self._reason_columns(X, np.flatnonzero(score >= self.reason_threshold)))
         if self.challenger is not None and self.shadow_log is not None and len(X):
             shadow = self.challenger.booster.predict(X, **PREDICT)
             log = features.select(keep).with_columns(
