@@ -468,13 +468,14 @@ class FeatureEngine:
         T, S = T[order], S[order]
         if mutate:
             self.store.ensure_all(self._new_key_bounds(names, parts))
+            self.store.ensure_pool(sum(ready[s].height * plan.streams[s].list_updates for s in names))
         # every row's own features are all written by the kernel; wider columns are never read
         OUT = self._scratch("OUT", (n, co), np.float64, mutate)
         st = self.store
         K.run(T, S, X, KH, OUT, plan.prog_lo, plan.prog_hi, plan.instructions, plan.code, plan.consts,
               st.ht, st.ht_off, st.ht_mask, st.count,
               st.F, st.f_off, st.f_stride, st.I, st.i_off, st.i_stride, st.fdef, st.fdef_off, st.idef, st.idef_off,
-              mutate)
+              st.PT, st.PV, st.PN, st.pool, mutate)
         if mutate:
             self.processed_total += n
         return names, parts, where, OUT

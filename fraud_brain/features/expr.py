@@ -28,6 +28,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from fraud_brain.errors import ConfigError
+
 Node = tuple[Any, ...]
 """An AST node: a tuple whose first item is the node kind."""
 
@@ -42,8 +44,8 @@ FUNCTIONS = {"min": 2, "max": 2, "abs": 1, "log1p": 1, "coalesce": 2, "if": 3, "
 """Function name → number of arguments."""
 
 
-class ExprError(ValueError):
-    """A syntax or name error in an expression, with the position of the problem."""
+class ExprError(ConfigError):
+    """A syntax or name error in an expression, with the position of the problem (also a ValueError)."""
 
 
 def _tokens(text: str) -> list[tuple[str, str, int]]:

@@ -30,15 +30,21 @@ from numba.extending import intrinsic
 RESOLVE, INSERT, READ, EXPR, UPDATE = 0, 1, 2, 3, 4
 # Aggregate kinds (same order as spec.OPS).
 COUNT, SUM, MEAN, MAX, MIN, DISTINCT, LAST, FIRST, PREV = range(9)
-# Window kinds.
-LIFE, DECAY, SLIDE = 0, 1, 2
+# Window kinds: PEND is a delayed lifetime window (its young events wait in a list).
+LIFE, DECAY, SLIDE, EXACT, PEND = 0, 1, 2, 3, 4
 # Expression bytecode.
 (C_CONST, C_COL, C_FEAT, C_ADD, C_SUB, C_MUL, C_DIV, C_NEG, C_LT, C_LE, C_GT, C_GE, C_EQ, C_NE,
  C_AND, C_OR, C_NOT, C_MIN, C_MAX, C_ABS, C_LOG1P, C_COALESCE, C_IF, C_ISNAN) = range(24)
 # Columns of an instruction row.
+# I_B: buckets a sliding window keeps (its I_NB buckets plus those its delay spans); I_SPAN: a
+# bucket's width (sliding), the width (exact) or the half-life (decay); I_DELAY: the delay in ms.
 I_OP, I_REG, I_ENT, I_KEY, I_AGG, I_WIN, I_FCOL, I_ICOL, I_B, I_WORDS, I_OUT, I_VSTART, I_VLEN, I_WSTART, \
-    I_WLEN, I_SPAN, I_UNIT, I_BITS = range(18)
-INSTR_WIDTH = 18
+    I_WLEN, I_SPAN, I_UNIT, I_BITS, I_NB, I_DELAY = range(20)
+INSTR_WIDTH = 20
+NO_NODE = -1
+"""Index meaning "no node" in the event-list pool (exact and delayed windows)."""
+P_FREE, P_USED, P_FREE_COUNT = 0, 1, 2
+"""Pool bookkeeping: head of the free list, nodes ever handed out (the bump pointer), free nodes."""
 NONE_TIME = np.iinfo(np.int64).min
 """Int64 sentinel for "no time yet" and "no bucket yet"."""
 MAX_REGS = 64
@@ -346,10 +352,126 @@ def linear_count(ones, bits):
     return bits * math.log(bits / zeros)
 
 
+@njit(cache=True)
+def _pool_free(PN, pool, node):
+    PN[node] = pool[P_FREE]
+    pool[P_FREE] = node
+    pool[P_FREE_COUNT] += 1
+
+
+@njit(cache=True)
+def pool_append(PT, PV, PN, pool, I, ic, t, v, win):
+    """Append an event (time ``t``, value ``v``) to a key's list; capacity is ensured by the caller.
+
+    An exact window's ints are (head, first young node, tail); a delayed lifetime's (head, tail).
+    """
+    node = pool[P_FREE]
+    if node >= 0:
+        pool[P_FREE] = PN[node]
+        pool[P_FREE_COUNT] -= 1
+    else:
+        node = pool[P_USED]
+        pool[P_USED] = node + 1
+    PT[node] = t
+    PV[node] = v
+    PN[node] = NO_NODE
+    tail = ic + 2 if win == EXACT else ic + 1
+    if I[tail] >= 0:
+        PN[I[tail]] = node
+    else:
+        I[ic] = node
+    I[tail] = node
+    if win == EXACT and I[ic + 1] < 0:
+        I[ic + 1] = node
+
+
+@njit(cache=True)
+def pool_advance(PT, PV, PN, pool, F, fc, I, ic, agg, win, m, width):
+    """Move a key's list to reading end ``m``: events at or before ``m`` come of age, older ones leave.
+
+    Exact window: its running (count, sum) cover the events in ``(m - width, m]``; events that
+    left are freed. Delayed lifetime: events at or before ``m`` are folded into (count, sum,
+    max or min) and freed. Reads and updates come in event-time order, so ``m`` never goes back.
+    """
+    if win == EXACT:
+        young = I[ic + 1]
+        while young >= 0 and PT[young] <= m:
+            F[fc] += 1.0
+            F[fc + 1] += PV[young]
+            young = PN[young]
+        I[ic + 1] = young
+        head = I[ic]
+        while head >= 0 and head != young and PT[head] <= m - width:
+            F[fc] -= 1.0
+            F[fc + 1] -= PV[head]
+            nxt = PN[head]
+            _pool_free(PN, pool, head)
+            head = nxt
+        I[ic] = head
+        if head < 0:
+            I[ic + 2] = NO_NODE
+        if F[fc] <= 0.0:
+            F[fc] = 0.0
+            F[fc + 1] = 0.0  # no drift survives an empty window
+    else:
+        head = I[ic]
+        while head >= 0 and PT[head] <= m:
+            v = PV[head]
+            F[fc] += 1.0
+            F[fc + 1] += v
+            x = F[fc + 2]
+            if x != x or (agg == MAX and v > x) or (agg == MIN and v < x):
+                F[fc + 2] = v
+            nxt = PN[head]
+            _pool_free(PN, pool, head)
+            head = nxt
+        I[ic] = head
+        if head < 0:
+            I[ic + 1] = NO_NODE
+
+
+@njit(cache=True)
+def pool_read(PT, PV, PN, F, fc, I, ic, agg, win, m, width):
+    """The value of an exact or delayed lifetime window read at end ``m`` (changes nothing).
+
+    After :func:`pool_advance` count, sum and mean are O(1); max and min of an exact window scan
+    its events. Without the advance (a peek) every kept event is scanned.
+    """
+    c = 0.0
+    sm = 0.0
+    ext = np.nan
+    node = I[ic]
+    if win == PEND:
+        c = F[fc]
+        sm = F[fc + 1]
+        ext = F[fc + 2]
+        lo = np.iinfo(np.int64).min
+    else:
+        lo = m - width
+    while node >= 0:
+        tn = PT[node]
+        if tn > m:
+            break
+        if tn > lo:
+            v = PV[node]
+            c += 1.0
+            sm += v
+            if ext != ext or (agg == MAX and v > ext) or (agg == MIN and v < ext):
+                ext = v
+        node = PN[node]
+    if agg == COUNT:
+        return c
+    if agg == SUM:
+        return sm if c > 0 else 0.0
+    if agg == MEAN:
+        return sm / c if c > 0 else np.nan
+    return ext
+
+
 @njit(cache=True, error_model="numpy")
 def run(T, S, X, KH, OUT, prog_lo, prog_hi, instr, code, consts,
         ht, ht_off, ht_mask, count,
-        F, f_off, f_stride, I, i_off, i_stride, fdef, fdef_off, idef, idef_off, mutate):
+        F, f_off, f_stride, I, i_off, i_stride, fdef, fdef_off, idef, idef_off, PT, PV, PN, pool, mutate):
     """Compute features for rows in order (each row sees the state before it) and apply updates.
 
     With ``mutate`` false nothing is inserted or updated (a read-only peek). Everything is
@@ -469,16 +591,37 @@ def run(T, S, X, KH, OUT, prog_lo, prog_hi, instr, code, consts,
                                 e_val[e_n] = ex
                                 e_n += 1
                         val = F[fc] * ex
+                elif win == EXACT or win == PEND:
+                    m = t - instr[p, I_DELAY]
+                    if mutate:
+                        pool_advance(PT, PV, PN, pool, F, fc, I, ic, agg, win, m, instr[p, I_SPAN])
+                    if mutate and win == EXACT and agg != MAX and agg != MIN:
+                        if agg == COUNT:
+                            val = F[fc]
+                        elif agg == SUM:
+                            val = F[fc + 1]
+                        elif F[fc] > 0:
+                            val = F[fc + 1] / F[fc]
+                    else:
+                        val = pool_read(PT, PV, PN, F, fc, I, ic, agg, win, m, instr[p, I_SPAN])
                 else:
+                    # buckets numbered k hold times in [k·span, (k+1)·span); the window ends at
+                    # m = t - delay: buckets after m // span - B, and with a delay only the
+                    # whole ones at or before m (without one, the bucket still filling counts)
                     nb = instr[p, I_B]
-                    lo = t // instr[p, I_SPAN] - nb
+                    span = instr[p, I_SPAN]
+                    m = t - instr[p, I_DELAY]
+                    lo = m // span - instr[p, I_NB]
+                    hi = np.iinfo(np.int64).max
+                    if instr[p, I_DELAY] > 0:
+                        hi = (m + 1) // span - 1
                     if agg == DISTINCT:
                         ones = 0
                         words = instr[p, I_WORDS]
                         for w in range(words):
                             acc = np.int64(0)
                             for j in range(nb):
-                                if I[ic + j] > lo:
+                                if lo < I[ic + j] <= hi:
                                     acc |= I[ic + nb + j * words + w]
                             ones += _popcount(acc)
                         val = linear_count(ones, instr[p, I_BITS])
@@ -486,21 +629,21 @@ def run(T, S, X, KH, OUT, prog_lo, prog_hi, instr, code, consts,
                         c = 0.0
                         sm = 0.0
                         for j in range(nb):
-                            if I[ic + j] > lo:
+                            if lo < I[ic + j] <= hi:
                                 c += F[fc + j]
                                 sm += F[fc + nb + j]
                         if c > 0:
                             val = sm / c
                     elif agg == MAX or agg == MIN:
                         for j in range(nb):
-                            if I[ic + j] > lo:
+                            if lo < I[ic + j] <= hi:
                                 v = F[fc + j]
                                 if val != val or (agg == MAX and v > val) or (agg == MIN and v < val):
                                     val = v
                     else:
                         val = 0.0
                         for j in range(nb):
-                            if I[ic + j] > lo:
+                            if lo < I[ic + j] <= hi:
                                 val += F[fc + j]
                 OUT[r, instr[p, I_OUT]] = val
             elif op == EXPR:
@@ -691,6 +834,10 @@ def run(T, S, X, KH, OUT, prog_lo, prog_hi, instr, code, consts,
                         m = F[fc] * d
                         F[fc] = v if (m != m or v < m) else m
                     I[ic] = t
+                elif win == EXACT or win == PEND:
+                    # advancing here too keeps a list bounded when no stream reads the key
+                    pool_advance(PT, PV, PN, pool, F, fc, I, ic, agg, win, t - instr[p, I_DELAY], instr[p, I_SPAN])
+                    pool_append(PT, PV, PN, pool, I, ic, t, v, win)
                 else:
                     nb = instr[p, I_B]
                     cur = t // instr[p, I_SPAN]

@@ -21,7 +21,7 @@ import polars as pl
 
 from fraud_brain.features import kernel as K
 from fraud_brain.features.expr import Node
-from fraud_brain.features.spec import OPS, Aggregate, Spec, SpecError, Window
+from fraud_brain.features.spec import OPS, Aggregate, Spec, SpecError, Window, delay_ring
 
 
 @dataclass
@@ -71,6 +71,8 @@ class StreamPlan:
     feature_emit: list[bool] = field(default_factory=list)
     instructions: list[list[int]] = field(default_factory=list)
     inserts_per_entity: dict[str, int] = field(default_factory=dict)
+    list_updates: int = 0
+    """Updates per event that may append to an event list (exact and delayed lifetime windows)."""
 
     def key_index(self, cols: tuple[str, ...]) -> int:
         """The column of the key-hash matrix holding the hash of these columns."""
@@ -212,11 +214,15 @@ class _Compiler:
 
 
 def _state_columns(agg: Aggregate, window: Window) -> tuple[list[float], list[int]]:
-    """Default float and int state columns of one aggregate window (see kernel._update)."""
+    """Default float and int state columns of one aggregate window (see kernel.run and kernel.pool_advance)."""
     nan, none = float("nan"), int(K.NONE_TIME)
     words = agg.bits // 64
     empty_f = nan if agg.op in ("max", "min", "prev") else 0.0
     per = 2 if agg.op == "mean" else 1
+    if window.kind == "exact":
+        return [0.0, 0.0], [K.NO_NODE] * 3  # (count, sum) of the window; (head, first young, tail) nodes
+    if window.kind == "life" and agg.delay_ms:
+        return [0.0, 0.0, nan], [K.NO_NODE] * 2  # (count, sum, max or min) of old events; young (head, tail)
     if window.kind == "life":
         if agg.op == "distinct":
             return [], [0] * words
@@ -225,10 +231,17 @@ def _state_columns(agg: Aggregate, window: Window) -> tuple[list[float], list[in
         return [empty_f] * per, []
     if window.kind == "decay":
         return [empty_f] * per, [none]
-    b = agg.buckets
+    b = delay_ring(window.ms, agg.buckets, agg.delay_ms)
     if agg.op == "distinct":
         return [], [none] * b + [0] * (b * words)
     return [empty_f] * (b * per), [none] * b
+
+
+def window_kind(agg: Aggregate, window: Window) -> int:
+    """The kernel's window kind of one aggregate window (a delayed lifetime is ``PEND``)."""
+    if window.kind == "life":
+        return K.PEND if agg.delay_ms else K.LIFE
+    return {"decay": K.DECAY, "slide": K.SLIDE, "exact": K.EXACT}[window.kind]
 
 
 def build_plan(spec: Spec) -> Plan:
@@ -271,9 +284,12 @@ def build_plan(spec: Spec) -> Plan:
             row = _row(opcode)
             window = agg.windows[wi]
             row[K.I_REG], row[K.I_ENT] = reg, entity_ids[agg.entity]
-            row[K.I_AGG], row[K.I_WIN] = OPS.index(agg.op), {"life": K.LIFE, "decay": K.DECAY, "slide": K.SLIDE}[window.kind]
+            row[K.I_AGG], row[K.I_WIN] = OPS.index(agg.op), window_kind(agg, window)
             row[K.I_FCOL], row[K.I_ICOL] = cols[(ai, wi)]
             row[K.I_B], row[K.I_WORDS], row[K.I_BITS] = agg.buckets, agg.bits // 64, agg.bits
+            row[K.I_NB], row[K.I_DELAY] = agg.buckets, agg.delay_ms
+            if window.kind == "slide":
+                row[K.I_B] = delay_ring(window.ms, agg.buckets, agg.delay_ms)
             row[K.I_SPAN] = window.ms // agg.buckets if window.kind == "slide" else max(window.ms, 1)
             row[K.I_UNIT] = agg.unit_ms
             return row
@@ -326,16 +342,18 @@ def build_plan(spec: Spec) -> Plan:
                 sp.inserts_per_entity[agg.entity] = sp.inserts_per_entity.get(agg.entity, 0) + 1
             where_slot = value_slot = -1
             if agg.where is not None:
-                where_slot = tmp_slot(agg.where, agg.where_line)
+                where_slot = tmp_slot(agg.where, agg.filter_where)
             distinct_key = 0
             if agg.op == "distinct":
                 assert agg.value is not None
                 distinct_key = sp.key_index((agg.value[1],))
             elif agg.value is not None:
-                value_slot = tmp_slot(agg.value, agg.where_line)
+                value_slot = tmp_slot(agg.value, agg.value_where)
             for wi in range(len(agg.windows)):
                 row = base_row(K.UPDATE, ai, wi, agg, reg)
                 row[K.I_WSTART], row[K.I_VSTART] = where_slot, value_slot
+                if row[K.I_WIN] in (K.EXACT, K.PEND):
+                    sp.list_updates += 1
                 if agg.op == "distinct":
                     row[K.I_KEY] = distinct_key
                 updates.append(row)

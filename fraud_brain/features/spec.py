@@ -92,11 +92,13 @@ from __future__ import annotations
 
 import re
 import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from fraud_brain.errors import ConfigError
 from fraud_brain.features.expr import ExprError, Node, names, parse
 from fraud_brain.schema.records import SCHEMAS
 
@@ -105,13 +107,19 @@ OPS = ("count", "sum", "mean", "max", "min", "distinct", "last", "first", "prev"
 _NEEDS_VALUE = {"sum", "mean", "max", "min", "prev", "distinct"}
 _DECAY_OK = {"count", "sum", "mean", "max", "min"}
 _SLIDE_OK = {"count", "sum", "mean", "max", "min", "distinct"}
+_EXACT_OK = {"count", "sum", "mean", "max", "min"}
+_DELAY_OK = {"count", "sum", "mean", "max", "min"}
+"""Ops a delay may shift on any window kind but decay (distinct too, on bucketed sliding windows)."""
+_WINDOW_KEYS = ("sliding", "exact", "decay", "lifetime", "buckets", "delay")
+MAX_RING = 512
+"""Most buckets a delayed bucketed window may keep (its buckets plus those the delay spans)."""
 _UNITS_MS = {"ms": 1, "s": 1_000, "m": 60_000, "h": 3_600_000, "d": 86_400_000, "w": 604_800_000}
 BUILTINS = ("hour", "weekday")
 """Built-in names available in every expression: local hour (0-23) and weekday (1=Monday)."""
 
 
-class SpecError(ValueError):
-    """A problem in a feature spec, naming the file, line and key."""
+class SpecError(ConfigError):
+    """A problem in a feature spec, naming the file, line and key (a ConfigError, so also a ValueError)."""
 
 
 def parse_duration(text: str) -> int:
@@ -151,15 +159,19 @@ class Read:
 
 @dataclass(frozen=True)
 class Window:
-    """``kind`` is ``life``, ``decay`` (``ms`` = half-life) or ``slide`` (``ms`` = width)."""
+    """``kind`` is ``life``, ``decay`` (``ms`` = half-life), ``slide`` (bucketed) or ``exact`` (``ms`` = width)."""
 
     kind: str
     ms: int
     label: str
 
     def suffix(self) -> str:
-        """The feature-name suffix of this window."""
-        return {"life": "", "decay": f"_hl{self.label}", "slide": f"_{self.label}"}[self.kind]
+        """The feature-name suffix of this window (sliding and exact windows are named alike).
+
+        >>> Window("exact", 86_400_000, "1d").suffix(), Window("decay", 3_600_000, "1h").suffix()
+        ('_1d', '_hl1h')
+        """
+        return {"life": "", "decay": f"_hl{self.label}", "slide": f"_{self.label}", "exact": f"_{self.label}"}[self.kind]
 
 
 @dataclass(frozen=True)
@@ -180,6 +192,20 @@ class Aggregate:
     unit_ms: int
     reads: tuple[Read, ...]
     where_line: str
+    delay_ms: int = 0
+    value_at: str = ""
+    filter_at: str = ""
+    key_at: str = ""
+
+    @property
+    def value_where(self) -> str:
+        """Where the value expression is written (file, line and key), for error messages."""
+        return self.value_at or self.where_line
+
+    @property
+    def filter_where(self) -> str:
+        """Where the ``where`` filter is written (file, line and key), for error messages."""
+        return self.filter_at or self.where_line
 
 
 @dataclass(frozen=True)
@@ -320,6 +346,74 @@ def _require(table: dict[str, Any], key: str, where: str) -> Any:
     return table[key]
 
 
+def _windows(table: dict[str, Any], op: str, at: Callable[[str], str], where: str) -> tuple[list[Window], int, int]:
+    """The windows, buckets per sliding window and delay (ms) of one ``[[aggregate]]`` table."""
+    windows: list[Window] = []
+    for kind, key_name, ok in (("slide", "sliding", _SLIDE_OK), ("exact", "exact", _EXACT_OK),
+                               ("decay", "decay", _DECAY_OK)):
+        spans = table.get(key_name, [])
+        if not isinstance(spans, list):
+            raise SpecError(f"{at(key_name)}: must be a list such as [\"1h\", \"24h\"]")
+        if spans and op not in ok:
+            raise SpecError(f"{at(key_name)}: op {op!r} has no {key_name} windows (allowed for {', '.join(sorted(ok))})")
+        for span in spans:
+            try:
+                ms = parse_duration(span)
+            except ValueError as err:
+                raise SpecError(f"{at(key_name)}: {err}") from None
+            if ms <= 0:
+                raise SpecError(f"{at(key_name)}: window {span!r} must be longer than 0")
+            window = Window(kind, ms, str(span).strip())
+            twin = next((w for w in windows if w.suffix() == window.suffix()), None)
+            if twin is not None:
+                raise SpecError(f"{at(key_name)}: window {span!r} is also a {twin.kind} window of this aggregate; "
+                                f"sliding and exact windows are named alike, so give one of them its own aggregate")
+            windows.append(window)
+    lifetime = table.get("lifetime", not windows)
+    if not isinstance(lifetime, bool):
+        raise SpecError(f"{at('lifetime')}: must be true or false")
+    if lifetime:
+        windows.insert(0, Window("life", 0, ""))
+    if not windows:
+        raise SpecError(f"{where}: no window: give sliding, exact, decay or lifetime = true")
+    buckets = table.get("buckets", 6)
+    if not isinstance(buckets, int) or isinstance(buckets, bool) or not 1 <= buckets <= 64:
+        raise SpecError(f"{at('buckets')}: must be an integer 1..64")
+    for w in windows:
+        if w.kind == "slide" and w.ms % buckets:
+            raise SpecError(f"{at('sliding')}: window {w.label} is not a whole number of milliseconds split "
+                            f"into {buckets} buckets")
+    delay_ms = 0
+    if "delay" in table:
+        try:
+            delay_ms = parse_duration(table["delay"])
+        except ValueError as err:
+            raise SpecError(f"{at('delay')}: {err}") from None
+    if delay_ms:
+        kinds = {w.kind for w in windows}
+        if "decay" in kinds:
+            raise SpecError(f"{at('delay')}: a delay cannot shift decayed windows; give them their own aggregate")
+        if op not in _DELAY_OK and not (op == "distinct" and kinds == {"slide"}):
+            raise SpecError(f"{at('delay')}: op {op!r} takes no delay (allowed for {', '.join(sorted(_DELAY_OK))}, "
+                            f"and distinct over sliding windows)")
+        for w in windows:
+            if w.kind == "slide" and delay_ring(w.ms, buckets, delay_ms) > MAX_RING:
+                raise SpecError(f"{at('delay')}: a delay of {table['delay']} needs "
+                                f"{delay_ring(w.ms, buckets, delay_ms)} buckets of the sliding window {w.label} "
+                                f"(at most {MAX_RING}); use fewer buckets or an exact window")
+    return windows, buckets, delay_ms
+
+
+def delay_ring(width_ms: int, buckets: int, delay_ms: int) -> int:
+    """Buckets a sliding window keeps: its own plus those a delay spans (a read needs all of them).
+
+    >>> delay_ring(86_400_000, 6, 0), delay_ring(30 * 86_400_000, 6, 7 * 86_400_000)
+    (6, 8)
+    """
+    span = width_ms // buckets
+    return buckets + -(-delay_ms // span)
+
+
 def load_spec_text(text: str, source: str = "<spec>") -> Spec:
     """Parse and validate a spec from TOML text (``source`` names it in errors)."""
     try:
@@ -405,7 +499,7 @@ def load_spec_text(text: str, source: str = "<spec>") -> Spec:
     for i, table in enumerate(raw_aggs):
         where = loc.where("[[aggregate]]", i)
         allowed = {"name", "entity", "stream", "key", "op", "value", "where", "sliding", "decay", "lifetime",
-                   "buckets", "bits", "unit", "group", "emit", "self_read", "read", "description"}
+                   "buckets", "bits", "unit", "group", "emit", "self_read", "read", "description", *_WINDOW_KEYS}
         _check_keys(table, allowed, where)
         name = str(_require(table, "name", where))
         entity = _require(table, "entity", where)
@@ -432,30 +526,7 @@ def load_spec_text(text: str, source: str = "<spec>") -> Spec:
         cond = None
         if "where" in table:
             cond, _ = _expr(table["where"], loc.where("[[aggregate]]", i, "where"))
-        windows: list[Window] = []
-        for kind, key_name, ok in (("slide", "sliding", _SLIDE_OK), ("decay", "decay", _DECAY_OK)):
-            spans = table.get(key_name, [])
-            if spans and op not in ok:
-                raise SpecError(f"{loc.where('[[aggregate]]', i, key_name)}: op {op!r} has no {key_name} "
-                                f"windows (allowed for {', '.join(sorted(ok))})")
-            if not isinstance(spans, list):
-                raise SpecError(f"{loc.where('[[aggregate]]', i, key_name)}: must be a list such as [\"1h\", \"24h\"]")
-            for span in spans:
-                try:
-                    windows.append(Window(kind, parse_duration(span), str(span).strip()))
-                except ValueError as err:
-                    raise SpecError(f"{loc.where('[[aggregate]]', i, key_name)}: {err}") from None
-        if table.get("lifetime", not windows):
-            windows.insert(0, Window("life", 0, ""))
-        if not windows:
-            raise SpecError(f"{where}: no window: give sliding, decay or lifetime = true")
-        buckets = table.get("buckets", 6)
-        if not isinstance(buckets, int) or not 1 <= buckets <= 64:
-            raise SpecError(f"{loc.where('[[aggregate]]', i, 'buckets')}: must be an integer 1..64")
-        for w in windows:
-            if w.kind == "slide" and w.ms % buckets:
-                raise SpecError(f"{loc.where('[[aggregate]]', i, 'sliding')}: window {w.label} is not a whole "
-                                f"number of milliseconds split into {buckets} buckets")
+        windows, buckets, delay_ms = _windows(table, str(op), lambda k: loc.where("[[aggregate]]", i, k), where)
         bits = table.get("bits", 128)
         if not isinstance(bits, int) or bits <= 0 or bits % 64 or bits > 4096:
             raise SpecError(f"{loc.where('[[aggregate]]', i, 'bits')}: must be a multiple of 64 up to 4096")
@@ -480,7 +551,9 @@ def load_spec_text(text: str, source: str = "<spec>") -> Spec:
             for w in windows:
                 claim(read.stream, read.prefix + w.suffix(), where)
         aggregates.append(Aggregate(name, entity, stream, key, op, tuple(windows), value, value_text, cond,
-                                    buckets, bits, _UNITS_MS[unit], tuple(reads), where))
+                                    buckets, bits, _UNITS_MS[unit], tuple(reads), where, delay_ms,
+                                    loc.where("[[aggregate]]", i, "value"), loc.where("[[aggregate]]", i, "where"),
+                                    loc.where("[[aggregate]]", i, "key")))
 
     derived: list[Derived] = []
     for i, table in enumerate(doc.get("feature", [])):

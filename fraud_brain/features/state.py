@@ -36,6 +36,11 @@ class StateStore:
         self._tables = [np.zeros(initial * 4, np.uint64) for _ in range(n)]  # (key, slot) pairs
         self._floats = [np.zeros(initial * lay.float_cols, np.float64) for lay in layouts]
         self._ints = [np.zeros(initial * lay.int_cols, np.int64) for lay in layouts]
+        # One pool of event-list nodes (time, value, next) for every exact and delayed window.
+        self.PT = np.zeros(1, np.int64)
+        self.PV = np.zeros(1, np.float64)
+        self.PN = np.zeros(1, np.int64)
+        self.pool = np.array([K.NO_NODE, 0, 0], np.int64)
         self._pack()
 
     def _pack(self) -> None:
@@ -95,6 +100,30 @@ class StateStore:
         if changed:
             self._pack()
 
+    def ensure_pool(self, extra: int) -> None:
+        """Make room for ``extra`` more event-list nodes (free nodes are reused first; doubles as needed).
+
+        >>> store = StateStore([])
+        >>> store.ensure_pool(10)
+        >>> store.PT.shape[0] >= 10
+        True
+        """
+        need = int(self.pool[K.P_USED]) + max(0, int(extra) - int(self.pool[K.P_FREE_COUNT]))
+        cap = self.PT.shape[0]
+        if need <= cap:
+            return
+        while cap < need:
+            cap *= 2
+        for name in ("PT", "PV", "PN"):
+            old = getattr(self, name)
+            grown = np.zeros(cap, old.dtype)
+            grown[: old.shape[0]] = old
+            setattr(self, name, grown)
+
+    def pool_nodes(self) -> int:
+        """Event-list nodes in use (events kept by exact and delayed windows)."""
+        return int(self.pool[K.P_USED] - self.pool[K.P_FREE_COUNT])
+
     def keys_used(self, entity: int) -> int:
         """Number of keys of one entity holding state."""
         return int(self.count[entity])
@@ -105,12 +134,13 @@ class StateStore:
 
     def nbytes(self) -> int:
         """Bytes allocated for all state (including growth headroom)."""
-        return int(self.ht.nbytes + self.F.nbytes + self.I.nbytes)
+        return int(self.ht.nbytes + self.F.nbytes + self.I.nbytes + self.PT.nbytes + self.PV.nbytes + self.PN.nbytes)
 
     def to_arrays(self) -> dict[str, np.ndarray]:
         """The state as named arrays (for a snapshot)."""
         return {"ht": self.ht, "F": self.F, "I": self.I,
-                "count": self.count, "row_capacity": self.row_capacity, "table_capacity": self.table_capacity}
+                "count": self.count, "row_capacity": self.row_capacity, "table_capacity": self.table_capacity,
+                "pool_time": self.PT, "pool_value": self.PV, "pool_next": self.PN, "pool": self.pool}
 
     def load_arrays(self, arrays: dict[str, np.ndarray]) -> None:
         """Replace the state by arrays from :meth:`to_arrays` (same layouts)."""
@@ -119,6 +149,9 @@ class StateStore:
         self.table_capacity = arrays["table_capacity"].astype(np.int64).copy()
         self.ht = arrays["ht"].copy()
         self.F, self.I = arrays["F"].copy(), arrays["I"].copy()
+        if "pool" in arrays:  # snapshots from before event lists have none (and no list windows)
+            self.PT, self.PV = arrays["pool_time"].copy(), arrays["pool_value"].copy()
+            self.PN, self.pool = arrays["pool_next"].copy(), arrays["pool"].copy()
         self.ht_mask = self.table_capacity - 1
         self.ht_off = np.concatenate([[0], np.cumsum(2 * self.table_capacity)[:-1]]).astype(np.int64)
         self.f_off = np.concatenate([[0], np.cumsum(self.row_capacity * self.f_stride)[:-1]]).astype(np.int64)

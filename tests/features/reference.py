@@ -169,9 +169,16 @@ class Reference:
     @staticmethod
     def _aggregate(agg: Aggregate, window: Window, hist: list[tuple[int, float, int]], t: int) -> float:
         op = agg.op
+        m = t - agg.delay_ms  # a delayed window ends this long before the reading event
         if window.kind == "slide":
+            # whole buckets after bucket m // width - B; with a delay only buckets ending at or before m
             width = window.ms // agg.buckets
-            hist = [h for h in hist if h[0] // width > t // width - agg.buckets]
+            hi = (m + 1) // width - 1 if agg.delay_ms else math.inf
+            hist = [h for h in hist if m // width - agg.buckets < h[0] // width <= hi]
+        elif window.kind == "exact":
+            hist = [h for h in hist if m - window.ms < h[0] <= m]
+        elif agg.delay_ms:
+            hist = [h for h in hist if h[0] <= m]
         if window.kind == "decay":
             weights = [2.0 ** (-(t - ti) / window.ms) for ti, _, _ in hist]
         else:

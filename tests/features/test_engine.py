@@ -12,7 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from fraud_brain.features import FeatureEngine, bundled_spec, load_spec_text
+from fraud_brain.features import FeatureEngine, Spec, bundled_spec, load_spec_text
 from fraud_brain.features.engine import hash_columns
 
 from .reference import Reference, assert_same_features
@@ -707,3 +707,288 @@ def test_a_dedupe_horizon_keeps_recent_resends_duplicates_and_the_table_bounded(
     assert plain.process({"b": inside}).late["b"].height == inside.height  # no horizon: late
     with pytest.raises(ValueError, match="dedupe_horizon_ms"):
         FeatureEngine(SPEC, reference={"profile": PROFILE}, dedupe_horizon_ms=-1)
+
+
+WINDOW_SPEC = load_spec_text('''
+[spec]
+name = "windows"
+allowed_lateness = "5s"
+
+[streams.a]
+id = "id"
+time = "time"
+
+[streams.b]
+id = "id"
+time = "time"
+
+[entities]
+key = {}
+
+[[aggregate]]
+name = "x_count"
+entity = "key"
+stream = "a"
+key = "k"
+op = "count"
+exact = ["1ms", "3s", "10s"]
+lifetime = true
+[[aggregate.read]]
+stream = "b"
+key = "k"
+as = "b_x_count"
+
+[[aggregate]]
+name = "x_sum"
+entity = "key"
+stream = "a"
+key = "k"
+op = "sum"
+value = "v * 2"
+where = "cat == 'x' or v > 3"
+exact = ["4s"]
+
+[[aggregate]]
+name = "x_mean"
+entity = "key"
+stream = "a"
+key = "k"
+op = "mean"
+value = "v"
+exact = ["6s"]
+
+[[aggregate]]
+name = "x_max"
+entity = "key"
+stream = "a"
+key = "k"
+op = "max"
+value = "v"
+exact = ["5s"]
+
+[[aggregate]]
+name = "x_min"
+entity = "key"
+stream = "a"
+key = "k"
+op = "min"
+value = "v"
+exact = ["7s"]
+
+[[aggregate]]
+name = "late_count"          # the window ending 3 s before the reading event
+entity = "key"
+stream = "a"
+key = "k"
+op = "count"
+delay = "3s"
+exact = ["4s"]
+sliding = ["6s"]
+buckets = 3
+lifetime = true
+[[aggregate.read]]
+stream = "b"
+key = "k"
+as = "b_late_count"
+
+[[aggregate]]
+name = "late_sum"
+entity = "key"
+stream = "a"
+key = "k2"
+op = "sum"
+value = "v"
+delay = "2500ms"
+exact = ["5s"]
+sliding = ["4s"]
+buckets = 4
+lifetime = true
+self_read = false
+[[aggregate.read]]
+stream = "b"
+key = "k"
+as = "b_late_sum"
+
+[[aggregate]]
+name = "late_mean"
+entity = "key"
+stream = "b"
+key = "k"
+op = "mean"
+value = "v"
+delay = "1s"
+exact = ["3s"]
+sliding = ["6s"]
+buckets = 2
+lifetime = true
+[[aggregate.read]]
+stream = "a"
+key = "k"
+as = "a_late_mean"
+
+[[aggregate]]
+name = "late_max"
+entity = "key"
+stream = "a"
+key = "k"
+op = "max"
+value = "v"
+delay = "2s"
+exact = ["5s"]
+sliding = ["6s"]
+buckets = 3
+lifetime = true
+
+[[aggregate]]
+name = "late_min"
+entity = "key"
+stream = "b"
+key = "k"
+op = "min"
+value = "v"
+delay = "4s"
+exact = ["2s"]
+sliding = ["8s"]
+buckets = 4
+lifetime = true
+
+[[aggregate]]
+name = "late_distinct"
+entity = "key"
+stream = "a"
+key = "k"
+op = "distinct"
+value = "k2"
+delay = "1s"
+sliding = ["4s"]
+buckets = 2
+bits = 64
+
+[[feature]]
+stream = "b"
+name = "late_share"
+expr = "b_late_count_4s / max(b_x_count_10s, 1)"
+''', "windows.toml")
+
+
+def _both(events: list, cuts: list[int], spec: Spec) -> tuple[dict[str, pl.DataFrame], Reference]:
+    engine = FeatureEngine(spec)
+    parts, _, _ = _run_engine(engine, _split(events, cuts))
+    for s, f in engine.flush().features.items():
+        parts[s].append(f)
+    ref = Reference(spec)
+    for batch in _split(events, cuts):
+        ref.process({s: [row for st_, row in batch if st_ == s] for s in ("a", "b")})
+    ref.flush()
+    return _concat(parts), ref
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(events=arrivals(max_events=60), cuts=st.lists(st.integers(0, 70), max_size=6))
+def test_exact_and_delayed_windows_match_reference(events: list, cuts: list[int]) -> None:
+    out, ref = _both(events, cuts, WINDOW_SPEC)
+    assert_same_features(out, ref, WINDOW_SPEC)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(events=arrivals(max_events=60, bounded=True), cuts_a=st.lists(st.integers(0, 70), max_size=8),
+       stop=st.integers(0, 8))
+def test_exact_and_delayed_windows_survive_any_batching_and_a_snapshot(events: list, cuts_a: list[int], stop: int,
+                                                                      tmp_path_factory) -> None:
+    whole = FeatureEngine(WINDOW_SPEC)
+    expected, _, _ = _run_engine(whole, [events])
+    for s, f in whole.flush().features.items():
+        expected[s].append(f)
+    batches = _split(events, cuts_a)
+    stop = stop % (len(batches) + 1)
+    first = FeatureEngine(WINDOW_SPEC)
+    got, _, _ = _run_engine(first, batches[:stop])
+    second = FeatureEngine.restore(first.snapshot(tmp_path_factory.mktemp("snap")), WINDOW_SPEC)
+    rest, _, _ = _run_engine(second, batches[stop:])
+    for s, f in second.flush().features.items():
+        rest[s].append(f)
+    for s in got:
+        got[s].extend(rest[s])
+    a, b = _concat(expected), _concat(got)
+    assert a.keys() == b.keys()
+    for s in a:
+        assert a[s].equals(b[s]), s
+    assert second.store.pool_nodes() == whole.store.pool_nodes()
+
+
+def test_event_lists_hold_only_the_window_and_its_delay() -> None:
+    # one key, an event every second for 10 minutes: a 4 s window 3 s ago keeps ~7 events, not 600
+    engine = FeatureEngine(WINDOW_SPEC)
+    for start in range(0, 600, 50):
+        engine.process({"a": pl.DataFrame({
+            "id": [f"a{i}" for i in range(start, start + 50)],
+            "time": [datetime.fromtimestamp((BASE + i * 1000) / 1000, tz=UTC) for i in range(start, start + 50)],
+            "k": ["p"] * 50, "v": [1.0] * 50, "k2": ["q"] * 50, "cat": ["x"] * 50})})
+    engine.flush()
+    # per list: its window plus delay in events, plus one pending young event (a list is trimmed when touched)
+    windows = [1, 3, 10, 4, 6, 5, 7, 3 + 4, 3, 2.5 + 5, 2.5, 2 + 5, 2]
+    assert engine.store.pool_nodes() <= sum(int(w) + 2 for w in windows)
+    assert engine.store.pool_nodes() >= 10
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(events=arrivals(max_events=60, bounded=True), buckets=st.sampled_from([1, 2, 3, 4, 6]),
+       delay_ms=st.sampled_from([0, 700, 2000, 4500]))
+def test_bucketed_windows_stay_within_their_documented_bound(events: list, buckets: int, delay_ms: int) -> None:
+    # a bucketed window of width W counts whole buckets inside (m - W, m], m = t - delay (plus,
+    # without a delay, the bucket still filling): at most an exact window of W, and at least an
+    # exact window of W·(B-1)/B (without a delay) or of the span one bucket inside each end (with one)
+    width, span = 6000, 6000 // buckets
+    if delay_ms:
+        lower_width, lower_delay = width - 2 * span + 1, delay_ms + span - 1
+    else:
+        lower_width, lower_delay = width - span, 0
+    text = f'''
+[spec]
+allowed_lateness = "5s"
+[streams.a]
+id = "id"
+time = "time"
+[streams.b]
+id = "id"
+time = "time"
+[entities]
+key = {{}}
+[[aggregate]]
+name = "bucketed"
+entity = "key"
+stream = "a"
+key = "k"
+op = "count"
+sliding = ["{width}ms"]
+buckets = {buckets}
+delay = "{delay_ms}ms"
+[[aggregate]]
+name = "upper"
+entity = "key"
+stream = "a"
+key = "k"
+op = "count"
+exact = ["{width}ms"]
+delay = "{delay_ms}ms"
+'''
+    if lower_width > 0:
+        text += f'''[[aggregate]]
+name = "lower"
+entity = "key"
+stream = "a"
+key = "k"
+op = "count"
+exact = ["{lower_width}ms"]
+delay = "{lower_delay}ms"
+'''
+    spec = load_spec_text(text, "bound.toml")
+    out, ref = _both(events, [], spec)
+    assert_same_features(out, ref, spec)
+    if "a" not in out:
+        return
+    frame = out["a"].filter(pl.col(f"bucketed_{width}ms").is_not_nan())
+    bucketed, upper = frame[f"bucketed_{width}ms"], frame[f"upper_{width}ms"]
+    assert (bucketed <= upper).all()
+    if lower_width > 0:
+        assert (bucketed >= frame[f"lower_{lower_width}ms"]).all()
