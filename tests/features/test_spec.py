@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import shutil
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import polars as pl
 import pytest
 
 from fraud_brain.features import (
@@ -57,11 +59,13 @@ def test_card_spec_runs_from_a_file_alone(tmp_path: Path) -> None:
     frames = synthetic_card(n=600, n_customers=40, n_terminals=15, seed=3)
     out = replay(spec, frames, batch_size=97)
     assert out["tx"].height == 600
-    assert {"customer_spend_30d", "terminal_fraud_reports_7d", "customer_terminals_7d"} <= set(out["tx"].columns)
+    assert {"customer_spend_30d", "terminal_fraud_reports_delayed_7d", "customer_terminals_7d"} <= set(out["tx"].columns)
     ref = _run_reference(spec, frames)
     assert assert_same_features(out, ref, spec) == 600 + frames["fraud_report"].height
     # a customer's 1-day count is never negative and grows with history
     assert out["tx"]["customer_tx_30d"].max() > 0
+    # the terminal risk reads reports and transactions of the 30 days ending 7 days ago
+    assert out["tx"]["terminal_risk_30d"].max() > 0 and out["tx"]["terminal_tx_delayed_30d"].max() > 0
     assert spec.feature_groups("tx")["terminal_risk_30d"] == "terminal"
 
 
@@ -143,3 +147,18 @@ def test_schema_checked_columns_and_missing_files(tmp_path: Path) -> None:
         load_spec_text("[streams\n", "broken.toml")
     with pytest.raises(SpecError, match="no bundled feature spec"):
         bundled_spec("nope")
+
+
+def test_card_terminal_risk_sees_only_reports_older_than_the_delay() -> None:
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    hours = range(0, 24 * 20, 6)
+    tx = pl.DataFrame({"tx_id": [f"t{h}" for h in hours], "time": [start + timedelta(hours=h) for h in hours],
+                       "customer_id": ["c"] * len(hours), "terminal_id": ["T1"] * len(hours),
+                       "amount": [10.0] * len(hours)})
+    reports = pl.DataFrame({"report_id": ["r1"], "known_at": [start + timedelta(days=2)], "terminal_id": ["T1"]})
+    out = replay(bundled_spec("card"), {"tx": tx, "fraud_report": reports})["tx"]
+    day = lambda d: out.filter(pl.col("time") == start + timedelta(days=d)).row(0, named=True)
+    assert day(5)["terminal_fraud_reports_delayed_7d"] == 0.0   # the report is 3 days old: not yet visible
+    assert day(10)["terminal_fraud_reports_delayed_7d"] == 1.0  # 8 days old: inside (t - 14d, t - 7d]
+    assert day(10)["terminal_risk_7d"] == 1.0 / day(10)["terminal_tx_delayed_7d"]
+    assert 0 < day(10)["terminal_tx_delayed_7d"] <= 4 * 3         # transactions of days 0-3 only
