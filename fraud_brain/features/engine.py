@@ -49,7 +49,7 @@ import polars as pl
 from fraud_brain.features import kernel as K
 from fraud_brain.features.localtime import local_hour_weekday
 from fraud_brain.features.plan import Plan, StreamPlan, build_plan
-from fraud_brain.features.spec import Spec
+from fraud_brain.features.spec import Spec, column_uses
 from fraud_brain.features.state import StateStore
 
 _SEQ = "__fb_seq"
@@ -390,12 +390,14 @@ class FeatureEngine:
                 if rest:
                     X[:, rest] = frame.select([sp.inputs[i].expr.alias(f"x{i}") for i in rest]).to_numpy()
             except pl.exceptions.ColumnNotFoundError:
-                missing = next(c for c in sp.inputs if c.label[1] not in frame.columns)
+                # built-ins (hour, weekday) are read from the time column, never from a column of their name
+                missing = next(c for c in sp.inputs if c.label[0] != "builtin" and c.label[1] not in frame.columns)
                 raise ValueError(f"stream {sp.name!r}: records have no column {missing.label[1]!r} used at "
                                  f"{missing.used_at}") from None
             except pl.exceptions.PolarsError as err:
-                bad = next((c for c in sp.inputs if c.label[0] == "num" and frame.schema.get(c.label[1]) in
-                            (pl.String, pl.Categorical) or isinstance(frame.schema.get(c.label[1]), pl.Enum)), None)
+                bad = next((c for c in sp.inputs if c.label[0] == "num" and (
+                    frame.schema.get(c.label[1]) in (pl.String, pl.Categorical)
+                    or isinstance(frame.schema.get(c.label[1]), pl.Enum))), None)
                 where = f" used as a number at {bad.used_at}; compare it with strings instead" if bad else ""
                 name = bad.label[1] if bad else "?"
                 raise ValueError(f"stream {sp.name!r}: column {name!r} cannot be read{where}: {err}") from None
@@ -404,10 +406,16 @@ class FeatureEngine:
         for cols in sp.keys:
             for col in cols:
                 if col not in frame.columns and col not in cache:
-                    raise ValueError(f"stream {sp.name!r}: records have no key column {col!r} (spec {self.spec.source})")
+                    raise ValueError(f"stream {sp.name!r}: records have no column {col!r} used at "
+                                     f"{self._used_at(sp.name, col)}")
         KH = np.stack([hash_columns(frame, cols, cache) for cols in sp.keys], axis=1) if sp.keys else \
             np.zeros((frame.height, 0), np.uint64)
         return frame, X, KH
+
+    def _used_at(self, stream: str, column: str) -> str:
+        """Where the spec first names a record column of a stream (file, line and key), for errors."""
+        use = next((u for u in column_uses(self.spec, stream) if u.column == column), None)
+        return f"spec {self.spec.source}" if use is None else use.at
 
     def _by_category(self, sp: StreamPlan, i: int, column: pl.Series) -> np.ndarray:
         """Input column ``i`` of an Enum column: polars evaluates it once per category (and null)."""
@@ -499,7 +507,8 @@ class FeatureEngine:
                 keep += [c for c in ready[s].columns if c not in keep and c not in (_TIME, _SEQ)]
             missing = [c for c in keep if c not in src.columns]
             if missing:
-                raise ValueError(f"stream {s!r}: passthrough column(s) {missing} missing from the records")
+                raise ValueError(f"stream {s!r}: records have no column {missing[0]!r} used at "
+                                 f"{self._used_at(s, missing[0])}")
             base = src.select(keep)[pl.Series(rank)] if ordered_here else src.select(keep)
             emit = [i for i, keep_it in enumerate(sp.feature_emit) if keep_it]
             if not emit:

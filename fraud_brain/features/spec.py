@@ -90,6 +90,7 @@ an unseen key yields empty-state values (count 0, sum 0, others NaN).
 
 from __future__ import annotations
 
+import difflib
 import re
 import tomllib
 from collections.abc import Callable
@@ -184,6 +185,8 @@ class Read:
     prefix: str
     group: str
     emit: bool
+    at: str = ""
+    """Where an ``[[aggregate.read]]`` table names its key (empty for the updating stream's own read)."""
 
 
 @dataclass(frozen=True)
@@ -619,14 +622,15 @@ def load_spec_text(text: str, source: str = "<spec>") -> Spec:
             reads.append(Read(stream, key, name, group, bool(table.get("emit", True))))
         raw_reads = table.get("read", [])
         for j, rt in enumerate(raw_reads):
-            rwhere = f"{where} read #{j + 1}"
+            read_index = sum(len(t.get("read", [])) for t in raw_aggs[:i]) + j
+            rwhere = _read_where(loc, read_index, where, j)
             _check_keys(rt, {"stream", "key", "as", "group", "emit"}, rwhere)
             rstream = check_stream(_require(rt, "stream", rwhere), rwhere)
             rkey = _as_key(_require(rt, "key", rwhere), rwhere + " key")
             if len(rkey) != entities[entity]:
                 raise SpecError(f"{rwhere}: entity {entity!r} has arity {entities[entity]} but the key has {len(rkey)}")
             reads.append(Read(rstream, rkey, str(_require(rt, "as", rwhere)), str(rt.get("group", group)),
-                              bool(rt.get("emit", True))))
+                              bool(rt.get("emit", True)), _read_where(loc, read_index, where, j, "key")))
         for read in reads:
             for w in windows:
                 claim(read.stream, read.prefix + w.suffix(), where)
@@ -654,43 +658,112 @@ def load_spec_text(text: str, source: str = "<spec>") -> Spec:
 
 
 def _check_names(spec: Spec, joined: dict[str, set[str]], features: dict[str, dict[str, str]]) -> None:
-    """Reject forward references and, where the stream declares a schema, unknown columns."""
+    """Reject forward references and, where the stream's record schema is known, unknown columns."""
     for stream in spec.streams.values():
-        known_cols: set[str] | None = None
-        if stream.schema is not None:
-            known_cols = set(spec.records[stream.schema].column_names()) | joined[stream.name]
         reads = [o.name for o in spec.outputs(stream.name)]
         available = set(reads[: len(reads) - sum(1 for d in spec.derived if d.stream == stream.name)])
 
-        def check(node: Node, where: str, avail: set[str]) -> None:
+        def check(node: Node, where: str, avail: set[str], stream: Stream = stream) -> None:
             for name in names(node):
-                if name in avail or name in BUILTINS:
-                    continue
-                if name in features[stream.name]:
+                if name not in avail and name not in BUILTINS and name in features[stream.name]:
                     raise SpecError(f"{where}: {name!r} is defined later than it is used in stream {stream.name!r}")
-                if known_cols is not None and name not in known_cols:
-                    raise SpecError(f"{where}: unknown name {name!r}: not a column of {stream.schema} records, "
-                                    f"a joined column, a built-in or a feature of stream {stream.name!r}")
 
         for d in spec.derived:
             if d.stream == stream.name:
                 check(d.expr, d.where_line, available)
                 available.add(d.name)
-        for agg in spec.aggregates:
-            if agg.stream == stream.name:
-                for node in (agg.value, agg.where):
-                    if node is not None:
-                        check(node, agg.where_line, set(features[stream.name]))
-                for col in agg.key:
-                    if known_cols is not None and col not in known_cols:
-                        raise SpecError(f"{agg.where_line} key: unknown column {col!r} of stream {stream.name!r}")
-        for agg in spec.aggregates:
-            for read in agg.reads:
-                if read.stream == stream.name and known_cols is not None:
-                    for col in read.key:
-                        if col not in known_cols:
-                            raise SpecError(f"{agg.where_line}: read key {col!r} is not a column of stream "
-                                            f"{stream.name!r}")
+        if stream.schema is not None:
+            problems = check_columns(spec, stream.name, spec.records[stream.schema].column_names(),
+                                     f"{stream.schema} records")
+            if problems:
+                raise SpecError("\n".join(problems))
+
+
+@dataclass(frozen=True)
+class ColumnUse:
+    """A record column a spec reads: its stream, the column, where the spec names it, and as what."""
+
+    stream: str
+    column: str
+    at: str
+    role: str
+
+
+_IN_EXPRESSIONS = ("value", "where", "expr")
+
+
+def column_uses(spec: Spec, stream: str) -> list[ColumnUse]:
+    """Every record column of ``stream`` the spec reads, in spec order, with the file, line and key naming it.
+
+    Joined columns (they come from reference tables), features and built-ins are not record columns.
+
+    >>> [(u.column, u.role) for u in column_uses(bundled_spec("card"), "fraud_report")]
+    [('report_id', 'id'), ('known_at', 'time'), ('terminal_id', 'key')]
+    """
+    loc = _Locator(spec.source, spec.text)
+    meta = spec.streams[stream]
+    header = f"[streams.{stream}]"
+    joined = {dst for join in spec.joins if join.stream == stream for dst, _ in join.columns}
+    features = {o.name for o in spec.outputs(stream)}
+    uses = [ColumnUse(stream, meta.id, loc.where(header, key="id"), "id"),
+            ColumnUse(stream, meta.time, loc.where(header, key="time"), "time")]
+
+    def add(columns: Any, at: str, role: str) -> None:
+        for column in columns:
+            if column not in joined and column not in features and column not in BUILTINS:
+                uses.append(ColumnUse(stream, column, at, role))
+
+    add(meta.passthrough, loc.where(header, key="passthrough"), "passthrough")
+    for i, join in enumerate(spec.joins):
+        if join.stream == stream:
+            uses.append(ColumnUse(stream, join.on, loc.where("[[join]]", i, "on"), "join on"))
+    for agg in spec.aggregates:
+        if agg.stream == stream:
+            add(agg.key, agg.key_at or agg.where_line, "key")
+            if agg.value is not None:
+                add(sorted(names(agg.value)), agg.value_where, "value")
+            if agg.where is not None:
+                add(sorted(names(agg.where)), agg.filter_where, "where")
+        for read in agg.reads:
+            if read.stream == stream and read.at:
+                add(read.key, read.at, "read key")
+    for d in spec.derived:
+        if d.stream == stream:
+            add(sorted(names(d.expr)), d.where_line, "expr")
+    return uses
+
+
+def check_columns(spec: Spec, stream: str, columns: Any, of: str) -> list[str]:
+    """One message per place the spec names a column of ``stream`` that ``columns`` lacks (``of`` names them).
+
+    >>> problem = check_columns(bundled_spec("card"), "fraud_report", ["report_id", "known_at", "terminal"], "r.csv")[0]
+    >>> problem.split(": ", 1)[1]   # after the file and line
+    "[[aggregate]] #9 key 'key': unknown column 'terminal_id' of stream 'fraud_report': not a column of r.csv; did you mean 'terminal'?"
+    """
+    known = [str(c) for c in columns]
+    known_set = set(known)
+    problems: list[str] = []
+    seen: set[tuple[str, str]] = set()
+    for use in column_uses(spec, stream):
+        if use.column in known_set or (use.column, use.at) in seen:
+            continue
+        seen.add((use.column, use.at))
+        if use.role in _IN_EXPRESSIONS:
+            message = (f"{use.at}: unknown name {use.column!r}: not a column of {of}, a joined column, a built-in "
+                       f"or a feature of stream {stream!r}")
+        else:
+            message = f"{use.at}: unknown column {use.column!r} of stream {stream!r}: not a column of {of}"
+        close = difflib.get_close_matches(use.column, known, n=1)
+        problems.append(message + (f"; did you mean {close[0]!r}?" if close else ""))
+    return problems
+
+
+def _read_where(loc: _Locator, index: int, aggregate_where: str, j: int, key: str | None = None) -> str:
+    """Where the ``index``-th ``[[aggregate.read]]`` table of the file is (the ``j``-th of its aggregate)."""
+    where = loc.where("[[aggregate.read]]", index, key)
+    if loc.headers.get("[[aggregate.read]]") is None or index >= len(loc.headers["[[aggregate.read]]"]):
+        return f"{aggregate_where} read #{j + 1}" + (f" key {key!r}" if key else "")
+    return where
 
 
 _FIELD_TYPES: dict[str, str | None] = {

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from fraud_brain.features import FeatureEngine, Spec, bundled_spec, load_spec_text
+from fraud_brain.features import FeatureEngine, Spec, bundled_spec, load_spec_text, replay
 from fraud_brain.features.engine import hash_columns
 
 from .reference import Reference, assert_same_features
@@ -992,3 +992,45 @@ delay = "{lower_delay}ms"
     assert (bucketed <= upper).all()
     if lower_width > 0:
         assert (bucketed >= frame[f"lower_{lower_width}ms"]).all()
+
+
+MISSING_SPEC = '''[streams.tx]
+id = "tx_id"
+time = "time"
+[entities]
+terminal = {}
+[[aggregate]]
+name = "night"
+entity = "terminal"
+stream = "tx"
+key = "terminal_id"
+op = "mean"
+value = "hour < 6"
+[[aggregate]]
+name = "spend"
+entity = "terminal"
+stream = "tx"
+key = "terminal_id"
+op = "sum"
+where = "channel == 'pos'"
+value = "amount"
+'''
+
+
+def test_a_missing_column_is_named_with_the_line_that_uses_it() -> None:
+    # the stream has no schema, so only the records can tell; the error must name the missing
+    # column (not the built-in read before it) and the line of the key that uses it
+    spec = load_spec_text(MISSING_SPEC, "shop.toml")
+    t = datetime(2026, 11, 1, tzinfo=UTC)
+    tx = pl.DataFrame({"tx_id": ["a", "b"], "time": [t, t], "terminal_id": ["T1", "T2"], "channel": ["pos", "ecom"],
+                       "amount": [1.0, 2.0]})
+    with pytest.raises(ValueError, match=r"no column 'amount' used at shop.toml:20: \[\[aggregate\]\] #2 key 'value'"):
+        replay(spec, {"tx": tx.drop("amount")})
+    with pytest.raises(ValueError, match=r"no column 'channel' used at shop.toml:19: \[\[aggregate\]\] #2 key 'where'"):
+        replay(spec, {"tx": tx.drop("channel")})
+    with pytest.raises(ValueError, match=r"no column 'terminal_id' used at shop.toml:10: \[\[aggregate\]\] #1 key 'key'"):
+        replay(spec, {"tx": tx.drop("terminal_id")})
+    # a text column used as a number is named, with its line
+    with pytest.raises(ValueError, match=r"column 'amount' cannot be read.*shop.toml:20"):
+        replay(spec, {"tx": tx.with_columns(pl.col("amount").cast(pl.String) + "x")})
+    assert replay(spec, {"tx": tx})["tx"]["spend"].to_list() == [0.0, 0.0]

@@ -138,6 +138,7 @@ def test_good_spec_and_derived_forward_reference() -> None:
 
 def test_schema_checked_columns_and_missing_files(tmp_path: Path) -> None:
     text = GOOD.replace('time = "time"', 'time = "time"\nschema = "transfer"').replace("customer_id", "payer_account")
+    text = text.replace('id = "tx_id"', 'id = "transfer_id"')
     load_spec_text(text, "spec.toml")
     with pytest.raises(SpecError, match="unknown name 'amout'"):
         load_spec_text(text.replace('value = "amount"', 'value = "amout"'), "spec.toml")
@@ -162,3 +163,63 @@ def test_card_terminal_risk_sees_only_reports_older_than_the_delay() -> None:
     assert day(10)["terminal_fraud_reports_delayed_7d"] == 1.0  # 8 days old: inside (t - 14d, t - 7d]
     assert day(10)["terminal_risk_7d"] == 1.0 / day(10)["terminal_tx_delayed_7d"]
     assert 0 < day(10)["terminal_tx_delayed_7d"] <= 4 * 3         # transactions of days 0-3 only
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "table", "key"),
+    [
+        ('passthrough = ["customer_id", "terminal_id"]', 'passthrough = ["customer_id", "terminal"]',
+         r"\[streams.tx\]", "passthrough"),
+        ('name = "customer_spend"\nentity = "customer"\nstream = "tx"\nkey = "customer_id"',
+         'name = "customer_spend"\nentity = "customer"\nstream = "tx"\nkey = "custmer_id"', r"\[\[aggregate\]\] #2", "key"),
+        ('value = "amount"\nsliding', 'value = "amont"\nsliding', r"\[\[aggregate\]\] #2", "value"),
+        ('key = "terminal_id"\nas = "terminal_fraud_reports_delayed"', 'key = "terminl_id"\nas = "terminal_fraud_reports_delayed"',
+         r"\[\[aggregate.read\]\] #1", "key"),
+        ('expr = "amount / max(', 'expr = "amout / max(', r"\[\[feature\]\] #1", "expr"),
+        ('time = "known_at"\nschema', 'time = "knwn_at"\nschema', r"\[streams.fraud_report\]", "time"),
+    ],
+)
+def test_every_column_a_spec_names_is_checked_against_the_record_schema(old: str, new: str, table: str,
+                                                                       key: str) -> None:
+    text = bundled_spec_path("card").read_text()
+    assert old in text
+    text = text.replace(old, new, 1)
+    line = next(i + 1 for i, row in enumerate(text.splitlines())
+                if row.startswith(f"{key} =") and i + 1 > text[: text.index(new)].count("\n"))
+    with pytest.raises(SpecError, match=rf"^my.toml:{line}: {table} key '{key}': unknown (name|column) .*did you mean"):
+        load_spec_text(text, "my.toml")
+
+
+def test_spec_errors_are_config_errors() -> None:
+    from fraud_brain.errors import ConfigError
+    from fraud_brain.features import ExprError
+
+    assert issubclass(SpecError, ConfigError) and issubclass(ExprError, ConfigError)
+    assert issubclass(SpecError, ValueError)
+
+
+@pytest.mark.parametrize(
+    ("table", "message"),
+    [
+        ('op = "count"\ndelay = "7d"\ndecay = ["1d"]', r"spec.toml:18: .*key 'delay': a delay cannot shift decayed"),
+        ('op = "last"\ndelay = "1d"', r"spec.toml:18: .*key 'delay': op 'last' takes no delay"),
+        ('op = "distinct"\nvalue = "a"\nexact = ["1d"]', r"spec.toml:19: .*key 'exact': op 'distinct' has no exact"),
+        ('op = "distinct"\nvalue = "a"\ndelay = "1h"\nlifetime = true', r"key 'delay': op 'distinct' takes no delay"),
+        ('op = "count"\ndelay = "1 week"\nexact = ["1d"]', r"spec.toml:18: .*key 'delay': bad duration"),
+        ('op = "count"\nexact = ["1d"]\nsliding = ["1d"]', r"spec.toml:18: .*key 'exact': window '1d' is also a slide"),
+        ('op = "count"\nsliding = ["1h"]\nbuckets = 60\ndelay = "30d"', r"key 'delay': a delay of 30d needs 43260 buckets"),
+        ('op = "sum"\nvalue = "a"\nexact = ["0s"]', r"key 'exact': window '0s' must be longer than 0"),
+    ],
+)
+def test_delay_and_exact_windows_are_refused_where_they_do_not_apply(table: str, message: str) -> None:
+    head = '[streams.tx]\nid = "i"\ntime = "t"\n[entities]\nc = {}\n'
+    text = head + '[[aggregate]]\nname = "x"\nentity = "c"\nstream = "tx"\nkey = "k"\n' + table + "\n"
+    text = "\n" * 6 + text  # the aggregate's own keys (op first) start on line 17
+    with pytest.raises(SpecError, match=message):
+        load_spec_text(text, "spec.toml")
+
+
+def test_delayed_and_exact_windows_are_named_like_sliding_ones() -> None:
+    spec = load_spec_text(GOOD.replace('sliding = ["1d"]', 'exact = ["1d", "7d"]\nlifetime = true\ndelay = "2d"'))
+    assert [o.name for o in spec.outputs("tx")] == ["spend", "spend_1d", "spend_7d"]
+    assert spec.aggregates[0].delay_ms == 2 * 86_400_000
