@@ -30,7 +30,8 @@ def check(
     spec: str = typer.Argument("telecom", help=SPEC_HELP),
     data: Path | None = typer.Option(None, "--data", help="A record file or a folder of them: every column the "
                                      "spec names must be in it."),
-    stream: str | None = typer.Option(None, "--stream", help="The stream a --data file holds (default: by its name)."),
+    data_stream: str | None = typer.Option(None, "--stream",
+                                           help="The stream a --data file holds (default: by its name)."),
 ) -> None:
     """Validate a spec and list every feature it emits, by stream and group, with state size per key."""
     from rich.console import Console
@@ -45,7 +46,7 @@ def check(
     console = Console()
     if data is not None:
         try:
-            found = check_data(loaded, data, stream)
+            found = check_data(loaded, data, data_stream)
         except InputError as err:
             typer.echo(f"error: {err}", err=True)
             raise typer.Exit(2) from None
@@ -89,12 +90,13 @@ def replay_command(
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
     from fraud_brain.features import replay
+    from fraud_brain.features.replay import Source
     from fraud_brain.io.files import DEFAULT_FILE_NAMES, find_record_file, load_kind
 
     loaded = _load(spec)
     console = Console()
     default_names = {"call": "calls", "transfer": "transfers", "label": "labels", "subscriber": "subscribers"}
-    sources = {}
+    sources: dict[str, Source] = {}
     for stream, meta in loaded.streams.items():
         if meta.schema is not None:
             schema = loaded.record_schema(meta.schema)
@@ -111,7 +113,7 @@ def replay_command(
         typer.echo(f"error: {data_dir}: no record files for the streams {loaded.stream_names()} of {loaded.source}",
                    err=True)
         raise typer.Exit(2)
-    reference = {}
+    reference: dict[str, Source] = {}
     for join in loaded.joins:
         path = find_record_file(data_dir, join.table)
         if path is None:
@@ -119,7 +121,8 @@ def replay_command(
                        err=True)
             raise typer.Exit(2)
         kind = next((k for k, v in default_names.items() if v == join.table), None)
-        reference[join.table] = load_kind(data_dir, kind) if kind else path
+        table = load_kind(data_dir, kind) if kind else None
+        reference[join.table] = path if table is None else table
     started = time.perf_counter()
     with Progress(TextColumn("replaying"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
                   console=console) as progress:

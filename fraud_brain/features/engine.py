@@ -42,6 +42,7 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import polars as pl
@@ -231,10 +232,10 @@ class FeatureEngine:
         if dtype.time_zone is None:
             frame = frame.with_columns(pl.col(meta.time).dt.replace_time_zone("UTC"))
         if frame.get_column(meta.id).null_count():
-            row = frame.get_column(meta.id).is_null().arg_max()
+            row = frame.get_column(meta.id).is_null().arg_max() or 0
             raise ValueError(f"stream {stream!r} row {row}: record id {meta.id!r} is missing")
         if frame.get_column(meta.time).null_count():
-            row = frame.get_column(meta.time).is_null().arg_max()
+            row = frame.get_column(meta.time).is_null().arg_max() or 0
             raise ValueError(f"stream {stream!r} record {frame[meta.id][row]!r}: time {meta.time!r} is missing")
         return frame.with_columns(pl.col(meta.time).dt.epoch("ms").alias(_TIME))
 
@@ -335,7 +336,7 @@ class FeatureEngine:
             self._pending[stream] = rest
         ready = {s: f for s, f in ready.items() if f.height}
         if watermark is None and ready:
-            self.floor = max(self.floor, max(int(f.get_column(_TIME).max()) for f in ready.values()) + 1)
+            self.floor = max(self.floor, max(int(f.get_column(_TIME).to_numpy().max()) for f in ready.values()) + 1)
         if ready:
             batch.features.update(self._run(ready, mutate=True))
 
@@ -429,7 +430,8 @@ class FeatureEngine:
         codes = column.to_physical()
         if codes.null_count():
             codes = codes.fill_null(len(dtype.categories))
-        return cached[1][codes.to_numpy()]
+        looked_up: np.ndarray = cached[1][codes.to_numpy()]
+        return looked_up
 
     def _run(self, ready: Mapping[str, pl.DataFrame], mutate: bool, ordered: bool = True) -> dict[str, pl.DataFrame]:
         names, parts, where, OUT = self._compute(ready, mutate, ordered)
@@ -533,7 +535,8 @@ class FeatureEngine:
             buf = self._buffers[name] = np.empty(max(size, 1), dtype)
         return buf[:size].reshape(shape)
 
-    def _new_key_bounds(self, names: list[str], parts: dict) -> dict[int, int]:
+    def _new_key_bounds(self, names: list[str],
+                        parts: dict[str, tuple[pl.DataFrame, np.ndarray, np.ndarray]]) -> dict[int, int]:
         """Per entity, the number of distinct keys of this batch not in the state yet.
 
         Where even one new key per inserting row would fit without growing the state, the exact
@@ -571,7 +574,7 @@ class FeatureEngine:
         _, _, where, OUT = self._compute({stream: self._prepare(stream, frame)}, mutate=False, ordered=False)
         sp = self.plan.streams[stream]
         emit = [i for i, keep_it in enumerate(sp.feature_emit) if keep_it]
-        return [sp.feature_names[i] for i in emit], OUT[np.ix_(where[stream], emit)]
+        return [sp.feature_names[i] for i in emit], OUT[np.ix_(where[stream], np.array(emit, np.int64))]
 
     # ----------------------------------------------------------------- state
     @property
@@ -602,8 +605,8 @@ class FeatureEngine:
         """Write the whole engine state (keyed state, seen ids with their times, watermark, buffer) into a folder."""
         folder = Path(path)
         folder.mkdir(parents=True, exist_ok=True)
-        np.savez(folder / "state.npz", seen=self._seen,
-                 seen_count=self._seen_count, **self.store.to_arrays())
+        arrays: dict[str, Any] = {"seen": self._seen, "seen_count": self._seen_count, **self.store.to_arrays()}
+        np.savez(folder / "state.npz", **arrays)
         for stream, frame in self._pending.items():
             frame.write_parquet(folder / f"pending_{stream}.parquet")
         meta = {

@@ -16,9 +16,16 @@ The engine's seen-id table has the same layout with an event time in place of th
 -1
 """
 
+# The njit functions below carry no annotations on purpose: numba compiles one version per
+# argument types at the first call, and Python annotations would be ignored by it while making
+# mypy judge numpy scalar arithmetic it cannot type. Hence this one error code is off here.
+# mypy: disable-error-code="no-untyped-def"
+
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
+from typing import Any, cast
 
 import numpy as np
 from llvmlite import ir
@@ -59,22 +66,29 @@ LN2 = math.log(2.0)
 
 
 @intrinsic
-def _prefetch(typingctx, arr, idx):  # type: ignore[no-untyped-def]
+def _prefetch_intrinsic(typingctx, arr, idx):
     """Hint the CPU to fetch ``arr[idx]`` into cache (LLVM's prefetch; no effect on results)."""
     sig = types.void(arr, idx)
 
-    def codegen(context, builder, signature, args):  # type: ignore[no-untyped-def]
+    def codegen(context, builder, signature, args):
         aryty = signature.args[0]
         ary = context.make_array(aryty)(context, builder, args[0])
-        ptr = cgutils.get_item_pointer(context, builder, aryty, ary, [args[1]], wraparound=False)
+        ptr = cgutils.get_item_pointer(  # type: ignore[no-untyped-call]  # numba's cgutils has no annotations
+            context, builder, aryty, ary, [args[1]], wraparound=False)
         i8p = ir.IntType(8).as_pointer()
         i32 = ir.IntType(32)
         fnty = ir.FunctionType(ir.VoidType(), [i8p, i32, i32, i32])
-        fn = cgutils.get_or_insert_function(builder.module, fnty, "llvm.prefetch.p0")
+        fn = cgutils.get_or_insert_function(  # type: ignore[no-untyped-call]  # as above
+            builder.module, fnty, "llvm.prefetch.p0")
         builder.call(fn, [builder.bitcast(ptr, i8p), ir.Constant(i32, 0), ir.Constant(i32, 3), ir.Constant(i32, 1)])
         return context.get_dummy_value()
 
     return sig, codegen
+
+
+# Called as _prefetch(arr, idx) inside compiled code; numba's stub describes the intrinsic's
+# typing signature (with the typing context) instead, so give mypy the call as written.
+_prefetch = cast(Callable[[Any, Any], None], _prefetch_intrinsic)
 
 
 @njit(cache=True, inline="always")
@@ -626,14 +640,14 @@ def run(T, S, X, KH, OUT, prog_lo, prog_hi, instr, code, consts,
                             ones += _popcount(acc)
                         val = linear_count(ones, instr[p, I_BITS])
                     elif agg == MEAN:
-                        c = 0.0
+                        cnt = 0.0
                         sm = 0.0
                         for j in range(nb):
                             if lo < I[ic + j] <= hi:
-                                c += F[fc + j]
+                                cnt += F[fc + j]
                                 sm += F[fc + nb + j]
-                        if c > 0:
-                            val = sm / c
+                        if cnt > 0:
+                            val = sm / cnt
                     elif agg == MAX or agg == MIN:
                         for j in range(nb):
                             if lo < I[ic + j] <= hi:

@@ -70,7 +70,7 @@ def local_ms(epoch_ms: np.ndarray, tz: str) -> np.ndarray:
         offset_start = _local_ms(starts, tz) - starts
         offset_end = _local_ms(starts + (HOUR_MS - 1), tz) - (starts + (HOUR_MS - 1))
     index = hours - first
-    out = epoch_ms + offset_start[index]
+    out: np.ndarray = epoch_ms + offset_start[index]
     moving = (offset_start != offset_end)[index]
     if moving.any():
         out[moving] = _local_ms(epoch_ms[moving], tz)

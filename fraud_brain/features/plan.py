@@ -15,6 +15,7 @@ True
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import polars as pl
@@ -54,7 +55,7 @@ class EntityLayout:
 class InputColumn:
     """One column of a stream's input matrix: a polars expression and where the spec uses it."""
 
-    label: tuple
+    label: tuple[Any, ...]
     expr: pl.Expr
     used_at: str
 
@@ -80,7 +81,7 @@ class StreamPlan:
             self.keys.append(cols)
         return self.keys.index(cols)
 
-    def input_index(self, label: tuple, expr: pl.Expr, used_at: str) -> int:
+    def input_index(self, label: tuple[Any, ...], expr: pl.Expr, used_at: str) -> int:
         """The column of the input matrix computing ``expr``."""
         for i, col in enumerate(self.inputs):
             if col.label == label:

@@ -95,6 +95,7 @@ import re
 import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -609,7 +610,7 @@ def load_spec_text(text: str, source: str = "<spec>") -> Spec:
         cond = None
         if "where" in table:
             cond, _ = _expr(table["where"], loc.where("[[aggregate]]", i, "where"))
-        windows, buckets, delay_ms = _windows(table, str(op), lambda k: loc.where("[[aggregate]]", i, k), where)
+        windows, buckets, delay_ms = _windows(table, str(op), partial(loc.where, "[[aggregate]]", i), where)
         bits = table.get("bits", 128)
         if not isinstance(bits, int) or bits <= 0 or bits % 64 or bits > 4096:
             raise SpecError(f"{loc.where('[[aggregate]]', i, 'bits')}: must be a multiple of 64 up to 4096")
@@ -920,7 +921,8 @@ def _check_scoring(spec: Spec, loc: _Locator) -> None:
             continue
         columns = set(spec.records[stream.schema].column_names())
         sc = stream.scoring
-        named = {"label": [sc.label_key], "risk": [sc.risk_key], "victim": list(sc.victim), "amount": [sc.amount]}
+        named: dict[str, list[str | None]] = {"label": [sc.label_key], "risk": [sc.risk_key],
+                                              "victim": list(sc.victim), "amount": [sc.amount]}
         for key, cols in named.items():
             for column in cols:
                 if column is not None and column not in columns:

@@ -34,8 +34,8 @@ class StateStore:
         self.row_capacity = np.full(n, initial, np.int64)
         self.table_capacity = np.full(n, initial * 2, np.int64)
         self._tables = [np.zeros(initial * 4, np.uint64) for _ in range(n)]  # (key, slot) pairs
-        self._floats = [np.zeros(initial * lay.float_cols, np.float64) for lay in layouts]
-        self._ints = [np.zeros(initial * lay.int_cols, np.int64) for lay in layouts]
+        self._floats: list[np.ndarray] = [np.zeros(initial * lay.float_cols, np.float64) for lay in layouts]
+        self._ints: list[np.ndarray] = [np.zeros(initial * lay.int_cols, np.int64) for lay in layouts]
         # One pool of event-list nodes (time, value, next) for every exact and delayed window.
         self.PT = np.zeros(1, np.int64)
         self.PV = np.zeros(1, np.float64)

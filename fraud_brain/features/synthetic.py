@@ -53,7 +53,7 @@ def synthetic_telecom(n_calls: int = 1000, n_transfers: int = 200, n_phones: int
         "cell_id": [f"CELL{d}" for d in rng.integers(0, 50, n_calls)],
         "region": [f"R{d}" for d in rng.integers(0, 10, n_calls)],
         "sim_age_days": rng.integers(0, 3000, n_calls).astype(np.int32),
-    }).cast(CALLS.polars_schema())  # type: ignore[arg-type]
+    }).cast(CALLS.polars_schema())
     payer = rng.integers(0, n_phones, n_transfers)
     transfers = pl.DataFrame({
         "transfer_id": [f"t{i}" for i in range(n_transfers)],
@@ -65,7 +65,7 @@ def synthetic_telecom(n_calls: int = 1000, n_transfers: int = 200, n_phones: int
         "amount": np.round(rng.lognormal(6, 1.2, n_transfers), 2) + 0.01,
         "channel": np.array(CHANNELS)[rng.integers(0, len(CHANNELS), n_transfers)],
         "device_id": None,
-    }).cast(TRANSFERS.polars_schema())  # type: ignore[arg-type]
+    }).cast(TRANSFERS.polars_schema())
     n_labels = max(1, n_phones // 20)
     is_number = rng.random(n_labels) < 0.5
     labels = pl.DataFrame({
@@ -77,14 +77,14 @@ def synthetic_telecom(n_calls: int = 1000, n_transfers: int = 200, n_phones: int
         "typology": None,
         "known_at": _times(rng, n_labels, span),
         "source": "police",
-    }).cast(LABELS.polars_schema())  # type: ignore[arg-type]
+    }).cast(LABELS.polars_schema())
     subscribers = pl.DataFrame({
         "phone": phones,
         "age_band": np.array(AGE_BANDS)[rng.integers(0, len(AGE_BANDS), n_phones)],
         "district": [f"D{d}" for d in rng.integers(0, 12, n_phones)],
         "activation_date": None,
         "account": accounts,
-    }).cast(SUBSCRIBERS.polars_schema())  # type: ignore[arg-type]
+    }).cast(SUBSCRIBERS.polars_schema())
     return {"call": calls, "transfer": transfers, "label": labels, "subscribers": subscribers}
 
 
