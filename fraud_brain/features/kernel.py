@@ -37,8 +37,9 @@ from numba.extending import intrinsic
 RESOLVE, INSERT, READ, EXPR, UPDATE = 0, 1, 2, 3, 4
 # Aggregate kinds (same order as spec.OPS).
 COUNT, SUM, MEAN, MAX, MIN, DISTINCT, LAST, FIRST, PREV = range(9)
-# Window kinds: PEND is a delayed lifetime window (its young events wait in a list).
-LIFE, DECAY, SLIDE, EXACT, PEND = 0, 1, 2, 3, 4
+# Window kinds: PEND is a delayed lifetime window (its young events wait in a list), SLIDE_LATE a
+# delayed bucketed one (apart from SLIDE so the undelayed read stays exactly as fast as it was).
+LIFE, DECAY, SLIDE, EXACT, PEND, SLIDE_LATE = 0, 1, 2, 3, 4, 5
 # Expression bytecode.
 (C_CONST, C_COL, C_FEAT, C_ADD, C_SUB, C_MUL, C_DIV, C_NEG, C_LT, C_LE, C_GT, C_GE, C_EQ, C_NE,
  C_AND, C_OR, C_NOT, C_MIN, C_MAX, C_ABS, C_LOG1P, C_COALESCE, C_IF, C_ISNAN) = range(24)
@@ -366,122 +367,6 @@ def linear_count(ones, bits):
     return bits * math.log(bits / zeros)
 
 
-@njit(cache=True)
-def _pool_free(PN, pool, node):
-    PN[node] = pool[P_FREE]
-    pool[P_FREE] = node
-    pool[P_FREE_COUNT] += 1
-
-
-@njit(cache=True)
-def pool_append(PT, PV, PN, pool, I, ic, t, v, win):
-    """Append an event (time ``t``, value ``v``) to a key's list; capacity is ensured by the caller.
-
-    An exact window's ints are (head, first young node, tail); a delayed lifetime's (head, tail).
-    """
-    node = pool[P_FREE]
-    if node >= 0:
-        pool[P_FREE] = PN[node]
-        pool[P_FREE_COUNT] -= 1
-    else:
-        node = pool[P_USED]
-        pool[P_USED] = node + 1
-    PT[node] = t
-    PV[node] = v
-    PN[node] = NO_NODE
-    tail = ic + 2 if win == EXACT else ic + 1
-    if I[tail] >= 0:
-        PN[I[tail]] = node
-    else:
-        I[ic] = node
-    I[tail] = node
-    if win == EXACT and I[ic + 1] < 0:
-        I[ic + 1] = node
-
-
-@njit(cache=True)
-def pool_advance(PT, PV, PN, pool, F, fc, I, ic, agg, win, m, width):
-    """Move a key's list to reading end ``m``: events at or before ``m`` come of age, older ones leave.
-
-    Exact window: its running (count, sum) cover the events in ``(m - width, m]``; events that
-    left are freed. Delayed lifetime: events at or before ``m`` are folded into (count, sum,
-    max or min) and freed. Reads and updates come in event-time order, so ``m`` never goes back.
-    """
-    if win == EXACT:
-        young = I[ic + 1]
-        while young >= 0 and PT[young] <= m:
-            F[fc] += 1.0
-            F[fc + 1] += PV[young]
-            young = PN[young]
-        I[ic + 1] = young
-        head = I[ic]
-        while head >= 0 and head != young and PT[head] <= m - width:
-            F[fc] -= 1.0
-            F[fc + 1] -= PV[head]
-            nxt = PN[head]
-            _pool_free(PN, pool, head)
-            head = nxt
-        I[ic] = head
-        if head < 0:
-            I[ic + 2] = NO_NODE
-        if F[fc] <= 0.0:
-            F[fc] = 0.0
-            F[fc + 1] = 0.0  # no drift survives an empty window
-    else:
-        head = I[ic]
-        while head >= 0 and PT[head] <= m:
-            v = PV[head]
-            F[fc] += 1.0
-            F[fc + 1] += v
-            x = F[fc + 2]
-            if x != x or (agg == MAX and v > x) or (agg == MIN and v < x):
-                F[fc + 2] = v
-            nxt = PN[head]
-            _pool_free(PN, pool, head)
-            head = nxt
-        I[ic] = head
-        if head < 0:
-            I[ic + 1] = NO_NODE
-
-
-@njit(cache=True)
-def pool_read(PT, PV, PN, F, fc, I, ic, agg, win, m, width):
-    """The value of an exact or delayed lifetime window read at end ``m`` (changes nothing).
-
-    After :func:`pool_advance` count, sum and mean are O(1); max and min of an exact window scan
-    its events. Without the advance (a peek) every kept event is scanned.
-    """
-    c = 0.0
-    sm = 0.0
-    ext = np.nan
-    node = I[ic]
-    if win == PEND:
-        c = F[fc]
-        sm = F[fc + 1]
-        ext = F[fc + 2]
-        lo = np.iinfo(np.int64).min
-    else:
-        lo = m - width
-    while node >= 0:
-        tn = PT[node]
-        if tn > m:
-            break
-        if tn > lo:
-            v = PV[node]
-            c += 1.0
-            sm += v
-            if ext != ext or (agg == MAX and v > ext) or (agg == MIN and v < ext):
-                ext = v
-        node = PN[node]
-    if agg == COUNT:
-        return c
-    if agg == SUM:
-        return sm if c > 0 else 0.0
-    if agg == MEAN:
-        return sm / c if c > 0 else np.nan
-    return ext
-
-
 @njit(cache=True, error_model="numpy")
 def run(T, S, X, KH, OUT, prog_lo, prog_hi, instr, code, consts,
         ht, ht_off, ht_mask, count,
@@ -605,10 +490,93 @@ def run(T, S, X, KH, OUT, prog_lo, prog_hi, instr, code, consts,
                                 e_val[e_n] = ex
                                 e_n += 1
                         val = F[fc] * ex
-                elif win == EXACT or win == PEND:
+                elif win >= EXACT:
                     m = t - instr[p, I_DELAY]
+                    width = instr[p, I_SPAN]
+                    if win == SLIDE_LATE:
+                        # whole buckets inside (m - W, m]: after m // span - B, ending at or before m
+                        nb = instr[p, I_B]
+                        lo = m // width - instr[p, I_NB]
+                        hi = (m + 1) // width - 1
+                        if agg == DISTINCT:
+                            ones = 0
+                            words = instr[p, I_WORDS]
+                            for w in range(words):
+                                acc = np.int64(0)
+                                for j in range(nb):
+                                    if lo < I[ic + j] <= hi:
+                                        acc |= I[ic + nb + j * words + w]
+                                ones += _popcount(acc)
+                            val = linear_count(ones, instr[p, I_BITS])
+                        elif agg == MEAN:
+                            cnt = 0.0
+                            sm = 0.0
+                            for j in range(nb):
+                                if lo < I[ic + j] <= hi:
+                                    cnt += F[fc + j]
+                                    sm += F[fc + nb + j]
+                            if cnt > 0:
+                                val = sm / cnt
+                        elif agg == MAX or agg == MIN:
+                            for j in range(nb):
+                                if lo < I[ic + j] <= hi:
+                                    v = F[fc + j]
+                                    if val != val or (agg == MAX and v > val) or (agg == MIN and v < val):
+                                        val = v
+                        else:
+                            val = 0.0
+                            for j in range(nb):
+                                if lo < I[ic + j] <= hi:
+                                    val += F[fc + j]
+                        OUT[r, instr[p, I_OUT]] = val
+                        continue
+                    # An event list (exact window, delayed lifetime) in the node pool PT/PV/PN.
+                    # Exact ints: (head, first young node, tail), floats: running (count, sum) of
+                    # the events in (m - W, m]. Delayed lifetime ints: (head, tail) of the young
+                    # events, floats: (count, sum, max or min) of those at or before m. Reads and
+                    # updates come in event-time order, so moving m forward here is final:
+                    # events come of age, old ones leave and their nodes go to the free list.
+                    # (Written out here and again in UPDATE on purpose: see the docstring of run.)
                     if mutate:
-                        pool_advance(PT, PV, PN, pool, F, fc, I, ic, agg, win, m, instr[p, I_SPAN])
+                        if win == EXACT:
+                            young = I[ic + 1]
+                            while young >= 0 and PT[young] <= m:
+                                F[fc] += 1.0
+                                F[fc + 1] += PV[young]
+                                young = PN[young]
+                            I[ic + 1] = young
+                            node = I[ic]
+                            while node >= 0 and node != young and PT[node] <= m - width:
+                                F[fc] -= 1.0
+                                F[fc + 1] -= PV[node]
+                                nxt = PN[node]
+                                PN[node] = pool[P_FREE]
+                                pool[P_FREE] = node
+                                pool[P_FREE_COUNT] += 1
+                                node = nxt
+                            I[ic] = node
+                            if node < 0:
+                                I[ic + 2] = NO_NODE
+                            if F[fc] <= 0.0:
+                                F[fc] = 0.0
+                                F[fc + 1] = 0.0  # no rounding drift survives an empty window
+                        else:
+                            node = I[ic]
+                            while node >= 0 and PT[node] <= m:
+                                v = PV[node]
+                                F[fc] += 1.0
+                                F[fc + 1] += v
+                                if F[fc + 2] != F[fc + 2] or (agg == MAX and v > F[fc + 2]) or (
+                                        agg == MIN and v < F[fc + 2]):
+                                    F[fc + 2] = v
+                                nxt = PN[node]
+                                PN[node] = pool[P_FREE]
+                                pool[P_FREE] = node
+                                pool[P_FREE_COUNT] += 1
+                                node = nxt
+                            I[ic] = node
+                            if node < 0:
+                                I[ic + 1] = NO_NODE
                     if mutate and win == EXACT and agg != MAX and agg != MIN:
                         if agg == COUNT:
                             val = F[fc]
@@ -617,25 +585,44 @@ def run(T, S, X, KH, OUT, prog_lo, prog_hi, instr, code, consts,
                         elif F[fc] > 0:
                             val = F[fc + 1] / F[fc]
                     else:
-                        val = pool_read(PT, PV, PN, F, fc, I, ic, agg, win, m, instr[p, I_SPAN])
+                        # scan the list: an exact max/min, or a peek that may not move anything
+                        cnt = 0.0
+                        sm = 0.0
+                        ext = np.nan
+                        lo = m - width
+                        if win == PEND:
+                            cnt = F[fc]
+                            sm = F[fc + 1]
+                            ext = F[fc + 2]
+                            lo = NONE_TIME
+                        node = I[ic]
+                        while node >= 0 and PT[node] <= m:
+                            if PT[node] > lo:
+                                v = PV[node]
+                                cnt += 1.0
+                                sm += v
+                                if ext != ext or (agg == MAX and v > ext) or (agg == MIN and v < ext):
+                                    ext = v
+                            node = PN[node]
+                        if agg == COUNT:
+                            val = cnt
+                        elif agg == SUM:
+                            val = sm if cnt > 0 else 0.0
+                        elif agg == MEAN:
+                            if cnt > 0:
+                                val = sm / cnt
+                        else:
+                            val = ext
                 else:
-                    # buckets numbered k hold times in [k·span, (k+1)·span); the window ends at
-                    # m = t - delay: buckets after m // span - B, and with a delay only the
-                    # whole ones at or before m (without one, the bucket still filling counts)
                     nb = instr[p, I_B]
-                    span = instr[p, I_SPAN]
-                    m = t - instr[p, I_DELAY]
-                    lo = m // span - instr[p, I_NB]
-                    hi = np.iinfo(np.int64).max
-                    if instr[p, I_DELAY] > 0:
-                        hi = (m + 1) // span - 1
+                    lo = t // instr[p, I_SPAN] - nb
                     if agg == DISTINCT:
                         ones = 0
                         words = instr[p, I_WORDS]
                         for w in range(words):
                             acc = np.int64(0)
                             for j in range(nb):
-                                if lo < I[ic + j] <= hi:
+                                if I[ic + j] > lo:
                                     acc |= I[ic + nb + j * words + w]
                             ones += _popcount(acc)
                         val = linear_count(ones, instr[p, I_BITS])
@@ -643,21 +630,21 @@ def run(T, S, X, KH, OUT, prog_lo, prog_hi, instr, code, consts,
                         cnt = 0.0
                         sm = 0.0
                         for j in range(nb):
-                            if lo < I[ic + j] <= hi:
+                            if I[ic + j] > lo:
                                 cnt += F[fc + j]
                                 sm += F[fc + nb + j]
                         if cnt > 0:
                             val = sm / cnt
                     elif agg == MAX or agg == MIN:
                         for j in range(nb):
-                            if lo < I[ic + j] <= hi:
+                            if I[ic + j] > lo:
                                 v = F[fc + j]
                                 if val != val or (agg == MAX and v > val) or (agg == MIN and v < val):
                                     val = v
                     else:
                         val = 0.0
                         for j in range(nb):
-                            if lo < I[ic + j] <= hi:
+                            if I[ic + j] > lo:
                                 val += F[fc + j]
                 OUT[r, instr[p, I_OUT]] = val
             elif op == EXPR:
@@ -849,9 +836,68 @@ def run(T, S, X, KH, OUT, prog_lo, prog_hi, instr, code, consts,
                         F[fc] = v if (m != m or v < m) else m
                     I[ic] = t
                 elif win == EXACT or win == PEND:
-                    # advancing here too keeps a list bounded when no stream reads the key
-                    pool_advance(PT, PV, PN, pool, F, fc, I, ic, agg, win, t - instr[p, I_DELAY], instr[p, I_SPAN])
-                    pool_append(PT, PV, PN, pool, I, ic, t, v, win)
+                    # the read's advance again (so a list stays bounded when no stream reads its key),
+                    # then the event is appended as the newest young node
+                    m = t - instr[p, I_DELAY]
+                    if win == EXACT:
+                        young = I[ic + 1]
+                        while young >= 0 and PT[young] <= m:
+                            F[fc] += 1.0
+                            F[fc + 1] += PV[young]
+                            young = PN[young]
+                        I[ic + 1] = young
+                        node = I[ic]
+                        while node >= 0 and node != young and PT[node] <= m - instr[p, I_SPAN]:
+                            F[fc] -= 1.0
+                            F[fc + 1] -= PV[node]
+                            nxt = PN[node]
+                            PN[node] = pool[P_FREE]
+                            pool[P_FREE] = node
+                            pool[P_FREE_COUNT] += 1
+                            node = nxt
+                        I[ic] = node
+                        if node < 0:
+                            I[ic + 2] = NO_NODE
+                        if F[fc] <= 0.0:
+                            F[fc] = 0.0
+                            F[fc + 1] = 0.0
+                        tail = ic + 2
+                    else:
+                        node = I[ic]
+                        while node >= 0 and PT[node] <= m:
+                            x = PV[node]
+                            F[fc] += 1.0
+                            F[fc + 1] += x
+                            if F[fc + 2] != F[fc + 2] or (agg == MAX and x > F[fc + 2]) or (
+                                    agg == MIN and x < F[fc + 2]):
+                                F[fc + 2] = x
+                            nxt = PN[node]
+                            PN[node] = pool[P_FREE]
+                            pool[P_FREE] = node
+                            pool[P_FREE_COUNT] += 1
+                            node = nxt
+                        I[ic] = node
+                        if node < 0:
+                            I[ic + 1] = NO_NODE
+                        tail = ic + 1
+                    # capacity for every node a batch may append is ensured before the run
+                    node = pool[P_FREE]
+                    if node >= 0:
+                        pool[P_FREE] = PN[node]
+                        pool[P_FREE_COUNT] -= 1
+                    else:
+                        node = pool[P_USED]
+                        pool[P_USED] = node + 1
+                    PT[node] = t
+                    PV[node] = v
+                    PN[node] = NO_NODE
+                    if I[tail] >= 0:
+                        PN[I[tail]] = node
+                    else:
+                        I[ic] = node
+                    I[tail] = node
+                    if win == EXACT and I[ic + 1] < 0:
+                        I[ic + 1] = node
                 else:
                     nb = instr[p, I_B]
                     cur = t // instr[p, I_SPAN]

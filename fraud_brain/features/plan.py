@@ -215,7 +215,7 @@ class _Compiler:
 
 
 def _state_columns(agg: Aggregate, window: Window) -> tuple[list[float], list[int]]:
-    """Default float and int state columns of one aggregate window (see kernel.run and kernel.pool_advance)."""
+    """Default float and int state columns of one aggregate window (see kernel.run)."""
     nan, none = float("nan"), int(K.NONE_TIME)
     words = agg.bits // 64
     empty_f = nan if agg.op in ("max", "min", "prev") else 0.0
@@ -242,7 +242,9 @@ def window_kind(agg: Aggregate, window: Window) -> int:
     """The kernel's window kind of one aggregate window (a delayed lifetime is ``PEND``)."""
     if window.kind == "life":
         return K.PEND if agg.delay_ms else K.LIFE
-    return {"decay": K.DECAY, "slide": K.SLIDE, "exact": K.EXACT}[window.kind]
+    if window.kind == "slide":
+        return K.SLIDE_LATE if agg.delay_ms else K.SLIDE
+    return {"decay": K.DECAY, "exact": K.EXACT}[window.kind]
 
 
 def build_plan(spec: Spec) -> Plan:
