@@ -1,73 +1,8 @@
 """Feature specs: a declarative TOML file of streams, entities, aggregates and derived features.
 
 A spec is validated when it is loaded; every error names the file, the line and the key.
-
-Format (every table is optional except ``[streams]``)::
-
-    [spec]
-    name = "card"
-    timezone = "Asia/Shanghai"     # local time for the hour/weekday built-ins (default UTC)
-    allowed_lateness = "5m"        # events this far behind the newest one are still in order
-
-    [streams.tx]                   # an event stream; its order here breaks time ties
-    id = "tx_id"                   # record id column (duplicates are ignored)
-    time = "time"                  # event-time column (Datetime)
-    schema = "transfer"            # optional: a record kind; column names are then checked on load
-    passthrough = ["customer_id"]  # optional columns copied into the feature frame
-
-    [entities]                     # key spaces; arity 2 for pair keys such as (payer, payee)
-    customer = {}
-    pair = { arity = 2 }
-
-    [[join]]                       # reference data joined by key before the stream's events are scored
-    stream = "tx"
-    table = "customers"            # a frame passed as FeatureEngine(spec, reference={"customers": df})
-    on = "customer_id"             # the stream's column
-    key = "id"                     # the table's column
-    columns = { customer_segment = "segment" }
-
-    [[aggregate]]                  # keyed state updated by one stream
-    name = "customer_spend"        # feature name prefix
-    entity = "customer"
-    stream = "tx"                  # the stream that updates it ...
-    key = "customer_id"            # ... keyed by this column (a list of columns for pair entities)
-    op = "sum"                     # count sum mean max min distinct last first prev
-    value = "amount"               # expression (sum/mean/max/min/prev) or column (distinct)
-    where = "amount > 0"           # optional filter expression
-    sliding = ["1d", "7d"]         # bucketed sliding windows (op count/sum/mean/max/min/distinct)
-    decay = ["1h"]                 # exponentially decayed, by half-life (count/sum/mean/max/min)
-    lifetime = false               # all-time value; the default when no window is given
-    buckets = 6                    # buckets per sliding window (the window's resolution)
-    bits = 128                     # distinct: bitmap size (linear counting), a multiple of 64
-    unit = "s"                     # last/first: time unit of "time since" (ms s m h d)
-    group = "transfer"             # model feature group of the emitted features
-    emit = true                    # false: usable in expressions but not in the output
-    self_read = true               # the updating stream reads it too (before its own update)
-
-    [[aggregate.read]]             # other streams reading the same state (cross-entity links)
-    stream = "other"
-    key = "payer_phone"
-    as = "payer_exposure"          # feature name prefix for this read
-    group = "cross_channel"
-
-    [[feature]]                    # a derived feature: an expression over columns and features
-    stream = "tx"
-    name = "amount_vs_mean"
-    expr = "amount / max(customer_spend_mean_7d, 1)"
-    group = "transfer"
-
-Feature names: ``<prefix>`` for lifetime, ``<prefix>_<w>`` for a sliding window of ``w``,
-``<prefix>_hl<w>`` for a decayed one. Each event sees the state as of just before it: reads
-and derived features are computed first, then the event's updates are applied, so ``where``
-and ``value`` may refer to any feature of the updating stream.
-
-Semantics: count/sum decayed are sum of w·2^(-(t-tᵢ)/h); max/min decayed are max/min of
-vᵢ·2^(-(t-tᵢ)/h); a sliding window of width W with B buckets holds the events whose bucket
-⌊tᵢ/(W/B)⌋ is one of the last B buckets at the reading time (coverage between W·(B-1)/B and W).
-Distinct counts are approximate: linear counting over a bitmap of ``bits`` bits, relative
-standard error about 1.1/√bits up to ``bits`` distinct values (64 bits: 9-11%, 128: 6-8%,
-1024: 2-3%); the estimate saturates at bits·ln(bits). A null key yields NaN features;
-an unseen key yields empty-state values (count 0, sum 0, others NaN).
+The format (every table and key, window kinds and their cost, delays, expressions, record
+kinds, labels and scoring tables) is documented in ``docs/spec-reference.md``.
 
 >>> spec = load_spec_text('''
 ... [streams.tx]
@@ -83,9 +18,11 @@ an unseen key yields empty-state values (count 0, sum 0, others NaN).
 ... op = "sum"
 ... value = "amount"
 ... sliding = ["1d"]
+... exact = ["7d"]
+... delay = "1d"
 ... ''')
->>> [f.name for f in spec.outputs("tx")]
-['spend_1d']
+>>> [f.name for f in spec.outputs("tx")], spec.aggregates[0].delay_ms
+(['spend_1d', 'spend_7d'], 86400000)
 """
 
 from __future__ import annotations
@@ -275,7 +212,7 @@ class Output:
 
 @dataclass
 class Spec:
-    """A validated feature spec (see the module docstring for the file format)."""
+    """A validated feature spec (the file format: docs/spec-reference.md)."""
 
     name: str
     source: str
