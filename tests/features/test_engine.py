@@ -1034,3 +1034,26 @@ def test_a_missing_column_is_named_with_the_line_that_uses_it() -> None:
     with pytest.raises(ValueError, match=r"column 'amount' cannot be read.*shop.toml:20"):
         replay(spec, {"tx": tx.with_columns(pl.col("amount").cast(pl.String) + "x")})
     assert replay(spec, {"tx": tx})["tx"]["spend"].to_list() == [0.0, 0.0]
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(events=arrivals(max_events=50, bounded=True), gap=st.sampled_from([1, 700, 2500, 6000, 20000]),
+       stream=st.sampled_from(["a", "b"]))
+def test_peek_of_exact_and_delayed_windows_equals_processing_and_changes_nothing(events: list, gap: int,
+                                                                              stream: str) -> None:
+    # a peek scans the event lists without moving them; processing moves them: same features
+    # (the probe comes after every event: a flush makes anything at or before them late)
+    engine = FeatureEngine(WINDOW_SPEC)
+    _run_engine(engine, [events])
+    engine.flush()
+    clock = max([int(row["time"].timestamp() * 1000 - BASE) for _, row in events], default=0)
+    row = {"id": "probe", "time": datetime.fromtimestamp((BASE + clock + gap) / 1000, tz=UTC), "k": "p", "v": 1.5}
+    if stream == "a":
+        row |= {"k2": "q", "cat": "x"}
+    probe = _frames([(stream, row)])[stream]
+    nodes = engine.store.pool_nodes()
+    before = engine.peek(stream, probe)
+    assert engine.peek(stream, probe).equals(before) and engine.store.pool_nodes() == nodes
+    engine.process({stream: probe})
+    processed = engine.flush().features[stream]
+    assert processed.drop("id", "time").equals(before.drop("id", "time"))
