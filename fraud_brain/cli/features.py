@@ -39,6 +39,7 @@ def check(
 
     from fraud_brain.errors import InputError
     from fraud_brain.features.check import check_data
+    from fraud_brain.features import kernel as K
     from fraud_brain.features.plan import build_plan
 
     loaded = _load(spec)
@@ -70,8 +71,9 @@ def check(
     sizes.add_column("bytes/key", justify="right")
     for name, layout in plan.entity_layouts.items():
         sizes.add_row(name, str(8 * (layout.float_cols + layout.int_cols) + 32))
-    sizes.caption = "plus 24 B per event kept by an exact or delayed lifetime window"
     console.print(sizes)
+    if any(row[K.I_WIN] in (K.EXACT, K.PEND) for row in plan.instructions.tolist()):
+        console.print("plus 24 B per event kept by an exact or delayed lifetime window (its width and delay)")
     console.print(f"[green]✓[/green] {loaded.source}: {sum(len(loaded.feature_groups(s)) for s in loaded.streams)} "
                   f"features over {len(loaded.streams)} stream(s)")
 
