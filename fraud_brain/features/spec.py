@@ -697,11 +697,10 @@ def check_columns(spec: Spec, stream: str, columns: Any, of: str) -> list[str]:
 
 
 def _read_where(loc: _Locator, index: int, aggregate_where: str, j: int, key: str | None = None) -> str:
-    """Where the ``index``-th ``[[aggregate.read]]`` table of the file is (the ``j``-th of its aggregate)."""
-    where = loc.where("[[aggregate.read]]", index, key)
-    if loc.headers.get("[[aggregate.read]]") is None or index >= len(loc.headers["[[aggregate.read]]"]):
-        return f"{aggregate_where} read #{j + 1}" + (f" key {key!r}" if key else "")
-    return where
+    """Where the ``index``-th ``[[aggregate.read]]`` table of the file is (the ``j``-th of its aggregate's)."""
+    if index < len(loc.headers.get("[[aggregate.read]]", [])):
+        return loc.where("[[aggregate.read]]", index, key)
+    return f"{aggregate_where} read #{j + 1}" + (f" key {key!r}" if key else "")
 
 
 _FIELD_TYPES: dict[str, str | None] = {
