@@ -485,7 +485,7 @@ class FeatureEngine:
         K.run(T, S, X, KH, OUT, plan.prog_lo, plan.prog_hi, plan.instructions, plan.code, plan.consts,
               st.ht, st.ht_off, st.ht_mask, st.count,
               st.F, st.f_off, st.f_stride, st.I, st.i_off, st.i_stride, st.fdef, st.fdef_off, st.idef, st.idef_off,
-              st.PT, st.PV, st.PN, st.pool, mutate)
+              st.PT if plan.list_windows else None, st.PV, st.PN, st.pool, mutate)
         if mutate:
             self.processed_total += n
         return names, parts, where, OUT

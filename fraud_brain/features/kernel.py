@@ -491,128 +491,156 @@ def run(T, S, X, KH, OUT, prog_lo, prog_hi, instr, code, consts,
                                 e_n += 1
                         val = F[fc] * ex
                 elif win >= EXACT:
-                    m = t - instr[p, I_DELAY]
-                    width = instr[p, I_SPAN]
-                    if win == SLIDE_LATE:
-                        # whole buckets inside (m - W, m]: after m // span - B, ending at or before m
-                        nb = instr[p, I_B]
-                        lo = m // width - instr[p, I_NB]
-                        hi = (m + 1) // width - 1
-                        if agg == DISTINCT:
-                            ones = 0
-                            words = instr[p, I_WORDS]
-                            for w in range(words):
-                                acc = np.int64(0)
+                    # A spec without exact or delayed windows runs with PT = None: numba then compiles this
+                    # branch away, and the loop is exactly as fast as before these windows existed.
+                    if PT is not None:
+                        m = t - instr[p, I_DELAY]
+                        width = instr[p, I_SPAN]
+                        if win == SLIDE_LATE:
+                            # whole buckets inside (m - W, m]: after m // span - B, ending at or before m
+                            nb = instr[p, I_B]
+                            lo = m // width - instr[p, I_NB]
+                            hi = (m + 1) // width - 1
+                            if agg == DISTINCT:
+                                ones = 0
+                                words = instr[p, I_WORDS]
+                                for w in range(words):
+                                    acc = np.int64(0)
+                                    for j in range(nb):
+                                        if lo < I[ic + j] <= hi:
+                                            acc |= I[ic + nb + j * words + w]
+                                    ones += _popcount(acc)
+                                val = linear_count(ones, instr[p, I_BITS])
+                            elif agg == MEAN:
+                                cnt = 0.0
+                                sm = 0.0
                                 for j in range(nb):
                                     if lo < I[ic + j] <= hi:
-                                        acc |= I[ic + nb + j * words + w]
-                                ones += _popcount(acc)
-                            val = linear_count(ones, instr[p, I_BITS])
-                        elif agg == MEAN:
+                                        cnt += F[fc + j]
+                                        sm += F[fc + nb + j]
+                                if cnt > 0:
+                                    val = sm / cnt
+                            elif agg == MAX or agg == MIN:
+                                for j in range(nb):
+                                    if lo < I[ic + j] <= hi:
+                                        v = F[fc + j]
+                                        if val != val or (agg == MAX and v > val) or (agg == MIN and v < val):
+                                            val = v
+                            else:
+                                val = 0.0
+                                for j in range(nb):
+                                    if lo < I[ic + j] <= hi:
+                                        val += F[fc + j]
+                            OUT[r, instr[p, I_OUT]] = val
+                            continue
+                        # An event list (exact window, delayed lifetime) in the node pool PT/PV/PN.
+                        # Exact ints: (head, first young node, tail, max/min known), floats: running
+                        # (count, sum, max or min) of the events in (m - W, m]; the max (min) is
+                        # rescanned only after the event holding it left. Delayed lifetime ints:
+                        # (head, tail) of the young events, floats: (count, sum, max or min) of
+                        # those at or before m. Reads and updates come in event-time order, so
+                        # moving m forward here is final: events come of age, old ones leave and
+                        # their nodes go to the free list.
+                        # (Written out here and again in UPDATE on purpose: see the docstring of run.)
+                        if mutate:
+                            if win == EXACT:
+                                young = I[ic + 1]
+                                while young >= 0 and PT[young] <= m:
+                                    x = PV[young]
+                                    F[fc] += 1.0
+                                    F[fc + 1] += x
+                                    if I[ic + 3] != 0 and (F[fc + 2] != F[fc + 2] or (agg == MAX and x > F[fc + 2]) or (
+                                            agg == MIN and x < F[fc + 2])):
+                                        F[fc + 2] = x
+                                    young = PN[young]
+                                I[ic + 1] = young
+                                node = I[ic]
+                                while node >= 0 and node != young and PT[node] <= m - width:
+                                    F[fc] -= 1.0
+                                    F[fc + 1] -= PV[node]
+                                    if PV[node] == F[fc + 2]:
+                                        I[ic + 3] = 0  # the max (min) leaves: the next read rescans the window
+                                    nxt = PN[node]
+                                    PN[node] = pool[P_FREE]
+                                    pool[P_FREE] = node
+                                    pool[P_FREE_COUNT] += 1
+                                    node = nxt
+                                I[ic] = node
+                                if node < 0:
+                                    I[ic + 2] = NO_NODE
+                                if F[fc] <= 0.0:
+                                    F[fc] = 0.0
+                                    F[fc + 1] = 0.0  # no rounding drift survives an empty window
+                                    F[fc + 2] = np.nan
+                                    I[ic + 3] = 1
+                            else:
+                                node = I[ic]
+                                while node >= 0 and PT[node] <= m:
+                                    v = PV[node]
+                                    F[fc] += 1.0
+                                    F[fc + 1] += v
+                                    if F[fc + 2] != F[fc + 2] or (agg == MAX and v > F[fc + 2]) or (
+                                            agg == MIN and v < F[fc + 2]):
+                                        F[fc + 2] = v
+                                    nxt = PN[node]
+                                    PN[node] = pool[P_FREE]
+                                    pool[P_FREE] = node
+                                    pool[P_FREE_COUNT] += 1
+                                    node = nxt
+                                I[ic] = node
+                                if node < 0:
+                                    I[ic + 1] = NO_NODE
+                        if mutate and win == EXACT:
+                            if agg == COUNT:
+                                val = F[fc]
+                            elif agg == SUM:
+                                val = F[fc + 1]
+                            elif agg == MEAN:
+                                if F[fc] > 0:
+                                    val = F[fc + 1] / F[fc]
+                            else:
+                                if I[ic + 3] == 0:
+                                    # the old max (min) left the window: scan what is in it now
+                                    ext = np.nan
+                                    node = I[ic]
+                                    while node >= 0 and node != I[ic + 1]:
+                                        x = PV[node]
+                                        if ext != ext or (agg == MAX and x > ext) or (agg == MIN and x < ext):
+                                            ext = x
+                                        node = PN[node]
+                                    F[fc + 2] = ext
+                                    I[ic + 3] = 1
+                                val = F[fc + 2]
+                        else:
+                            # scan the list: a peek, which may not move anything (or a delayed lifetime,
+                            # whose list after the advance holds only events newer than m)
                             cnt = 0.0
                             sm = 0.0
-                            for j in range(nb):
-                                if lo < I[ic + j] <= hi:
-                                    cnt += F[fc + j]
-                                    sm += F[fc + nb + j]
-                            if cnt > 0:
-                                val = sm / cnt
-                        elif agg == MAX or agg == MIN:
-                            for j in range(nb):
-                                if lo < I[ic + j] <= hi:
-                                    v = F[fc + j]
-                                    if val != val or (agg == MAX and v > val) or (agg == MIN and v < val):
-                                        val = v
-                        else:
-                            val = 0.0
-                            for j in range(nb):
-                                if lo < I[ic + j] <= hi:
-                                    val += F[fc + j]
-                        OUT[r, instr[p, I_OUT]] = val
-                        continue
-                    # An event list (exact window, delayed lifetime) in the node pool PT/PV/PN.
-                    # Exact ints: (head, first young node, tail), floats: running (count, sum) of
-                    # the events in (m - W, m]. Delayed lifetime ints: (head, tail) of the young
-                    # events, floats: (count, sum, max or min) of those at or before m. Reads and
-                    # updates come in event-time order, so moving m forward here is final:
-                    # events come of age, old ones leave and their nodes go to the free list.
-                    # (Written out here and again in UPDATE on purpose: see the docstring of run.)
-                    if mutate:
-                        if win == EXACT:
-                            young = I[ic + 1]
-                            while young >= 0 and PT[young] <= m:
-                                F[fc] += 1.0
-                                F[fc + 1] += PV[young]
-                                young = PN[young]
-                            I[ic + 1] = young
-                            node = I[ic]
-                            while node >= 0 and node != young and PT[node] <= m - width:
-                                F[fc] -= 1.0
-                                F[fc + 1] -= PV[node]
-                                nxt = PN[node]
-                                PN[node] = pool[P_FREE]
-                                pool[P_FREE] = node
-                                pool[P_FREE_COUNT] += 1
-                                node = nxt
-                            I[ic] = node
-                            if node < 0:
-                                I[ic + 2] = NO_NODE
-                            if F[fc] <= 0.0:
-                                F[fc] = 0.0
-                                F[fc + 1] = 0.0  # no rounding drift survives an empty window
-                        else:
+                            ext = np.nan
+                            lo = m - width
+                            if win == PEND:
+                                cnt = F[fc]
+                                sm = F[fc + 1]
+                                ext = F[fc + 2]
+                                lo = NONE_TIME
                             node = I[ic]
                             while node >= 0 and PT[node] <= m:
-                                v = PV[node]
-                                F[fc] += 1.0
-                                F[fc + 1] += v
-                                if F[fc + 2] != F[fc + 2] or (agg == MAX and v > F[fc + 2]) or (
-                                        agg == MIN and v < F[fc + 2]):
-                                    F[fc + 2] = v
-                                nxt = PN[node]
-                                PN[node] = pool[P_FREE]
-                                pool[P_FREE] = node
-                                pool[P_FREE_COUNT] += 1
-                                node = nxt
-                            I[ic] = node
-                            if node < 0:
-                                I[ic + 1] = NO_NODE
-                    if mutate and win == EXACT and agg != MAX and agg != MIN:
-                        if agg == COUNT:
-                            val = F[fc]
-                        elif agg == SUM:
-                            val = F[fc + 1]
-                        elif F[fc] > 0:
-                            val = F[fc + 1] / F[fc]
-                    else:
-                        # scan the list: an exact max/min, or a peek that may not move anything
-                        cnt = 0.0
-                        sm = 0.0
-                        ext = np.nan
-                        lo = m - width
-                        if win == PEND:
-                            cnt = F[fc]
-                            sm = F[fc + 1]
-                            ext = F[fc + 2]
-                            lo = NONE_TIME
-                        node = I[ic]
-                        while node >= 0 and PT[node] <= m:
-                            if PT[node] > lo:
-                                v = PV[node]
-                                cnt += 1.0
-                                sm += v
-                                if ext != ext or (agg == MAX and v > ext) or (agg == MIN and v < ext):
-                                    ext = v
-                            node = PN[node]
-                        if agg == COUNT:
-                            val = cnt
-                        elif agg == SUM:
-                            val = sm if cnt > 0 else 0.0
-                        elif agg == MEAN:
-                            if cnt > 0:
-                                val = sm / cnt
-                        else:
-                            val = ext
+                                if PT[node] > lo:
+                                    v = PV[node]
+                                    cnt += 1.0
+                                    sm += v
+                                    if ext != ext or (agg == MAX and v > ext) or (agg == MIN and v < ext):
+                                        ext = v
+                                node = PN[node]
+                            if agg == COUNT:
+                                val = cnt
+                            elif agg == SUM:
+                                val = sm if cnt > 0 else 0.0
+                            elif agg == MEAN:
+                                if cnt > 0:
+                                    val = sm / cnt
+                            else:
+                                val = ext
                 else:
                     nb = instr[p, I_B]
                     lo = t // instr[p, I_SPAN] - nb
@@ -836,68 +864,78 @@ def run(T, S, X, KH, OUT, prog_lo, prog_hi, instr, code, consts,
                         F[fc] = v if (m != m or v < m) else m
                     I[ic] = t
                 elif win == EXACT or win == PEND:
-                    # the read's advance again (so a list stays bounded when no stream reads its key),
-                    # then the event is appended as the newest young node
-                    m = t - instr[p, I_DELAY]
-                    if win == EXACT:
-                        young = I[ic + 1]
-                        while young >= 0 and PT[young] <= m:
-                            F[fc] += 1.0
-                            F[fc + 1] += PV[young]
-                            young = PN[young]
-                        I[ic + 1] = young
-                        node = I[ic]
-                        while node >= 0 and node != young and PT[node] <= m - instr[p, I_SPAN]:
-                            F[fc] -= 1.0
-                            F[fc + 1] -= PV[node]
-                            nxt = PN[node]
-                            PN[node] = pool[P_FREE]
-                            pool[P_FREE] = node
-                            pool[P_FREE_COUNT] += 1
-                            node = nxt
-                        I[ic] = node
-                        if node < 0:
-                            I[ic + 2] = NO_NODE
-                        if F[fc] <= 0.0:
-                            F[fc] = 0.0
-                            F[fc + 1] = 0.0
-                        tail = ic + 2
-                    else:
-                        node = I[ic]
-                        while node >= 0 and PT[node] <= m:
-                            x = PV[node]
-                            F[fc] += 1.0
-                            F[fc + 1] += x
-                            if F[fc + 2] != F[fc + 2] or (agg == MAX and x > F[fc + 2]) or (
-                                    agg == MIN and x < F[fc + 2]):
-                                F[fc + 2] = x
-                            nxt = PN[node]
-                            PN[node] = pool[P_FREE]
-                            pool[P_FREE] = node
-                            pool[P_FREE_COUNT] += 1
-                            node = nxt
-                        I[ic] = node
-                        if node < 0:
-                            I[ic + 1] = NO_NODE
-                        tail = ic + 1
-                    # capacity for every node a batch may append is ensured before the run
-                    node = pool[P_FREE]
-                    if node >= 0:
-                        pool[P_FREE] = PN[node]
-                        pool[P_FREE_COUNT] -= 1
-                    else:
-                        node = pool[P_USED]
-                        pool[P_USED] = node + 1
-                    PT[node] = t
-                    PV[node] = v
-                    PN[node] = NO_NODE
-                    if I[tail] >= 0:
-                        PN[I[tail]] = node
-                    else:
-                        I[ic] = node
-                    I[tail] = node
-                    if win == EXACT and I[ic + 1] < 0:
-                        I[ic + 1] = node
+                    # (compiled away without list windows, see READ)
+                    if PT is not None:
+                        # the read's advance again (so a list stays bounded when no stream reads its key),
+                        # then the event is appended as the newest young node
+                        m = t - instr[p, I_DELAY]
+                        if win == EXACT:
+                            young = I[ic + 1]
+                            while young >= 0 and PT[young] <= m:
+                                x = PV[young]
+                                F[fc] += 1.0
+                                F[fc + 1] += x
+                                if I[ic + 3] != 0 and (F[fc + 2] != F[fc + 2] or (agg == MAX and x > F[fc + 2]) or (
+                                        agg == MIN and x < F[fc + 2])):
+                                    F[fc + 2] = x
+                                young = PN[young]
+                            I[ic + 1] = young
+                            node = I[ic]
+                            while node >= 0 and node != young and PT[node] <= m - instr[p, I_SPAN]:
+                                F[fc] -= 1.0
+                                F[fc + 1] -= PV[node]
+                                if PV[node] == F[fc + 2]:
+                                    I[ic + 3] = 0  # the max (min) leaves: the next read rescans the window
+                                nxt = PN[node]
+                                PN[node] = pool[P_FREE]
+                                pool[P_FREE] = node
+                                pool[P_FREE_COUNT] += 1
+                                node = nxt
+                            I[ic] = node
+                            if node < 0:
+                                I[ic + 2] = NO_NODE
+                            if F[fc] <= 0.0:
+                                F[fc] = 0.0
+                                F[fc + 1] = 0.0
+                                F[fc + 2] = np.nan
+                                I[ic + 3] = 1
+                            tail = ic + 2
+                        else:
+                            node = I[ic]
+                            while node >= 0 and PT[node] <= m:
+                                x = PV[node]
+                                F[fc] += 1.0
+                                F[fc + 1] += x
+                                if F[fc + 2] != F[fc + 2] or (agg == MAX and x > F[fc + 2]) or (
+                                        agg == MIN and x < F[fc + 2]):
+                                    F[fc + 2] = x
+                                nxt = PN[node]
+                                PN[node] = pool[P_FREE]
+                                pool[P_FREE] = node
+                                pool[P_FREE_COUNT] += 1
+                                node = nxt
+                            I[ic] = node
+                            if node < 0:
+                                I[ic + 1] = NO_NODE
+                            tail = ic + 1
+                        # capacity for every node a batch may append is ensured before the run
+                        node = pool[P_FREE]
+                        if node >= 0:
+                            pool[P_FREE] = PN[node]
+                            pool[P_FREE_COUNT] -= 1
+                        else:
+                            node = pool[P_USED]
+                            pool[P_USED] = node + 1
+                        PT[node] = t
+                        PV[node] = v
+                        PN[node] = NO_NODE
+                        if I[tail] >= 0:
+                            PN[I[tail]] = node
+                        else:
+                            I[ic] = node
+                        I[tail] = node
+                        if win == EXACT and I[ic + 1] < 0:
+                            I[ic + 1] = node
                 else:
                     nb = instr[p, I_B]
                     cur = t // instr[p, I_SPAN]

@@ -103,6 +103,8 @@ class Plan:
     instructions: np.ndarray
     prog_lo: np.ndarray
     prog_hi: np.ndarray
+    list_windows: bool = False
+    """Whether any window is exact or delayed (the kernel then runs with its event-list pool)."""
 
 
 _CMP = {"<": K.C_LT, "<=": K.C_LE, ">": K.C_GT, ">=": K.C_GE, "==": K.C_EQ, "!=": K.C_NE}
@@ -221,7 +223,8 @@ def _state_columns(agg: Aggregate, window: Window) -> tuple[list[float], list[in
     empty_f = nan if agg.op in ("max", "min", "prev") else 0.0
     per = 2 if agg.op == "mean" else 1
     if window.kind == "exact":
-        return [0.0, 0.0], [K.NO_NODE] * 3  # (count, sum) of the window; (head, first young, tail) nodes
+        # (count, sum, max or min) of the window; (head, first young, tail) nodes and "max/min known"
+        return [0.0, 0.0, nan], [K.NO_NODE] * 3 + [1]
     if window.kind == "life" and agg.delay_ms:
         return [0.0, 0.0, nan], [K.NO_NODE] * 2  # (count, sum, max or min) of old events; young (head, tail)
     if window.kind == "life":
@@ -369,7 +372,8 @@ def build_plan(spec: Spec) -> Plan:
     consts = np.array(comp.consts or [0.0], dtype=np.float64)
     instr = np.array(all_instr, dtype=np.int64).reshape(-1, K.INSTR_WIDTH) if all_instr else np.zeros((1, K.INSTR_WIDTH), np.int64)
     return Plan(spec, list(spec.entities), layouts, streams, code, consts, instr,
-                np.array(prog_lo, np.int64), np.array(prog_hi, np.int64))
+                np.array(prog_lo, np.int64), np.array(prog_hi, np.int64),
+                any(row[K.I_WIN] >= K.EXACT for row in all_instr if row[K.I_OP] in (K.READ, K.UPDATE)))
 
 
 def _row(opcode: int) -> list[int]:
