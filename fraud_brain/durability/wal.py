@@ -205,6 +205,9 @@ class WriteAheadLog:
         self._broken: str | None = None
         self._fd = -1
         self._closed = False
+        self._stats_lock = threading.Lock()
+        self.syncs = 0
+        """Syncs done by appends (fewer than appends when group commit shares them)."""
         self.truncated_bytes = 0
         """Bytes of torn tail cut off when the log was opened (0 if the tail was clean)."""
         self._open(start_after)
@@ -261,9 +264,10 @@ class WriteAheadLog:
         """Walk a segment's frames; a bad frame not at the tail of the last segment raises."""
         data = path.read_bytes()
         size = len(data)
+        if tail and data[:len(MAGIC)] != MAGIC and MAGIC.startswith(data.rstrip(b"\x00")[:len(MAGIC)]) \
+                and not data[len(MAGIC):].strip(b"\x00"):
+            return _Scan(None, None, 0, size, 0)  # a new segment whose header never fully landed
         if size < len(MAGIC):
-            if tail and MAGIC.startswith(data):
-                return _Scan(None, None, 0, size, 0)
             raise StateError(f"WAL segment {path}: {size} bytes, shorter than its {len(MAGIC)}-byte header")
         if data[:len(MAGIC)] != MAGIC:
             raise StateError(f"WAL segment {path}: bad header {data[:len(MAGIC)]!r} at offset 0 "
@@ -367,6 +371,8 @@ class WriteAheadLog:
     def _sync_or_break(self, fd: int) -> None:
         try:
             _datasync(fd)
+            with self._stats_lock:
+                self.syncs += 1
         except OSError as exc:
             # after a failed fsync the kernel may have dropped the dirty pages: nothing written
             # since the last good sync can be trusted, so no further entry is acknowledged
