@@ -16,7 +16,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from fraud_brain.durability.wal import MAGIC, WriteAheadLog, encode_frame, segment_name
+from fraud_brain.durability.wal import MAGIC, WriteAheadLog, segment_name
 from fraud_brain.errors import StateError
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -138,9 +138,8 @@ def test_a_flipped_byte_inside_the_log_is_an_error_naming_segment_and_offset(
     raw = bytearray(path.read_bytes())
     raw[flip] ^= data.draw(st.integers(1, 255), label="xor")
     path.write_bytes(bytes(raw))
-    with pytest.raises(StateError) as caught:
-        with WriteAheadLog(folder, sync="none") as wal:
-            list(wal.replay())
+    with pytest.raises(StateError) as caught, WriteAheadLog(folder, sync="none") as wal:
+        list(wal.replay())
     assert f"{path}: " in str(caught.value)
     assert f"at offset {start} " in str(caught.value)
 

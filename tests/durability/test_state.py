@@ -1,0 +1,118 @@
+"""DurableState: lock → newest good snapshot → WAL replay after it, including fallback and lost entries."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from fraud_brain.durability.state import DurableState
+from fraud_brain.errors import StateError
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def recovered(state: DurableState) -> list[str]:
+    """The toy state (a list of appended records) rebuilt from the snapshot plus the replayed log."""
+    base = json.loads(state.snapshot.read_bytes("records")) if state.snapshot else []
+    return base + [entry.payload.decode() for entry in state.replay()]
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(steps=st.lists(st.sampled_from(["append", "append", "append", "checkpoint", "damage newest", "reopen"]),
+                      max_size=40))
+def test_recovery_rebuilds_exactly_the_acknowledged_state(tmp_path_factory: pytest.TempPathFactory,
+                                                          steps: list[str]) -> None:
+    folder = tmp_path_factory.mktemp("state")
+    truth: list[str] = []
+    state = DurableState(folder, keep=2, sync="none", segment_bytes=120)
+    assert recovered(state) == []
+    for step in steps:
+        if step == "append":
+            record = f"r{len(truth)}"
+            state.wal.append(record.encode(), header="call")
+            truth.append(record)
+        elif step == "checkpoint":
+            state.checkpoint({"records": json.dumps(truth).encode()})
+        elif step == "damage newest":
+            # only while another good snapshot is left: with none, the entries it covered are gone
+            good = [s.snapshot for s in state.snapshots.scan() if s.snapshot is not None]
+            if len(good) >= 2:
+                good[0].path("records").write_bytes(b"[garbage")
+        elif step == "reopen":
+            state.close()
+            state = DurableState(folder, keep=2, sync="none", segment_bytes=120)
+            assert recovered(state) == truth
+            truth = recovered(state)
+    state.close()
+    with DurableState(folder, keep=2) as state:
+        assert recovered(state) == truth
+
+
+def test_fallback_to_the_previous_snapshot_is_reported(tmp_path: Path) -> None:
+    with DurableState(tmp_path, segment_bytes=100) as state:
+        for i in range(10):
+            state.wal.append(f"r{i}".encode())
+        state.checkpoint({"records": json.dumps([f"r{i}" for i in range(10)]).encode()})
+        for i in range(10, 20):
+            state.wal.append(f"r{i}".encode())
+        bad = state.checkpoint({"records": json.dumps([f"r{i}" for i in range(20)]).encode()})
+        state.wal.append(b"r20")
+    bad.path("records").write_bytes(b"torn")
+    with DurableState(tmp_path) as state:
+        assert state.snapshot is not None and state.snapshot.wal_seq == 10
+        assert len(state.skipped) == 1 and bad.folder.name in state.skipped[0]
+        assert recovered(state) == [f"r{i}" for i in range(21)]
+
+
+def test_a_log_that_no_longer_reaches_the_snapshot_is_an_error(tmp_path: Path) -> None:
+    with DurableState(tmp_path, segment_bytes=60) as state:
+        for i in range(8):
+            state.wal.append(f"record {i}".encode())
+    segments = sorted((tmp_path / "wal").glob("wal-*.seg"))
+    segments[0].unlink()  # entries with no snapshot to cover them
+    with pytest.raises(StateError, match=r"from no snapshot \(empty state\) at WAL seq 0, but the log begins at seq"):
+        DurableState(tmp_path)
+    # the failed open let go of the lock, and the message names the lost entries
+    first_left = int(segments[1].name[4:-4])
+    with pytest.raises(StateError, match=f"entries 1..{first_left - 1} are lost"):
+        DurableState(tmp_path)
+
+
+def test_checkpoint_syncs_the_log_before_covering_it(tmp_path: Path) -> None:
+    with DurableState(tmp_path, sync="group") as state:
+        seq = state.wal._write(b"written, not yet synced", "")  # an append still waiting for its group sync
+        assert state.wal.durable_seq < seq
+        snap = state.checkpoint({"records": b"[]"})
+        assert snap.wal_seq == seq and state.wal.durable_seq >= seq
+
+
+HOLDER = """
+import sys, time
+from fraud_brain.durability.state import DurableState
+state = DurableState(sys.argv[1])
+state.wal.append(b"from the first server")
+print("open", flush=True)
+time.sleep(120)
+"""
+
+
+def test_a_second_server_on_the_same_folder_is_refused_until_the_first_dies(tmp_path: Path) -> None:
+    child = subprocess.Popen([sys.executable, "-c", HOLDER, str(tmp_path)], stdout=subprocess.PIPE, text=True,
+                             env={**os.environ, "PYTHONPATH": str(ROOT)}, cwd=ROOT)
+    try:
+        assert child.stdout is not None and child.stdout.readline().strip() == "open"
+        with pytest.raises(StateError, match=f"state folder {tmp_path} is in use by pid {child.pid}"):
+            DurableState(tmp_path)
+    finally:
+        os.kill(child.pid, signal.SIGKILL)
+        child.wait()
+    with DurableState(tmp_path) as state:
+        assert [e.payload for e in state.replay()] == [b"from the first server"]
