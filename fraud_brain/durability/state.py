@@ -9,8 +9,8 @@ entries to apply on top of the snapshot.
 >>> import tempfile
 >>> folder = tempfile.mkdtemp()
 >>> with DurableState(folder) as state:
-...     _ = state.wal.append(b"batch 1", header="call")
-...     _ = state.checkpoint({"engine": b"state after 1"})
+...     seq = state.wal.append(b"batch 1", header="call")
+...     _ = state.checkpoint({"engine": b"state after 1"}, wal_seq=seq)
 ...     _ = state.wal.append(b"batch 2", header="call")
 >>> with DurableState(folder) as state:
 ...     state.snapshot.read_bytes("engine"), [e.payload for e in state.replay()]
@@ -65,18 +65,21 @@ class DurableState:
         """The log entries after the recovered snapshot, in order: apply them to its state."""
         return self.wal.replay(after_seq=self.base_seq)
 
-    def checkpoint(self, parts: Mapping[str, PartSource] | None = None, *, wal_seq: int | None = None,
+    def checkpoint(self, parts: Mapping[str, PartSource] | None = None, *, wal_seq: int,
                    meta: Mapping[str, Any] | None = None) -> Snapshot:
-        """Write a snapshot covering ``wal_seq`` (default: the last entry written), then trim the log.
+        """Write a snapshot of the state after entry ``wal_seq``, then trim the log.
 
-        The parts must hold the state after exactly that entry: hold off appends (or copy the
-        state) while the parts are produced. The log keeps every entry the oldest kept snapshot
-        needs, so any kept snapshot can still serve as a fallback.
+        ``parts`` must hold exactly entries 1..``wal_seq`` applied, no more and no fewer: apply
+        entries in seq order and pass the seq of the last one applied (not ``wal.last_seq``, which
+        may include batches still in flight). The log is synced up to ``wal_seq`` first, and keeps
+        every entry the oldest kept snapshot needs, so any kept snapshot can still be a fallback.
         """
-        covered = self.wal.last_seq if wal_seq is None else wal_seq
-        if covered > self.wal.durable_seq and self.wal.sync != "none":
+        if wal_seq > self.wal.last_seq:
+            raise StateError(f"state folder {self.folder}: a snapshot cannot cover WAL seq {wal_seq}, "
+                             f"the log ends at {self.wal.last_seq}")
+        if wal_seq > self.wal.durable_seq and self.wal.sync != "none":
             self.wal.sync_now()  # a snapshot never covers entries the log could still lose
-        snapshot = self.snapshots.write(covered, parts, meta)
+        snapshot = self.snapshots.write(wal_seq, parts, meta)
         oldest = self.snapshots.oldest_wal_seq()
         if oldest is not None:
             self.wal.truncate_before(oldest + 1)

@@ -37,10 +37,10 @@ def test_recovery_rebuilds_exactly_the_acknowledged_state(tmp_path_factory: pyte
     for step in steps:
         if step == "append":
             record = f"r{len(truth)}"
-            state.wal.append(record.encode(), header="call")
+            assert state.wal.append(record.encode(), header="call") == len(truth) + 1
             truth.append(record)
         elif step == "checkpoint":
-            state.checkpoint({"records": json.dumps(truth).encode()})
+            state.checkpoint({"records": json.dumps(truth).encode()}, wal_seq=len(truth))
         elif step == "damage newest":
             # only while another good snapshot is left: with none, the entries it covered are gone
             good = [s.snapshot for s in state.snapshots.scan() if s.snapshot is not None]
@@ -60,10 +60,10 @@ def test_fallback_to_the_previous_snapshot_is_reported(tmp_path: Path) -> None:
     with DurableState(tmp_path, segment_bytes=100) as state:
         for i in range(10):
             state.wal.append(f"r{i}".encode())
-        state.checkpoint({"records": json.dumps([f"r{i}" for i in range(10)]).encode()})
+        state.checkpoint({"records": json.dumps([f"r{i}" for i in range(10)]).encode()}, wal_seq=10)
         for i in range(10, 20):
             state.wal.append(f"r{i}".encode())
-        bad = state.checkpoint({"records": json.dumps([f"r{i}" for i in range(20)]).encode()})
+        bad = state.checkpoint({"records": json.dumps([f"r{i}" for i in range(20)]).encode()}, wal_seq=20)
         state.wal.append(b"r20")
     bad.path("records").write_bytes(b"torn")
     with DurableState(tmp_path) as state:
@@ -90,8 +90,10 @@ def test_checkpoint_syncs_the_log_before_covering_it(tmp_path: Path) -> None:
     with DurableState(tmp_path, sync="group") as state:
         seq = state.wal._write(b"written, not yet synced", "")  # an append still waiting for its group sync
         assert state.wal.durable_seq < seq
-        snap = state.checkpoint({"records": b"[]"})
+        snap = state.checkpoint({"records": b"[]"}, wal_seq=seq)
         assert snap.wal_seq == seq and state.wal.durable_seq >= seq
+        with pytest.raises(StateError, match=f"cannot cover WAL seq {seq + 1}, the log ends at {seq}"):
+            state.checkpoint({"records": b"[]"}, wal_seq=seq + 1)
 
 
 HOLDER = """
