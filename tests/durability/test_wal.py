@@ -285,3 +285,52 @@ def test_kill_9_at_random_moments_loses_no_acknowledged_entry(tmp_path: Path) ->
         assert head.decode() == tag
         size = int(tag.split(":")[3])
         assert body == bytes([int(tag.split(":")[2]) % 251]) * size
+
+
+FULL_DISK = """
+import resource, signal, sys
+from fraud_brain.durability.wal import WriteAheadLog
+from fraud_brain.errors import StateError
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit fails with EFBIG instead of killing us
+resource.setrlimit(resource.RLIMIT_FSIZE, (20_000, 20_000))  # files may not grow past 20 kB: a full disk
+wal = WriteAheadLog(sys.argv[1], segment_bytes=1 << 20)
+refused = 0
+for i in range(40):
+    size = 3_000 if i % 2 else 300
+    try:
+        seq = wal.append(bytes([i]) * size, header=str(i))
+        print("acked", seq, i, size, flush=True)
+    except StateError as exc:
+        refused += 1
+        print("refused", i, exc, flush=True)
+print("done", refused, flush=True)
+"""
+
+
+def test_a_failed_write_is_taken_back_and_the_log_stays_whole(tmp_path: Path) -> None:
+    """A write that hits a full disk (a file size limit here) is refused, cut back out, and later small ones go on."""
+    out = subprocess.run([sys.executable, "-c", FULL_DISK, str(tmp_path)], capture_output=True, text=True,
+                         env={**os.environ, "PYTHONPATH": str(ROOT)}, cwd=ROOT, timeout=120, check=True).stdout
+    lines = out.splitlines()
+    acked = {int(line.split()[1]): (int(line.split()[2]), int(line.split()[3]))
+             for line in lines if line.startswith("acked")}
+    refusals = [line for line in lines if line.startswith("refused")]
+    assert refusals and "write failed at offset" in refusals[0]
+    assert any(i > int(refusals[0].split()[1]) for i, _ in acked.values()), "nothing was acknowledged after a refusal"
+    entries = read_all(tmp_path)
+    assert [seq for seq, _, _ in entries] == sorted(acked)
+    assert all(acked[seq] == (int(header), len(payload)) and payload == bytes([int(header)]) * len(payload)
+               for seq, header, payload in entries)
+
+
+def test_a_write_that_cannot_be_taken_back_stops_all_further_acknowledgements(tmp_path: Path) -> None:
+    wal = WriteAheadLog(tmp_path)
+    wal.append(b"good")
+    os.close(wal._fd)  # the descriptor goes bad under the log: writing fails, and so does cutting back
+    with pytest.raises(StateError, match="write failed at offset 30"):
+        wal.append(b"lost")
+    with pytest.raises(StateError, match="could not be cut back .* needs a restart"):
+        wal.append(b"refused")
+    wal._closed = True  # its descriptor is gone already; nothing left to close
+    with WriteAheadLog(tmp_path, sync="none") as again:
+        assert [e.payload for e in again.replay()] == [b"good"]
