@@ -139,7 +139,9 @@ class SnapshotStore:
             sources[_check_part_name(name)] = part
         if not sources:
             raise ValueError("a snapshot needs at least one part")
-        self.folder.mkdir(parents=True, exist_ok=True)
+        if not self.folder.exists():
+            self.folder.mkdir(parents=True)
+            fsync_dir(self.folder.parent)
         self._remove_temporaries()
         snap_id = max((s for s, _ in self._folders()), default=0) + 1
         tmp = self.folder / f"{TMP_PREFIX}{snap_id:012d}-{uuid.uuid4().hex[:8]}"

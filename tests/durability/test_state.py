@@ -86,6 +86,17 @@ def test_a_log_that_no_longer_reaches_the_snapshot_is_an_error(tmp_path: Path) -
         DurableState(tmp_path)
 
 
+def test_every_snapshot_damaged_after_the_log_was_trimmed_names_what_was_skipped(tmp_path: Path) -> None:
+    with DurableState(tmp_path, keep=1, segment_bytes=60) as state:
+        for i in range(6):
+            seq = state.wal.append(f"record {i}".encode())
+        only = state.checkpoint({"records": b"[]"}, wal_seq=seq)
+    assert int(min((tmp_path / "wal").glob("wal-*.seg")).name[4:-4]) > 1  # the log was trimmed
+    only.path("records").write_bytes(b"rot")
+    with pytest.raises(StateError, match=r"are lost .*; skipped snap-000000000001: part 'records' file"):
+        DurableState(tmp_path)
+
+
 def test_checkpoint_syncs_the_log_before_covering_it(tmp_path: Path) -> None:
     with DurableState(tmp_path, sync="group") as state:
         seq = state.wal._write(b"written, not yet synced", "")  # an append still waiting for its group sync
