@@ -266,16 +266,17 @@ def test_kill_9_at_random_moments_loses_no_acknowledged_entry(tmp_path: Path) ->
                                  stdout=subprocess.PIPE, text=True, env=env, cwd=ROOT)
         assert child.stdout is not None
         assert child.stdout.readline().strip() == "ready"
+        first = child.stdout.readline()  # at least one acknowledgement per round, however slow the disk
         time.sleep(rng.uniform(0.05, 0.6))
         os.kill(child.pid, signal.SIGKILL)
-        rest = child.stdout.read()
+        rest = first + child.stdout.read()
         child.wait()
         assert child.returncode == -signal.SIGKILL
         lines = rest.split("\n")[:-1]  # the last piece has no newline: possibly cut mid-line
         for line in lines:
             seq, tag = line.split(" ", 1)
             acknowledged[int(seq)] = tag
-    assert len(acknowledged) > 10
+    assert len(acknowledged) >= 5
     with WriteAheadLog(folder) as wal:
         replayed = {e.seq: e for e in wal.replay()}
     assert sorted(replayed) == list(range(1, len(replayed) + 1))
