@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import random
+import shutil
 import signal
 import subprocess
 import sys
@@ -15,6 +16,7 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
 from fraud_brain.durability.wal import MAGIC, WriteAheadLog, segment_name
 from fraud_brain.errors import StateError
@@ -335,3 +337,51 @@ def test_a_write_that_cannot_be_taken_back_stops_all_further_acknowledgements(tm
     wal._closed = True  # its descriptor is gone already; nothing left to close
     with WriteAheadLog(tmp_path, sync="none") as again:
         assert [e.payload for e in again.replay()] == [b"good"]
+
+
+class LogMachine(RuleBasedStateMachine):
+    """Appends, reopenings, trims and replays against a plain list of what was appended."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        import tempfile
+
+        self.folder = Path(tempfile.mkdtemp(prefix="wal-machine-"))
+        self.wal = WriteAheadLog(self.folder, sync="none", segment_bytes=150)
+        self.model: list[tuple[str, bytes]] = []
+        self.trimmed_to = 0  # entries up to this seq may be gone
+
+    @rule(header=st.sampled_from(["call", "transfer", ""]), payload=st.binary(max_size=80))
+    def append(self, header: str, payload: bytes) -> None:
+        assert self.wal.append(payload, header=header) == len(self.model) + 1
+        self.model.append((header, payload))
+
+    @rule()
+    def reopen(self) -> None:
+        self.wal.close()
+        self.wal = WriteAheadLog(self.folder, sync="none", segment_bytes=150)
+        assert self.wal.last_seq == len(self.model)
+
+    @rule(data=st.data())
+    def trim(self, data: st.DataObject) -> None:
+        seq = data.draw(st.integers(0, len(self.model) + 1))
+        self.wal.truncate_before(seq)
+        self.trimmed_to = max(self.trimmed_to, seq - 1)
+
+    @rule(data=st.data())
+    def replay(self, data: st.DataObject) -> None:
+        after = data.draw(st.integers(self.trimmed_to, len(self.model) + 2))
+        got = [(e.seq, e.header, e.payload) for e in self.wal.replay(after)]
+        assert got == [(i + 1, h, p) for i, (h, p) in enumerate(self.model) if i + 1 > after]
+
+    @invariant()
+    def first_seq_never_passes_what_was_trimmed(self) -> None:
+        assert self.wal.first_seq() <= self.trimmed_to + 1
+
+    def teardown(self) -> None:
+        self.wal.close()
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
+LogMachine.TestCase.settings = settings(max_examples=40, stateful_step_count=30, deadline=None)
+test_log_against_a_list = LogMachine.TestCase
