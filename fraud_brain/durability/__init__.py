@@ -33,15 +33,25 @@ What the brain must do
 ----------------------
 - Before answering 2xx to an ingest, append the accepted batch (e.g. its Arrow IPC bytes, see
   :func:`table_to_ipc`) with the stream name as header, and wait for ``append`` (or
-  ``await append_async``) to return. Apply the batch to the in-memory state in seq order.
+  ``await append_async``) to return. Log what is accepted after validation and dedupe (or log
+  the raw batch and make replay run the same validation and dedupe): replay must rebuild the
+  same state the live path built.
+- Apply batches to the in-memory state in seq order (one ingest worker, or append and apply
+  under one lock); applying before the sync returns is fine, answering before it is not.
 - Every N seconds or records, :meth:`DurableState.checkpoint` the parts ("engine",
-  "online_model", "cooldowns", "dedupe", ...) as bytes or as writers given a path. The parts
-  must be the state after exactly the entry ``wal_seq`` (hold appends, or copy, while they
-  are produced). The checkpoint keeps the last ``keep`` snapshots and drops only the log
+  "online_model", "cooldowns", "dedupe", ...) as bytes or as writers given a path, passing
+  ``wal_seq`` = the seq of the last batch applied. The parts must be the state after exactly
+  that entry (take them on the ingest worker, or copy them under its lock). The checkpoint
+  syncs the log up to ``wal_seq``, keeps the last ``keep`` snapshots and drops only the log
   segments that the oldest kept snapshot covers, so a damaged newest snapshot still has a
   previous one plus the log after it.
-- On start, open :class:`DurableState`, load the parts of ``state.snapshot`` (if any), replay,
-  serve; on shutdown, checkpoint and close.
+- Anything else that changes state must go through the log too (labels, a rule cooldown set
+  by a decision, an online-model update), or be derivable again from the replayed batches;
+  otherwise it is lost back to the last snapshot.
+- On start, open :class:`DurableState` (exit on its StateError: a second server, or a log
+  that lost entries), load the parts of ``state.snapshot`` (if any), apply
+  ``state.replay()``, serve; report ``state.skipped`` on the health page. On shutdown,
+  checkpoint and close.
 
 >>> "WriteAheadLog" in __all__ and "DurableState" in __all__
 True
