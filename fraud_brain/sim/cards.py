@@ -371,7 +371,7 @@ def _labels(
     nth = (
         at_terminal.sort("known", "who")
         .group_by("who", maintain_order=True)
-        .agg(pl.col("known").get(config.terminal_label_reports - 1).alias("known"), pl.len())
+        .agg(pl.col("known").slice(config.terminal_label_reports - 1, 1).first().alias("known"), pl.len())
         .filter(pl.col("len") >= config.terminal_label_reports)
         .sort("who")
     )
