@@ -22,9 +22,9 @@ import json
 import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import polars as pl
 
@@ -137,11 +137,14 @@ def default_split(
     """
     if times.is_empty() or times.null_count() == times.len():
         raise InputError("no events to split into training and test windows")
-    first, last = times.min(), times.max()
-    start = first.replace(minute=0, second=0, microsecond=0)  # type: ignore[union-attr]
-    span = (last - start).total_seconds() / 86_400  # type: ignore[operator]
-    # whole hours keep the windows readable
-    hours = lambda days: round(days * 24) / 24
+    first, last = cast(datetime, times.min()), cast(datetime, times.max())
+    start = first.replace(minute=0, second=0, microsecond=0)
+    span = (last - start).total_seconds() / 86_400
+
+    def hours(days: float) -> float:
+        # whole hours keep the windows readable
+        return round(days * 24) / 24
+
     default_gap = min(2.0, 0.15 * span)
     gap = hours(gap_days if gap_days is not None else (round(default_gap) if default_gap >= 1 else default_gap))
     train = hours(train_days if train_days is not None else (span - gap) / 2)
@@ -184,7 +187,7 @@ def build_training_data(
         raise MissingInputError(f"data folder {data_dir}: no transfers file (transfers.parquet/.csv/.jsonl)")
     call = data.streams.get("call")
     calls = None if call is None else call.frame
-    call_groups = call.feature_groups if calls is not None and calls.height else {}
+    call_groups = call.feature_groups if call is not None and call.frame.height else {}
     return TrainingData(transfer.frame.sort("time"), transfer.feature_groups, calls, call_groups, data.labels,
                         data.spec_hash, {k: v for k, v in data.truth.items() if k in TRUTH_FILES})
 

@@ -30,7 +30,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import polars as pl
@@ -166,7 +166,7 @@ def compare_setups(
     # The online model runs over the whole history (learning only from labels once known),
     # so at the start of the test window it has what a deployed one would have had.
     in_window = events.filter((pl.col("time") >= split.train_start) & (pl.col("time") < split.test_end))
-    raw = cross.booster.predict(feature_matrix(in_window, all_features), raw_score=True)
+    raw = cast(np.ndarray, cross.booster.predict(feature_matrix(in_window, all_features), raw_score=True))
     if blend is DEFAULT_BLEND:
         tracked = _TrackedOnline(OnlineModel([*all_features, OFFLINE_LOGIT]), ExpertWeights())
         online, model, log = online_scores(in_window, labels, all_features, raw, split.train_start, split.gap, model=tracked)
@@ -236,7 +236,10 @@ def drift_summary(results: list[SetupResult], at: Any) -> pl.DataFrame:
         periods = metrics_before_after(result.scored, at)
         before, after = periods.row(0, named=True), periods.row(1, named=True)
         windows = result.windows
-        window_ap = lambda part: float(part["average_precision"].fill_nan(None).mean() or float("nan"))
+
+        def window_ap(part: pl.DataFrame) -> float:
+            return float(cast(float, part["average_precision"].fill_nan(None).mean()) or float("nan"))
+
         rows.append(
             {
                 "setup": result.name,
@@ -319,7 +322,7 @@ def compare_number_setups(
     anomaly = np.full(len(X), 0.5)
     anomaly[cold] = scorer.score_learn(X[cold])
     blended = BlendConfig(1.0, 0.0, anomaly_weight).blend(
-        sigmoid(trained.booster.predict(X, raw_score=True)), anomaly=anomaly
+        sigmoid(cast(np.ndarray, trained.booster.predict(X, raw_score=True))), anomaly=anomaly
     )
     with_anomaly = label_events(
         window.with_columns(pl.Series("score", sigmoid(blended))).filter(pl.col("start_time") >= split.test_start),
