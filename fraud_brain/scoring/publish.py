@@ -20,10 +20,17 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from fraud_brain.scoring.blend import BlendConfig, Calibrator, logit
 from fraud_brain.errors import InputError
+from fraud_brain.scoring.blend import BlendConfig, Calibrator, logit
 from fraud_brain.scoring.dataset import SpecData, TrainingData
-from fraud_brain.scoring.offline import LABEL, TimeSplit, TrainResult, feature_matrix, train_booster, train_offline
+from fraud_brain.scoring.offline import (
+    LABEL,
+    TimeSplit,
+    TrainResult,
+    feature_matrix,
+    train_booster,
+    train_offline,
+)
 from fraud_brain.scoring.registry import LoadedModel, ModelRegistry
 
 

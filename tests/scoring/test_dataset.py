@@ -11,7 +11,12 @@ import pytest
 from fraud_brain.errors import InputError, MissingInputError
 from fraud_brain.features import bundled_spec, bundled_spec_path
 from fraud_brain.features.spec import load_spec_text
-from fraud_brain.scoring.dataset import build_spec_data, build_training_data, load_spec_sources, telecom_protocol
+from fraud_brain.scoring.dataset import (
+    build_spec_data,
+    build_training_data,
+    load_spec_sources,
+    telecom_protocol,
+)
 from fraud_brain.sim.cards import CardConfig, simulate_cards
 
 
