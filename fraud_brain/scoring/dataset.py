@@ -36,14 +36,17 @@ TRUTH_FILES = ("truth_transfers", "truth_calls", "truth_entities", "truth_episod
 
 def telecom_protocol(spec: Any) -> bool:
     """Whether a spec is trained and evaluated by the telecom protocol: it scores the built-in
-    ``transfer`` stream (and perhaps ``call``) and nothing else; any other spec goes through
-    :func:`build_spec_data`.
+    ``transfer`` stream (and perhaps ``call``) and nothing else, or scores nothing explicitly
+    but has a ``transfer`` stream (a spec written before scoring tables); any other spec goes
+    through :func:`build_spec_data`.
 
     >>> from fraud_brain.features import bundled_spec
     >>> telecom_protocol(bundled_spec("telecom")), telecom_protocol(bundled_spec("card"))
     (True, False)
     """
     scored = {name: spec.streams[name].schema for name in spec.scored_streams()}
+    if not scored:
+        return "transfer" in spec.streams and spec.streams["transfer"].schema == "transfer"
     return "transfer" in scored and all(kind == name and name in ("call", "transfer") for name, kind in scored.items())
 
 
