@@ -184,7 +184,15 @@ def build_training_data(
     The telecom view of :func:`build_spec_data`; raises :class:`MissingInputError` when the
     folder has no transfers.
     """
-    data = build_spec_data(data_dir, spec_name, progress=progress)
+    from fraud_brain.features import bundled_spec, resolve_spec
+
+    spec = resolve_spec(spec_name)
+    scoring: dict[str, Any] | None = None
+    if not spec.scored_streams():
+        # a spec written before scoring tables: its streams are scored as the bundled telecom spec says
+        telecom = bundled_spec("telecom")
+        scoring = {name: telecom.scoring(name) for name in ("call", "transfer") if name in spec.streams}
+    data = build_spec_data(data_dir, spec, progress=progress, scoring=scoring)
     transfer = data.streams.get("transfer")
     if transfer is None:
         raise MissingInputError(f"data folder {data_dir}: no transfers file (transfers.parquet/.csv/.jsonl)")
@@ -356,9 +364,12 @@ def build_spec_data(
     data_dir: str | Path,
     spec: Any = "telecom",
     progress: Callable[[int, int], None] | None = None,
+    scoring: dict[str, Any] | None = None,
 ) -> SpecData:
     """Replay a data folder through a spec (a name, a .toml file or a loaded spec) into the
     feature frame of each scored stream.
+
+    ``scoring`` gives descriptors for streams when the spec itself scores none.
 
     Raises :class:`MissingInputError` when the folder, its scored records or its labels are missing.
     """
@@ -372,17 +383,18 @@ def build_spec_data(
         )
     features = replay(loaded, sources.streams, reference=sources.reference or None, progress=progress)
     streams: dict[str, ScoredStream] = {}
-    for name in loaded.scored_streams():
+    descriptors = {name: loaded.scoring(name) for name in loaded.scored_streams()} or dict(scoring or {})
+    for name, sc in descriptors.items():
         if name not in features:
             continue
-        meta, scoring = loaded.streams[name], loaded.scoring(name)
+        meta = loaded.streams[name]
         frame = features[name]
-        wanted = [scoring.label_key, scoring.risk_key, *scoring.victim, scoring.amount]
+        wanted = [sc.label_key, sc.risk_key, *sc.victim, sc.amount]
         missing = [c for c in dict.fromkeys(wanted) if c is not None and c not in frame.columns]
         present = [c for c in missing if c in sources.streams[name].columns]
         if present:
             frame = frame.join(sources.streams[name].select(meta.id, *present), on=meta.id, how="left")
-        streams[name] = ScoredStream(name, scoring, frame, loaded.feature_groups(name), meta.id, meta.time)
+        streams[name] = ScoredStream(name, sc, frame, loaded.feature_groups(name), meta.id, meta.time)
     if not streams:
         raise InputError(f"spec {loaded.name!r} scores no stream; add a [streams.NAME.scoring] table")
     return SpecData(loaded, streams, sources.labels, spec_hash(loaded), sources.truth)

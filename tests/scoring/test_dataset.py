@@ -93,3 +93,17 @@ def test_only_specs_scoring_builtin_transfers_use_the_telecom_protocol() -> None
         from fraud_brain.scoring.dataset import default_split
 
         default_split(pl.Series("time", [], pl.Datetime("ms", "UTC")))
+
+
+def test_a_telecom_spec_without_scoring_tables_trains_as_before(tmp_path: Path) -> None:
+    import re
+
+    from .helpers import write_data_folder
+
+    folder = write_data_folder(tmp_path / "data", n_calls=1500, n_transfers=600, days=6)
+    text = re.sub(r"\[streams\.(call|transfer)\.scoring\]\n(.*\n)*?\n", "", bundled_spec_path("telecom").read_text())
+    legacy = load_spec_text(text, "legacy.toml")
+    assert legacy.scored_streams() == [] and telecom_protocol(legacy)
+    old, new = build_training_data(folder, legacy), build_training_data(folder, "telecom")
+    assert old.transfers.equals(new.transfers) and old.transfer_groups == new.transfer_groups
+    assert old.calls is not None and new.calls is not None and old.calls.equals(new.calls)
