@@ -41,12 +41,19 @@ def summary(
 ) -> None:
     """Print a summary of every record file in a data folder."""
     from fraud_brain.cli.render import print_summary
-    from fraud_brain.errors import MissingInputError
+    from fraud_brain.errors import InputError, MissingInputError
     from fraud_brain.io import load_folder
     from fraud_brain.report.summary import summarize
 
     if spec is None:
-        print_summary(summarize(load_folder(directory)), title=f"Data in {directory}")
+        try:
+            frames = load_folder(directory)
+        except InputError:
+            raise
+        except ValueError as error:
+            # e.g. a card world's labels name entity types only its spec knows
+            raise InputError(f"{error}\nrecords of the kinds a feature spec declares need --spec (e.g. --spec card)") from None
+        print_summary(summarize(frames), title=f"Data in {directory}")
         return
     from fraud_brain.features import resolve_spec
     from fraud_brain.io.files import DEFAULT_FILE_NAMES, load_kind

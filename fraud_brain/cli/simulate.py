@@ -70,7 +70,8 @@ def simulate_command(
         "late-night payments to rented accounts (default: the preset's; 0 for all but drift).",
     ),
 ) -> None:
-    """Simulate a city's calls and transfers with scam rings, and write them with their ground truth."""
+    """Simulate a city's calls and transfers with scam rings (or, with --world card, card payments
+    with compromised terminals and cards), and write them with their ground truth."""
     import time
     from datetime import timedelta
 

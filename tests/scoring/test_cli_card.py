@@ -155,6 +155,8 @@ def test_wrong_folders_and_kinds_are_one_clear_input_error(card_dir: Path, tmp_p
     assert "no labels file" in _input_error(unlabelled)
     summary = runner.invoke(app, ["data", "summary", str(tmp_path / "nope"), "--spec", "card"])
     assert "does not exist" in _input_error(summary)
+    without_spec = runner.invoke(app, ["data", "summary", str(card_dir)])
+    assert "entity_type 'tx'" in _input_error(without_spec) and "--spec" in _input_error(without_spec)
 
 
 def test_a_world_too_short_to_learn_from_says_so(tmp_path: Path) -> None:
