@@ -66,7 +66,6 @@ def test_train_publishes_the_tx_model_well_above_prevalence(card_dir: Path, trai
     manifest = registry.manifest("tx", "v001")
     assert manifest.event_type == "tx"
     assert manifest.feature_names == list(bundled_spec("card").feature_groups("tx"))
-    assert "terminal_risk_30d" in manifest.feature_names
     assert manifest.calibration is not None and manifest.calibration["method"] == "isotonic"
     assert manifest.test_window is not None
     prevalence = _test_prevalence(card_dir, manifest.test_window)
