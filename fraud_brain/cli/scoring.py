@@ -98,7 +98,7 @@ def train(
     if not telecom:
         for item in published:
             test = item.result.test
-            rate = float(test["label"].mean() or 0.0) if test.height else float("nan")
+            rate = float(test["label"].sum()) / test.height if test.height else float("nan")
             console.print(f"{item.model.manifest.name}: test window {test.height:,} events, fraud prevalence "
                           f"{rate:.3%} (the AP of a random score)", highlight=False)
 

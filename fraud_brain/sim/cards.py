@@ -178,7 +178,7 @@ class CardWorld:
     @property
     def prevalence(self) -> float:
         """The share of payments that are fraud (ground truth)."""
-        return float(self.truth_tx["is_fraud"].mean() or 0.0) if self.truth_tx.height else 0.0
+        return float(self.truth_tx["is_fraud"].sum()) / self.truth_tx.height if self.truth_tx.height else 0.0
 
     def scenario_counts(self) -> dict[str, int]:
         """Fraudulent payments per scenario (each fraud counted under its last scenario).
