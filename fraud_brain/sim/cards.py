@@ -217,11 +217,13 @@ def _times(ms: np.ndarray) -> pl.Series:
 
 def _reachable(config: CardConfig, cxy: np.ndarray, txy: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Terminals within ``radius`` of each customer, as CSR (row starts, row lengths, terminal indices)."""
-    chunk = max(1, 20_000_000 // max(len(txy), 1))
+    # customer × terminal distances in blocks of about two million pairs (tens of MB)
+    chunk = max(1, 2_000_000 // max(len(txy), 1))
     parts = []
     counts = np.zeros(len(cxy), dtype=np.int64)
     for lo in range(0, len(cxy), chunk):
-        d2 = ((cxy[lo : lo + chunk, None, :] - txy[None, :, :]) ** 2).sum(axis=2)
+        block = cxy[lo : lo + chunk]
+        d2 = (block[:, 0, None] - txy[None, :, 0]) ** 2 + (block[:, 1, None] - txy[None, :, 1]) ** 2
         rows, cols = np.nonzero(d2 < config.radius**2)
         counts[lo : lo + chunk] = np.bincount(rows, minlength=min(chunk, len(cxy) - lo))
         parts.append(cols)
