@@ -10,6 +10,7 @@ import numpy as np
 import polars as pl
 import pytest
 from hypothesis import HealthCheck, given, settings
+from polars.testing import assert_frame_equal
 from hypothesis import strategies as st
 
 from fraud_brain.features import FeatureEngine, Spec, bundled_spec, load_spec_text, replay
@@ -1056,4 +1057,6 @@ def test_peek_of_exact_and_delayed_windows_equals_processing_and_changes_nothing
     assert engine.peek(stream, probe).equals(before) and engine.store.pool_nodes() == nodes
     engine.process({stream: probe})
     processed = engine.flush().features[stream]
-    assert processed.drop("id", "time").equals(before.drop("id", "time"))
+    # running sums (processing) and fresh sums (peek) may differ in the last bits
+    assert_frame_equal(processed.drop("id", "time"), before.drop("id", "time"), check_exact=False, rel_tol=1e-9,
+                       abs_tol=1e-9)
