@@ -6,6 +6,9 @@ spec such as ``card.toml`` runs with no code change.
 
 State lives in flat arrays, one segment per entity: an open-addressing hash table of 64-bit key
 hashes (``0`` means empty) mapping to row slots, a float64 row and an int64 row per key.
+Exact and delayed windows also keep events: linked lists of (time, value, next) nodes in one
+pool shared by every key (``PT``, ``PV``, ``PN``; freed nodes are reused), whose heads live
+in the key's int row. A spec without such windows passes ``PT=None`` and that code compiles away.
 The engine's seen-id table has the same layout with an event time in place of the slot.
 
 >>> import numpy as np
