@@ -24,6 +24,7 @@ from pathlib import Path
 import orjson
 import polars as pl
 
+from fraud_brain.errors import InputError
 from fraud_brain.schema.records import RecordSchema, schema_for
 from fraud_brain.schema.validate import ValidationResult, validate
 
@@ -133,6 +134,25 @@ def read_frame(path: str | Path, kind: str | RecordSchema) -> pl.DataFrame:
         tail = f"\n  … and {more} more" if more > 0 else ""
         raise ValueError(f"{path}: {result.errors.height} bad record(s):\n  {shown}{tail}")
     return result.valid
+
+
+def write_folder(frames: dict[str, pl.DataFrame], directory: str | Path, fmt: str = "parquet") -> list[Path]:
+    """Write one file per named frame (``<name>.<fmt>``) into a folder; returns the paths.
+
+    >>> import tempfile
+    >>> [p.name for p in write_folder({"calls": pl.DataFrame({"a": [1]})}, tempfile.mkdtemp(), "csv")]
+    ['calls.csv']
+    """
+    if fmt not in ("parquet", "csv", "jsonl"):
+        raise InputError(f"unknown output format {fmt!r}; expected parquet, csv or jsonl")
+    folder = Path(directory)
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for name, frame in frames.items():
+        path = folder / f"{name}.{fmt}"
+        write_frame(frame, path)
+        paths.append(path)
+    return paths
 
 
 def write_frame(frame: pl.DataFrame, path: str | Path) -> None:
