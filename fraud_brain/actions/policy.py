@@ -20,16 +20,17 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 
+from fraud_brain.errors import ConfigError
 from fraud_brain.store.models import ACTION_KINDS, TIERS
 
 DEFAULT_POLICY_PATH = Path(__file__).with_name("policy.toml")
 """The packaged default policy."""
 
 
-class PolicyError(ValueError):
+class PolicyError(ConfigError):
     """A policy file that cannot be used, with the file, line and key in the message.
 
-    >>> isinstance(PolicyError("p.toml:3: [agent] ..."), ValueError)
+    >>> isinstance(PolicyError("p.toml:3: [agent] ..."), ConfigError)
     True
     """
 

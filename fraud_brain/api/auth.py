@@ -27,11 +27,13 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
+from fraud_brain.errors import ConfigError
+
 ROLES = ("feed", "bank", "agent", "analyst", "admin")
 """Every role a key can have: telecom feeds, banks, call-centre agents, analysts, administrators."""
 
 
-class KeyFileError(ValueError):
+class KeyFileError(ConfigError):
     """A keys file or variable that cannot be used (names the file and the entry)."""
 
 

@@ -18,6 +18,8 @@ import io
 import orjson
 import polars as pl
 
+from fraud_brain.errors import InputError
+
 JSON_TYPES = ("application/json", "text/json")
 JSONL_TYPES = ("application/x-ndjson", "application/jsonl", "application/json-lines", "application/x-jsonlines")
 ARROW_TYPES = ("application/vnd.apache.arrow.stream", "application/vnd.apache.arrow.file", "application/x-arrow")
@@ -26,7 +28,7 @@ CONTENT_TYPES = JSON_TYPES + JSONL_TYPES + ARROW_TYPES + PARQUET_TYPES
 """Every body type bulk endpoints accept."""
 
 
-class BodyError(ValueError):
+class BodyError(InputError):
     """A body that cannot be decoded; the message says where (record index, line, format)."""
 
     def __init__(self, message: str, status: int = 400):

@@ -23,6 +23,7 @@ from typing import Any, Iterator
 import orjson
 import polars as pl
 
+from fraud_brain.errors import InputError
 from fraud_brain.schema.validate import ROW, ValidationResult
 
 
@@ -31,7 +32,10 @@ class DeadLetterStore:
 
     def __init__(self, root: str | Path) -> None:
         self.root = Path(root)
-        self.root.mkdir(parents=True, exist_ok=True)
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise InputError(f"dead-letter folder {self.root}: cannot create it ({error.strerror})") from None
 
     def put(self, result: ValidationResult, source: str, received_at: datetime | None = None) -> int:
         """Store the rejected records of a validation result; returns how many were stored."""

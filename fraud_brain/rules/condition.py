@@ -29,6 +29,8 @@ from typing import Any
 
 import polars as pl
 
+from fraud_brain.errors import ConfigError
+
 MAX_CONDITION_CHARS = 4_000
 """Longer conditions are almost surely a mistake (or an attempt to smuggle something in)."""
 
@@ -68,7 +70,7 @@ _ROW_NAMESPACES = {"StringExpr", "ListExpr", "ArrayExpr", "TemporalExpr", "Struc
 _BOOLEAN_NAMESPACE = "Boolean"
 
 
-class ConditionError(ValueError):
+class ConditionError(ConfigError):
     """A condition that does not parse, names unknown columns, or is not a row-wise boolean."""
 
 

@@ -33,6 +33,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
+from fraud_brain.errors import StateError
 from fraud_brain.rules.loader import SchemaArg, parse_rules
 from fraud_brain.rules.model import EventSpec, Rule
 from fraud_brain.rules.vocabulary import EVENTS
@@ -71,8 +72,13 @@ _PASSTHROUGH = ("score", "reasons", "transfer_id", "payee_account", "payee_bank"
 _REASON_COLUMNS = ("reasons", "reasons_en")
 
 
-class RuleEvaluationError(ValueError):
-    """A batch that a rule set cannot evaluate (wrong event type, missing columns)."""
+class RuleEvaluationError(StateError):
+    """A batch that a rule set cannot evaluate (wrong event type, missing columns).
+
+    Rules are checked against the scored schema when they load, so inside the engine this means
+    our own scored frames drifted from the rules: a fault of ours, not of the record's sender.
+    Callers that evaluate frames a user handed in (a backtest) report it as that input's fault.
+    """
 
 
 def empty_hits() -> pl.DataFrame:

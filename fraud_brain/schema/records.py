@@ -21,6 +21,8 @@ from typing import Literal
 
 import polars as pl
 
+from fraud_brain.errors import InputError
+
 TIME = pl.Datetime("ms", "UTC")
 """The dtype of every event-time column."""
 
@@ -212,4 +214,4 @@ def schema_for(kind: str) -> RecordSchema:
     try:
         return SCHEMAS[kind]
     except KeyError:
-        raise ValueError(f"unknown record kind {kind!r}; expected one of {sorted(SCHEMAS)}") from None
+        raise InputError(f"unknown record kind {kind!r}; expected one of {sorted(SCHEMAS)}") from None
