@@ -90,7 +90,10 @@ def decision_frame(records: list[dict[str, Any]]) -> pl.DataFrame:
     if unknown:
         raise DecisionError(f"decision field(s) {unknown} unknown; expected some of {list(DECISION_SCHEMA)}")
     rows = [{**defaults, **record} for record in records]
-    return pl.DataFrame(rows, schema=DECISION_SCHEMA)
+    try:
+        return pl.DataFrame(rows, schema=DECISION_SCHEMA)
+    except (TypeError, ValueError, pl.exceptions.PolarsError) as error:
+        raise DecisionError(f"decisions do not fit the decision schema: {first_line(error)}") from None
 
 
 def read_decisions(path: str | Path) -> pl.DataFrame:

@@ -16,9 +16,13 @@ SPEC_HELP = "Feature spec: a bundled name (telecom) or a .toml file."
 def _replay(data: Path, spec: str) -> Any:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+    from fraud_brain.errors import MissingInputError
     from fraud_brain.scoring.dataset import build_training_data
 
-    with Progress(TextColumn("replaying features"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn()) as bar:
+    if not data.is_dir():
+        raise MissingInputError(f"data folder {data} does not exist")
+    with Progress(TextColumn("replaying features"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  transient=True) as bar:
         task = bar.add_task("replay", total=None)
 
         def progress(done: int, total: int) -> None:
@@ -39,6 +43,16 @@ def _split(data: Any, train_days: float | None, gap_days: float | None, test_day
     return split
 
 
+def _registry(root: Path) -> Any:
+    """The model registry in an existing folder (a command reading models gets no empty registry by mistake)."""
+    from fraud_brain.errors import MissingInputError
+    from fraud_brain.scoring.registry import ModelRegistry
+
+    if not root.is_dir():
+        raise MissingInputError(f"model registry folder {root} does not exist")
+    return ModelRegistry(root)
+
+
 def train(
     data: Path = typer.Option(Path("data/sample"), "--data", help=DATA_HELP),
     out: Path = typer.Option(Path("models"), "--out", help="Model registry folder."),
@@ -57,6 +71,10 @@ def train(
     from fraud_brain.scoring.publish import publish_models, train_models
     from fraud_brain.scoring.registry import ModelRegistry
 
+    from fraud_brain.errors import InputError
+
+    if out.exists() and not out.is_dir():
+        raise InputError(f"--out {out} is a file, not a model registry folder")
     console = Console()
     dataset = _replay(data, spec)
     split = _split(dataset, train_days, gap_days, test_days)
@@ -232,9 +250,7 @@ def list_models(root: Path = typer.Option(Path("models"), "--dir", help="Model r
     from rich.console import Console
     from rich.table import Table
 
-    from fraud_brain.scoring.registry import ModelRegistry
-
-    registry = ModelRegistry(root)
+    registry = _registry(root)
     table = Table(title=f"Models in {root}")
     for column in ("model", "version", "role", "features", "spec", "created", "AP", "ROC-AUC"):
         table.add_column(column)
@@ -258,13 +274,13 @@ def show_model(
     """Print a model's manifest."""
     import json
 
-    from fraud_brain.scoring.registry import ModelRegistry
+    from fraud_brain.errors import MissingInputError
 
-    registry = ModelRegistry(root)
+    registry = _registry(root)
     version = version or registry.champion(name)
     if version is None:
-        typer.echo(f"model {name!r} has no champion in {root}; give a version", err=True)
-        raise typer.Exit(1)
+        known = ", ".join(registry.names()) or "none"
+        raise MissingInputError(f"model {name!r} has no champion in {root} (models: {known}); give a version")
     typer.echo(json.dumps(registry.manifest(name, version).to_dict(), indent=2, ensure_ascii=False))
 
 
@@ -275,17 +291,11 @@ def promote(
     root: Path = typer.Option(Path("models"), "--dir", help="Model registry folder."),
 ) -> None:
     """Make a version (by default the shadow challenger) the champion."""
-    from fraud_brain.scoring.registry import ModelRegistry
-
-    registry = ModelRegistry(root)
-    try:
-        if version is None:
-            version = registry.promote_challenger(name)
-        else:
-            registry.set_champion(name, version)
-    except (LookupError, FileNotFoundError) as error:
-        typer.echo(str(error), err=True)
-        raise typer.Exit(1) from None
+    registry = _registry(root)
+    if version is None:
+        version = registry.promote_challenger(name)
+    else:
+        registry.set_champion(name, version)
     typer.echo(f"{name}: champion is now {version}")
 
 
@@ -297,16 +307,11 @@ def challenger(
     root: Path = typer.Option(Path("models"), "--dir", help="Model registry folder."),
 ) -> None:
     """Run a version in shadow (scores logged, not acted on), or stop with --clear."""
-    from fraud_brain.scoring.registry import ModelRegistry
+    from fraud_brain.errors import InputError
 
     if (version is None) != clear:
-        typer.echo("give a version, or --clear", err=True)
-        raise typer.Exit(2)
-    try:
-        ModelRegistry(root).set_challenger(name, version)
-    except (ValueError, FileNotFoundError) as error:
-        typer.echo(str(error), err=True)
-        raise typer.Exit(1) from None
+        raise InputError("give a version, or --clear")
+    _registry(root).set_challenger(name, version)
     typer.echo(f"{name}: challenger {'cleared' if clear else 'is now ' + str(version)}")
 
 

@@ -62,8 +62,11 @@ def simulate_command(
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
     from rich.table import Table
 
+    from fraud_brain.cli.paths import make_folder
+    from fraud_brain.errors import InputError
     from fraud_brain.sim import SimConfig, simulate
 
+    make_folder("--out", out)
     overrides: dict[str, object] = {}
     if seed is not None:
         overrides["seed"] = seed
@@ -79,7 +82,7 @@ def simulate_command(
         overrides["drift_strength"] = drift_strength
     try:
         config = SimConfig.preset(preset.value, **overrides)
-    except ValueError as error:
+    except InputError as error:
         raise typer.BadParameter(str(error)) from None
 
     console = Console()

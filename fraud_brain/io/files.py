@@ -169,7 +169,8 @@ def write_frame(frame: pl.DataFrame, path: str | Path) -> None:
         else:
             text.write_ndjson(path)
     except OSError as error:
-        raise InputError(f"{path}: cannot write ({error.strerror or first_line(error)})") from None
+        where = f"{error.filename}: " if error.filename and str(error.filename) != str(path) else ""
+        raise InputError(f"{path}: cannot write ({where}{error.strerror or first_line(error)})") from None
 
 
 def load_folder(directory: str | Path, required: tuple[str, ...] = ()) -> dict[str, pl.DataFrame]:

@@ -34,9 +34,10 @@ from typing import Any
 
 import polars as pl
 
+from fraud_brain.errors import InputError, MissingInputError
 from fraud_brain.rules.decider import Decider
 from fraud_brain.rules.model import EventSpec
-from fraud_brain.rules.ruleset import RuleSet, empty_hits
+from fraud_brain.rules.ruleset import RuleEvaluationError, RuleSet, empty_hits
 from fraud_brain.rules.vocabulary import parse_duration, victim_kind
 from fraud_brain.schema import schema_for
 
@@ -83,7 +84,7 @@ def load_scored(data: Path) -> list[pl.DataFrame]:
         frames = source(Path(data))
         if frames is not None:
             return list(frames)
-    raise FileNotFoundError(f"{data}: no scored frames found (expected .parquet files of scored events)")
+    raise MissingInputError(f"{data}: no scored frames found (expected .parquet files of scored events)")
 
 
 @dataclass
@@ -207,7 +208,7 @@ def _truth_flags(truth: pl.DataFrame | Sequence[pl.DataFrame]) -> pl.DataFrame:
         id_column = next((c for c in _TRUTH_IDS if c in frame.columns), None)
         flag = next((c for c in _TRUTH_FLAGS if c in frame.columns), None)
         if id_column is None or flag is None:
-            raise ValueError(
+            raise InputError(
                 f"truth frame needs an id column ({' / '.join(_TRUTH_IDS)}) and a flag ({' / '.join(_TRUTH_FLAGS)}); "
                 f"it has {frame.columns}"
             )
@@ -247,8 +248,12 @@ def backtest(
     hit_frames: list[pl.DataFrame] = []
     fact_frames: list[pl.DataFrame] = []
     for frame in scored_frames:
-        event = rules.detect_event(frame)
-        hit_frames.append(rules.evaluate(frame, event=event))
+        try:
+            event = rules.detect_event(frame)
+            hit_frames.append(rules.evaluate(frame, event=event))
+        except RuleEvaluationError as error:
+            # The history is the caller's: frames that do not fit the rules are their input's fault.
+            raise InputError(f"backtest history: {error}") from error
         fact_frames.append(_event_facts(rules, frame, event, transfer_victim))
     hits = pl.concat(hit_frames) if hit_frames else empty_hits()
     facts = pl.concat(fact_frames) if fact_frames else pl.DataFrame(

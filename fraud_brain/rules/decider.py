@@ -27,6 +27,8 @@ from pathlib import Path
 
 import polars as pl
 
+from fraud_brain.errors import StateError
+
 STATUSES = ("fired", "cooldown", "shadow", "shadow_cooldown")
 """``fired``: an active decision; ``cooldown``: suppressed; ``shadow*``: the same for shadow rules."""
 _STATUS_DTYPE = pl.Enum(STATUSES)
@@ -138,7 +140,7 @@ class Decider:
             row = db.execute("SELECT value FROM meta WHERE key = 'watermark_ms'").fetchone()
             decider.watermark_ms = None if row is None or row[0] is None else int(row[0])
         except sqlite3.DatabaseError as error:
-            raise ValueError(f"{path}: not a cooldown snapshot ({error})") from None
+            raise StateError(f"{path}: not a cooldown snapshot ({error})") from None
         finally:
             db.close()
         return decider

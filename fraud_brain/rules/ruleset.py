@@ -33,7 +33,8 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from fraud_brain.errors import StateError
+from fraud_brain.errors import MissingInputError, StateError
+from fraud_brain.rules.errors import RuleFileError, RuleProblem
 from fraud_brain.rules.loader import SchemaArg, parse_rules
 from fraud_brain.rules.model import EventSpec, Rule
 from fraud_brain.rules.vocabulary import EVENTS
@@ -195,14 +196,22 @@ class RuleSet:
     def load(cls, path: str | Path, schema: SchemaArg) -> RuleSet:
         """Read and validate a rule file; ``schema`` is the scored frame's (or one per event type).
 
-        Raises :class:`~fraud_brain.rules.errors.RuleFileError` naming the file, rule and line.
+        Raises :class:`~fraud_brain.rules.errors.RuleFileError` naming the file, rule and line, and
+        :class:`~fraud_brain.errors.MissingInputError` when there is no such file.
 
         >>> from fraud_brain.rules.defaults import DEFAULT_RULES_PATH, expected_scored_schemas
         >>> len(RuleSet.load(DEFAULT_RULES_PATH, expected_scored_schemas()).rules) >= 10
         True
         """
         path = Path(path)
-        return cls.from_text(path.read_text(encoding="utf-8"), schema, path=str(path))
+        try:
+            text = path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            raise MissingInputError(f"rule file {path} does not exist") from None
+        except (OSError, UnicodeDecodeError) as error:
+            reason = error.strerror if isinstance(error, OSError) else "not UTF-8 text"
+            raise RuleFileError([RuleProblem(str(path), None, None, f"cannot read: {reason}")]) from None
+        return cls.from_text(text, schema, path=str(path))
 
     def __len__(self) -> int:
         return len(self.rules)

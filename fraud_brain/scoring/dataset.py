@@ -115,8 +115,6 @@ def load_sources(data_dir: str | Path) -> tuple[dict[str, pl.DataFrame], dict[st
     from fraud_brain.io.files import find_record_file, load_folder
 
     folder = Path(data_dir)
-    if not folder.is_dir():
-        raise FileNotFoundError(f"data folder {folder} does not exist")
     sources = load_folder(folder, required=("transfer", "label"))
     truth: dict[str, pl.DataFrame] = {}
     for name in TRUTH_FILES:

@@ -65,4 +65,4 @@ def test_backtest_refuses_rules_that_do_not_fit_the_data(tmp_path):
     rules = tmp_path / "rules.toml"
     rules.write_text(rule_toml("hot", "transfer", "risk >= 0.9"))
     result = runner.invoke(app, ["backtest", str(rules), str(tmp_path)], env={"COLUMNS": "250"})
-    assert result.exit_code == 1 and "unknown column 'risk'" in result.output
+    assert result.exit_code == 2 and "unknown column 'risk'" in result.output

@@ -11,6 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from rules_frames import T0, rule_toml, transfers
 
+from fraud_brain.errors import StateError
 from fraud_brain.rules import Decider, RuleSet
 
 HIT_COLUMNS = {"hit": pl.Int64, "time": pl.Datetime("ms", "UTC"), "cooldown_group": pl.String,
@@ -121,7 +122,7 @@ def test_restore_refuses_a_file_that_is_not_a_snapshot_and_starts_fresh_without_
     with sqlite3.connect(other) as db:
         db.execute("CREATE TABLE alerts (id INTEGER)")
     db.close()
-    with pytest.raises(ValueError, match="not a cooldown snapshot"):
+    with pytest.raises(StateError, match="not a cooldown snapshot"):
         Decider.restore(other)
     assert Decider.restore(tmp_path / "none.sqlite").last_fired == {}
 
