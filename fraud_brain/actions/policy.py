@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 
-from fraud_brain.errors import ConfigError, MissingInputError
+from fraud_brain.errors import ConfigError
 from fraud_brain.store.models import ACTION_KINDS, TIERS
 
 DEFAULT_POLICY_PATH = Path(__file__).with_name("policy.toml")
@@ -281,8 +281,6 @@ def load_policy(path: str | Path | None = None) -> EscalationPolicy:
     path = Path(path) if path is not None else DEFAULT_POLICY_PATH
     try:
         text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise MissingInputError(f"policy file {path} does not exist") from None
     except (OSError, UnicodeDecodeError) as exc:
         reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
         raise PolicyError(f"{path}: cannot read policy file: {reason}") from None

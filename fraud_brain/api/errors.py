@@ -73,7 +73,8 @@ async def _internal_error(request: Request, error: Exception) -> OrjsonResponse:
     log.error("request %s: unhandled error on %s %s", request_id, request.method, request.url.path,
               exc_info=(type(error), error, error.__traceback__))
     return OrjsonResponse(
-        {"detail": f"internal error; the request was not applied (request id {request_id})", "request_id": request_id},
+        {"detail": f"internal error; the request was not applied (request id {request_id})",
+         "request_id": request_id},
         status_code=500,
         headers={REQUEST_ID_HEADER: request_id},
     )

@@ -14,7 +14,6 @@ import importlib
 import pkgutil
 from typing import Any
 
-import click
 import typer
 from typer.core import TyperGroup
 
@@ -25,9 +24,9 @@ USAGE_ERROR = 2
 
 
 class _InputErrorsAsUsage(TyperGroup):
-    """The root command group: every sub-command runs inside :meth:`invoke`, so one ``except`` covers them all."""
+    """The root group: every sub-command runs inside its :meth:`invoke`, so one ``except`` covers them all."""
 
-    def invoke(self, ctx: click.Context) -> Any:
+    def invoke(self, ctx: Any) -> Any:  # typer's click Context (typer vendors its own click)
         try:
             return super().invoke(ctx)
         except InputError as error:

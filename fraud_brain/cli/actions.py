@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -228,7 +228,7 @@ def labels_command(
 
     file_format(out)
     frame = _store(db).labels_since(
-        since.replace(tzinfo=timezone.utc) if since.tzinfo is None else since
+        since.replace(tzinfo=UTC) if since.tzinfo is None else since
     )
     write_frame(frame, out)
     typer.echo(f"{frame.height:,} label(s) written to {out}")
@@ -238,7 +238,9 @@ def labels_command(
 def check_policy_command(path: Path = typer.Argument(..., help="An escalation policy TOML file.")) -> None:
     """Validate an escalation policy file; print the problem with file and line, exit 1 if bad (2 if missing)."""
     from fraud_brain.actions import PolicyError
+    from fraud_brain.cli.paths import require_files
 
+    require_files({"PATH": path})
     try:
         policy = _policy(path)
     except PolicyError as error:

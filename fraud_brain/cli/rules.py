@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
+
+if TYPE_CHECKING:
+    import polars as pl
 
 rules_app = typer.Typer(help="Validate and inspect rule files.", no_args_is_help=True)
 
 
-def _scored_schemas(scored: Path | None) -> dict:
+def _scored_schemas(scored: Path | None) -> dict[str, pl.Schema]:
     """Scored-frame schemas per event type: from scored Parquet data, else the defaults' expectations."""
     from fraud_brain.rules.backtest import load_scored
     from fraud_brain.rules.defaults import expected_scored_schemas
@@ -17,7 +21,7 @@ def _scored_schemas(scored: Path | None) -> dict:
 
     if scored is None:
         return expected_scored_schemas()
-    schemas = {}
+    schemas: dict[str, pl.Schema] = {}
     for frame in load_scored(scored):
         for event in ("call", "transfer"):
             if schema_for(event).id_field in frame.columns:

@@ -22,9 +22,9 @@ def run(
 
     from fraud_brain.cli.paths import make_folder, require_files, require_folder
     from fraud_brain.cli.render import print_summary
+    from fraud_brain.io import load_folder
     from fraud_brain.pipeline.batch import RunSettings, run_folder
     from fraud_brain.report.run import build_report, render
-    from fraud_brain.io import load_folder
     from fraud_brain.report.summary import summarize
 
     require_folder("--models", models)

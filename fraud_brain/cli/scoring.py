@@ -68,10 +68,9 @@ def train(
     from rich.console import Console
     from rich.table import Table
 
+    from fraud_brain.errors import InputError
     from fraud_brain.scoring.publish import publish_models, train_models
     from fraud_brain.scoring.registry import ModelRegistry
-
-    from fraud_brain.errors import InputError
 
     if out.exists() and not out.is_dir():
         raise InputError(f"--out {out} is a file, not a model registry folder")

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 
 import typer
 
 
-class Preset(str, Enum):
+class Preset(StrEnum):
     """Named simulator sizes."""
 
     sample = "sample"
@@ -17,7 +17,7 @@ class Preset(str, Enum):
     bench = "bench"
 
 
-class Format(str, Enum):
+class Format(StrEnum):
     """Output file formats."""
 
     parquet = "parquet"

@@ -16,9 +16,10 @@ and fsynced so a crash right after a batch never loses its rejects.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import orjson
 import polars as pl

@@ -97,7 +97,7 @@ def read_raw(path: str | Path) -> tuple[pl.DataFrame, list[tuple[int, str]]]:
 def _read_jsonl(path: Path) -> tuple[pl.DataFrame, list[tuple[int, str]]]:
     try:
         return pl.read_ndjson(path, infer_schema_length=None), []
-    except Exception:  # noqa: BLE001 - a broken line anywhere; find it line by line below
+    except Exception:
         pass
     rows: list[dict] = []
     broken: list[tuple[int, str]] = []

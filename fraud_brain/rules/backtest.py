@@ -151,8 +151,13 @@ def _event_facts(rules: RuleSet, frame: pl.DataFrame, event: str, transfer_victi
     # Events no rule watches still count (days, scam money): their record columns locate them.
     spec = rules.specs.get(event) or EventSpec(event, record.id_field, record.time_field or "time")
     columns = frame.columns
-    text = lambda name: pl.col(name).cast(pl.String) if name in columns else pl.lit(None, dtype=pl.String)
-    present = lambda name: (pl.col(name).is_not_null() & (text(name) != "")) if name in columns else pl.lit(False)
+
+    def text(name: str) -> pl.Expr:
+        return pl.col(name).cast(pl.String) if name in columns else pl.lit(None, dtype=pl.String)
+
+    def present(name: str) -> pl.Expr:
+        return (pl.col(name).is_not_null() & (text(name) != "")) if name in columns else pl.lit(False)
+
     # Victims as "<kind>:<key>", the way hits name them (victim_kind, victim_key): a transfer whose
     # bank sent no payer phone is its payer account's, as the bundled rules' fallback makes it.
     transfer_victim_kind = victim_kind(transfer_victim) or "phone"
@@ -270,23 +275,24 @@ def backtest(
         "victim", "time", "amount"
     )
     rows: list[dict[str, Any]] = []
+    rule_event: str | None
     for rule in [*rules.rules, None]:
         if rule is None:
             chosen = decided.filter(pl.col("mode") == "active")
             unique_events = chosen.unique(["event_id", "event"])
-            name, event, mode = ANY_ACTIVE, None, "active"
+            name, rule_event, mode = ANY_ACTIVE, None, "active"
             counted = unique_events
             decisions = chosen.filter(pl.col("status") == "fired").unique(["event_id", "event"]).height
         else:
             chosen = decided.filter(pl.col("rule") == rule.name)
-            name, event, mode = rule.name, rule.event, rule.mode
+            name, rule_event, mode = rule.name, rule.event, rule.mode
             counted = chosen
             decisions = chosen.filter(pl.col("status").is_in(["fired", "shadow"])).height
         n = counted.height
         tp_labels = int(counted["label_fraud"].fill_null(False).sum()) if n else 0
         tp_truth = int(counted["truth_fraud"].fill_null(False).sum()) if n else 0
         rows.append({
-            "rule": name, "event": event, "mode": mode, "hits": n, "decisions": decisions,
+            "rule": name, "event": rule_event, "mode": mode, "hits": n, "decisions": decisions,
             "true_hits_labels": tp_labels,
             "precision_labels": (tp_labels / n if n else None) if labels is not None else None,
             "true_hits_truth": tp_truth,

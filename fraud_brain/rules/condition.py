@@ -25,7 +25,7 @@ import io
 import json
 import re
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, cast
 
 import polars as pl
 
@@ -179,7 +179,7 @@ def check_enum_values(expr: pl.Expr, schema: pl.Schema) -> None:
         for operand in operands:
             for literal in _string_literals(operand) or []:
                 for column in enums:
-                    categories = schema[column].categories.to_list()  # type: ignore[union-attr]
+                    categories = cast(pl.Enum, schema[column]).categories.to_list()
                     if literal not in categories:
                         raise ConditionError(
                             f"{literal!r} is not a value of {column} (values: {', '.join(categories)})"
@@ -204,7 +204,7 @@ def _probe_values(dtype: pl.DataType) -> list[Any]:
     if dtype == pl.Date:
         return [0, 20_000]
     if isinstance(dtype, pl.List):
-        return [[], [v for v in _probe_values(dtype.inner) if v is not None][:1]]
+        return [[], [v for v in _probe_values(cast(pl.DataType, dtype.inner)) if v is not None][:1]]
     return [None, None]
 
 

@@ -42,7 +42,7 @@ from __future__ import annotations
 import re
 import tomllib
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, cast
 
 import polars as pl
 
@@ -178,7 +178,7 @@ def _key_column(
 def _victim_columns(raw: dict[str, Any], schema: pl.Schema, problem: Any) -> tuple[str, ...]:
     """The victim column, or the victim columns in fallback order; ``()`` after reporting a problem."""
     value = raw.get("victim")
-    listed = value if isinstance(value, list) else [value]
+    listed: list[Any] = value if isinstance(value, list) else [value]
     if isinstance(value, list) and not value:
         problem("victim", "must be a column name or a non-empty list of column names")
         return ()
@@ -289,6 +289,8 @@ def _parse_rule(
             problem("when", str(error))
     if len(problems) > before or expr is None:
         return None
+    # Both were checked to be strings above (a problem was reported and we returned otherwise).
+    name, group = cast(str, name), cast(str, group)
     return Rule(
         name=name, event=event, condition=condition, expr=expr, actions=tuple(actions), victim=victims[0],
         victim_fallbacks=victims[1:],
@@ -315,7 +317,7 @@ def parse_rules(text: str, schema: SchemaArg, path: str = "<rules>") -> tuple[di
         raise RuleFileError([RuleProblem(path, None, "rule", "rules must be [[rule]] tables")])
     if not raw_rules:
         problems.append(RuleProblem(path, None, None, "the file holds no [[rule]] tables"))
-    events = {r.get("event") for r in raw_rules if isinstance(r, dict) and r.get("event") in EVENTS}
+    events = {r["event"] for r in raw_rules if isinstance(r, dict) and r.get("event") in EVENTS}
     schemas = _schemas_by_event(schema, events)
     specs = _event_specs(doc, schemas, events, path, problems)
     lines = _Lines(text)

@@ -32,15 +32,16 @@ from pathlib import Path
 
 import numpy as np
 import polars as pl
+from polars.expr.whenthen import ChainedThen, Then
 
 from fraud_brain.errors import MissingInputError, StateError
 from fraud_brain.rules.errors import RuleFileError, RuleProblem
 from fraud_brain.rules.loader import SchemaArg, parse_rules
-from fraud_brain.rules.model import EventSpec, Rule
+from fraud_brain.rules.model import DType, EventSpec, Rule
 from fraud_brain.rules.vocabulary import EVENTS
 from fraud_brain.schema import TIME, schema_for
 
-HIT_SCHEMA = pl.Schema({
+_HIT_COLUMNS: dict[str, DType] = {
     "event_id": pl.String,
     "time": TIME,
     "event": pl.String,
@@ -61,7 +62,8 @@ HIT_SCHEMA = pl.Schema({
     "payee_account": pl.String,
     "payee_bank": pl.String,
     "amount": pl.Float64,
-})
+}
+HIT_SCHEMA = pl.Schema(_HIT_COLUMNS)
 """Columns of a hits frame: who, when, which rule, what to do, and the transfer to stop.
 
 ``victim_key`` is the first non-null of the rule's victim columns and ``victim_kind`` says
@@ -116,11 +118,11 @@ def _present(column: str) -> pl.Expr:
 
 def _victim_exprs(rules: list[Rule]) -> tuple[pl.Expr, pl.Expr]:
     """The hit's victim key and kind: per rule, its first victim column holding a key."""
-    key: pl.Expr | None = None
-    kind: pl.Expr | None = None
+    key: Then | ChainedThen | None = None
+    kind: Then | ChainedThen | None = None
     for spec, victims, kinds in sorted({(_victim_spec(r), r.victims, r.victim_kinds) for r in rules}):
-        rule_key: pl.Expr | None = None
-        rule_kind: pl.Expr | None = None
+        rule_key: Then | ChainedThen | None = None
+        rule_kind: Then | ChainedThen | None = None
         for column, column_kind in zip(victims, kinds, strict=True):
             value = pl.col(column).cast(pl.String)
             rule_key = pl.when(_present(column)).then(value) if rule_key is None else (
@@ -128,11 +130,11 @@ def _victim_exprs(rules: list[Rule]) -> tuple[pl.Expr, pl.Expr]:
             rule_kind = pl.when(_present(column)).then(pl.lit(column_kind)) if rule_kind is None else (
                 rule_kind.when(_present(column)).then(pl.lit(column_kind)))
         assert rule_key is not None and rule_kind is not None
-        rule_key = rule_key.otherwise(None)
-        rule_kind = rule_kind.otherwise(None)
+        rule_key_value = rule_key.otherwise(None)
+        rule_kind_value = rule_kind.otherwise(None)
         chosen = pl.col("_victim_col") == spec
-        key = pl.when(chosen).then(rule_key) if key is None else key.when(chosen).then(rule_key)
-        kind = pl.when(chosen).then(rule_kind) if kind is None else kind.when(chosen).then(rule_kind)
+        key = pl.when(chosen).then(rule_key_value) if key is None else key.when(chosen).then(rule_key_value)
+        kind = pl.when(chosen).then(rule_kind_value) if kind is None else kind.when(chosen).then(rule_kind_value)
     if key is None or kind is None:
         return pl.lit(None, dtype=pl.String), pl.lit(None, dtype=pl.String)
     return key.otherwise(None), kind.otherwise(None)
@@ -340,7 +342,7 @@ class RuleSet:
         frame = pl.concat([base, meta], how="horizontal")
 
         def pick(selector: str, columns: Iterable[str]) -> pl.Expr:
-            expr: pl.Expr | None = None
+            expr: Then | ChainedThen | None = None
             for column in columns:
                 value = pl.col(column).cast(pl.String)
                 expr = pl.when(pl.col(selector) == column).then(value) if expr is None else (

@@ -20,12 +20,13 @@ from fraud_brain.errors import ConflictError, InputError, MissingInputError
 from fraud_brain.store import SQLiteRepository
 
 KEY = "bank-key"
-TRANSFER = {"transfer_id": "t-1", "time": "2026-11-01T08:05:00Z", "payer_account": "ACC001", "payer_phone": "13800000001",
-            "payee_account": "MULE77", "payee_bank": "ICBC", "amount": 5000.0, "channel": "mobile_app"}
+TRANSFER = {"transfer_id": "t-1", "time": "2026-11-01T08:05:00Z", "payer_account": "ACC001",
+            "payer_phone": "13800000001", "payee_account": "MULE77", "payee_bank": "ICBC", "amount": 5000.0,
+            "channel": "mobile_app"}
 
 
 class StandInEngine:
-    """The engine port with each method doing what the test tells it to (by default: raise the given error)."""
+    """The engine port whose every method raises ``failure`` (what a bug, or a refusal, would raise)."""
 
     def __init__(self) -> None:
         self.store = SQLiteRepository(":memory:")
@@ -46,7 +47,8 @@ def engine() -> StandInEngine:
 def client(engine: StandInEngine) -> Iterator[TestClient]:
     keys = KeyRing.parse_env(f"bank:bank:{hash_key(KEY)}")
     app = create_app(engine, ApiSettings(pump_seconds=0), keys=keys)  # type: ignore[arg-type]
-    with TestClient(app, raise_server_exceptions=False, headers={"Authorization": f"Bearer {KEY}"}) as test_client:
+    headers = {"Authorization": f"Bearer {KEY}"}
+    with TestClient(app, raise_server_exceptions=False, headers=headers) as test_client:
         yield test_client
 
 
@@ -75,7 +77,8 @@ def test_a_bug_is_a_500_with_a_request_id_and_a_logged_traceback(
     body = response.json()
     request_id = body["request_id"]
     assert request_id and response.headers["x-request-id"] == request_id and request_id in body["detail"]
-    assert str(bug) not in response.text and type(bug).__name__ not in response.text  # no internals to the caller
+    # No internals go to the caller.
+    assert str(bug) not in response.text and type(bug).__name__ not in response.text
     logged = [r for r in caplog.records if request_id in r.getMessage()]
     assert logged and logged[0].exc_info is not None and logged[0].exc_info[1] is bug
 

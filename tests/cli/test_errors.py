@@ -30,8 +30,10 @@ RULES = ROOT / "fraud_brain" / "rules" / "default_rules.toml"
 runner = CliRunner()
 
 SPEC_IS_INPUT = issubclass(SpecError, InputError)
-_spec = pytest.mark.xfail(not SPEC_IS_INPUT, strict=True,
-                          reason="an unknown spec raises SpecError, an InputError once features/ adopts the hierarchy")
+_spec = pytest.mark.xfail(
+    not SPEC_IS_INPUT, strict=True,
+    reason="an unknown spec raises SpecError, an InputError once features/ adopts the hierarchy",
+)
 
 
 def _commands(command: Any, path: tuple[str, ...] = ()) -> Iterator[tuple[tuple[str, ...], Any]]:
@@ -58,7 +60,8 @@ MISTAKES: dict[str, list[tuple[str, str]]] = {
                       ("{f} --kind call", "unknown file type"),
                       (f"{SAMPLE}/calls.parquet --kind call --out {{f}}/x.csv", "{f}/x.csv: cannot write")],
     "data schema": [("sms", "unknown record kind 'sms'")],
-    "features check": [("{m}/spec.toml", "{m}/spec.toml"), ("nosuchspec", "no bundled feature spec 'nosuchspec'")],
+    "features check": [("{m}/spec.toml", "{m}/spec.toml"),
+                       ("nosuchspec", "no bundled feature spec 'nosuchspec'")],
     "features replay": [("{m} --out {t}/o", "{m}: no record files")],
     "train": [("--data {m}", "data folder {m} does not exist"),
               (f"--data {SAMPLE} --out {{f}}", "--out {f} is a file"),
@@ -81,14 +84,16 @@ MISTAKES: dict[str, list[tuple[str, str]]] = {
     "actions replay": [("{m}/d.jsonl --db {t}/a.db", "decision file {m}/d.jsonl does not exist"),
                        ("{f} --db {t}/a.db", "decisions must be a .parquet or .jsonl file")],
     "actions dispatch": [("--db {m}/a.db", "store {m}/a.db does not exist"),
-                         ("--db {db} --policy {m}/p.toml", "policy file {m}/p.toml does not exist")],
+                         ("--db {db} --policy {m}/p.toml", "{m}/p.toml: cannot read policy file")],
     "actions report": [("--db {m}/a.db", "store {m}/a.db does not exist")],
-    "actions case": [("7 --db {m}/a.db", "store {m}/a.db does not exist"), ("999 --db {db}", "case 999 does not exist")],
+    "actions case": [("7 --db {m}/a.db", "store {m}/a.db does not exist"),
+                     ("999 --db {db}", "case 999 does not exist")],
     "actions labels": [("{t}/l.parquet --db {m}/a.db", "store {m}/a.db does not exist"),
                        ("{t}/l.xml --db {db}", "unknown file type '.xml'")],
-    "actions check-policy": [("{m}/p.toml", "policy file {m}/p.toml does not exist")],
+    "actions check-policy": [("{m}/p.toml", "PATH {m}/p.toml: no such file")],
     "serve": [("--state-dir {t}/state --models-dir {m}", "--models-dir {m}: no such folder"),
-              (f"--state-dir {{t}}/state --models-dir {MODELS} --rules {{m}}/r.toml", "--rules {m}/r.toml: no such file"),
+              (f"--state-dir {{t}}/state --models-dir {MODELS} --rules {{m}}/r.toml",
+               "--rules {m}/r.toml: no such file"),
               ("--state-dir {f}", "--state-dir {f}: cannot create the folder"),
               ("--store {t}/s.db --keys {m}/keys.toml", "keys file {m}/keys.toml does not exist"),
               ("--store {t}", "is a folder"),
@@ -109,7 +114,8 @@ def _cases() -> Iterator[object]:
 def places(tmp_path: Path) -> dict[str, str]:
     (tmp_path / "file").write_text("not a folder\n")
     SQLiteRepository(tmp_path / "empty.db").close()
-    return {"m": str(tmp_path / "missing"), "f": str(tmp_path / "file"), "t": str(tmp_path), "db": str(tmp_path / "empty.db")}
+    return {"m": str(tmp_path / "missing"), "f": str(tmp_path / "file"), "t": str(tmp_path),
+            "db": str(tmp_path / "empty.db")}
 
 
 def test_every_command_has_its_mistakes() -> None:
@@ -121,7 +127,9 @@ def test_every_command_has_its_mistakes() -> None:
 
 @pytest.mark.timeout(300)
 @pytest.mark.parametrize(("command", "args", "fragment"), list(_cases()))
-def test_a_mistake_is_one_line_and_exit_2(command: str, args: str, fragment: str, places: dict[str, str]) -> None:
+def test_a_mistake_is_one_line_and_exit_2(
+    command: str, args: str, fragment: str, places: dict[str, str]
+) -> None:
     argv = [*command.split(), *args.format(**places).split()]
     result = runner.invoke(app, argv)
     assert result.exit_code == 2, (argv, result.output, result.exception)
@@ -145,7 +153,8 @@ def _typed_params() -> Iterator[Any]:
     for path, command in COMMANDS.items():
         for param in command.params:
             kind = _value_type(command, param.name)
-            if isinstance(kind, type) and issubclass(kind, int | float | datetime | Enum) and kind is not bool:
+            converted = isinstance(kind, type) and issubclass(kind, int | float | datetime | Enum)
+            if converted and kind is not bool:
                 yield pytest.param(path, param, id=f"{' '.join(path)} {param.name}")
 
 
