@@ -29,9 +29,9 @@ def run(
 
     require_folder("--models", models)
     require_files({"--rules": rules, "--policy": policy})
-    make_folder("--out", out)
     console = Console()
     print_summary(summarize(load_folder(directory)), title=f"Data in {directory}", console=console)
+    make_folder("--out", out)
     settings = RunSettings(models_dir=models, rules_path=rules, policy_path=policy, state_dir=out, seed=seed)
     with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed:,}/{task.total:,}"),
                   TimeElapsedColumn(), console=console, transient=True) as progress:

@@ -50,9 +50,10 @@ COMMANDS = dict(_commands(typer.main.get_command(app)))
 # command → mistakes: (arguments with {m}: a path that does not exist, {f}: a plain file, {t}: a scratch
 # folder, {db}: an empty store; a piece of the one-line message naming the problem).
 MISTAKES: dict[str, list[tuple[str, str]]] = {
-    "run": [("{m}", "data folder {m} does not exist"),
-            (f"{SAMPLE} --models {{m}}", "--models {m}: no such folder"),
-            (f"{SAMPLE} --rules {{m}}/r.toml", "--rules {m}/r.toml: no such file")],
+    "run": [(f"{{m}} --models {MODELS} --out {{t}}/out", "data folder {m} does not exist"),
+            (f"{SAMPLE} --models {{m}} --out {{t}}/out", "--models {m}: no such folder"),
+            (f"{SAMPLE} --models {MODELS} --rules {{m}}/r.toml --out {{t}}/out",
+             "--rules {m}/r.toml: no such file")],
     "simulate": [("--out {f}/x --days 1", "--out {f}/x: cannot create the folder")],
     "data summary": [("{m}", "data folder {m} does not exist"), ("{f}", "data folder {f} is not a folder")],
     "data validate": [("{m}/x.csv --kind call", "record file {m}/x.csv does not exist"),
