@@ -80,7 +80,7 @@ def backtest_command(
     from rich.console import Console
     from rich.progress import Progress
 
-    from fraud_brain.cli.paths import require_files
+    from fraud_brain.cli.paths import make_folder, require_files
     from fraud_brain.io import read_frame
     from fraud_brain.pipeline.batch import raw_history_source
     from fraud_brain.rules import RuleSet
@@ -90,6 +90,8 @@ def backtest_command(
     # Mistakes in the arguments fail now, not after a replay of the whole history.
     require_files({"RULES_FILE": rules_file, "--labels": labels, "--truth": truth})
     parse_duration(window)
+    if json_out is not None:
+        make_folder("--json", json_out.parent)
     # A folder of raw records is replayed and scored by the champion models first.
     if raw_history_source not in SCORED_SOURCES:
         SCORED_SOURCES.insert(0, raw_history_source)

@@ -114,10 +114,13 @@ def evaluate(
     from rich.console import Console
     from rich.table import Table
 
+    from fraud_brain.cli.paths import make_folder
     from fraud_brain.scoring.experiment import compare_setups, drift_summary
 
     console = Console()
     drift_at = _drift_moment(drift_day)
+    if json_out is not None:
+        make_folder("--json", json_out.parent)
     dataset = _replay(data, spec)
     split = _split(dataset, train_days, gap_days, test_days)
     if drift_at is not None and not split.test_start < drift_at < split.test_end:
@@ -200,7 +203,6 @@ def evaluate(
         }
         if drift is not None and drift_at is not None:
             payload["drift"] = {"at": drift_at.isoformat(), "setups": drift.to_dicts()}
-        json_out.parent.mkdir(parents=True, exist_ok=True)
         json_out.write_bytes(orjson.dumps(payload, option=orjson.OPT_INDENT_2 | orjson.OPT_SERIALIZE_NUMPY))
 
 
