@@ -107,7 +107,8 @@ class BacktestReport:
         """
         return {
             "events": self.events, "days": self.days, "scam_transfers": self.scam_transfers,
-            "scam_money": self.scam_money, "truth_source": self.truth_source, "rules": self.per_rule.to_dicts(),
+            "scam_money": self.scam_money, "truth_source": self.truth_source,
+            "rules": self.per_rule.to_dicts(),
         }
 
     def rich_table(self) -> Any:
@@ -128,7 +129,8 @@ class BacktestReport:
         for row in self.per_rule.iter_rows(named=True):
             share = row["money_protected"] / self.scam_money if self.scam_money else None
             table.add_row(
-                row["rule"], row["event"] or "", row["mode"] or "", f"{row['hits']:,}", f"{row['decisions']:,}",
+                row["rule"], row["event"] or "", row["mode"] or "",
+                f"{row['hits']:,}", f"{row['decisions']:,}",
                 pct(row["precision_labels"]), pct(row["precision_truth"]), f"{row['money_protected']:,.0f}",
                 pct(share), f"{row['alerts_per_day']:.1f}",
             )
@@ -185,8 +187,10 @@ def _flag_events(
     out = facts
     if flags:
         out = (
-            out.join(flags["transfer"].rename({"entity_id": "event_id", "is_fraud": "_t"}), on="event_id", how="left")
-            .join(flags["account"].rename({"entity_id": "payee_account", "is_fraud": "_a"}), on="payee_account", how="left")
+            out.join(flags["transfer"].rename({"entity_id": "event_id", "is_fraud": "_t"}),
+                     on="event_id", how="left")
+            .join(flags["account"].rename({"entity_id": "payee_account", "is_fraud": "_a"}),
+                  on="payee_account", how="left")
             .join(flags["number"].rename({"entity_id": "caller", "is_fraud": "_n"}), on="caller", how="left")
             .with_columns(
                 pl.when(pl.col("event") == "transfer")
@@ -199,14 +203,15 @@ def _flag_events(
     else:
         out = out.with_columns(pl.lit(None, dtype=pl.Boolean).alias("label_fraud"))
     if truth is not None:
-        out = out.join(_truth_flags(truth), on="event_id", how="left").with_columns(pl.col("truth_fraud").fill_null(False))
+        out = out.join(_truth_flags(truth), on="event_id", how="left").with_columns(
+            pl.col("truth_fraud").fill_null(False))
     else:
         out = out.with_columns(pl.lit(None, dtype=pl.Boolean).alias("truth_fraud"))
     return out
 
 
 def _truth_flags(truth: pl.DataFrame | Sequence[pl.DataFrame]) -> pl.DataFrame:
-    """Ground truth as (event_id, truth_fraud): ids from event_id/transfer_id/call_id, flag is_fraud/is_scam."""
+    """Ground truth as (event_id, truth_fraud), from event_id/transfer_id/call_id and is_fraud/is_scam."""
     frames = [truth] if isinstance(truth, pl.DataFrame) else list(truth)
     parts = []
     for frame in frames:
@@ -214,7 +219,8 @@ def _truth_flags(truth: pl.DataFrame | Sequence[pl.DataFrame]) -> pl.DataFrame:
         flag = next((c for c in _TRUTH_FLAGS if c in frame.columns), None)
         if id_column is None or flag is None:
             raise InputError(
-                f"truth frame needs an id column ({' / '.join(_TRUTH_IDS)}) and a flag ({' / '.join(_TRUTH_FLAGS)}); "
+                f"truth frame needs an id column ({' / '.join(_TRUTH_IDS)}) "
+                f"and a flag ({' / '.join(_TRUTH_FLAGS)}); "
                 f"it has {frame.columns}"
             )
         parts.append(frame.select(pl.col(id_column).cast(pl.String).alias("event_id"),
@@ -262,8 +268,8 @@ def backtest(
         fact_frames.append(_event_facts(rules, frame, event, transfer_victim))
     hits = pl.concat(hit_frames) if hit_frames else empty_hits()
     facts = pl.concat(fact_frames) if fact_frames else pl.DataFrame(
-        schema={"event_id": pl.String, "event": pl.String, "time": pl.Datetime("ms", "UTC"), "amount": pl.Float64,
-                "victim": pl.String, "payee_account": pl.String, "caller": pl.String})
+        schema={"event_id": pl.String, "event": pl.String, "time": pl.Datetime("ms", "UTC"),
+                "amount": pl.Float64, "victim": pl.String, "payee_account": pl.String, "caller": pl.String})
     events = _flag_events(facts, labels, truth)
     days = max(1, events["time"].dt.date().n_unique()) if events.height else 1
     decided = Decider().decide(hits).join(
@@ -298,7 +304,8 @@ def backtest(
             "true_hits_truth": tp_truth,
             "precision_truth": (tp_truth / n if n else None) if truth is not None else None,
             "money_protected": _money_protected(
-                chosen.select(pl.concat_str("victim_kind", pl.lit(":"), "victim_key").alias("victim"), "time"),
+                chosen.select(
+                    pl.concat_str("victim_kind", pl.lit(":"), "victim_key").alias("victim"), "time"),
                 scams, window_ms,
             ),
             "alerts_per_day": decisions / days,

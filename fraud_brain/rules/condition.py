@@ -15,7 +15,7 @@ other rows of the batch are rejected. Nulls count as "no hit" when evaluated.
 >>> compile_condition("score > avg(score)", schema)
 Traceback (most recent call last):
 ...
-fraud_brain.rules.condition.ConditionError: aggregate 'Mean' is not allowed: a condition decides about one event, not the batch
+fraud_brain.rules.condition.ConditionError: aggregate 'Mean' is not allowed: a condition decides ...
 """
 
 from __future__ import annotations
@@ -109,7 +109,7 @@ def check_row_wise(expr: pl.Expr) -> None:
     >>> check_row_wise(pl.sql_expr("lag(score) OVER (ORDER BY score) > 1"))
     Traceback (most recent call last):
     ...
-    fraud_brain.rules.condition.ConditionError: window function is not allowed: a condition decides about one event, not the batch
+    fraud_brain.rules.condition.ConditionError: window function is not allowed: a condition ...
     """
     try:
         tree = json.loads(expr.meta.serialize(format="json"))
@@ -125,10 +125,12 @@ def check_row_wise(expr: pl.Expr) -> None:
             for name in _function_names(value.get("function")):
                 if _FORBIDDEN_FUNCTIONS.match(name):
                     raise ConditionError(
-                        f"function {name!r} is not allowed: a condition decides about one event, not the batch"
+                        f"function {name!r} is not allowed: "
+                        "a condition decides about one event, not the batch"
                     )
         if key == "Len" or value == "Len":
-            raise ConditionError("count(*) is not allowed: a condition decides about one event, not the batch")
+            raise ConditionError(
+                "count(*) is not allowed: a condition decides about one event, not the batch")
 
 
 def _string_literals(node: Any) -> list[str] | None:
@@ -215,7 +217,8 @@ def _probe_frame(schema: pl.Schema) -> pl.DataFrame:
         try:
             values = _probe_values(dtype)
             if isinstance(dtype, (pl.Datetime, pl.Date)):
-                series = pl.Series(name, [None, *values], dtype=pl.Int64).cast(pl.Int32 if dtype == pl.Date else pl.Int64)
+                physical = pl.Int32 if dtype == pl.Date else pl.Int64
+                series = pl.Series(name, [None, *values], dtype=pl.Int64).cast(physical)
                 series = series.cast(dtype)
             else:
                 series = pl.Series(name, [None, *values], dtype=dtype)

@@ -49,6 +49,8 @@ def feature_columns(event: str, spec: str = "telecom") -> dict[str, DType]:
 def expected_scored_schemas() -> dict[str, pl.Schema]:
     """The scored-frame schema per event type that the default rules are written against."""
     return {
-        "transfer": pl.Schema({**TRANSFERS.polars_schema(), **PROFILE, **feature_columns("transfer"), **SCORES}),
+        "transfer": pl.Schema(
+            {**TRANSFERS.polars_schema(), **PROFILE, **feature_columns("transfer"), **SCORES}
+        ),
         "call": pl.Schema({**CALLS.polars_schema(), **PROFILE, **feature_columns("call"), **SCORES}),
     }

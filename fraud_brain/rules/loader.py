@@ -114,7 +114,8 @@ class _Lines:
 
 
 def _event_specs(
-    doc: dict[str, Any], schemas: dict[str, pl.Schema], events: set[str], path: str, problems: list[RuleProblem]
+    doc: dict[str, Any], schemas: dict[str, pl.Schema], events: set[str], path: str,
+    problems: list[RuleProblem],
 ) -> dict[str, EventSpec]:
     tables = doc.get("events", {})
     if not isinstance(tables, dict):
@@ -122,7 +123,8 @@ def _event_specs(
         tables = {}
     for event in tables:
         if event not in EVENTS:
-            problems.append(RuleProblem(path, None, f"events.{event}", f"unknown event type; expected one of {list(EVENTS)}"))
+            problems.append(RuleProblem(path, None, f"events.{event}",
+                                        f"unknown event type; expected one of {list(EVENTS)}"))
     specs: dict[str, EventSpec] = {}
     for event in sorted(events):
         if event not in schemas:
@@ -150,7 +152,8 @@ def _event_specs(
             time_dtype = schema[columns["time"]]
             if not isinstance(time_dtype, pl.Datetime):
                 problems.append(RuleProblem(
-                    path, None, f"events.{event}.time", f"column {columns['time']!r} is {time_dtype}, not a Datetime"
+                    path, None, f"events.{event}.time",
+                    f"column {columns['time']!r} is {time_dtype}, not a Datetime",
                 ))
                 continue
             specs[event] = EventSpec(event, columns["id"], columns["time"], schema)
@@ -204,7 +207,8 @@ def _parse_rule(
     index: int, raw: Any, specs: dict[str, EventSpec], path: str, lines: _Lines, problems: list[RuleProblem]
 ) -> Rule | None:
     if not isinstance(raw, dict):
-        problems.append(RuleProblem(path, f"#{index + 1}", None, "a [[rule]] must be a table", lines.rule(index)))
+        problems.append(
+            RuleProblem(path, f"#{index + 1}", None, "a [[rule]] must be a table", lines.rule(index)))
         return None
     name = raw.get("name")
     label = name if isinstance(name, str) else f"#{index + 1}"
@@ -300,7 +304,9 @@ def _parse_rule(
     )
 
 
-def parse_rules(text: str, schema: SchemaArg, path: str = "<rules>") -> tuple[dict[str, EventSpec], list[Rule]]:
+def parse_rules(
+    text: str, schema: SchemaArg, path: str = "<rules>"
+) -> tuple[dict[str, EventSpec], list[Rule]]:
     """Validate a rule file's text; return the event specs and rules, or raise :class:`RuleFileError`."""
     try:
         doc = tomllib.loads(text)
@@ -311,7 +317,8 @@ def parse_rules(text: str, schema: SchemaArg, path: str = "<rules>") -> tuple[di
     problems: list[RuleProblem] = []
     for key in doc:
         if key not in TOP_LEVEL_KEYS:
-            problems.append(RuleProblem(path, None, key, f"unknown top-level key; expected some of {list(TOP_LEVEL_KEYS)}"))
+            problems.append(RuleProblem(path, None, key,
+                                        f"unknown top-level key; expected some of {list(TOP_LEVEL_KEYS)}"))
     raw_rules = doc.get("rule", [])
     if not isinstance(raw_rules, list):
         raise RuleFileError([RuleProblem(path, None, "rule", "rules must be [[rule]] tables")])
@@ -327,7 +334,8 @@ def parse_rules(text: str, schema: SchemaArg, path: str = "<rules>") -> tuple[di
         name = raw.get("name") if isinstance(raw, dict) else None
         if isinstance(name, str):
             if name in seen:
-                problems.append(RuleProblem(path, name, "name", f"duplicate rule name (first at line {seen[name]})",
+                problems.append(RuleProblem(path, name, "name",
+                                            f"duplicate rule name (first at line {seen[name]})",
                                             lines.key(index, "name")))
                 continue
             seen[name] = lines.key(index, "name") or 0

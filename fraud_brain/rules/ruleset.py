@@ -134,7 +134,8 @@ def _victim_exprs(rules: list[Rule]) -> tuple[pl.Expr, pl.Expr]:
         rule_kind_value = rule_kind.otherwise(None)
         chosen = pl.col("_victim_col") == spec
         key = pl.when(chosen).then(rule_key_value) if key is None else key.when(chosen).then(rule_key_value)
-        kind = pl.when(chosen).then(rule_kind_value) if kind is None else kind.when(chosen).then(rule_kind_value)
+        kind = (pl.when(chosen).then(rule_kind_value) if kind is None
+                else kind.when(chosen).then(rule_kind_value))
     if key is None or kind is None:
         return pl.lit(None, dtype=pl.String), pl.lit(None, dtype=pl.String)
     return key.otherwise(None), kind.otherwise(None)
@@ -180,11 +181,13 @@ class RuleSet:
             for event, rules in self._by_event.items()
         }
         self._meta = {event: _rule_table(rules) for event, rules in self._by_event.items()}
-        self._outputs = {event: [c.meta.output_name() for c in conds] for event, conds in self._conditions.items()}
+        self._outputs = {
+            event: [c.meta.output_name() for c in conds] for event, conds in self._conditions.items()
+        }
         self._needed = {
             event: {spec.id_column, spec.time_column}
-            | {c for r in self._by_event[event] for c in (*r.expr.meta.root_names(), *r.victims, r.cooldown_key,
-                                                          r.typology_column) if c}
+            | {c for r in self._by_event[event]
+               for c in (*r.expr.meta.root_names(), *r.victims, r.cooldown_key, r.typology_column) if c}
             for event, spec in self.specs.items()
         }
 
@@ -253,7 +256,8 @@ class RuleSet:
             found = list(self.specs)  # a generic event_id column: the one event type these rules watch
         if len(found) != 1:
             raise RuleEvaluationError(
-                f"{self.path}: cannot tell whether the batch holds {' or '.join(sorted(self.specs)) or 'no'} events "
+                f"{self.path}: cannot tell whether the batch holds "
+                f"{' or '.join(sorted(self.specs)) or 'no'} events "
                 f"(columns {columns[:8]}...); pass event="
             )
         return found[0]
@@ -306,7 +310,8 @@ class RuleSet:
             missing = sorted(needed - present)
             if missing:
                 raise RuleEvaluationError(
-                    f"{self.path}: rule {rule.name!r} needs column(s) {missing} missing from the {spec.event} batch"
+                    f"{self.path}: rule {rule.name!r} needs column(s) {missing} "
+                    f"missing from the {spec.event} batch"
                 )
 
     def _explain(
@@ -319,7 +324,8 @@ class RuleSet:
             except pl.exceptions.PolarsError as rule_error:
                 where = f"{self.path}:{rule.line}" if rule.line else self.path
                 first = str(rule_error).strip().splitlines()[0]
-                return RuleEvaluationError(f"{where}: rule {rule.name!r} failed on a {spec.event} batch: {first}")
+                return RuleEvaluationError(
+                    f"{where}: rule {rule.name!r} failed on a {spec.event} batch: {first}")
         first = str(error).strip().splitlines()[0]
         return RuleEvaluationError(f"{self.path}: evaluating the {spec.event} rules failed: {first}")
 

@@ -47,7 +47,7 @@ def parse_duration(value: object) -> int:
     >>> parse_duration("-5m")
     Traceback (most recent call last):
     ...
-    fraud_brain.errors.InputError: duration '-5m' must be a number with a unit ms/s/m/h/d (e.g. '30m') or whole seconds >= 0
+    fraud_brain.errors.InputError: duration '-5m' must be a number with a unit ms/s/m/h/d (e.g. '30m') or ...
     """
     if isinstance(value, bool):
         pass
