@@ -46,7 +46,8 @@ class DeadLetterStore:
         reasons = result.errors.group_by("row", maintain_order=True).agg(pl.col("reason"))
         by_row = dict(zip(reasons["row"].to_list(), reasons["reason"].to_list(), strict=True))
         lines = []
-        records = {row[ROW]: row for row in result.rejected.iter_rows(named=True)} if result.rejected.height else {}
+        rejected = result.rejected
+        records = {row[ROW]: row for row in rejected.iter_rows(named=True)} if rejected.height else {}
         for row, row_reasons in by_row.items():
             record = records.get(str(row), {})
             record = {k: v for k, v in record.items() if k != ROW}

@@ -113,7 +113,7 @@ def _read_jsonl(path: Path) -> tuple[pl.DataFrame, list[tuple[int, str]]]:
             if not isinstance(value, dict):
                 broken.append((number, f"line {number}: expected a JSON object"))
                 continue
-            rows.append({k: (None if v is None else str(v) if not isinstance(v, str) else v) for k, v in value.items()})
+            rows.append({k: v if v is None or isinstance(v, str) else str(v) for k, v in value.items()})
     return pl.DataFrame(rows, infer_schema_length=None) if rows else pl.DataFrame(), broken
 
 

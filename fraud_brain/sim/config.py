@@ -9,7 +9,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, fields, replace
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 from fraud_brain.errors import InputError
 
@@ -93,7 +93,7 @@ class SimConfig:
         >>> SimConfig.preset("huge")
         Traceback (most recent call last):
         ...
-        fraud_brain.errors.InputError: unknown simulator preset 'huge'; expected one of bench, drift, sample, small
+        fraud_brain.errors.InputError: unknown simulator preset 'huge'; expected one of bench, drift, ...
         """
         try:
             base = PRESETS[name]
@@ -147,7 +147,7 @@ class SimConfig:
     @property
     def start_ms(self) -> int:
         """The window's first instant, in ms since the Unix epoch (UTC)."""
-        moment = datetime(self.start.year, self.start.month, self.start.day, tzinfo=timezone.utc)
+        moment = datetime(self.start.year, self.start.month, self.start.day, tzinfo=UTC)
         return int(moment.timestamp() * 1000)
 
     @property

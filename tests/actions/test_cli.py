@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import polars as pl
@@ -17,7 +17,7 @@ from fraud_brain.store import SQLiteRepository
 from .conftest import SECRET, Receiver
 
 runner = CliRunner()
-T0 = datetime(2026, 3, 1, 9, tzinfo=timezone.utc)
+T0 = datetime(2026, 3, 1, 9, tzinfo=UTC)
 
 
 def _decisions() -> pl.DataFrame:
@@ -84,11 +84,12 @@ def test_check_policy_names_the_line(tmp_path: Path) -> None:
 def test_dispatch_over_a_webhook(tmp_path: Path, receiver: Receiver) -> None:
     db = tmp_path / "w.db"
     store = SQLiteRepository(db)
-    Orchestrator(store).ingest(_decisions().with_columns(pl.lit(datetime.now(timezone.utc)).alias("time")))
+    Orchestrator(store).ingest(_decisions().with_columns(pl.lit(datetime.now(UTC)).alias("time")))
     pending = store.action_status_counts()["pending"]
     store.close()
     empty_secret = runner.invoke(
-        app, ["actions", "dispatch", "--db", str(db), "--webhook", receiver.url], env={"FRAUD_BRAIN_WEBHOOK_SECRET": ""}
+        app, ["actions", "dispatch", "--db", str(db), "--webhook", receiver.url],
+        env={"FRAUD_BRAIN_WEBHOOK_SECRET": ""},
     )
     assert empty_secret.exit_code == 2 and "FRAUD_BRAIN_WEBHOOK_SECRET is empty" in empty_secret.output
     result = runner.invoke(
