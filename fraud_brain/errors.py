@@ -48,3 +48,15 @@ class ConflictError(FraudBrainError):
 
 class StateError(FraudBrainError):
     """Our own state is unusable (a corrupt snapshot, a locked state folder): not the caller's fault."""
+
+
+def first_line(error: BaseException) -> str:
+    """The first line of an error's message (library errors can run to pages), or its type's name.
+
+    >>> first_line(ValueError("bad value\\n  at column 3"))
+    'bad value'
+    >>> first_line(KeyError())
+    'KeyError'
+    """
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__

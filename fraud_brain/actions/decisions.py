@@ -11,6 +11,7 @@ from typing import Any
 
 import polars as pl
 
+from fraud_brain.errors import InputError, MissingInputError, first_line
 from fraud_brain.rules.ruleset import HIT_SCHEMA
 
 REQUIRED_COLUMNS = (
@@ -41,10 +42,10 @@ DECISION_SCHEMA = pl.Schema(
 """The decision frame the rules layer hands over (transfer columns may be absent or null)."""
 
 
-class DecisionError(ValueError):
+class DecisionError(InputError):
     """A decision frame that does not meet the rules-layer contract.
 
-    >>> isinstance(DecisionError("decision e1 (rule r): tier 'x' ..."), ValueError)
+    >>> isinstance(DecisionError("decision e1 (rule r): tier 'x' ..."), InputError)
     True
     """
 
@@ -89,7 +90,10 @@ def decision_frame(records: list[dict[str, Any]]) -> pl.DataFrame:
     if unknown:
         raise DecisionError(f"decision field(s) {unknown} unknown; expected some of {list(DECISION_SCHEMA)}")
     rows = [{**defaults, **record} for record in records]
-    return pl.DataFrame(rows, schema=DECISION_SCHEMA)
+    try:
+        return pl.DataFrame(rows, schema=DECISION_SCHEMA)
+    except (TypeError, ValueError, pl.exceptions.PolarsError) as error:
+        raise DecisionError(f"decisions do not fit the decision schema: {first_line(error)}") from None
 
 
 def read_decisions(path: str | Path) -> pl.DataFrame:
@@ -106,12 +110,14 @@ def read_decisions(path: str | Path) -> pl.DataFrame:
     (datetime.datetime(2026, 3, 1, 9, 0, tzinfo=zoneinfo.ZoneInfo(key='UTC')), None)
     """
     path = Path(path)
-    if path.suffix == ".parquet":
-        frame = pl.read_parquet(path)
-    elif path.suffix in (".jsonl", ".ndjson"):
-        frame = pl.read_ndjson(path)
-    else:
+    if path.suffix not in (".parquet", ".jsonl", ".ndjson"):
         raise DecisionError(f"{path}: decisions must be a .parquet or .jsonl file")
+    if not path.is_file():
+        raise MissingInputError(f"decision file {path} does not exist")
+    try:
+        frame = pl.read_parquet(path) if path.suffix == ".parquet" else pl.read_ndjson(path)
+    except (OSError, pl.exceptions.PolarsError) as error:
+        raise DecisionError(f"{path}: not a readable {path.suffix[1:]} decision file ({first_line(error)})") from None
     missing = [c for c in REQUIRED_COLUMNS if c not in frame.columns]
     if missing:
         raise DecisionError(f"{path}: decision file is missing column(s) {missing}")

@@ -20,16 +20,17 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 
+from fraud_brain.errors import ConfigError
 from fraud_brain.store.models import ACTION_KINDS, TIERS
 
 DEFAULT_POLICY_PATH = Path(__file__).with_name("policy.toml")
 """The packaged default policy."""
 
 
-class PolicyError(ValueError):
+class PolicyError(ConfigError):
     """A policy file that cannot be used, with the file, line and key in the message.
 
-    >>> isinstance(PolicyError("p.toml:3: [agent] ..."), ValueError)
+    >>> isinstance(PolicyError("p.toml:3: [agent] ..."), ConfigError)
     True
     """
 
@@ -280,6 +281,7 @@ def load_policy(path: str | Path | None = None) -> EscalationPolicy:
     path = Path(path) if path is not None else DEFAULT_POLICY_PATH
     try:
         text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise PolicyError(f"{path}: cannot read policy file: {exc.strerror}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
+        raise PolicyError(f"{path}: cannot read policy file: {reason}") from None
     return parse_policy(text, source=str(path))

@@ -22,7 +22,6 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, HTTPException, Request
-from fastapi.exceptions import RequestValidationError
 from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
@@ -30,6 +29,7 @@ from fraud_brain.actions.clock import Clock
 from fraud_brain.api.auth import KeyRing, key_from_headers
 from fraud_brain.api.context import ApiContext, Engine
 from fraud_brain.api.desk import CaseDesk
+from fraud_brain.api.errors import register_error_handlers
 from fraud_brain.api.events import AlertHub
 from fraud_brain.api.limits import LimitsMiddleware, RequestLimits
 from fraud_brain.api.metrics import ApiMetrics
@@ -150,19 +150,7 @@ def create_app(
     if isinstance(versions, dict):
         metrics.model_versions.info({str(k): str(v) for k, v in versions.items()})
 
-    @app.exception_handler(RequestValidationError)
-    async def bad_request(request: Request, error: RequestValidationError) -> OrjsonResponse:
-        problems = [
-            {"location": ".".join(str(p) for p in e.get("loc", ())), "reason": e.get("msg", "invalid")}
-            for e in error.errors()
-        ]
-        return OrjsonResponse({"detail": "; ".join(f"{p['location']}: {p['reason']}" for p in problems), "errors": problems},
-                              status_code=422)
-
-    @app.exception_handler(Exception)
-    async def crashed(request: Request, error: Exception) -> OrjsonResponse:
-        log.exception("unhandled error on %s %s", request.method, request.url.path)
-        return OrjsonResponse({"detail": f"internal error ({type(error).__name__}); the request was not applied"}, status_code=500)
+    register_error_handlers(app)
 
     @app.get("/health", tags=["ops"], summary="Liveness and readiness")
     async def health() -> OrjsonResponse:

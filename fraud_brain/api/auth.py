@@ -27,11 +27,13 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
+from fraud_brain.errors import ConfigError, MissingInputError
+
 ROLES = ("feed", "bank", "agent", "analyst", "admin")
 """Every role a key can have: telecom feeds, banks, call-centre agents, analysts, administrators."""
 
 
-class KeyFileError(ValueError):
+class KeyFileError(ConfigError):
     """A keys file or variable that cannot be used (names the file and the entry)."""
 
 
@@ -125,7 +127,9 @@ class KeyRing:
         """Keys from a TOML keys file (see the module docstring)."""
         try:
             data = tomllib.loads(path.read_text(encoding="utf-8"))
-        except (OSError, tomllib.TOMLDecodeError) as error:
+        except FileNotFoundError:
+            raise MissingInputError(f"keys file {path} does not exist") from None
+        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as error:
             raise KeyFileError(f"keys file {path}: {error}") from None
         ring = cls()
         entries = data.get("key", [])

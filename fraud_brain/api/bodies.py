@@ -21,6 +21,8 @@ import pyarrow as pa
 import pyarrow.ipc as pa_ipc
 import pyarrow.parquet as pa_parquet
 
+from fraud_brain.errors import InputError
+
 JSON_TYPES = ("application/json", "text/json")
 JSONL_TYPES = ("application/x-ndjson", "application/jsonl", "application/json-lines", "application/x-jsonlines")
 ARROW_TYPES = ("application/vnd.apache.arrow.stream", "application/vnd.apache.arrow.file", "application/x-arrow")
@@ -29,7 +31,7 @@ CONTENT_TYPES = JSON_TYPES + JSONL_TYPES + ARROW_TYPES + PARQUET_TYPES
 """Every body type bulk endpoints accept."""
 
 
-class BodyError(ValueError):
+class BodyError(InputError):
     """A body that cannot be decoded; the message says where (record index, line, format)."""
 
     def __init__(self, message: str, status: int = 400):

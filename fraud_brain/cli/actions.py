@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import os
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
+
+if TYPE_CHECKING:
+    from fraud_brain.actions import EscalationPolicy
+    from fraud_brain.store import SQLiteRepository
 
 actions_app = typer.Typer(
     help="Cases, escalations and the durable action outbox (voice-bot, agent, stop-payment, officer alert).",
@@ -18,14 +23,20 @@ DB_OPTION = typer.Option(
 )
 
 
-def _policy(path: Path | None):  # noqa: ANN202 - typed in fraud_brain.actions.policy
-    from fraud_brain.actions import PolicyError, load_policy
+def _policy(path: Path | None) -> EscalationPolicy:
+    from fraud_brain.actions import load_policy
 
-    try:
-        return load_policy(path)
-    except PolicyError as error:
-        typer.echo(f"✗ {error}", err=True)
-        raise typer.Exit(1) from None
+    return load_policy(path)
+
+
+def _store(db: Path) -> SQLiteRepository:
+    """The existing store at ``db``: a command reading cases or the outbox must not start an empty one."""
+    from fraud_brain.errors import MissingInputError
+    from fraud_brain.store import SQLiteRepository
+
+    if not db.is_file():
+        raise MissingInputError(f"store {db} does not exist (create it with `fraud-brain actions replay` or `run`)")
+    return SQLiteRepository(db)
 
 
 @actions_app.command("replay")
@@ -46,23 +57,24 @@ def replay_command(
     from rich.console import Console
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from fraud_brain.actions import DecisionError, read_decisions, replay, summarize
+    from fraud_brain.actions import read_decisions, replay, summarize
     from fraud_brain.actions.report import render
+    from fraud_brain.errors import InputError
     from fraud_brain.store import SQLiteRepository
 
     console = Console()
-    try:
-        frame = read_decisions(decisions)
-    except (DecisionError, OSError) as error:
-        console.print(f"[red]✗[/red] {error}", highlight=False)
-        raise typer.Exit(1) from None
+    frame = read_decisions(decisions)
+    settings = _policy(policy)
     districts = None
     if subscribers is not None:
         from fraud_brain.actions import district_lookup
         from fraud_brain.io import read_frame
 
         districts = district_lookup(read_frame(subscribers, "subscriber"))
-    db.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        db.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise InputError(f"--db {db}: cannot create its folder ({error.strerror})") from None
     # A simulation: WAL without an fsync per commit still survives a crash of this process.
     store = SQLiteRepository(db, synchronous="NORMAL")
     with Progress(
@@ -76,7 +88,7 @@ def replay_command(
         result = replay(
             frame,
             store,
-            policy=_policy(policy),
+            policy=settings,
             seed=seed,
             step=timedelta(minutes=step_minutes),
             drain=timedelta(hours=drain_hours),
@@ -112,16 +124,15 @@ def dispatch_command(
     from rich.console import Console
 
     from fraud_brain.actions import Dispatcher, Orchestrator, SystemClock, WebhookAdapter, simulated_adapters
-    from fraud_brain.store import SQLiteRepository
+    from fraud_brain.errors import InputError
 
     console = Console()
     settings = _policy(policy)
-    store = SQLiteRepository(db)
+    store = _store(db)
     if webhook:
         secret = os.environ.get(secret_env, "")
         if not secret:
-            console.print(f"[red]✗[/red] the signing secret variable {secret_env} is empty")
-            raise typer.Exit(1)
+            raise InputError(f"the signing secret variable {secret_env} is empty")
         adapter = WebhookAdapter(webhook, secret.encode())
         from fraud_brain.store import ACTION_KINDS
 
@@ -160,13 +171,10 @@ def report_command(db: Path = DB_OPTION) -> None:
 
     from fraud_brain.actions import summarize
     from fraud_brain.actions.report import render
-    from fraud_brain.store import SQLiteRepository
 
-    if not db.exists():
-        typer.echo(f"✗ {db}: no such store", err=True)
-        raise typer.Exit(1)
+    store = _store(db)
     console = Console()
-    for renderable in render(summarize(SQLiteRepository(db))):
+    for renderable in render(summarize(store)):
         console.print(renderable)
 
 
@@ -176,14 +184,13 @@ def case_command(case_id: int = typer.Argument(..., help="The case id."), db: Pa
     from rich.console import Console
     from rich.table import Table
 
-    from fraud_brain.store import SQLiteRepository
+    from fraud_brain.errors import MissingInputError
 
-    store = SQLiteRepository(db)
+    store = _store(db)
     try:
         case = store.get_case(case_id)
     except KeyError as error:
-        typer.echo(f"✗ {error.args[0]}", err=True)
-        raise typer.Exit(1) from None
+        raise MissingInputError(str(error.args[0])) from None
     console = Console()
     console.print(
         f"case {case.case_id} ({case.case_uid}) victim {case.victim_kind} {case.victim_key}: {case.status}"
@@ -217,11 +224,11 @@ def labels_command(
     since: datetime = typer.Option(datetime(1970, 1, 1), help="Only labels known at or after this UTC time."),
 ) -> None:
     """Export the labels learned from outcomes (agent dispositions, bank freezes) in the LABELS shape."""
-    from fraud_brain.io import write_frame
-    from fraud_brain.store import SQLiteRepository
+    from fraud_brain.io import file_format, write_frame
 
-    frame = SQLiteRepository(db).labels_since(
-        since.replace(tzinfo=timezone.utc) if since.tzinfo is None else since
+    file_format(out)
+    frame = _store(db).labels_since(
+        since.replace(tzinfo=UTC) if since.tzinfo is None else since
     )
     write_frame(frame, out)
     typer.echo(f"{frame.height:,} label(s) written to {out}")
@@ -229,8 +236,16 @@ def labels_command(
 
 @actions_app.command("check-policy")
 def check_policy_command(path: Path = typer.Argument(..., help="An escalation policy TOML file.")) -> None:
-    """Validate an escalation policy file; print the problem with file and line, exit 1 if bad."""
-    policy = _policy(path)
+    """Validate an escalation policy file; print the problem with file and line, exit 1 if bad (2 if missing)."""
+    from fraud_brain.actions import PolicyError
+    from fraud_brain.cli.paths import require_files
+
+    require_files({"PATH": path})
+    try:
+        policy = _policy(path)
+    except PolicyError as error:
+        typer.echo(f"✗ {error}", err=True)
+        raise typer.Exit(1) from None
     typer.echo(
         f"{path}: OK — re-dial every {policy.redial_interval.total_seconds() / 60:g} min up to {policy.max_redials} times, "
         f"agent SLA {', '.join(f'{k} {v.total_seconds() / 60:g} min' for k, v in policy.agent_sla.items())}"

@@ -48,9 +48,9 @@ def summary(
     if spec is None:
         try:
             frames = load_folder(directory)
-        except InputError:
+        except MissingInputError:
             raise
-        except ValueError as error:
+        except InputError as error:
             # e.g. a card world's labels name entity types only its spec knows
             raise InputError(f"{error}\nrecords of the kinds a feature spec declares need --spec (e.g. --spec card)") from None
         print_summary(summarize(frames), title=f"Data in {directory}")

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
+
+if TYPE_CHECKING:
+    import polars as pl
 
 rules_app = typer.Typer(help="Validate and inspect rule files.", no_args_is_help=True)
 
 
-def _scored_schemas(scored: Path | None) -> dict:
+def _scored_schemas(scored: Path | None) -> dict[str, pl.Schema]:
     """Scored-frame schemas per event type: from scored Parquet data, else the defaults' expectations."""
     from fraud_brain.rules.backtest import load_scored
     from fraud_brain.rules.defaults import expected_scored_schemas
@@ -17,7 +21,7 @@ def _scored_schemas(scored: Path | None) -> dict:
 
     if scored is None:
         return expected_scored_schemas()
-    schemas = {}
+    schemas: dict[str, pl.Schema] = {}
     for frame in load_scored(scored):
         for event in ("call", "transfer"):
             if schema_for(event).id_field in frame.columns:
@@ -33,7 +37,7 @@ def check(
                                "(default: the columns the bundled default rules expect).",
     ),
 ) -> None:
-    """Validate a rule file: print every problem with file, rule and line; exit 1 if any."""
+    """Validate a rule file: print every problem with file, rule and line; exit 1 if any (2 if there is no such file)."""
     from rich.console import Console
     from rich.table import Table
 
@@ -47,9 +51,6 @@ def check(
         for problem in error.problems:
             console.print(f"[red]✗[/red] {problem}", highlight=False)
         console.print(f"{len(error.problems)} problem(s) in {rules_file}")
-        raise typer.Exit(1) from None
-    except FileNotFoundError as error:
-        console.print(f"[red]✗[/red] {error}", highlight=False)
         raise typer.Exit(1) from None
     table = Table(title=f"{rules_file}: {len(rules)} rule(s) OK (version {rules.version})")
     for column in ("rule", "event", "mode", "priority", "tier", "actions", "victim", "cooldown"):
@@ -79,22 +80,24 @@ def backtest_command(
     from rich.console import Console
     from rich.progress import Progress
 
+    from fraud_brain.cli.paths import make_folder, require_files
     from fraud_brain.io import read_frame
     from fraud_brain.pipeline.batch import raw_history_source
-    from fraud_brain.rules import RuleFileError, RuleSet
+    from fraud_brain.rules import RuleSet
     from fraud_brain.rules.backtest import SCORED_SOURCES, backtest, load_scored
+    from fraud_brain.rules.vocabulary import parse_duration
 
+    # Mistakes in the arguments fail now, not after a replay of the whole history.
+    require_files({"RULES_FILE": rules_file, "--labels": labels, "--truth": truth})
+    parse_duration(window)
+    if json_out is not None:
+        make_folder("--json", json_out.parent)
     # A folder of raw records is replayed and scored by the champion models first.
     if raw_history_source not in SCORED_SOURCES:
         SCORED_SOURCES.insert(0, raw_history_source)
     console = Console()
     frames = load_scored(data)
-    schemas = _scored_schemas(data)
-    try:
-        rules = RuleSet.load(rules_file, schemas)
-    except RuleFileError as error:
-        console.print(f"[red]✗[/red] {error}", highlight=False)
-        raise typer.Exit(1) from None
+    rules = RuleSet.load(rules_file, _scored_schemas(data))
     if labels is None and data.is_dir():
         labels = next((p for p in (data / "labels.parquet", data / "labels.csv", data / "labels.jsonl") if p.exists()), None)
     truth_files = [truth] if truth is not None else (

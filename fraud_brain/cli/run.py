@@ -20,14 +20,18 @@ def run(
     from rich.console import Console
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
+    from fraud_brain.cli.paths import make_folder, require_files, require_folder
     from fraud_brain.cli.render import print_summary
+    from fraud_brain.io import load_folder
     from fraud_brain.pipeline.batch import RunSettings, run_folder
     from fraud_brain.report.run import build_report, render
-    from fraud_brain.io import load_folder
     from fraud_brain.report.summary import summarize
 
+    require_folder("--models", models)
+    require_files({"--rules": rules, "--policy": policy})
     console = Console()
     print_summary(summarize(load_folder(directory)), title=f"Data in {directory}", console=console)
+    make_folder("--out", out)
     settings = RunSettings(models_dir=models, rules_path=rules, policy_path=policy, state_dir=out, seed=seed)
     with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed:,}/{task.total:,}"),
                   TimeElapsedColumn(), console=console, transient=True) as progress:

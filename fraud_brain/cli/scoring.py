@@ -19,9 +19,13 @@ SPEC_HELP = "Feature spec: a bundled name (telecom, card) or a .toml file."
 def _replay(data: Path, spec: Any, generic: bool = False) -> Any:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+    from fraud_brain.errors import MissingInputError
     from fraud_brain.scoring.dataset import build_spec_data, build_training_data
 
-    with Progress(TextColumn("replaying features"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn()) as bar:
+    if not data.is_dir():
+        raise MissingInputError(f"data folder {data} does not exist")
+    with Progress(TextColumn("replaying features"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  transient=True) as bar:
         task = bar.add_task("replay", total=None)
 
         def progress(done: int, total: int) -> None:
@@ -53,6 +57,16 @@ def _split(data: Any, train_days: float | None, gap_days: float | None, test_day
     return split
 
 
+def _registry(root: Path) -> Any:
+    """The model registry in an existing folder (a command reading models gets no empty registry by mistake)."""
+    from fraud_brain.errors import MissingInputError
+    from fraud_brain.scoring.registry import ModelRegistry
+
+    if not root.is_dir():
+        raise MissingInputError(f"model registry folder {root} does not exist")
+    return ModelRegistry(root)
+
+
 def train(
     data: Path = typer.Option(Path("data/sample"), "--data", help=DATA_HELP),
     out: Path = typer.Option(Path("models"), "--out", help="Model registry folder."),
@@ -72,9 +86,12 @@ def train(
     from rich.console import Console
     from rich.table import Table
 
+    from fraud_brain.errors import InputError
     from fraud_brain.scoring.publish import publish_models, train_models, train_stream_models
     from fraud_brain.scoring.registry import ModelRegistry
 
+    if out.exists() and not out.is_dir():
+        raise InputError(f"--out {out} is a file, not a model registry folder")
     console = Console()
     loaded, telecom = _load_spec(spec)
     dataset = _replay(data, spec if telecom else loaded, generic=not telecom)
@@ -125,10 +142,13 @@ def evaluate(
     from rich.console import Console
     from rich.table import Table
 
+    from fraud_brain.cli.paths import make_folder
     from fraud_brain.scoring.experiment import compare_setups, drift_summary
 
     console = Console()
     drift_at = _drift_moment(drift_day)
+    if json_out is not None:
+        make_folder("--json", json_out.parent)
     loaded, telecom = _load_spec(spec)
     if not telecom:
         if drift_day is not None:
@@ -217,7 +237,6 @@ def evaluate(
         }
         if drift is not None and drift_at is not None:
             payload["drift"] = {"at": drift_at.isoformat(), "setups": drift.to_dicts()}
-        json_out.parent.mkdir(parents=True, exist_ok=True)
         json_out.write_bytes(orjson.dumps(payload, option=orjson.OPT_INDENT_2 | orjson.OPT_SERIALIZE_NUMPY))
 
 
@@ -322,9 +341,7 @@ def list_models(root: Path = typer.Option(Path("models"), "--dir", help="Model r
     from rich.console import Console
     from rich.table import Table
 
-    from fraud_brain.scoring.registry import ModelRegistry
-
-    registry = ModelRegistry(root)
+    registry = _registry(root)
     table = Table(title=f"Models in {root}")
     for column in ("model", "version", "role", "features", "spec", "created", "AP", "ROC-AUC"):
         table.add_column(column)
@@ -348,13 +365,13 @@ def show_model(
     """Print a model's manifest."""
     import json
 
-    from fraud_brain.scoring.registry import ModelRegistry
+    from fraud_brain.errors import MissingInputError
 
-    registry = ModelRegistry(root)
+    registry = _registry(root)
     version = version or registry.champion(name)
     if version is None:
-        typer.echo(f"model {name!r} has no champion in {root}; give a version", err=True)
-        raise typer.Exit(1)
+        known = ", ".join(registry.names()) or "none"
+        raise MissingInputError(f"model {name!r} has no champion in {root} (models: {known}); give a version")
     typer.echo(json.dumps(registry.manifest(name, version).to_dict(), indent=2, ensure_ascii=False))
 
 
@@ -365,17 +382,11 @@ def promote(
     root: Path = typer.Option(Path("models"), "--dir", help="Model registry folder."),
 ) -> None:
     """Make a version (by default the shadow challenger) the champion."""
-    from fraud_brain.scoring.registry import ModelRegistry
-
-    registry = ModelRegistry(root)
-    try:
-        if version is None:
-            version = registry.promote_challenger(name)
-        else:
-            registry.set_champion(name, version)
-    except (LookupError, FileNotFoundError) as error:
-        typer.echo(str(error), err=True)
-        raise typer.Exit(1) from None
+    registry = _registry(root)
+    if version is None:
+        version = registry.promote_challenger(name)
+    else:
+        registry.set_champion(name, version)
     typer.echo(f"{name}: champion is now {version}")
 
 
@@ -387,16 +398,11 @@ def challenger(
     root: Path = typer.Option(Path("models"), "--dir", help="Model registry folder."),
 ) -> None:
     """Run a version in shadow (scores logged, not acted on), or stop with --clear."""
-    from fraud_brain.scoring.registry import ModelRegistry
+    from fraud_brain.errors import InputError
 
     if (version is None) != clear:
-        typer.echo("give a version, or --clear", err=True)
-        raise typer.Exit(2)
-    try:
-        ModelRegistry(root).set_challenger(name, version)
-    except (ValueError, FileNotFoundError) as error:
-        typer.echo(str(error), err=True)
-        raise typer.Exit(1) from None
+        raise InputError("give a version, or --clear")
+    _registry(root).set_challenger(name, version)
     typer.echo(f"{name}: challenger {'cleared' if clear else 'is now ' + str(version)}")
 
 

@@ -31,51 +31,56 @@ def serve(
     from rich.console import Console
 
     from fraud_brain.api import ApiSettings, create_app
-    from fraud_brain.api.auth import KeyFileError, KeyRing
+    from fraud_brain.api.auth import KeyRing
+    from fraud_brain.errors import InputError
 
     console = Console(stderr=True)
     settings = ApiSettings(keys_file=keys, max_in_flight=max_in_flight, max_body_bytes=int(max_body_mb * 1024 * 1024),
                            pump_seconds=pump_seconds)
-    try:
-        ring = KeyRing.from_sources(settings.keys_file, settings.keys_env)
-    except KeyFileError as error:
-        console.print(f"[red]{error}[/red]")
-        raise typer.Exit(2) from None
+    ring = KeyRing.from_sources(settings.keys_file, settings.keys_env)
+    if state_dir is None and store is None:
+        raise InputError("give --state-dir (full pipeline) or --store (case desk only)")
+    _check_paths(state_dir, models_dir, store, rules, policy, subscribers)
     if len(ring) == 0:
         console.print("[yellow]no API keys configured: every endpoint but /health and /metrics will answer 401[/yellow]")
     from fraud_brain.api.worker import EngineThread
 
     # The engine and store are opened on the thread that will use them (SQLite connections are per thread).
     worker = EngineThread()
-    brain = None
-    repo = None
-    if state_dir is not None:
-        try:
-            from fraud_brain.pipeline.brain import Brain, BrainConfig
-        except ImportError:
-            console.print("[red]--state-dir needs the scoring pipeline (fraud_brain.pipeline.brain), which is not installed[/red]")
-            raise typer.Exit(2) from None
-        config = BrainConfig(state_dir=state_dir, spec=spec, models_dir=models_dir, rules_path=rules, policy_path=policy,
-                             subscribers=subscribers)
-        try:
-            brain = worker.call_sync(Brain.open, config)
-        except (OSError, ValueError, KeyError) as error:
-            console.print(f"[red]could not open the pipeline in {state_dir}: {error}[/red]")
-            raise typer.Exit(2) from None
-    elif store is not None:
-        from fraud_brain.store import SQLiteRepository
-
-        store.parent.mkdir(parents=True, exist_ok=True)
-        repo = worker.call_sync(SQLiteRepository, store)
-    else:
-        console.print("[red]give --state-dir (full pipeline) or --store (case desk only)[/red]")
-        raise typer.Exit(2)
-    app = worker.call_sync(create_app, brain, settings, store=repo, keys=ring, worker=worker)
-    console.print(f"serving on http://{host}:{port}/  (console: /console/, API docs: /docs)")
     try:
+        brain = None
+        repo = None
+        if state_dir is not None:
+            from fraud_brain.pipeline.brain import Brain, BrainConfig
+
+            config = BrainConfig(state_dir=state_dir, spec=spec, models_dir=models_dir, rules_path=rules,
+                                 policy_path=policy, subscribers=subscribers)
+            brain = worker.call_sync(Brain.open, config)
+        elif store is not None:
+            from fraud_brain.store import SQLiteRepository
+
+            repo = worker.call_sync(SQLiteRepository, store)
+        app = worker.call_sync(create_app, brain, settings, store=repo, keys=ring, worker=worker)
+        console.print(f"serving on http://{host}:{port}/  (console: /console/, API docs: /docs)")
         uvicorn.run(app, host=host, port=port, workers=1, log_level=log_level, access_log=False)
     finally:
         worker.close()
+
+
+def _check_paths(state_dir: Path | None, models_dir: Path, store: Path | None, rules: Path | None,
+                 policy: Path | None, subscribers: Path | None) -> None:
+    """Refuse wrong folders before anything starts (a server that dies on its first request helps nobody)."""
+    from fraud_brain.cli.paths import make_folder, require_files, require_folder
+    from fraud_brain.errors import InputError
+
+    if state_dir is not None:
+        require_folder("--models-dir", models_dir)
+        require_files({"--rules": rules, "--policy": policy, "--subscribers": subscribers})
+        make_folder("--state-dir", state_dir)
+    elif store is not None:
+        if store.is_dir():
+            raise InputError(f"--store {store} is a folder; give the SQLite file to use")
+        make_folder("--store", store.parent)
 
 
 def api_key(
@@ -84,13 +89,12 @@ def api_key(
 ) -> None:
     """Make a new API key: prints the key once, and its keys-file entry (hash only)."""
     from fraud_brain.api.auth import ROLES, hash_key, new_key
+    from fraud_brain.errors import InputError
 
     if role not in ROLES:
-        typer.echo(f"role {role!r} must be one of {list(ROLES)}", err=True)
-        raise typer.Exit(2)
+        raise InputError(f"role {role!r} must be one of {list(ROLES)}")
     if not name.strip() or len(name) > 128 or any(not ch.isprintable() for ch in name):
-        typer.echo("--name must be 1-128 printable characters (no line breaks or control characters)", err=True)
-        raise typer.Exit(2)
+        raise InputError("--name must be 1-128 printable characters (no line breaks or control characters)")
     key = new_key()
     # json.dumps gives a TOML basic string: quotes and backslashes escaped, nothing can break out
     quoted = json.dumps(name, ensure_ascii=False)

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 
 import typer
 
 
-class Preset(str, Enum):
+class Preset(StrEnum):
     """Named simulator sizes."""
 
     sample = "sample"
@@ -17,14 +17,14 @@ class Preset(str, Enum):
     bench = "bench"
 
 
-class WorldKind(str, Enum):
+class WorldKind(StrEnum):
     """Which world to simulate."""
 
     telecom = "telecom"
     card = "card"
 
 
-class Format(str, Enum):
+class Format(StrEnum):
     """Output file formats."""
 
     parquet = "parquet"
@@ -79,8 +79,11 @@ def simulate_command(
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
     from rich.table import Table
 
+    from fraud_brain.cli.paths import make_folder
+    from fraud_brain.errors import InputError
     from fraud_brain.sim import SimConfig, simulate
 
+    make_folder("--out", out)
     if world_kind is WorldKind.card:
         telecom_only = {"--subscribers": subscribers, "--drift-day": drift_day, "--drift-strength": drift_strength,
                         "--no-drift": no_drift or None}
@@ -106,7 +109,7 @@ def simulate_command(
         overrides["drift_strength"] = drift_strength
     try:
         config = SimConfig.preset(preset.value, **overrides)
-    except ValueError as error:
+    except InputError as error:
         raise typer.BadParameter(str(error)) from None
 
     console = Console()

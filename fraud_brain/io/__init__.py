@@ -9,6 +9,7 @@ from fraud_brain.io.files import (
     read_frame,
     read_raw,
     read_records,
+    write_folder,
     write_frame,
 )
 
@@ -21,5 +22,6 @@ __all__ = [
     "read_frame",
     "read_raw",
     "read_records",
+    "write_folder",
     "write_frame",
 ]

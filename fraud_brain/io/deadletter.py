@@ -16,13 +16,15 @@ and fsynced so a crash right after a batch never loses its rejects.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import orjson
 import polars as pl
 
+from fraud_brain.errors import InputError
 from fraud_brain.schema.validate import ROW, ValidationResult
 
 
@@ -31,7 +33,10 @@ class DeadLetterStore:
 
     def __init__(self, root: str | Path) -> None:
         self.root = Path(root)
-        self.root.mkdir(parents=True, exist_ok=True)
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise InputError(f"dead-letter folder {self.root}: cannot create it ({error.strerror})") from None
 
     def put(self, result: ValidationResult, source: str, received_at: datetime | None = None) -> int:
         """Store the rejected records of a validation result; returns how many were stored."""
@@ -41,7 +46,8 @@ class DeadLetterStore:
         reasons = result.errors.group_by("row", maintain_order=True).agg(pl.col("reason"))
         by_row = dict(zip(reasons["row"].to_list(), reasons["reason"].to_list(), strict=True))
         lines = []
-        records = {row[ROW]: row for row in result.rejected.iter_rows(named=True)} if result.rejected.height else {}
+        rejected = result.rejected
+        records = {row[ROW]: row for row in rejected.iter_rows(named=True)} if rejected.height else {}
         for row, row_reasons in by_row.items():
             record = records.get(str(row), {})
             record = {k: v for k, v in record.items() if k != ROW}

@@ -24,6 +24,7 @@ from pathlib import Path
 import orjson
 import polars as pl
 
+from fraud_brain.errors import InputError, MissingInputError, first_line
 from fraud_brain.schema.records import RecordSchema, schema_for
 from fraud_brain.schema.validate import ValidationResult, validate
 
@@ -43,7 +44,7 @@ def file_format(path: str | Path) -> str:
     try:
         return FORMATS[suffix]
     except KeyError:
-        raise ValueError(
+        raise InputError(
             f"{path}: unknown file type {suffix!r}; expected one of {', '.join(sorted(FORMATS))}"
         ) from None
 
@@ -66,21 +67,37 @@ def read_raw(path: str | Path) -> tuple[pl.DataFrame, list[tuple[int, str]]]:
     """Read a record file without interpreting it.
 
     Returns the records (CSV: every column as text) and the lines that could not be parsed at
-    all, as (line number, reason) pairs; those never reach validation.
+    all, as (line number, reason) pairs; those never reach validation. A missing file raises
+    :class:`~fraud_brain.errors.MissingInputError`, an unreadable one
+    :class:`~fraud_brain.errors.InputError`, both naming the file.
+
+    >>> read_raw("/nonexistent/calls.csv")
+    Traceback (most recent call last):
+    ...
+    fraud_brain.errors.MissingInputError: record file /nonexistent/calls.csv does not exist
     """
     path = Path(path)
     fmt = file_format(path)
-    if fmt == "parquet":
-        return pl.read_parquet(path), []
-    if fmt == "csv":
-        return pl.read_csv(path, infer_schema=False), []
-    return _read_jsonl(path)
+    if not path.exists():
+        raise MissingInputError(f"record file {path} does not exist")
+    if not path.is_file():
+        raise InputError(f"{path} is not a file")
+    try:
+        if fmt == "parquet":
+            return pl.read_parquet(path), []
+        if fmt == "csv":
+            return pl.read_csv(path, infer_schema=False), []
+        return _read_jsonl(path)
+    except OSError as error:
+        raise InputError(f"{path}: cannot read ({error.strerror or first_line(error)})") from None
+    except pl.exceptions.PolarsError as error:
+        raise InputError(f"{path}: not a readable {fmt} file ({first_line(error)})") from None
 
 
 def _read_jsonl(path: Path) -> tuple[pl.DataFrame, list[tuple[int, str]]]:
     try:
         return pl.read_ndjson(path, infer_schema_length=None), []
-    except Exception:  # noqa: BLE001 - a broken line anywhere; find it line by line below
+    except Exception:
         pass
     rows: list[dict] = []
     broken: list[tuple[int, str]] = []
@@ -96,7 +113,7 @@ def _read_jsonl(path: Path) -> tuple[pl.DataFrame, list[tuple[int, str]]]:
             if not isinstance(value, dict):
                 broken.append((number, f"line {number}: expected a JSON object"))
                 continue
-            rows.append({k: (None if v is None else str(v) if not isinstance(v, str) else v) for k, v in value.items()})
+            rows.append({k: v if v is None or isinstance(v, str) else str(v) for k, v in value.items()})
     return pl.DataFrame(rows, infer_schema_length=None) if rows else pl.DataFrame(), broken
 
 
@@ -124,56 +141,83 @@ def read_records(path: str | Path, kind: str | RecordSchema) -> ValidationResult
 def read_frame(path: str | Path, kind: str | RecordSchema) -> pl.DataFrame:
     """Read a file of records that must be entirely valid (e.g. the bundled sample).
 
-    Raises ``ValueError`` listing the first problems when any record is bad.
+    Raises :class:`~fraud_brain.errors.InputError` listing the first problems when any record is bad.
     """
     result = read_records(path, kind)
     if not result.ok:
         shown = "\n  ".join(result.messages()[:10])
         more = result.errors.height - 10
         tail = f"\n  … and {more} more" if more > 0 else ""
-        raise ValueError(f"{path}: {result.errors.height} bad record(s):\n  {shown}{tail}")
+        raise InputError(f"{path}: {result.errors.height} bad record(s):\n  {shown}{tail}")
     return result.valid
+
+
+def write_folder(frames: dict[str, pl.DataFrame], directory: str | Path, fmt: str = "parquet") -> list[Path]:
+    """Write one file per named frame (``<name>.<fmt>``) into a folder; returns the paths.
+
+    >>> import tempfile
+    >>> [p.name for p in write_folder({"calls": pl.DataFrame({"a": [1]})}, tempfile.mkdtemp(), "csv")]
+    ['calls.csv']
+    """
+    if fmt not in ("parquet", "csv", "jsonl"):
+        raise InputError(f"unknown output format {fmt!r}; expected parquet, csv or jsonl")
+    folder = Path(directory)
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for name, frame in frames.items():
+        path = folder / f"{name}.{fmt}"
+        write_frame(frame, path)
+        paths.append(path)
+    return paths
 
 
 def write_frame(frame: pl.DataFrame, path: str | Path) -> None:
     """Write a frame in the format named by the path's suffix (parent folders are created)."""
     path = Path(path)
     fmt = file_format(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if fmt == "parquet":
-        frame.write_parquet(path, compression="zstd", statistics=True)
-        return
-    text = frame.with_columns(
-        pl.col(pl.Datetime).dt.convert_time_zone("UTC").dt.strftime(_CSV_TIME)
-    )
-    if fmt == "csv":
-        text.write_csv(path)
-    else:
-        text.write_ndjson(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if fmt == "parquet":
+            frame.write_parquet(path, compression="zstd", statistics=True)
+            return
+        text = frame.with_columns(
+            pl.col(pl.Datetime).dt.convert_time_zone("UTC").dt.strftime(_CSV_TIME)
+        )
+        if fmt == "csv":
+            text.write_csv(path)
+        else:
+            text.write_ndjson(path)
+    except OSError as error:
+        where = f"{error.filename}: " if error.filename and str(error.filename) != str(path) else ""
+        raise InputError(f"{path}: cannot write ({where}{error.strerror or first_line(error)})") from None
 
 
 def load_folder(directory: str | Path, required: tuple[str, ...] = ()) -> dict[str, pl.DataFrame]:
     """Every record kind found in a data folder (calls, transfers, subscribers, labels), validated.
 
-    Raises ``FileNotFoundError`` when the folder holds none of them, or lacks a ``required`` kind.
+    Raises :class:`~fraud_brain.errors.MissingInputError` (a ``FileNotFoundError``) when the
+    folder does not exist, holds none of them, or lacks a ``required`` kind.
 
     >>> load_folder("/nonexistent")
     Traceback (most recent call last):
     ...
-    FileNotFoundError: /nonexistent: no calls/transfers/subscribers/labels files found
+    fraud_brain.errors.MissingInputError: data folder /nonexistent does not exist
     """
     from fraud_brain.schema.records import SCHEMAS
 
+    if not Path(directory).is_dir():
+        what = "is not a folder" if Path(directory).exists() else "does not exist"
+        raise MissingInputError(f"data folder {directory} {what}")
     frames = {}
     for kind in SCHEMAS:
         frame = load_kind(directory, kind)
         if frame is not None:
             frames[kind] = frame
     if not frames:
-        raise FileNotFoundError(f"{directory}: no calls/transfers/subscribers/labels files found")
+        raise MissingInputError(f"{directory}: no calls/transfers/subscribers/labels files found")
     for kind in required:
         if kind not in frames:
-            raise FileNotFoundError(f"data folder {directory}: no {kind}s file ({kind}s.parquet/.csv/.jsonl)")
+            raise MissingInputError(f"data folder {directory}: no {kind}s file ({kind}s.parquet/.csv/.jsonl)")
     return frames
 
 

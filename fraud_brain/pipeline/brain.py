@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from fraud_brain.errors import InputError, MissingInputError
 from fraud_brain.io.deadletter import DeadLetterStore
 from fraud_brain.io.files import load_kind
 from fraud_brain.pipeline.scored import (
@@ -98,7 +99,7 @@ class CheckResult:
 def _require_stream(kind: str) -> str:
     """``kind`` when the brain ingests it (calls, transfers), else a readable refusal."""
     if kind not in MODEL_FOR_STREAM:
-        raise ValueError(f"cannot ingest {kind!r} records; expected 'call' or 'transfer' (labels: add_labels)")
+        raise InputError(f"cannot ingest {kind!r} records; expected 'call' or 'transfer' (labels: add_labels)")
     return kind
 
 
@@ -352,7 +353,7 @@ class Brain:
             return pl.DataFrame([record], schema=TRANSFERS.polars_schema())
         result = validate(pl.DataFrame([raw]), "transfer")
         if not result.ok:
-            raise ValueError("; ".join(result.messages()))
+            raise InputError("; ".join(result.messages()))
         return result.valid
 
     def check_transfer(self, raw: dict[str, Any]) -> CheckResult:
@@ -403,11 +404,11 @@ class Brain:
     def entity_risk(self, entity_type: str, entity_id: str) -> dict[str, Any]:
         """The latest score of a calling number (as a caller) or an account (as a payer), with reasons.
 
-        Raises ``KeyError`` when the engine has never scored the entity.
+        Raises :class:`~fraud_brain.errors.MissingInputError` when the engine has never scored the entity.
         """
         stream = {"number": "call", "account": "transfer"}.get(entity_type)
         if stream is None:
-            raise ValueError(f"entity type {entity_type!r}: expected 'number' or 'account'")
+            raise InputError(f"entity type {entity_type!r}: expected 'number' or 'account'")
         with self._lock:
             record = None
             for frame in reversed(self._last_scores.get(stream, [])):
@@ -416,7 +417,7 @@ class Brain:
                     record = rows.row(rows.height - 1, named=True)
                     break
             if record is None:
-                raise KeyError(entity_id)
+                raise MissingInputError(f"{entity_type} {entity_id} is not known to the engine")
             time_field = schema_for(stream).time_field
             return {
                 "entity_type": entity_type,

@@ -34,9 +34,10 @@ from typing import Any
 
 import polars as pl
 
+from fraud_brain.errors import InputError, MissingInputError
 from fraud_brain.rules.decider import Decider
 from fraud_brain.rules.model import EventSpec
-from fraud_brain.rules.ruleset import RuleSet, empty_hits
+from fraud_brain.rules.ruleset import RuleEvaluationError, RuleSet, empty_hits
 from fraud_brain.rules.vocabulary import parse_duration, victim_kind
 from fraud_brain.schema import schema_for
 
@@ -83,7 +84,7 @@ def load_scored(data: Path) -> list[pl.DataFrame]:
         frames = source(Path(data))
         if frames is not None:
             return list(frames)
-    raise FileNotFoundError(f"{data}: no scored frames found (expected .parquet files of scored events)")
+    raise MissingInputError(f"{data}: no scored frames found (expected .parquet files of scored events)")
 
 
 @dataclass
@@ -106,7 +107,8 @@ class BacktestReport:
         """
         return {
             "events": self.events, "days": self.days, "scam_transfers": self.scam_transfers,
-            "scam_money": self.scam_money, "truth_source": self.truth_source, "rules": self.per_rule.to_dicts(),
+            "scam_money": self.scam_money, "truth_source": self.truth_source,
+            "rules": self.per_rule.to_dicts(),
         }
 
     def rich_table(self) -> Any:
@@ -127,7 +129,8 @@ class BacktestReport:
         for row in self.per_rule.iter_rows(named=True):
             share = row["money_protected"] / self.scam_money if self.scam_money else None
             table.add_row(
-                row["rule"], row["event"] or "", row["mode"] or "", f"{row['hits']:,}", f"{row['decisions']:,}",
+                row["rule"], row["event"] or "", row["mode"] or "",
+                f"{row['hits']:,}", f"{row['decisions']:,}",
                 pct(row["precision_labels"]), pct(row["precision_truth"]), f"{row['money_protected']:,.0f}",
                 pct(share), f"{row['alerts_per_day']:.1f}",
             )
@@ -150,8 +153,13 @@ def _event_facts(rules: RuleSet, frame: pl.DataFrame, event: str, transfer_victi
     # Events no rule watches still count (days, scam money): their record columns locate them.
     spec = rules.specs.get(event) or EventSpec(event, record.id_field, record.time_field or "time")
     columns = frame.columns
-    text = lambda name: pl.col(name).cast(pl.String) if name in columns else pl.lit(None, dtype=pl.String)
-    present = lambda name: (pl.col(name).is_not_null() & (text(name) != "")) if name in columns else pl.lit(False)
+
+    def text(name: str) -> pl.Expr:
+        return pl.col(name).cast(pl.String) if name in columns else pl.lit(None, dtype=pl.String)
+
+    def present(name: str) -> pl.Expr:
+        return (pl.col(name).is_not_null() & (text(name) != "")) if name in columns else pl.lit(False)
+
     # Victims as "<kind>:<key>", the way hits name them (victim_kind, victim_key): a transfer whose
     # bank sent no payer phone is its payer account's, as the bundled rules' fallback makes it.
     transfer_victim_kind = victim_kind(transfer_victim) or "phone"
@@ -179,8 +187,10 @@ def _flag_events(
     out = facts
     if flags:
         out = (
-            out.join(flags["transfer"].rename({"entity_id": "event_id", "is_fraud": "_t"}), on="event_id", how="left")
-            .join(flags["account"].rename({"entity_id": "payee_account", "is_fraud": "_a"}), on="payee_account", how="left")
+            out.join(flags["transfer"].rename({"entity_id": "event_id", "is_fraud": "_t"}),
+                     on="event_id", how="left")
+            .join(flags["account"].rename({"entity_id": "payee_account", "is_fraud": "_a"}),
+                  on="payee_account", how="left")
             .join(flags["number"].rename({"entity_id": "caller", "is_fraud": "_n"}), on="caller", how="left")
             .with_columns(
                 pl.when(pl.col("event") == "transfer")
@@ -193,22 +203,24 @@ def _flag_events(
     else:
         out = out.with_columns(pl.lit(None, dtype=pl.Boolean).alias("label_fraud"))
     if truth is not None:
-        out = out.join(_truth_flags(truth), on="event_id", how="left").with_columns(pl.col("truth_fraud").fill_null(False))
+        out = out.join(_truth_flags(truth), on="event_id", how="left").with_columns(
+            pl.col("truth_fraud").fill_null(False))
     else:
         out = out.with_columns(pl.lit(None, dtype=pl.Boolean).alias("truth_fraud"))
     return out
 
 
 def _truth_flags(truth: pl.DataFrame | Sequence[pl.DataFrame]) -> pl.DataFrame:
-    """Ground truth as (event_id, truth_fraud): ids from event_id/transfer_id/call_id, flag is_fraud/is_scam."""
+    """Ground truth as (event_id, truth_fraud), from event_id/transfer_id/call_id and is_fraud/is_scam."""
     frames = [truth] if isinstance(truth, pl.DataFrame) else list(truth)
     parts = []
     for frame in frames:
         id_column = next((c for c in _TRUTH_IDS if c in frame.columns), None)
         flag = next((c for c in _TRUTH_FLAGS if c in frame.columns), None)
         if id_column is None or flag is None:
-            raise ValueError(
-                f"truth frame needs an id column ({' / '.join(_TRUTH_IDS)}) and a flag ({' / '.join(_TRUTH_FLAGS)}); "
+            raise InputError(
+                f"truth frame needs an id column ({' / '.join(_TRUTH_IDS)}) "
+                f"and a flag ({' / '.join(_TRUTH_FLAGS)}); "
                 f"it has {frame.columns}"
             )
         parts.append(frame.select(pl.col(id_column).cast(pl.String).alias("event_id"),
@@ -247,13 +259,17 @@ def backtest(
     hit_frames: list[pl.DataFrame] = []
     fact_frames: list[pl.DataFrame] = []
     for frame in scored_frames:
-        event = rules.detect_event(frame)
-        hit_frames.append(rules.evaluate(frame, event=event))
+        try:
+            event = rules.detect_event(frame)
+            hit_frames.append(rules.evaluate(frame, event=event))
+        except RuleEvaluationError as error:
+            # The history is the caller's: frames that do not fit the rules are their input's fault.
+            raise InputError(f"backtest history: {error}") from error
         fact_frames.append(_event_facts(rules, frame, event, transfer_victim))
     hits = pl.concat(hit_frames) if hit_frames else empty_hits()
     facts = pl.concat(fact_frames) if fact_frames else pl.DataFrame(
-        schema={"event_id": pl.String, "event": pl.String, "time": pl.Datetime("ms", "UTC"), "amount": pl.Float64,
-                "victim": pl.String, "payee_account": pl.String, "caller": pl.String})
+        schema={"event_id": pl.String, "event": pl.String, "time": pl.Datetime("ms", "UTC"),
+                "amount": pl.Float64, "victim": pl.String, "payee_account": pl.String, "caller": pl.String})
     events = _flag_events(facts, labels, truth)
     days = max(1, events["time"].dt.date().n_unique()) if events.height else 1
     decided = Decider().decide(hits).join(
@@ -265,29 +281,31 @@ def backtest(
         "victim", "time", "amount"
     )
     rows: list[dict[str, Any]] = []
+    rule_event: str | None
     for rule in [*rules.rules, None]:
         if rule is None:
             chosen = decided.filter(pl.col("mode") == "active")
             unique_events = chosen.unique(["event_id", "event"])
-            name, event, mode = ANY_ACTIVE, None, "active"
+            name, rule_event, mode = ANY_ACTIVE, None, "active"
             counted = unique_events
             decisions = chosen.filter(pl.col("status") == "fired").unique(["event_id", "event"]).height
         else:
             chosen = decided.filter(pl.col("rule") == rule.name)
-            name, event, mode = rule.name, rule.event, rule.mode
+            name, rule_event, mode = rule.name, rule.event, rule.mode
             counted = chosen
             decisions = chosen.filter(pl.col("status").is_in(["fired", "shadow"])).height
         n = counted.height
         tp_labels = int(counted["label_fraud"].fill_null(False).sum()) if n else 0
         tp_truth = int(counted["truth_fraud"].fill_null(False).sum()) if n else 0
         rows.append({
-            "rule": name, "event": event, "mode": mode, "hits": n, "decisions": decisions,
+            "rule": name, "event": rule_event, "mode": mode, "hits": n, "decisions": decisions,
             "true_hits_labels": tp_labels,
             "precision_labels": (tp_labels / n if n else None) if labels is not None else None,
             "true_hits_truth": tp_truth,
             "precision_truth": (tp_truth / n if n else None) if truth is not None else None,
             "money_protected": _money_protected(
-                chosen.select(pl.concat_str("victim_kind", pl.lit(":"), "victim_key").alias("victim"), "time"),
+                chosen.select(
+                    pl.concat_str("victim_kind", pl.lit(":"), "victim_key").alias("victim"), "time"),
                 scams, window_ms,
             ),
             "alerts_per_day": decisions / days,

@@ -2,10 +2,10 @@
 
 One scam episode makes many hits (every transfer, every call); the :class:`Decider` keeps, per
 (mode, cooldown group, entity), the event time of the last decision and suppresses hits that
-come before that time plus the rule's cooldown (a cooldown of 0 never suppresses). Hits are taken in event-time order across
-batches. Shadow rules keep their own cooldowns (so their report says what they *would* have
-done) but never make an active decision. Hits without an entity value cannot be deduplicated
-and always pass.
+come before that time plus the rule's cooldown (a cooldown of 0 never suppresses). Hits are taken
+in event-time order across batches. Shadow rules keep their own cooldowns (so their report says
+what they *would* have done) but never make an active decision. Hits without an entity value
+cannot be deduplicated and always pass.
 
 State is a plain dict, snapshot to and restored from a SQLite file so a restart does not
 re-alert an episode already handled.
@@ -26,6 +26,8 @@ import sqlite3
 from pathlib import Path
 
 import polars as pl
+
+from fraud_brain.errors import StateError
 
 STATUSES = ("fired", "cooldown", "shadow", "shadow_cooldown")
 """``fired``: an active decision; ``cooldown``: suppressed; ``shadow*``: the same for shadow rules."""
@@ -50,7 +52,8 @@ class Decider:
         """Mark each hit ``fired``/``cooldown`` (or ``shadow``/``shadow_cooldown``), in event-time order."""
         if hits.height == 0:
             return hits.with_columns(
-                pl.lit(None, dtype=_STATUS_DTYPE).alias("status"), pl.lit(None, dtype=pl.Boolean).alias("active")
+                pl.lit(None, dtype=_STATUS_DTYPE).alias("status"),
+                pl.lit(None, dtype=pl.Boolean).alias("active"),
             )
         ordered = hits.sort("time", maintain_order=True)
         times = ordered["time"].dt.epoch("ms").to_list()
@@ -60,7 +63,8 @@ class Decider:
         modes = ordered["mode"].to_list()
         last_fired = self.last_fired
         statuses: list[str] = []
-        for when, group, entity, cooldown, mode in zip(times, groups, entities, cooldowns, modes, strict=True):
+        rows = zip(times, groups, entities, cooldowns, modes, strict=True)
+        for when, group, entity, cooldown, mode in rows:
             shadow = mode == "shadow"
             if entity is None:
                 statuses.append("shadow" if shadow else "fired")
@@ -83,8 +87,9 @@ class Decider:
 
         >>> from datetime import datetime, timezone
         >>> t = datetime(2026, 3, 1, 9, tzinfo=timezone.utc)
-        >>> hits = pl.DataFrame({"rule": ["live", "trial"], "time": [t, t], "cooldown_group": ["live", "trial"],
-        ...     "entity_key": ["138", "138"], "cooldown_ms": [0, 0], "mode": ["active", "shadow"]})
+        >>> hits = pl.DataFrame({"rule": ["live", "trial"], "time": [t, t],
+        ...     "cooldown_group": ["live", "trial"], "entity_key": ["138", "138"], "cooldown_ms": [0, 0],
+        ...     "mode": ["active", "shadow"]})
         >>> Decider().active(hits)["rule"].to_list()
         ['live']
         """
@@ -114,8 +119,8 @@ class Decider:
         """
         with sqlite3.connect(path) as db:
             db.execute(
-                "CREATE TABLE IF NOT EXISTS cooldown (mode TEXT NOT NULL, grp TEXT NOT NULL, entity TEXT NOT NULL,"
-                " last_ms INTEGER NOT NULL, PRIMARY KEY (mode, grp, entity))"
+                "CREATE TABLE IF NOT EXISTS cooldown (mode TEXT NOT NULL, grp TEXT NOT NULL,"
+                " entity TEXT NOT NULL, last_ms INTEGER NOT NULL, PRIMARY KEY (mode, grp, entity))"
             )
             db.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER)")
             db.execute("DELETE FROM cooldown")
@@ -138,7 +143,7 @@ class Decider:
             row = db.execute("SELECT value FROM meta WHERE key = 'watermark_ms'").fetchone()
             decider.watermark_ms = None if row is None or row[0] is None else int(row[0])
         except sqlite3.DatabaseError as error:
-            raise ValueError(f"{path}: not a cooldown snapshot ({error})") from None
+            raise StateError(f"{path}: not a cooldown snapshot ({error})") from None
         finally:
             db.close()
         return decider

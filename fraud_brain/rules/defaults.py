@@ -16,14 +16,15 @@ from pathlib import Path
 
 import polars as pl
 
+from fraud_brain.rules.model import DType
 from fraud_brain.schema.records import AGE_BANDS, CALLS, TRANSFERS
 
 DEFAULT_RULES_PATH = Path(__file__).with_name("default_rules.toml")
 """The rule file shipped with the package (the telecom + bank spec)."""
 
-PROFILE = {"age_band": pl.Enum(AGE_BANDS), "district": pl.String}
+PROFILE: dict[str, DType] = {"age_band": pl.Enum(AGE_BANDS), "district": pl.String}
 """The likely victim's profile: the payer of a transfer, the callee of a call."""
-SCORES = {
+SCORES: dict[str, DType] = {
     "score": pl.Float64,
     "offline_score": pl.Float64,
     "online_score": pl.Float64,
@@ -34,7 +35,7 @@ SCORES = {
 """Columns the scorer adds (``fraud_brain.scoring.Scorer.score_batch``)."""
 
 
-def feature_columns(event: str, spec: str = "telecom") -> dict[str, pl.DataType]:
+def feature_columns(event: str, spec: str = "telecom") -> dict[str, DType]:
     """The features a bundled feature spec emits for an event type (all Float64).
 
     >>> "payee_payers_24h" in feature_columns("transfer")
@@ -48,6 +49,8 @@ def feature_columns(event: str, spec: str = "telecom") -> dict[str, pl.DataType]
 def expected_scored_schemas() -> dict[str, pl.Schema]:
     """The scored-frame schema per event type that the default rules are written against."""
     return {
-        "transfer": pl.Schema({**TRANSFERS.polars_schema(), **PROFILE, **feature_columns("transfer"), **SCORES}),
+        "transfer": pl.Schema(
+            {**TRANSFERS.polars_schema(), **PROFILE, **feature_columns("transfer"), **SCORES}
+        ),
         "call": pl.Schema({**CALLS.polars_schema(), **PROFILE, **feature_columns("call"), **SCORES}),
     }

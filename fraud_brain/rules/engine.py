@@ -10,8 +10,9 @@ state is restored from and saved to a SQLite file so a restart does not re-alert
 >>> t = datetime(2026, 3, 1, 9, tzinfo=timezone.utc)
 >>> batch = pl.DataFrame({"call_id": ["c1", "c2"], "start_time": [t, t], "callee": ["138", "138"],
 ...                       "score": [0.95, 0.97]})
->>> rules = RuleSet.from_text('[[rule]]\\nname = "hot"\\nevent = "call"\\nwhen = "score >= 0.9"\\n'
-...                           'actions = ["voice_bot"]\\nvictim = "callee"\\ncooldown = "30m"\\n', batch.schema)
+>>> text = ('[[rule]]\\nname = "hot"\\nevent = "call"\\nwhen = "score >= 0.9"\\n'
+...         'actions = ["voice_bot"]\\nvictim = "callee"\\ncooldown = "30m"\\n')
+>>> rules = RuleSet.from_text(text, batch.schema)
 >>> RuleEngine(rules).decisions(batch)["event_id"].to_list()
 ['c1']
 """
@@ -84,7 +85,7 @@ class RuleEngine:
         return self.rules.last_error if isinstance(self.rules, RuleManager) else None
 
     def process(self, batch: pl.DataFrame, event: str | None = None) -> pl.DataFrame:
-        """Every hit of the batch with its ``status`` (fired/cooldown/shadow/shadow_cooldown) and ``active``."""
+        """Every hit of the batch, with its ``status`` (fired, cooldown, shadow...) and ``active``."""
         decided = self.decider.decide(self.rules.evaluate(batch, event=event))
         self.stats.add(decided)
         return decided

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from fraud_brain.errors import ConfigError
+
 
 @dataclass(frozen=True)
 class RuleProblem:
@@ -32,7 +34,7 @@ class RuleProblem:
         return ": ".join(parts) + f": {self.message}"
 
 
-class RuleFileError(ValueError):
+class RuleFileError(ConfigError):
     """A rule file that failed validation; ``problems`` lists every problem found."""
 
     def __init__(self, problems: list[RuleProblem]):

@@ -42,7 +42,7 @@ from __future__ import annotations
 import re
 import tomllib
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, cast
 
 import polars as pl
 
@@ -114,7 +114,8 @@ class _Lines:
 
 
 def _event_specs(
-    doc: dict[str, Any], schemas: dict[str, pl.Schema], events: set[str], path: str, problems: list[RuleProblem]
+    doc: dict[str, Any], schemas: dict[str, pl.Schema], events: set[str], path: str,
+    problems: list[RuleProblem],
 ) -> dict[str, EventSpec]:
     tables = doc.get("events", {})
     if not isinstance(tables, dict):
@@ -122,7 +123,8 @@ def _event_specs(
         tables = {}
     for event in tables:
         if event not in EVENTS:
-            problems.append(RuleProblem(path, None, f"events.{event}", f"unknown event type; expected one of {list(EVENTS)}"))
+            problems.append(RuleProblem(path, None, f"events.{event}",
+                                        f"unknown event type; expected one of {list(EVENTS)}"))
     specs: dict[str, EventSpec] = {}
     for event in sorted(events):
         if event not in schemas:
@@ -150,7 +152,8 @@ def _event_specs(
             time_dtype = schema[columns["time"]]
             if not isinstance(time_dtype, pl.Datetime):
                 problems.append(RuleProblem(
-                    path, None, f"events.{event}.time", f"column {columns['time']!r} is {time_dtype}, not a Datetime"
+                    path, None, f"events.{event}.time",
+                    f"column {columns['time']!r} is {time_dtype}, not a Datetime",
                 ))
                 continue
             specs[event] = EventSpec(event, columns["id"], columns["time"], schema)
@@ -178,7 +181,7 @@ def _key_column(
 def _victim_columns(raw: dict[str, Any], schema: pl.Schema, problem: Any) -> tuple[str, ...]:
     """The victim column, or the victim columns in fallback order; ``()`` after reporting a problem."""
     value = raw.get("victim")
-    listed = value if isinstance(value, list) else [value]
+    listed: list[Any] = value if isinstance(value, list) else [value]
     if isinstance(value, list) and not value:
         problem("victim", "must be a column name or a non-empty list of column names")
         return ()
@@ -204,7 +207,8 @@ def _parse_rule(
     index: int, raw: Any, specs: dict[str, EventSpec], path: str, lines: _Lines, problems: list[RuleProblem]
 ) -> Rule | None:
     if not isinstance(raw, dict):
-        problems.append(RuleProblem(path, f"#{index + 1}", None, "a [[rule]] must be a table", lines.rule(index)))
+        problems.append(
+            RuleProblem(path, f"#{index + 1}", None, "a [[rule]] must be a table", lines.rule(index)))
         return None
     name = raw.get("name")
     label = name if isinstance(name, str) else f"#{index + 1}"
@@ -289,6 +293,8 @@ def _parse_rule(
             problem("when", str(error))
     if len(problems) > before or expr is None:
         return None
+    # Both were checked to be strings above (a problem was reported and we returned otherwise).
+    name, group = cast(str, name), cast(str, group)
     return Rule(
         name=name, event=event, condition=condition, expr=expr, actions=tuple(actions), victim=victims[0],
         victim_fallbacks=victims[1:],
@@ -298,7 +304,9 @@ def _parse_rule(
     )
 
 
-def parse_rules(text: str, schema: SchemaArg, path: str = "<rules>") -> tuple[dict[str, EventSpec], list[Rule]]:
+def parse_rules(
+    text: str, schema: SchemaArg, path: str = "<rules>"
+) -> tuple[dict[str, EventSpec], list[Rule]]:
     """Validate a rule file's text; return the event specs and rules, or raise :class:`RuleFileError`."""
     try:
         doc = tomllib.loads(text)
@@ -309,13 +317,14 @@ def parse_rules(text: str, schema: SchemaArg, path: str = "<rules>") -> tuple[di
     problems: list[RuleProblem] = []
     for key in doc:
         if key not in TOP_LEVEL_KEYS:
-            problems.append(RuleProblem(path, None, key, f"unknown top-level key; expected some of {list(TOP_LEVEL_KEYS)}"))
+            problems.append(RuleProblem(path, None, key,
+                                        f"unknown top-level key; expected some of {list(TOP_LEVEL_KEYS)}"))
     raw_rules = doc.get("rule", [])
     if not isinstance(raw_rules, list):
         raise RuleFileError([RuleProblem(path, None, "rule", "rules must be [[rule]] tables")])
     if not raw_rules:
         problems.append(RuleProblem(path, None, None, "the file holds no [[rule]] tables"))
-    events = {r.get("event") for r in raw_rules if isinstance(r, dict) and r.get("event") in EVENTS}
+    events = {r["event"] for r in raw_rules if isinstance(r, dict) and r.get("event") in EVENTS}
     schemas = _schemas_by_event(schema, events)
     specs = _event_specs(doc, schemas, events, path, problems)
     lines = _Lines(text)
@@ -325,7 +334,8 @@ def parse_rules(text: str, schema: SchemaArg, path: str = "<rules>") -> tuple[di
         name = raw.get("name") if isinstance(raw, dict) else None
         if isinstance(name, str):
             if name in seen:
-                problems.append(RuleProblem(path, name, "name", f"duplicate rule name (first at line {seen[name]})",
+                problems.append(RuleProblem(path, name, "name",
+                                            f"duplicate rule name (first at line {seen[name]})",
                                             lines.key(index, "name")))
                 continue
             seen[name] = lines.key(index, "name") or 0

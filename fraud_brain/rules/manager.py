@@ -7,9 +7,11 @@ fails, the old rules keep running and the error is kept in ``last_error`` for th
 >>> import tempfile, os, polars as pl
 >>> from datetime import datetime, timezone
 >>> path = os.path.join(tempfile.mkdtemp(), "rules.toml")
->>> rule = '[[rule]]\\nname = "hot"\\nevent = "call"\\nwhen = "score >= {}"\\nactions = ["voice_bot"]\\nvictim = "callee"\\n'
+>>> rule = ('[[rule]]\\nname = "hot"\\nevent = "call"\\nwhen = "score >= {}"\\n'
+...         'actions = ["voice_bot"]\\nvictim = "callee"\\n')
 >>> _ = open(path, "w").write(rule.format(0.9))
->>> schema = pl.Schema({"call_id": pl.String, "start_time": pl.Datetime("ms", "UTC"), "callee": pl.String, "score": pl.Float64})
+>>> schema = pl.Schema({"call_id": pl.String, "start_time": pl.Datetime("ms", "UTC"),
+...                     "callee": pl.String, "score": pl.Float64})
 >>> manager = RuleManager(path, schema)
 >>> _ = open(path, "w").write(rule.format("'high'"))
 >>> manager.reload().ok, manager.rules.rule("hot").condition
@@ -74,8 +76,9 @@ class RuleManager:
         >>> path = os.path.join(tempfile.mkdtemp(), "rules.toml")
         >>> _ = open(path, "w").write('[[rule]]\\nname = "hot"\\nevent = "call"\\nwhen = "score > 0.9"\\n'
         ...                           'actions = ["voice_bot"]\\nvictim = "callee"\\n')
-        >>> manager = RuleManager(path, pl.Schema({"call_id": pl.String, "start_time": pl.Datetime("ms", "UTC"),
-        ...                                        "callee": pl.String, "score": pl.Float64}))
+        >>> schema = pl.Schema({"call_id": pl.String, "start_time": pl.Datetime("ms", "UTC"),
+        ...                     "callee": pl.String, "score": pl.Float64})
+        >>> manager = RuleManager(path, schema)
         >>> manager.check() is None
         True
         """
@@ -90,7 +93,8 @@ class RuleManager:
         try:
             text = self.path.read_text(encoding="utf-8")
         except OSError as error:
-            return self._refuse(RuleFileError([RuleProblem(str(self.path), None, None, f"cannot read: {error}")]), "")
+            problem = RuleProblem(str(self.path), None, None, f"cannot read: {error}")
+            return self._refuse(RuleFileError([problem]), "")
         version = hashlib.sha256(text.encode()).hexdigest()[:12]
         if version == self.rules.version:
             return ReloadResult(changed=False, ok=True, version=version)

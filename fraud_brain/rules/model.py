@@ -12,8 +12,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import polars as pl
+from polars.datatypes import DataTypeClass
 
 from fraud_brain.rules.vocabulary import victim_kind
+
+DType = pl.DataType | DataTypeClass
+"""A column type as polars takes it: an instance (``pl.Datetime("ms")``) or a class (``pl.String``)."""
 
 
 @dataclass(frozen=True)

@@ -32,13 +32,16 @@ from pathlib import Path
 
 import numpy as np
 import polars as pl
+from polars.expr.whenthen import ChainedThen, Then
 
+from fraud_brain.errors import MissingInputError, StateError
+from fraud_brain.rules.errors import RuleFileError, RuleProblem
 from fraud_brain.rules.loader import SchemaArg, parse_rules
-from fraud_brain.rules.model import EventSpec, Rule
+from fraud_brain.rules.model import DType, EventSpec, Rule
 from fraud_brain.rules.vocabulary import EVENTS
 from fraud_brain.schema import TIME, schema_for
 
-HIT_SCHEMA = pl.Schema({
+_HIT_COLUMNS: dict[str, DType] = {
     "event_id": pl.String,
     "time": TIME,
     "event": pl.String,
@@ -59,7 +62,8 @@ HIT_SCHEMA = pl.Schema({
     "payee_account": pl.String,
     "payee_bank": pl.String,
     "amount": pl.Float64,
-})
+}
+HIT_SCHEMA = pl.Schema(_HIT_COLUMNS)
 """Columns of a hits frame: who, when, which rule, what to do, and the transfer to stop.
 
 ``victim_key`` is the first non-null of the rule's victim columns and ``victim_kind`` says
@@ -71,8 +75,13 @@ _PASSTHROUGH = ("score", "reasons", "transfer_id", "payee_account", "payee_bank"
 _REASON_COLUMNS = ("reasons", "reasons_en")
 
 
-class RuleEvaluationError(ValueError):
-    """A batch that a rule set cannot evaluate (wrong event type, missing columns)."""
+class RuleEvaluationError(StateError):
+    """A batch that a rule set cannot evaluate (wrong event type, missing columns).
+
+    Rules are checked against the scored schema when they load, so inside the engine this means
+    our own scored frames drifted from the rules: a fault of ours, not of the record's sender.
+    Callers that evaluate frames a user handed in (a backtest) report it as that input's fault.
+    """
 
 
 def empty_hits() -> pl.DataFrame:
@@ -109,11 +118,11 @@ def _present(column: str) -> pl.Expr:
 
 def _victim_exprs(rules: list[Rule]) -> tuple[pl.Expr, pl.Expr]:
     """The hit's victim key and kind: per rule, its first victim column holding a key."""
-    key: pl.Expr | None = None
-    kind: pl.Expr | None = None
+    key: Then | ChainedThen | None = None
+    kind: Then | ChainedThen | None = None
     for spec, victims, kinds in sorted({(_victim_spec(r), r.victims, r.victim_kinds) for r in rules}):
-        rule_key: pl.Expr | None = None
-        rule_kind: pl.Expr | None = None
+        rule_key: Then | ChainedThen | None = None
+        rule_kind: Then | ChainedThen | None = None
         for column, column_kind in zip(victims, kinds, strict=True):
             value = pl.col(column).cast(pl.String)
             rule_key = pl.when(_present(column)).then(value) if rule_key is None else (
@@ -121,11 +130,12 @@ def _victim_exprs(rules: list[Rule]) -> tuple[pl.Expr, pl.Expr]:
             rule_kind = pl.when(_present(column)).then(pl.lit(column_kind)) if rule_kind is None else (
                 rule_kind.when(_present(column)).then(pl.lit(column_kind)))
         assert rule_key is not None and rule_kind is not None
-        rule_key = rule_key.otherwise(None)
-        rule_kind = rule_kind.otherwise(None)
+        rule_key_value = rule_key.otherwise(None)
+        rule_kind_value = rule_kind.otherwise(None)
         chosen = pl.col("_victim_col") == spec
-        key = pl.when(chosen).then(rule_key) if key is None else key.when(chosen).then(rule_key)
-        kind = pl.when(chosen).then(rule_kind) if kind is None else kind.when(chosen).then(rule_kind)
+        key = pl.when(chosen).then(rule_key_value) if key is None else key.when(chosen).then(rule_key_value)
+        kind = (pl.when(chosen).then(rule_kind_value) if kind is None
+                else kind.when(chosen).then(rule_kind_value))
     if key is None or kind is None:
         return pl.lit(None, dtype=pl.String), pl.lit(None, dtype=pl.String)
     return key.otherwise(None), kind.otherwise(None)
@@ -171,11 +181,13 @@ class RuleSet:
             for event, rules in self._by_event.items()
         }
         self._meta = {event: _rule_table(rules) for event, rules in self._by_event.items()}
-        self._outputs = {event: [c.meta.output_name() for c in conds] for event, conds in self._conditions.items()}
+        self._outputs = {
+            event: [c.meta.output_name() for c in conds] for event, conds in self._conditions.items()
+        }
         self._needed = {
             event: {spec.id_column, spec.time_column}
-            | {c for r in self._by_event[event] for c in (*r.expr.meta.root_names(), *r.victims, r.cooldown_key,
-                                                          r.typology_column) if c}
+            | {c for r in self._by_event[event]
+               for c in (*r.expr.meta.root_names(), *r.victims, r.cooldown_key, r.typology_column) if c}
             for event, spec in self.specs.items()
         }
 
@@ -189,14 +201,22 @@ class RuleSet:
     def load(cls, path: str | Path, schema: SchemaArg) -> RuleSet:
         """Read and validate a rule file; ``schema`` is the scored frame's (or one per event type).
 
-        Raises :class:`~fraud_brain.rules.errors.RuleFileError` naming the file, rule and line.
+        Raises :class:`~fraud_brain.rules.errors.RuleFileError` naming the file, rule and line, and
+        :class:`~fraud_brain.errors.MissingInputError` when there is no such file.
 
         >>> from fraud_brain.rules.defaults import DEFAULT_RULES_PATH, expected_scored_schemas
         >>> len(RuleSet.load(DEFAULT_RULES_PATH, expected_scored_schemas()).rules) >= 10
         True
         """
         path = Path(path)
-        return cls.from_text(path.read_text(encoding="utf-8"), schema, path=str(path))
+        try:
+            text = path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            raise MissingInputError(f"rule file {path} does not exist") from None
+        except (OSError, UnicodeDecodeError) as error:
+            reason = error.strerror if isinstance(error, OSError) else "not UTF-8 text"
+            raise RuleFileError([RuleProblem(str(path), None, None, f"cannot read: {reason}")]) from None
+        return cls.from_text(text, schema, path=str(path))
 
     def __len__(self) -> int:
         return len(self.rules)
@@ -236,7 +256,8 @@ class RuleSet:
             found = list(self.specs)  # a generic event_id column: the one event type these rules watch
         if len(found) != 1:
             raise RuleEvaluationError(
-                f"{self.path}: cannot tell whether the batch holds {' or '.join(sorted(self.specs)) or 'no'} events "
+                f"{self.path}: cannot tell whether the batch holds "
+                f"{' or '.join(sorted(self.specs)) or 'no'} events "
                 f"(columns {columns[:8]}...); pass event="
             )
         return found[0]
@@ -289,7 +310,8 @@ class RuleSet:
             missing = sorted(needed - present)
             if missing:
                 raise RuleEvaluationError(
-                    f"{self.path}: rule {rule.name!r} needs column(s) {missing} missing from the {spec.event} batch"
+                    f"{self.path}: rule {rule.name!r} needs column(s) {missing} "
+                    f"missing from the {spec.event} batch"
                 )
 
     def _explain(
@@ -302,7 +324,8 @@ class RuleSet:
             except pl.exceptions.PolarsError as rule_error:
                 where = f"{self.path}:{rule.line}" if rule.line else self.path
                 first = str(rule_error).strip().splitlines()[0]
-                return RuleEvaluationError(f"{where}: rule {rule.name!r} failed on a {spec.event} batch: {first}")
+                return RuleEvaluationError(
+                    f"{where}: rule {rule.name!r} failed on a {spec.event} batch: {first}")
         first = str(error).strip().splitlines()[0]
         return RuleEvaluationError(f"{self.path}: evaluating the {spec.event} rules failed: {first}")
 
@@ -325,7 +348,7 @@ class RuleSet:
         frame = pl.concat([base, meta], how="horizontal")
 
         def pick(selector: str, columns: Iterable[str]) -> pl.Expr:
-            expr: pl.Expr | None = None
+            expr: Then | ChainedThen | None = None
             for column in columns:
                 value = pl.col(column).cast(pl.String)
                 expr = pl.when(pl.col(selector) == column).then(value) if expr is None else (

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import re
 
+from fraud_brain.errors import InputError
+
 EVENTS = ("call", "transfer")
 """Event types a rule can watch; a scored batch holds one of them."""
 ACTIONS = (
@@ -45,7 +47,7 @@ def parse_duration(value: object) -> int:
     >>> parse_duration("-5m")
     Traceback (most recent call last):
     ...
-    ValueError: duration '-5m' must be a number with a unit ms/s/m/h/d (e.g. '30m') or whole seconds >= 0
+    fraud_brain.errors.InputError: duration '-5m' must be a number with a unit ms/s/m/h/d (e.g. '30m') or ...
     """
     if isinstance(value, bool):
         pass
@@ -55,7 +57,7 @@ def parse_duration(value: object) -> int:
         match = _DURATION.match(value)
         if match:
             return round(float(match.group(1)) * _UNITS_MS[match.group(2)])
-    raise ValueError(
+    raise InputError(
         f"duration {value!r} must be a number with a unit ms/s/m/h/d (e.g. '30m') or whole seconds >= 0"
     )
 

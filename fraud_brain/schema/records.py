@@ -23,6 +23,7 @@ import polars as pl
 
 if TYPE_CHECKING:
     from polars._typing import PolarsDataType
+from fraud_brain.errors import InputError
 
 TIME = pl.Datetime("ms", "UTC")
 """The dtype of every event-time column."""
@@ -216,4 +217,4 @@ def schema_for(kind: str) -> RecordSchema:
     try:
         return SCHEMAS[kind]
     except KeyError:
-        raise ValueError(f"unknown record kind {kind!r}; expected one of {sorted(SCHEMAS)}") from None
+        raise InputError(f"unknown record kind {kind!r}; expected one of {sorted(SCHEMAS)}") from None

@@ -36,6 +36,8 @@ import lightgbm as lgb
 import numpy as np
 import polars as pl
 
+from fraud_brain.errors import ConfigError, InputError, MissingInputError, first_line
+
 MODEL_FILE = "model.txt"
 MANIFEST_FILE = "manifest.json"
 CHAMPION_FILE = "CHAMPION"
@@ -44,8 +46,8 @@ _VERSION = re.compile(r"^v(\d{3,})$")
 _NAME = re.compile(r"^[A-Za-z0-9_\-]{1,64}$")
 
 
-class FeatureMismatchError(ValueError):
-    """A model's features or spec hash do not match the running feature spec."""
+class FeatureMismatchError(ConfigError):
+    """A model's features or spec hash do not match the running feature spec (models and spec were set up apart)."""
 
 
 @dataclass
@@ -95,15 +97,15 @@ class Manifest:
         """Build a manifest from a dict, naming the source and field when one is missing."""
         for required in ("name", "feature_names", "spec_hash"):
             if required not in data:
-                raise ValueError(f"{source}: field {required!r} is missing")
+                raise ConfigError(f"{source}: field {required!r} is missing")
         if not isinstance(data["feature_names"], list) or not all(
             isinstance(n, str) for n in data["feature_names"]
         ):
-            raise ValueError(f"{source}: field 'feature_names' must be a list of strings")
+            raise ConfigError(f"{source}: field 'feature_names' must be a list of strings")
         known = {f for f in cls.__dataclass_fields__}
         unknown = sorted(set(data) - known)
         if unknown:
-            raise ValueError(f"{source}: unknown field(s) {unknown}")
+            raise ConfigError(f"{source}: unknown field(s) {unknown}")
         values = dict(data)
         for window in ("train_window", "test_window"):
             if values.get(window) is not None:
@@ -198,7 +200,7 @@ class ModelRegistry:
     ) -> LoadedModel:
         """Save a booster as the next version of ``manifest.name``; optionally mark it."""
         if not _NAME.match(manifest.name):
-            raise ValueError(f"model name {manifest.name!r} must be 1-64 letters, digits, '_' or '-'")
+            raise InputError(f"model name {manifest.name!r} must be 1-64 letters, digits, '_' or '-'")
         if booster.num_feature() != len(manifest.feature_names):
             raise ValueError(
                 f"model {manifest.name}: booster has {booster.num_feature()} features but the "
@@ -222,9 +224,13 @@ class ModelRegistry:
         try:
             data = json.loads(path.read_text())
         except FileNotFoundError:
-            raise FileNotFoundError(f"{path}: manifest is missing") from None
-        except json.JSONDecodeError as error:
-            raise ValueError(f"{path}: line {error.lineno}: invalid JSON ({error.msg})") from None
+            raise MissingInputError(f"{path}: manifest is missing") from None
+        except OSError as error:
+            raise ConfigError(f"{path}: cannot read the manifest ({error.strerror})") from None
+        except (json.JSONDecodeError, UnicodeDecodeError) as error:
+            where = f"line {error.lineno}: " if isinstance(error, json.JSONDecodeError) else ""
+            reason = error.msg if isinstance(error, json.JSONDecodeError) else "not UTF-8 text"
+            raise ConfigError(f"{path}: {where}invalid JSON ({reason})") from None
         manifest = Manifest.from_dict(data, source=str(path))
         manifest.version = version
         return manifest
@@ -241,16 +247,19 @@ class ModelRegistry:
                 manifest.spec_hash if spec_hash is None else spec_hash,
             )
         folder = self._folder(name, version)
-        booster = lgb.Booster(model_file=str(folder / MODEL_FILE))
+        try:
+            booster = lgb.Booster(model_file=str(folder / MODEL_FILE))
+        except lgb.basic.LightGBMError as error:
+            raise ConfigError(f"{folder / MODEL_FILE}: not a readable LightGBM model ({first_line(error)})") from None
         if booster.feature_name() and len(booster.feature_name()) != len(manifest.feature_names):
-            raise ValueError(f"{folder}: model.txt has {booster.num_feature()} features, manifest lists {len(manifest.feature_names)}")
+            raise ConfigError(f"{folder}: model.txt has {booster.num_feature()} features, manifest lists {len(manifest.feature_names)}")
         return LoadedModel(booster, manifest, folder)
 
     def load_champion(self, name: str, feature_names: list[str], spec_hash: str) -> LoadedModel:
         """Load the champion of a model name, checked against the running spec."""
         version = self.champion(name)
         if version is None:
-            raise LookupError(f"model {name!r} has no champion under {self.root}")
+            raise MissingInputError(f"model {name!r} has no champion under {self.root}")
         return self.load(name, version, feature_names, spec_hash)
 
     def load_challenger(self, name: str, feature_names: list[str], spec_hash: str) -> LoadedModel | None:
@@ -281,14 +290,14 @@ class ModelRegistry:
             return
         self._folder(name, version)
         if self.champion(name) == version:
-            raise ValueError(f"model {name}: {version} is the champion; it cannot also be the challenger")
+            raise InputError(f"model {name}: {version} is the champion; it cannot also be the challenger")
         self._write_marker(name, CHALLENGER_FILE, version)
 
     def promote_challenger(self, name: str) -> str:
         """Make the challenger the champion; returns the promoted version."""
         version = self.challenger(name)
         if version is None:
-            raise LookupError(f"model {name!r} has no challenger to promote")
+            raise MissingInputError(f"model {name!r} has no challenger to promote")
         self.set_champion(name, version)
         return version
 
@@ -296,7 +305,7 @@ class ModelRegistry:
         folder = self.root / name / version
         if not (folder / MODEL_FILE).exists():
             known = ", ".join(self.versions(name)) or "none"
-            raise FileNotFoundError(f"model {name}/{version} not found under {self.root} (versions: {known})")
+            raise MissingInputError(f"model {name}/{version} not found under {self.root} (versions: {known})")
         return folder
 
     def _marker(self, name: str, marker: str) -> str | None:

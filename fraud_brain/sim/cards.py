@@ -192,18 +192,9 @@ class CardWorld:
 
     def write(self, directory: str | Path, fmt: str = "parquet") -> list[Path]:
         """Write one file per frame (``card_tx.parquet`` …) into a folder; returns the paths."""
-        if fmt not in ("parquet", "csv", "jsonl"):
-            raise InputError(f"unknown output format {fmt!r}; expected parquet, csv or jsonl")
-        from fraud_brain.io import write_frame
+        from fraud_brain.io import write_folder
 
-        folder = Path(directory)
-        folder.mkdir(parents=True, exist_ok=True)
-        paths = []
-        for name, frame in self.frames().items():
-            path = folder / f"{name}.{fmt}"
-            write_frame(frame, path)
-            paths.append(path)
-        return paths
+        return write_folder(self.frames(), directory, fmt)
 
 
 def _ids(prefix: str, n: int) -> pl.Series:

@@ -9,7 +9,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, fields, replace
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
+
+from fraud_brain.errors import InputError
 
 DAY_MS = 86_400_000
 """Milliseconds in a day."""
@@ -91,34 +93,34 @@ class SimConfig:
         >>> SimConfig.preset("huge")
         Traceback (most recent call last):
         ...
-        ValueError: unknown simulator preset 'huge'; expected one of bench, drift, sample, small
+        fraud_brain.errors.InputError: unknown simulator preset 'huge'; expected one of bench, drift, ...
         """
         try:
             base = PRESETS[name]
         except KeyError:
-            raise ValueError(
+            raise InputError(
                 f"unknown simulator preset {name!r}; expected one of {', '.join(sorted(PRESETS))}"
             ) from None
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(overrides) - known)
         if unknown:
-            raise ValueError(f"unknown SimConfig field(s) {unknown} in overrides of preset {name!r}")
+            raise InputError(f"unknown SimConfig field(s) {unknown} in overrides of preset {name!r}")
         config = replace(base, **overrides)  # type: ignore[arg-type]
         config.check()
         return config
 
     def check(self) -> None:
-        """Raise ``ValueError`` naming the field when a setting is out of range.
+        """Raise :class:`~fraud_brain.errors.InputError` naming the field when a setting is out of range.
 
         >>> SimConfig(days=0).check()
         Traceback (most recent call last):
         ...
-        ValueError: SimConfig.days must be >= 1, got 0
+        fraud_brain.errors.InputError: SimConfig.days must be >= 1, got 0
         """
         for name, low in (("n_subscribers", 50), ("days", 1)):
             value = getattr(self, name)
             if value < low:
-                raise ValueError(f"SimConfig.{name} must be >= {low}, got {value}")
+                raise InputError(f"SimConfig.{name} must be >= {low}, got {value}")
         for name in (
             "scam_episodes_per_1000_subscriber_days",
             "legit_call_scale",
@@ -127,7 +129,7 @@ class SimConfig:
             "label_delay_median_hours",
         ):
             if getattr(self, name) < 0:
-                raise ValueError(f"SimConfig.{name} must be >= 0, got {getattr(self, name)}")
+                raise InputError(f"SimConfig.{name} must be >= 0, got {getattr(self, name)}")
         for name in (
             "simbox_share",
             "victim_report_rate",
@@ -138,14 +140,14 @@ class SimConfig:
         ):
             value = getattr(self, name)
             if not 0 <= value <= 1:
-                raise ValueError(f"SimConfig.{name} must be in [0, 1], got {value}")
+                raise InputError(f"SimConfig.{name} must be in [0, 1], got {value}")
         if self.drift_day is not None and not 0 <= self.drift_day <= self.days:
-            raise ValueError(f"SimConfig.drift_day must be in [0, days={self.days}], got {self.drift_day}")
+            raise InputError(f"SimConfig.drift_day must be in [0, days={self.days}], got {self.drift_day}")
 
     @property
     def start_ms(self) -> int:
         """The window's first instant, in ms since the Unix epoch (UTC)."""
-        moment = datetime(self.start.year, self.start.month, self.start.day, tzinfo=timezone.utc)
+        moment = datetime(self.start.year, self.start.month, self.start.day, tzinfo=UTC)
         return int(moment.timestamp() * 1000)
 
     @property

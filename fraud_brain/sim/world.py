@@ -143,18 +143,9 @@ class World:
         >>> [p.name for p in world.write(tempfile.mkdtemp(), fmt="csv")][:2]
         ['calls.csv', 'transfers.csv']
         """
-        if fmt not in ("parquet", "csv", "jsonl"):
-            raise ValueError(f"unknown output format {fmt!r}; expected parquet, csv or jsonl")
-        from fraud_brain.io import write_frame
+        from fraud_brain.io import write_folder
 
-        folder = Path(directory)
-        folder.mkdir(parents=True, exist_ok=True)
-        paths = []
-        for name, frame in self.frames().items():
-            path = folder / f"{name}.{fmt}"
-            write_frame(frame, path)
-            paths.append(path)
-        return paths
+        return write_folder(self.frames(), directory, fmt)
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, World):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import polars as pl
@@ -17,7 +17,7 @@ from fraud_brain.store import SQLiteRepository
 from .conftest import SECRET, Receiver
 
 runner = CliRunner()
-T0 = datetime(2026, 3, 1, 9, tzinfo=timezone.utc)
+T0 = datetime(2026, 3, 1, 9, tzinfo=UTC)
 
 
 def _decisions() -> pl.DataFrame:
@@ -55,7 +55,7 @@ def test_replay_report_case_and_labels(tmp_path: Path) -> None:
     assert result.exit_code == 0 and "Actions by kind and outcome" in result.output
     result = runner.invoke(app, ["actions", "case", "1", "--db", str(db)])
     assert result.exit_code == 0 and "opened" in result.output and "voice_bot" in result.output
-    assert runner.invoke(app, ["actions", "case", "999", "--db", str(db)]).exit_code == 1
+    assert runner.invoke(app, ["actions", "case", "999", "--db", str(db)]).exit_code == 2
     result = runner.invoke(app, ["actions", "labels", str(tmp_path / "labels.parquet"), "--db", str(db)])
     assert result.exit_code == 0, result.output
     labels = pl.read_parquet(tmp_path / "labels.parquet")
@@ -67,7 +67,7 @@ def test_replay_rejects_a_file_missing_columns(tmp_path: Path) -> None:
     result = runner.invoke(
         app, ["actions", "replay", str(tmp_path / "d.jsonl"), "--db", str(tmp_path / "x.db")]
     )
-    assert result.exit_code == 1 and "missing column(s) ['tier']" in result.output
+    assert result.exit_code == 2 and "missing column(s) ['tier']" in result.output
 
 
 def test_check_policy_names_the_line(tmp_path: Path) -> None:
@@ -84,17 +84,14 @@ def test_check_policy_names_the_line(tmp_path: Path) -> None:
 def test_dispatch_over_a_webhook(tmp_path: Path, receiver: Receiver) -> None:
     db = tmp_path / "w.db"
     store = SQLiteRepository(db)
-    Orchestrator(store).ingest(_decisions().with_columns(pl.lit(datetime.now(timezone.utc)).alias("time")))
+    Orchestrator(store).ingest(_decisions().with_columns(pl.lit(datetime.now(UTC)).alias("time")))
     pending = store.action_status_counts()["pending"]
     store.close()
-    assert (
-        runner.invoke(
-            app,
-            ["actions", "dispatch", "--db", str(db), "--webhook", receiver.url],
-            env={"FRAUD_BRAIN_WEBHOOK_SECRET": ""},
-        ).exit_code
-        == 1
+    empty_secret = runner.invoke(
+        app, ["actions", "dispatch", "--db", str(db), "--webhook", receiver.url],
+        env={"FRAUD_BRAIN_WEBHOOK_SECRET": ""},
     )
+    assert empty_secret.exit_code == 2 and "FRAUD_BRAIN_WEBHOOK_SECRET is empty" in empty_secret.output
     result = runner.invoke(
         app,
         ["actions", "dispatch", "--db", str(db), "--webhook", receiver.url],

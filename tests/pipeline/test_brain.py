@@ -6,6 +6,7 @@ import numpy as np
 import polars as pl
 import pytest
 
+from fraud_brain.errors import MissingInputError
 from fraud_brain.pipeline.batch import score_history
 from fraud_brain.pipeline.brain import Brain, BrainConfig
 from tests.conftest import write_sample_window
@@ -174,7 +175,7 @@ def test_entity_risk_is_the_latest_score_of_the_entity(tmp_path, window):
     last = scores.filter(pl.col("payer_account") == busiest).sort("time").row(-1, named=True)
     risk = brain.entity_risk("account", busiest)
     assert risk["score"] == pytest.approx(last["score"])
-    with pytest.raises(KeyError):
+    with pytest.raises(MissingInputError, match="account never-seen is not known"):
         brain.entity_risk("account", "never-seen")
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import sqlite3
 from datetime import timedelta
 
@@ -11,6 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from rules_frames import T0, rule_toml, transfers
 
+from fraud_brain.errors import StateError
 from fraud_brain.rules import Decider, RuleSet
 
 HIT_COLUMNS = {"hit": pl.Int64, "time": pl.Datetime("ms", "UTC"), "cooldown_group": pl.String,
@@ -62,9 +64,10 @@ def test_decisions_equal_the_reference_however_the_stream_is_cut(tmp_path_factor
     decider = Decider()
     statuses: dict[int, str] = {}
     path = tmp_path_factory.mktemp("snap") / "cooldowns.sqlite"
-    for start, end in zip(bounds, bounds[1:]):
+    for start, end in itertools.pairwise(bounds):
         decided = decider.decide(frame.slice(start, end - start))
-        statuses.update(zip(decided["hit"].to_list(), decided["status"].cast(pl.String).to_list(), strict=True))
+        numbers, status = decided["hit"].to_list(), decided["status"].cast(pl.String).to_list()
+        statuses.update(zip(numbers, status, strict=True))
         assert decided["active"].to_list() == [s == "fired" for s in decided["status"].cast(pl.String)]
         if snapshot:  # a restart between batches must not change any decision
             decider.save(path)
@@ -76,7 +79,8 @@ def test_shadow_rules_are_reported_but_never_active(schemas):
     text = rule_toml("live", "transfer", "score >= 0.9", cooldown="1h") + rule_toml(
         "trial", "transfer", "score >= 0.5", cooldown="1h", mode="shadow")
     ruleset = RuleSet.from_text(text, schemas)
-    batch = transfers([{"score": 0.95, "payer_phone": "138", "time": 0}, {"score": 0.6, "payer_phone": "139", "time": 1},
+    batch = transfers([{"score": 0.95, "payer_phone": "138", "time": 0},
+                       {"score": 0.6, "payer_phone": "139", "time": 1},
                        {"score": 0.7, "payer_phone": "139", "time": 5}])
     decided = Decider().decide(ruleset.evaluate(batch))
     rows = decided.select("event_id", "rule", "status", "active").rows()
@@ -102,14 +106,16 @@ def test_rules_in_one_group_share_a_cooldown_and_old_state_is_pruned(schemas):
     batch = transfers([{"score": 0.95, "payer_phone": "138", "time": 0},
                        {"amount": 5000.0, "payer_phone": "138", "time": 10}])
     decider = Decider()
-    assert decider.decide(ruleset.evaluate(batch))["status"].cast(pl.String).to_list() == ["fired", "cooldown"]
+    decided = decider.decide(ruleset.evaluate(batch))
+    assert decided["status"].cast(pl.String).to_list() == ["fired", "cooldown"]
     assert decider.prune(older_than_ms=int((T0 + timedelta(hours=2)).timestamp() * 1000)) == 1
     assert decider.last_fired == {}
 
 
 def test_a_late_event_from_an_episode_already_decided_is_suppressed():
     decider = Decider()
-    assert decider.decide(hit_frame([(60, "police", "138", 30 * 60_000, "active")]))["status"].to_list() == ["fired"]
+    hits = hit_frame([(60, "police", "138", 30 * 60_000, "active")])
+    assert decider.decide(hits)["status"].to_list() == ["fired"]
     late = decider.decide(hit_frame([(50, "police", "138", 30 * 60_000, "active"),
                                      (50, "police", "139", 30 * 60_000, "active")]))
     assert late["status"].cast(pl.String).to_list() == ["cooldown", "fired"]
@@ -121,7 +127,7 @@ def test_restore_refuses_a_file_that_is_not_a_snapshot_and_starts_fresh_without_
     with sqlite3.connect(other) as db:
         db.execute("CREATE TABLE alerts (id INTEGER)")
     db.close()
-    with pytest.raises(ValueError, match="not a cooldown snapshot"):
+    with pytest.raises(StateError, match="not a cooldown snapshot"):
         Decider.restore(other)
     assert Decider.restore(tmp_path / "none.sqlite").last_fired == {}
 

@@ -42,7 +42,7 @@ def test_train_publishes_champion_then_challenger_and_models_commands(tmp_path, 
     promoted = runner.invoke(app, ["models", "promote", "transfer", "--dir", str(out)])
     assert promoted.exit_code == 0 and registry.champion("transfer") == "v002"
     missing = runner.invoke(app, ["models", "promote", "transfer", "v042", "--dir", str(out)])
-    assert missing.exit_code == 1 and "v042 not found" in missing.output
+    assert missing.exit_code == 2 and "v042 not found" in missing.output
     bad = runner.invoke(app, ["models", "challenger", "transfer", "--dir", str(out)])
     assert bad.exit_code == 2
 

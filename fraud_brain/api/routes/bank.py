@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from fraud_brain.api.auth import Principal
 from fraud_brain.api.context import ApiContext, get_ctx, require
+from fraud_brain.errors import InputError, MissingInputError
 from fraud_brain.schema.quick import obviously_valid
 from fraud_brain.api.responses import OrjsonResponse
 from fraud_brain.schema.records import TRANSFERS
@@ -69,7 +70,7 @@ async def check_transfer(
             raise HTTPException(422, "; ".join(checked.messages()))
     try:
         result = await ctx.call(engine.check_transfer, raw)
-    except ValueError as error:  # the engine's readable refusal (names the transfer and field)
+    except InputError as error:  # the engine's readable refusal (names the transfer and field)
         raise HTTPException(422, f"transfer {raw['transfer_id']}: {error}") from None
     if ctx.metrics is not None:
         ctx.metrics.checks.labels(decision=result.decision).inc()
@@ -88,8 +89,8 @@ async def entity_risk(
     engine = ctx.require_engine()
     try:
         risk: dict[str, Any] = await ctx.call(engine.entity_risk, entity_type, entity_id)
-    except KeyError:
+    except MissingInputError:
         raise HTTPException(404, f"{entity_type} {entity_id} is not known to the engine") from None
-    except ValueError as error:
+    except InputError as error:
         raise HTTPException(422, f"{entity_type} {entity_id}: {error}") from None
     return OrjsonResponse(risk)

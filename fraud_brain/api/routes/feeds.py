@@ -14,11 +14,12 @@ from typing import Any, Literal
 import orjson
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 
-from fraud_brain.actions import DecisionError, decision_frame
+from fraud_brain.actions import decision_frame
 from fraud_brain.api.auth import Principal
 from fraud_brain.api.bodies import BodyError, decode_records
 from fraud_brain.api.context import ApiContext, get_ctx, require
 from fraud_brain.api.responses import OrjsonResponse, record_errors
+from fraud_brain.errors import InputError
 from fraud_brain.schema.validate import validate
 
 router = APIRouter(tags=["feeds"])
@@ -88,7 +89,7 @@ async def ingest(
         return _refuse(kind, result, ctx)
     try:
         report = await ctx.call(engine.ingest_validated, result, source=principal.name)
-    except ValueError as error:  # the engine's readable refusal of a batch (names the record and field)
+    except InputError as error:  # the engine's readable refusal of a batch (names the record and field)
         raise HTTPException(422, f"{kind} batch: {error}") from None
     if ctx.metrics is not None:
         ctx.metrics.events.labels(kind=kind, result="accepted").inc(report.accepted)
@@ -135,7 +136,7 @@ async def add_labels(
         return _refuse("label", result, ctx)
     try:
         report = await ctx.call(engine.add_labels, result.valid, source=principal.name)
-    except ValueError as error:
+    except InputError as error:
         raise HTTPException(422, f"label batch: {error}") from None
     if ctx.desk is not None and principal.role == "admin":
         await ctx.call(ctx.desk.audit, principal, "add_labels", "labels", {"records": raw.height})
@@ -195,7 +196,7 @@ async def add_decisions(
     try:
         decisions = decision_frame(records)
         report = await ctx.call(desk.orchestrator.ingest, decisions)
-    except (DecisionError, TypeError, ValueError) as error:
+    except InputError as error:
         raise HTTPException(422, f"decisions: {error}") from None
     if ctx.metrics is not None:
         ctx.metrics.alerts.inc(report.alerts)
