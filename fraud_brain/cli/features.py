@@ -28,8 +28,8 @@ def _load(spec: str) -> Spec:
 @features_app.command("check")
 def check(
     spec: str = typer.Argument("telecom", help=SPEC_HELP),
-    data: Path | None = typer.Option(None, "--data", help="A record file or a folder of them: every column the "
-                                     "spec names must be in it."),
+    data: Path | None = typer.Option(
+        None, "--data", help="A record file or a folder of them: every column the spec names must be in it."),
     data_stream: str | None = typer.Option(None, "--stream",
                                            help="The stream a --data file holds (default: by its name)."),
 ) -> None:

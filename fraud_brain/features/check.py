@@ -16,8 +16,10 @@ name (or given with ``stream``).
 ... ''', "shop.toml")
 >>> path = Path(tempfile.mkdtemp()) / "tx.csv"
 >>> pl.DataFrame({"tx_id": ["a"], "time": ["2026-01-01T00:00:00Z"], "shops": ["s"]}).write_csv(path)
->>> [p.split(": ", 1)[1] for p in check_data(spec, path).problems]
-["[streams.tx] key 'passthrough': unknown column 'shop' of stream 'tx': not a column of tx.csv; did you mean 'shops'?"]
+>>> for problem in check_data(spec, path).problems:
+...     print(problem.split(": ", 1)[1])
+[streams.tx] key 'passthrough': unknown column 'shop' of stream 'tx': not a column of tx.csv;
+did you mean 'shops'?
 """
 
 from __future__ import annotations
@@ -98,11 +100,12 @@ def check_data(spec: Spec, data: str | Path, stream: str | None = None) -> DataC
                 result.files[f"reference table {join.table}"] = table
                 for column in (join.key, *(src for _, src in join.columns)):
                     if column not in columns:
-                        result.problems.append(f"{spec.source}: [[join]] of table {join.table!r}: {table.name} "
-                                               f"has no column {column!r}")
+                        result.problems.append(f"{spec.source}: [[join]] of table {join.table!r}: "
+                                               f"{table.name} has no column {column!r}")
         if not result.files:
             wanted = {s: stream_file_names(spec, s) for s in spec.stream_names()}
-            raise MissingInputError(f"{path}: no record file for any stream of {spec.source} (looked for {wanted})")
+            raise MissingInputError(f"{path}: no record file for any stream of {spec.source} "
+                                    f"(looked for {wanted})")
     elif path.is_file():
         name = stream or _stream_of_file(spec, path)
         result.files[name] = path

@@ -336,7 +336,8 @@ class FeatureEngine:
             self._pending[stream] = rest
         ready = {s: f for s, f in ready.items() if f.height}
         if watermark is None and ready:
-            self.floor = max(self.floor, max(int(f.get_column(_TIME).to_numpy().max()) for f in ready.values()) + 1)
+            newest = max(int(f.get_column(_TIME).to_numpy().max()) for f in ready.values())
+            self.floor = max(self.floor, newest + 1)
         if ready:
             batch.features.update(self._run(ready, mutate=True))
 
@@ -392,7 +393,8 @@ class FeatureEngine:
                     X[:, rest] = frame.select([sp.inputs[i].expr.alias(f"x{i}") for i in rest]).to_numpy()
             except pl.exceptions.ColumnNotFoundError:
                 # built-ins (hour, weekday) are read from the time column, never from a column of their name
-                missing = next(c for c in sp.inputs if c.label[0] != "builtin" and c.label[1] not in frame.columns)
+                missing = next(c for c in sp.inputs
+                               if c.label[0] != "builtin" and c.label[1] not in frame.columns)
                 raise ValueError(f"stream {sp.name!r}: records have no column {missing.label[1]!r} used at "
                                  f"{missing.used_at}") from None
             except pl.exceptions.PolarsError as err:
@@ -605,7 +607,8 @@ class FeatureEngine:
         """Write the whole engine state (keyed state, seen ids with their times, watermark, buffer) into a folder."""
         folder = Path(path)
         folder.mkdir(parents=True, exist_ok=True)
-        arrays: dict[str, Any] = {"seen": self._seen, "seen_count": self._seen_count, **self.store.to_arrays()}
+        arrays: dict[str, Any] = {"seen": self._seen, "seen_count": self._seen_count,
+                                  **self.store.to_arrays()}
         np.savez(folder / "state.npz", **arrays)
         for stream, frame in self._pending.items():
             frame.write_parquet(folder / f"pending_{stream}.parquet")

@@ -31,7 +31,7 @@ from collections.abc import Callable
 from typing import Any, cast
 
 import numpy as np
-from llvmlite import ir
+from llvmlite import ir  # type: ignore[import-untyped, unused-ignore]  # no stubs (numba's code generator)
 from numba import njit, types
 from numba.core import cgutils
 from numba.extending import intrinsic
@@ -552,8 +552,8 @@ def run(T, S, X, KH, OUT, prog_lo, prog_hi, instr, code, consts,
                                     x = PV[young]
                                     F[fc] += 1.0
                                     F[fc + 1] += x
-                                    if I[ic + 3] != 0 and (F[fc + 2] != F[fc + 2] or (agg == MAX and x > F[fc + 2]) or (
-                                            agg == MIN and x < F[fc + 2])):
+                                    if I[ic + 3] != 0 and (F[fc + 2] != F[fc + 2] or (
+                                            agg == MAX and x > F[fc + 2]) or (agg == MIN and x < F[fc + 2])):
                                         F[fc + 2] = x
                                     young = PN[young]
                                 I[ic + 1] = young
@@ -562,7 +562,7 @@ def run(T, S, X, KH, OUT, prog_lo, prog_hi, instr, code, consts,
                                     F[fc] -= 1.0
                                     F[fc + 1] -= PV[node]
                                     if PV[node] == F[fc + 2]:
-                                        I[ic + 3] = 0  # the max (min) leaves: the next read rescans the window
+                                        I[ic + 3] = 0  # the max (min) leaves: the next read rescans
                                     nxt = PN[node]
                                     PN[node] = pool[P_FREE]
                                     pool[P_FREE] = node
@@ -878,8 +878,8 @@ def run(T, S, X, KH, OUT, prog_lo, prog_hi, instr, code, consts,
                                 x = PV[young]
                                 F[fc] += 1.0
                                 F[fc + 1] += x
-                                if I[ic + 3] != 0 and (F[fc + 2] != F[fc + 2] or (agg == MAX and x > F[fc + 2]) or (
-                                        agg == MIN and x < F[fc + 2])):
+                                if I[ic + 3] != 0 and (F[fc + 2] != F[fc + 2] or (
+                                        agg == MAX and x > F[fc + 2]) or (agg == MIN and x < F[fc + 2])):
                                     F[fc + 2] = x
                                 young = PN[young]
                             I[ic + 1] = young

@@ -129,7 +129,7 @@ class Read:
 
 @dataclass(frozen=True)
 class Window:
-    """``kind`` is ``life``, ``decay`` (``ms`` = half-life), ``slide`` (bucketed) or ``exact`` (``ms`` = width)."""
+    """``kind``: ``life``, ``decay`` (``ms``: half-life), ``slide`` (bucketed), ``exact`` (``ms``: width)."""
 
     kind: str
     ms: int
@@ -141,7 +141,9 @@ class Window:
         >>> Window("exact", 86_400_000, "1d").suffix(), Window("decay", 3_600_000, "1h").suffix()
         ('_1d', '_hl1h')
         """
-        return {"life": "", "decay": f"_hl{self.label}", "slide": f"_{self.label}", "exact": f"_{self.label}"}[self.kind]
+        if self.kind == "life":
+            return ""
+        return f"_hl{self.label}" if self.kind == "decay" else f"_{self.label}"
 
 
 @dataclass(frozen=True)
@@ -360,7 +362,9 @@ def _require(table: dict[str, Any], key: str, where: str) -> Any:
     return table[key]
 
 
-def _windows(table: dict[str, Any], op: str, at: Callable[[str], str], where: str) -> tuple[list[Window], int, int]:
+def _windows(
+    table: dict[str, Any], op: str, at: Callable[[str], str], where: str
+) -> tuple[list[Window], int, int]:
     """The windows, buckets per sliding window and delay (ms) of one ``[[aggregate]]`` table."""
     windows: list[Window] = []
     for kind, key_name, ok in (("slide", "sliding", _SLIDE_OK), ("exact", "exact", _EXACT_OK),
@@ -369,7 +373,8 @@ def _windows(table: dict[str, Any], op: str, at: Callable[[str], str], where: st
         if not isinstance(spans, list):
             raise SpecError(f"{at(key_name)}: must be a list such as [\"1h\", \"24h\"]")
         if spans and op not in ok:
-            raise SpecError(f"{at(key_name)}: op {op!r} has no {key_name} windows (allowed for {', '.join(sorted(ok))})")
+            raise SpecError(f"{at(key_name)}: op {op!r} has no {key_name} windows "
+                            f"(allowed for {', '.join(sorted(ok))})")
         for span in spans:
             try:
                 ms = parse_duration(span)
@@ -380,8 +385,9 @@ def _windows(table: dict[str, Any], op: str, at: Callable[[str], str], where: st
             window = Window(kind, ms, str(span).strip())
             twin = next((w for w in windows if w.suffix() == window.suffix()), None)
             if twin is not None:
-                raise SpecError(f"{at(key_name)}: window {span!r} is also a {twin.kind} window of this aggregate; "
-                                f"sliding and exact windows are named alike, so give one of them its own aggregate")
+                raise SpecError(f"{at(key_name)}: window {span!r} is also a {twin.kind} window of this "
+                                f"aggregate; sliding and exact windows are named alike, so give one of them "
+                                f"its own aggregate")
             windows.append(window)
     lifetime = table.get("lifetime", not windows)
     if not isinstance(lifetime, bool):
@@ -406,15 +412,16 @@ def _windows(table: dict[str, Any], op: str, at: Callable[[str], str], where: st
     if delay_ms:
         kinds = {w.kind for w in windows}
         if "decay" in kinds:
-            raise SpecError(f"{at('delay')}: a delay cannot shift decayed windows; give them their own aggregate")
+            raise SpecError(f"{at('delay')}: a delay cannot shift decayed windows; "
+                            f"give them their own aggregate")
         if op not in _DELAY_OK and not (op == "distinct" and kinds == {"slide"}):
-            raise SpecError(f"{at('delay')}: op {op!r} takes no delay (allowed for {', '.join(sorted(_DELAY_OK))}, "
-                            f"and distinct over sliding windows)")
+            raise SpecError(f"{at('delay')}: op {op!r} takes no delay (allowed for "
+                            f"{', '.join(sorted(_DELAY_OK))}, and distinct over sliding windows)")
         for w in windows:
             if w.kind == "slide" and delay_ring(w.ms, buckets, delay_ms) > MAX_RING:
                 raise SpecError(f"{at('delay')}: a delay of {table['delay']} needs "
-                                f"{delay_ring(w.ms, buckets, delay_ms)} buckets of the sliding window {w.label} "
-                                f"(at most {MAX_RING}); use fewer buckets or an exact window")
+                                f"{delay_ring(w.ms, buckets, delay_ms)} buckets of the sliding window "
+                                f"{w.label} (at most {MAX_RING}); use fewer buckets or an exact window")
     return windows, buckets, delay_ms
 
 
@@ -520,7 +527,8 @@ def load_spec_text(text: str, source: str = "<spec>") -> Spec:
     for i, table in enumerate(raw_aggs):
         where = loc.where("[[aggregate]]", i)
         allowed = {"name", "entity", "stream", "key", "op", "value", "where", "sliding", "decay", "lifetime",
-                   "buckets", "bits", "unit", "group", "emit", "self_read", "read", "description", *_WINDOW_KEYS}
+                   "buckets", "bits", "unit", "group", "emit", "self_read", "read", "description",
+                   *_WINDOW_KEYS}
         _check_keys(table, allowed, where)
         name = str(_require(table, "name", where))
         entity = _require(table, "entity", where)
@@ -574,7 +582,8 @@ def load_spec_text(text: str, source: str = "<spec>") -> Spec:
                 claim(read.stream, read.prefix + w.suffix(), where)
         aggregates.append(Aggregate(name, entity, stream, key, op, tuple(windows), value, value_text, cond,
                                     buckets, bits, _UNITS_MS[unit], tuple(reads), where, delay_ms,
-                                    loc.where("[[aggregate]]", i, "value"), loc.where("[[aggregate]]", i, "where"),
+                                    loc.where("[[aggregate]]", i, "value"),
+                                    loc.where("[[aggregate]]", i, "where"),
                                     loc.where("[[aggregate]]", i, "key")))
 
     derived: list[Derived] = []
@@ -674,9 +683,11 @@ def column_uses(spec: Spec, stream: str) -> list[ColumnUse]:
 def check_columns(spec: Spec, stream: str, columns: Any, of: str) -> list[str]:
     """One message per place the spec names a column of ``stream`` that ``columns`` lacks (``of`` names them).
 
-    >>> problem = check_columns(bundled_spec("card"), "fraud_report", ["report_id", "known_at", "terminal"], "r.csv")[0]
-    >>> problem.split(": ", 1)[1]   # after the file and line
-    "[[aggregate]] #9 key 'key': unknown column 'terminal_id' of stream 'fraud_report': not a column of r.csv; did you mean 'terminal'?"
+    >>> columns = ["report_id", "known_at", "terminal"]
+    >>> problem = check_columns(bundled_spec("card"), "fraud_report", columns, "r.csv")[0]
+    >>> print(problem.split(": ", 1)[1])   # after the file and line
+    [[aggregate]] #9 key 'key': unknown column 'terminal_id' of stream 'fraud_report': not a column of r.csv;
+    did you mean 'terminal'?
     """
     known = [str(c) for c in columns]
     known_set = set(known)
@@ -687,8 +698,8 @@ def check_columns(spec: Spec, stream: str, columns: Any, of: str) -> list[str]:
             continue
         seen.add((use.column, use.at))
         if use.role in _IN_EXPRESSIONS:
-            message = (f"{use.at}: unknown name {use.column!r}: not a column of {of}, a joined column, a built-in "
-                       f"or a feature of stream {stream!r}")
+            message = (f"{use.at}: unknown name {use.column!r}: not a column of {of}, a joined column, "
+                       f"a built-in or a feature of stream {stream!r}")
         else:
             message = f"{use.at}: unknown column {use.column!r} of stream {stream!r}: not a column of {of}"
         close = difflib.get_close_matches(use.column, known, n=1)
@@ -697,7 +708,7 @@ def check_columns(spec: Spec, stream: str, columns: Any, of: str) -> list[str]:
 
 
 def _read_where(loc: _Locator, index: int, aggregate_where: str, j: int, key: str | None = None) -> str:
-    """Where the ``index``-th ``[[aggregate.read]]`` table of the file is (the ``j``-th of its aggregate's)."""
+    """Where the ``index``-th ``[[aggregate.read]]`` table of the file is (its aggregate's ``j``-th)."""
     if index < len(loc.headers.get("[[aggregate.read]]", [])):
         return loc.where("[[aggregate.read]]", index, key)
     return f"{aggregate_where} read #{j + 1}" + (f" key {key!r}" if key else "")

@@ -134,7 +134,8 @@ class StateStore:
 
     def nbytes(self) -> int:
         """Bytes allocated for all state (including growth headroom)."""
-        return int(self.ht.nbytes + self.F.nbytes + self.I.nbytes + self.PT.nbytes + self.PV.nbytes + self.PN.nbytes)
+        arrays = (self.ht, self.F, self.I, self.PT, self.PV, self.PN)
+        return int(sum(a.nbytes for a in arrays))
 
     def to_arrays(self) -> dict[str, np.ndarray]:
         """The state as named arrays (for a snapshot)."""

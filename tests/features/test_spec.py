@@ -59,7 +59,8 @@ def test_card_spec_runs_from_a_file_alone(tmp_path: Path) -> None:
     frames = synthetic_card(n=600, n_customers=40, n_terminals=15, seed=3)
     out = replay(spec, frames, batch_size=97)
     assert out["tx"].height == 600
-    assert {"customer_spend_30d", "terminal_fraud_reports_delayed_7d", "customer_terminals_7d"} <= set(out["tx"].columns)
+    wanted = {"customer_spend_30d", "terminal_fraud_reports_delayed_7d", "customer_terminals_7d"}
+    assert wanted <= set(out["tx"].columns)
     ref = _run_reference(spec, frames)
     assert assert_same_features(out, ref, spec) == 600 + frames["fraud_report"].height
     # a customer's 1-day count is never negative and grows with history
@@ -156,9 +157,13 @@ def test_card_terminal_risk_sees_only_reports_older_than_the_delay() -> None:
     tx = pl.DataFrame({"tx_id": [f"t{h}" for h in hours], "time": [start + timedelta(hours=h) for h in hours],
                        "customer_id": ["c"] * len(hours), "terminal_id": ["T1"] * len(hours),
                        "amount": [10.0] * len(hours)})
-    reports = pl.DataFrame({"report_id": ["r1"], "known_at": [start + timedelta(days=2)], "terminal_id": ["T1"]})
+    reports = pl.DataFrame({"report_id": ["r1"], "known_at": [start + timedelta(days=2)],
+                            "terminal_id": ["T1"]})
     out = replay(bundled_spec("card"), {"tx": tx, "fraud_report": reports})["tx"]
-    day = lambda d: out.filter(pl.col("time") == start + timedelta(days=d)).row(0, named=True)
+
+    def day(d: int) -> dict[str, float]:
+        return out.filter(pl.col("time") == start + timedelta(days=d)).row(0, named=True)
+
     assert day(5)["terminal_fraud_reports_delayed_7d"] == 0.0   # the report is 3 days old: not yet visible
     assert day(10)["terminal_fraud_reports_delayed_7d"] == 1.0  # 8 days old: inside (t - 14d, t - 7d]
     assert day(10)["terminal_risk_7d"] == 1.0 / day(10)["terminal_tx_delayed_7d"]
@@ -171,9 +176,11 @@ def test_card_terminal_risk_sees_only_reports_older_than_the_delay() -> None:
         ('passthrough = ["customer_id", "terminal_id"]', 'passthrough = ["customer_id", "terminal"]',
          r"\[streams.tx\]", "passthrough"),
         ('name = "customer_spend"\nentity = "customer"\nstream = "tx"\nkey = "customer_id"',
-         'name = "customer_spend"\nentity = "customer"\nstream = "tx"\nkey = "custmer_id"', r"\[\[aggregate\]\] #2", "key"),
+         'name = "customer_spend"\nentity = "customer"\nstream = "tx"\nkey = "custmer_id"',
+         r"\[\[aggregate\]\] #2", "key"),
         ('value = "amount"\nsliding', 'value = "amont"\nsliding', r"\[\[aggregate\]\] #2", "value"),
-        ('key = "terminal_id"\nas = "terminal_fraud_reports_delayed"', 'key = "terminl_id"\nas = "terminal_fraud_reports_delayed"',
+        ('key = "terminal_id"\nas = "terminal_fraud_reports_delayed"',
+         'key = "terminl_id"\nas = "terminal_fraud_reports_delayed"',
          r"\[\[aggregate.read\]\] #1", "key"),
         ('expr = "amount / max(', 'expr = "amout / max(', r"\[\[feature\]\] #1", "expr"),
         ('time = "known_at"\nschema', 'time = "knwn_at"\nschema', r"\[streams.fraud_report\]", "time"),
@@ -186,7 +193,8 @@ def test_every_column_a_spec_names_is_checked_against_the_record_schema(old: str
     text = text.replace(old, new, 1)
     line = next(i + 1 for i, row in enumerate(text.splitlines())
                 if row.startswith(f"{key} =") and i + 1 > text[: text.index(new)].count("\n"))
-    with pytest.raises(SpecError, match=rf"^my.toml:{line}: {table} key '{key}': unknown (name|column) .*did you mean"):
+    expected = rf"^my.toml:{line}: {table} key '{key}': unknown (name|column) .*did you mean"
+    with pytest.raises(SpecError, match=expected):
         load_spec_text(text, "my.toml")
 
 
@@ -201,13 +209,18 @@ def test_spec_errors_are_config_errors() -> None:
 @pytest.mark.parametrize(
     ("table", "message"),
     [
-        ('op = "count"\ndelay = "7d"\ndecay = ["1d"]', r"spec.toml:18: .*key 'delay': a delay cannot shift decayed"),
+        ('op = "count"\ndelay = "7d"\ndecay = ["1d"]',
+         r"spec.toml:18: .*key 'delay': a delay cannot shift decayed"),
         ('op = "last"\ndelay = "1d"', r"spec.toml:18: .*key 'delay': op 'last' takes no delay"),
-        ('op = "distinct"\nvalue = "a"\nexact = ["1d"]', r"spec.toml:19: .*key 'exact': op 'distinct' has no exact"),
-        ('op = "distinct"\nvalue = "a"\ndelay = "1h"\nlifetime = true', r"key 'delay': op 'distinct' takes no delay"),
+        ('op = "distinct"\nvalue = "a"\nexact = ["1d"]',
+         r"spec.toml:19: .*key 'exact': op 'distinct' has no exact"),
+        ('op = "distinct"\nvalue = "a"\ndelay = "1h"\nlifetime = true',
+         r"key 'delay': op 'distinct' takes no delay"),
         ('op = "count"\ndelay = "1 week"\nexact = ["1d"]', r"spec.toml:18: .*key 'delay': bad duration"),
-        ('op = "count"\nexact = ["1d"]\nsliding = ["1d"]', r"spec.toml:18: .*key 'exact': window '1d' is also a slide"),
-        ('op = "count"\nsliding = ["1h"]\nbuckets = 60\ndelay = "30d"', r"key 'delay': a delay of 30d needs 43260 buckets"),
+        ('op = "count"\nexact = ["1d"]\nsliding = ["1d"]',
+         r"spec.toml:18: .*key 'exact': window '1d' is also a slide"),
+        ('op = "count"\nsliding = ["1h"]\nbuckets = 60\ndelay = "30d"',
+         r"key 'delay': a delay of 30d needs 43260 buckets"),
         ('op = "sum"\nvalue = "a"\nexact = ["0s"]', r"key 'exact': window '0s' must be longer than 0"),
     ],
 )
@@ -220,6 +233,7 @@ def test_delay_and_exact_windows_are_refused_where_they_do_not_apply(table: str,
 
 
 def test_delayed_and_exact_windows_are_named_like_sliding_ones() -> None:
-    spec = load_spec_text(GOOD.replace('sliding = ["1d"]', 'exact = ["1d", "7d"]\nlifetime = true\ndelay = "2d"'))
+    windows = 'exact = ["1d", "7d"]\nlifetime = true\ndelay = "2d"'
+    spec = load_spec_text(GOOD.replace('sliding = ["1d"]', windows))
     assert [o.name for o in spec.outputs("tx")] == ["spend", "spend_1d", "spend_7d"]
     assert spec.aggregates[0].delay_ms == 2 * 86_400_000
