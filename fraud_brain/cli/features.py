@@ -38,8 +38,8 @@ def check(
     from rich.table import Table
 
     from fraud_brain.errors import InputError
-    from fraud_brain.features.check import check_data
     from fraud_brain.features import kernel as K
+    from fraud_brain.features.check import check_data
     from fraud_brain.features.plan import build_plan
 
     loaded = _load(spec)

@@ -23,6 +23,9 @@ The engine's seen-id table has the same layout with an event time in place of th
 # argument types at the first call, and Python annotations would be ignored by it while making
 # mypy judge numpy scalar arithmetic it cannot type. Hence this one error code is off here.
 # mypy: disable-error-code="no-untyped-def"
+# The hot loop keeps its shape on purpose (numba's code for it was measured): chains of == rather
+# than tuple membership, and the state arrays keep their one-letter names F and I.
+# ruff: noqa: SIM109, SIM114, E741
 
 from __future__ import annotations
 

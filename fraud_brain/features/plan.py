@@ -12,6 +12,10 @@ for each event; per entity, the layout and default values of its state row.
 True
 """
 
+# The helpers defined inside the per-stream loop of build_plan are called only within their own
+# iteration, so the loop variables they read are the current ones.
+# ruff: noqa: B023
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
