@@ -40,22 +40,27 @@ from typing import Any
 
 import polars as pl
 
-from fraud_brain.actions.adapters.simulators import AGENT_DISPOSITIONS
 from fraud_brain.actions.clock import Clock, SystemClock
 from fraud_brain.actions.decisions import REQUIRED_COLUMNS, DecisionError, NoVictimError
 from fraud_brain.actions.labels import is_suspect_number, labels_from_bank, labels_from_disposition
 from fraud_brain.actions.policy import EscalationPolicy, PolicyError, load_policy
 from fraud_brain.store.base import Repository
-from fraud_brain.store.models import ACTION_KINDS, MODES, TIERS, VICTIM_KINDS, Alert, Case, NewAction, Outcome
+from fraud_brain.store.models import Alert, Case, NewAction, Outcome
+from fraud_brain.vocabulary import (
+    ACTION_KINDS,
+    AGENT_DISPOSITIONS,
+    BOT_ANSWERED,
+    BOT_FAILURES,
+    MODES,
+    PHONE_CONTACT_KINDS,
+    TIER_RANK,
+    TIERS,
+    VICTIM_KINDS,
+)
 
-BOT_FAILURES = ("not_convinced", "no_answer", "busy")
-_URGENCY = {tier: rank for rank, tier in enumerate(TIERS)}
 _CONTACT_KINDS = ("voice_bot", "agent_followup", "officer_alert")
 FAN_OUT_KINDS = ("voice_bot", "agent_followup", "stop_payment", "officer_alert")
 """What a highest-risk decision gets at once (stop-payment only when it names a transfer)."""
-PHONE_CONTACT_KINDS = ("voice_bot", "agent_followup")
-"""Actions that call the victim (the bot, its re-dials to the victim or relatives, an agent's call);
-a case whose victim is an account, not a phone number, never gets them."""
 NO_PHONE_WHY = "no phone number for the victim: contact skipped"
 """What a case timeline says when a call to the victim was wanted but no number is known."""
 
@@ -275,7 +280,7 @@ class Orchestrator:
                 case.case_id,
                 last_alert_at=max(case.last_alert_at, alert.time),
                 max_score=max(case.max_score, alert.score),
-                tier=min(case.tier, alert.tier, key=_URGENCY.__getitem__),
+                tier=min(case.tier, alert.tier, key=TIER_RANK.__getitem__),
                 typology=case.typology or alert.typology,
             )
             if case.status == "closed":
@@ -619,7 +624,7 @@ class Orchestrator:
             self._on_agent(case, outcome, now, report)
 
     def _on_bot(self, case: Case, outcome: Outcome, now: datetime, report: TickReport) -> None:
-        answered = outcome.outcome in ("convinced", "not_convinced")
+        answered = outcome.outcome in BOT_ANSWERED
         if answered and case.first_contact_at is None:
             self.store.update_case(case.case_id, first_contact_at=outcome.at)
         if case.status != "open" or case.contact_state != "bot":
