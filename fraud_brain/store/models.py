@@ -181,6 +181,18 @@ class AgentTask:
 
 
 @dataclass(frozen=True)
+class AuditEntry:
+    """One row of the audit log: who did what to which subject, when."""
+
+    audit_id: int
+    at: datetime
+    actor: str
+    op: str
+    subject: str
+    detail: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class Label:
     """A label learned from an outcome, in the shape of :data:`fraud_brain.schema.LABELS`."""
 
