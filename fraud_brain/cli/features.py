@@ -65,7 +65,7 @@ def replay_command(
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
     from fraud_brain.features import replay
-    from fraud_brain.io.files import find_record_file, load_kind
+    from fraud_brain.io.files import DEFAULT_FILE_NAMES, find_record_file, load_kind
 
     loaded = _load(spec)
     console = Console()
@@ -73,7 +73,10 @@ def replay_command(
     sources = {}
     for stream, meta in loaded.streams.items():
         if meta.schema is not None:
-            frame = load_kind(data_dir, meta.schema)
+            schema = loaded.record_schema(meta.schema)
+            frame = load_kind(data_dir, schema)
+            if frame is None and meta.schema not in DEFAULT_FILE_NAMES:
+                frame = load_kind(data_dir, schema, stream)
             if frame is not None:
                 sources[stream] = frame
         else:

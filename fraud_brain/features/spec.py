@@ -98,7 +98,8 @@ from pathlib import Path
 from typing import Any
 
 from fraud_brain.features.expr import ExprError, Node, names, parse
-from fraud_brain.schema.records import SCHEMAS
+from fraud_brain.errors import ConfigError
+from fraud_brain.schema.records import ID_PATTERN, LABEL_ENTITIES, PHONE_PATTERN, SCHEMAS, TIME, Field, RecordSchema
 
 OPS = ("count", "sum", "mean", "max", "min", "distinct", "last", "first", "prev")
 """Aggregate operations."""
@@ -110,7 +111,7 @@ BUILTINS = ("hour", "weekday")
 """Built-in names available in every expression: local hour (0-23) and weekday (1=Monday)."""
 
 
-class SpecError(ValueError):
+class SpecError(ConfigError):
     """A problem in a feature spec, naming the file, line and key."""
 
 
@@ -127,6 +128,34 @@ def parse_duration(text: str) -> int:
 
 
 @dataclass(frozen=True)
+class Scoring:
+    """How a scored stream is scored and acted on: its model, training target, victim and money.
+
+    Declared by a ``[streams.NAME.scoring]`` table; a stream without one is only state
+    (labels, reports) for the others.
+    """
+
+    model: str
+    """Model registry name of the stream's model."""
+    label_entity: str
+    """Labels of this entity type are the training target ..."""
+    label_key: str
+    """... matched on this column of the stream (their ``entity_id`` equals it)."""
+    victim: tuple[str, ...]
+    """Columns naming whom to warn or protect, in fallback order (the first non-null wins)."""
+    victim_kinds: tuple[str, ...]
+    """The kind of each victim column: ``phone`` (can be called) or ``account``."""
+    risk_entity: str | None = None
+    """``entity_risk`` reports the latest score of this entity type ..."""
+    risk_key: str | None = None
+    """... keyed by this column."""
+    amount: str | None = None
+    """Money at risk, when the stream moves money."""
+    reason_threshold: float = 0.5
+    """Scores at or above this carry reason codes."""
+
+
+@dataclass(frozen=True)
 class Stream:
     """An event stream: its id and time columns, and its rank for breaking time ties."""
 
@@ -136,6 +165,7 @@ class Stream:
     order: int
     schema: str | None = None
     passthrough: tuple[str, ...] = ()
+    scoring: Scoring | None = None
 
 
 @dataclass(frozen=True)
@@ -228,10 +258,54 @@ class Spec:
     aggregates: tuple[Aggregate, ...]
     derived: tuple[Derived, ...]
     text: str = field(repr=False, default="")
+    records: dict[str, RecordSchema] = field(default_factory=lambda: dict(SCHEMAS))
+    """Every record kind this spec can use: the built-ins and those declared under ``[records]``
+    (the ``label`` schema's entity types are the spec's)."""
+    label_stream: str | None = None
+    """The stream carrying confirmed outcomes (labels), if any."""
+    label_entities: tuple[str, ...] = LABEL_ENTITIES
+    """What a label may name (its ``entity_type``)."""
 
     def stream_names(self) -> list[str]:
         """Stream names in tie-break order."""
         return sorted(self.streams, key=lambda s: self.streams[s].order)
+
+    def scored_streams(self) -> list[str]:
+        """Streams with a ``scoring`` table (scored live, with rules and cases), in tie-break order.
+
+        >>> bundled_spec("telecom").scored_streams()
+        ['call', 'transfer']
+        """
+        return [name for name in self.stream_names() if self.streams[name].scoring is not None]
+
+    def scoring(self, stream: str) -> Scoring:
+        """The scoring descriptor of a scored stream (a readable error for any other).
+
+        >>> bundled_spec("telecom").scoring("transfer").victim
+        ('payer_phone', 'payer_account')
+        """
+        found = self.streams.get(stream)
+        if found is None or found.scoring is None:
+            raise SpecError(f"{self.source}: stream {stream!r} is not scored; scored streams: "
+                            f"{', '.join(self.scored_streams()) or 'none'}")
+        return found.scoring
+
+    def record_schema(self, kind: str) -> RecordSchema:
+        """A record kind's schema: built-in or declared by this spec.
+
+        >>> bundled_spec("card").record_schema("card_tx").id_field
+        'tx_id'
+        """
+        try:
+            return self.records[kind]
+        except KeyError:
+            raise SpecError(f"{self.source}: unknown record kind {kind!r}; this spec knows "
+                            f"{', '.join(sorted(self.records))}") from None
+
+    def stream_schema(self, stream: str) -> RecordSchema | None:
+        """The record schema of a stream's records, when the stream names one."""
+        kind = self.streams[stream].schema
+        return None if kind is None else self.record_schema(kind)
 
     def outputs(self, stream: str) -> list[Output]:
         """Every feature of a stream in computation order: aggregate reads, then derived features.
@@ -327,7 +401,8 @@ def load_spec_text(text: str, source: str = "<spec>") -> Spec:
     except tomllib.TOMLDecodeError as err:
         raise SpecError(f"{source}: not valid TOML: {err}") from None
     loc = _Locator(source, text)
-    _check_keys(doc, {"spec", "streams", "entities", "join", "aggregate", "feature"}, f"{source}: top level")
+    _check_keys(doc, {"spec", "records", "labels", "streams", "entities", "join", "aggregate", "feature"},
+                f"{source}: top level")
 
     head = doc.get("spec", {})
     _check_keys(head, {"name", "timezone", "allowed_lateness", "description"}, loc.where("[spec]"))
@@ -346,18 +421,24 @@ def load_spec_text(text: str, source: str = "<spec>") -> Spec:
     raw_streams = doc.get("streams")
     if not isinstance(raw_streams, dict) or not raw_streams:
         raise SpecError(f"{source}: at least one [streams.NAME] table is required")
+    label_entities, label_stream_name = _labels_table(doc.get("labels", {}), loc)
+    records = _records(doc.get("records", {}), loc, label_entities)
     streams: dict[str, Stream] = {}
     for order, (sname, table) in enumerate(raw_streams.items()):
         where = loc.where(f"[streams.{sname}]")
-        _check_keys(table, {"id", "time", "schema", "passthrough"}, where)
+        _check_keys(table, {"id", "time", "schema", "passthrough", "scoring"}, where)
         schema = table.get("schema")
-        if schema is not None and schema not in SCHEMAS:
+        if schema is not None and schema not in records:
             raise SpecError(f"{loc.where(f'[streams.{sname}]', key='schema')}: unknown record kind {schema!r}; "
-                            f"expected one of {sorted(SCHEMAS)}")
+                            f"expected one of {sorted(records)} (or declare it under [records.{schema}])")
+        scoring = None
+        if "scoring" in table:
+            scoring = _scoring(table["scoring"], sname, loc, label_entities)
         streams[sname] = Stream(
             sname, str(_require(table, "id", where)), str(_require(table, "time", where)), order, schema,
-            tuple(table.get("passthrough", ())),
+            tuple(table.get("passthrough", ())), scoring,
         )
+    label_stream = _label_stream(label_stream_name, streams, loc)
 
     entities: dict[str, int] = {}
     for ename, table in doc.get("entities", {}).items():
@@ -494,7 +575,8 @@ def load_spec_text(text: str, source: str = "<spec>") -> Spec:
                                loc.where("[[feature]]", i, "expr")))
 
     spec = Spec(str(head.get("name", Path(source).stem)), source, timezone, lateness, streams, entities,
-                tuple(joins), tuple(aggregates), tuple(derived), text)
+                tuple(joins), tuple(aggregates), tuple(derived), text, records, label_stream, label_entities)
+    _check_scoring(spec, loc)
     _check_names(spec, joined_cols, seen_names)
     return spec
 
@@ -504,7 +586,7 @@ def _check_names(spec: Spec, joined: dict[str, set[str]], features: dict[str, di
     for stream in spec.streams.values():
         known_cols: set[str] | None = None
         if stream.schema is not None:
-            known_cols = set(SCHEMAS[stream.schema].column_names()) | joined[stream.name]
+            known_cols = set(spec.records[stream.schema].column_names()) | joined[stream.name]
         reads = [o.name for o in spec.outputs(stream.name)]
         available = set(reads[: len(reads) - sum(1 for d in spec.derived if d.stream == stream.name)])
 
@@ -537,6 +619,168 @@ def _check_names(spec: Spec, joined: dict[str, set[str]], features: dict[str, di
                         if col not in known_cols:
                             raise SpecError(f"{agg.where_line}: read key {col!r} is not a column of stream "
                                             f"{stream.name!r}")
+
+
+_FIELD_TYPES: dict[str, str | None] = {
+    "id": ID_PATTERN, "phone": PHONE_PATTERN, "string": None, "int": None, "float": None, "bool": None,
+    "time": None, "date": None, "enum": None,
+}
+"""Field types of a declared record kind, with the pattern each implies."""
+_VICTIM_KINDS = ("phone", "account")
+
+
+def _field_dtype(kind: str, values: Any, where: str) -> Any:
+    import polars as pl
+
+    if kind == "enum":
+        if not isinstance(values, list) or not values or not all(isinstance(v, str) for v in values):
+            raise SpecError(f"{where}: an enum field needs values = [\"a\", \"b\", ...]")
+        return pl.Enum(values)
+    if values is not None:
+        raise SpecError(f"{where}: only enum fields take values")
+    return {"id": pl.String, "phone": pl.String, "string": pl.String, "int": pl.Int64, "float": pl.Float64,
+            "bool": pl.Boolean, "time": TIME, "date": pl.Date}[kind]
+
+
+def _record_fields(name: str, fields: Any, header: str, loc: _Locator) -> tuple[Field, ...]:
+    if not isinstance(fields, dict) or not fields:
+        raise SpecError(f"{loc.where(header)}: [records.{name}.fields] must list the record's fields")
+    out: list[Field] = []
+    for fname, decl in fields.items():
+        where = loc.where(f"[records.{name}.fields]", key=fname)
+        if not isinstance(decl, dict):
+            raise SpecError(f"{where}: must be a table such as {{ type = \"float\", gt = 0 }}")
+        _check_keys(decl, {"type", "required", "gt", "ge", "le", "pattern", "values", "description"}, where)
+        kind = decl.get("type")
+        if kind not in _FIELD_TYPES:
+            raise SpecError(f"{where}: type must be one of {', '.join(_FIELD_TYPES)}, got {kind!r}")
+        bounds: dict[str, float | None] = {}
+        for bound in ("gt", "ge", "le"):
+            value = decl.get(bound)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int | float)):
+                raise SpecError(f"{where}: {bound} must be a number, got {value!r}")
+            bounds[bound] = None if value is None else float(value)
+        pattern = decl.get("pattern", _FIELD_TYPES[kind])
+        if pattern is not None:
+            try:
+                re.compile(str(pattern))
+            except re.error as err:
+                raise SpecError(f"{where}: pattern is not a regular expression: {err}") from None
+        out.append(Field(str(fname), _field_dtype(kind, decl.get("values"), where), bool(decl.get("required", True)),
+                         bounds["gt"], bounds["ge"], bounds["le"], None if pattern is None else str(pattern),
+                         str(decl.get("description", ""))))
+    return tuple(out)
+
+
+def _records(tables: Any, loc: _Locator, label_entities: tuple[str, ...]) -> dict[str, RecordSchema]:
+    """The built-in record kinds plus the ones declared under ``[records.NAME]``."""
+    import polars as pl
+
+    records = dict(SCHEMAS)
+    if label_entities != LABEL_ENTITIES:
+        label = SCHEMAS["label"]
+        fields = tuple(
+            Field(f.name, pl.Enum(list(label_entities)), f.required, description=f.description)
+            if f.name == "entity_type" else f
+            for f in label.fields
+        )
+        records["label"] = RecordSchema("label", fields, label.id_field, label.time_field, label.description)
+    if not isinstance(tables, dict):
+        raise SpecError(f"{loc.source}: [records] must hold [records.NAME] tables")
+    for name, table in tables.items():
+        header = f"[records.{name}]"
+        where = loc.where(header)
+        if name in SCHEMAS:
+            raise SpecError(f"{where}: {name!r} is a built-in record kind; give the new kind another name")
+        if not isinstance(table, dict):
+            raise SpecError(f"{where}: must be a table with id, time and fields")
+        _check_keys(table, {"id", "time", "fields", "description"}, where)
+        fields = _record_fields(str(name), _require(table, "fields", where), header, loc)
+        columns = {f.name for f in fields}
+        id_field = str(_require(table, "id", where))
+        time_field = table.get("time")
+        for key, column in (("id", id_field), ("time", time_field)):
+            if column is not None and column not in columns:
+                raise SpecError(f"{loc.where(header, key=key)}: {column!r} is not one of the record's fields")
+        records[str(name)] = RecordSchema(str(name), fields, id_field, None if time_field is None else str(time_field),
+                                          str(table.get("description", "")))
+    return records
+
+
+def _labels_table(table: Any, loc: _Locator) -> tuple[tuple[str, ...], str | None]:
+    """The ``[labels]`` table: what labels may name, and the stream carrying them."""
+    where = loc.where("[labels]")
+    if not isinstance(table, dict):
+        raise SpecError(f"{where}: must be a table with stream and entity_types")
+    _check_keys(table, {"stream", "entity_types"}, where)
+    entities = table.get("entity_types", list(LABEL_ENTITIES))
+    if not isinstance(entities, list) or not entities or not all(
+        isinstance(e, str) and re.fullmatch(r"[a-z][a-z0-9_]*", e) for e in entities
+    ):
+        raise SpecError(f"{loc.where('[labels]', key='entity_types')}: must be a list of lower-case names "
+                        f"such as [\"transfer\", \"account\"]")
+    stream = table.get("stream")
+    return tuple(entities), None if stream is None else str(stream)
+
+
+def _label_stream(name: str | None, streams: dict[str, Stream], loc: _Locator) -> str | None:
+    if name is None:
+        return "label" if "label" in streams and streams["label"].schema == "label" else None
+    where = loc.where("[labels]", key="stream")
+    if name not in streams:
+        raise SpecError(f"{where}: unknown stream {name!r}; streams: {', '.join(streams)}")
+    if streams[name].schema != "label":
+        raise SpecError(f"{where}: stream {name!r} must have schema = \"label\" to carry labels")
+    return name
+
+
+def _entity_key(value: Any, where: str) -> tuple[str, str]:
+    if not isinstance(value, dict) or set(value) != {"entity", "key"}:
+        raise SpecError(f"{where}: must be a table {{ entity = \"...\", key = \"column\" }}")
+    return str(value["entity"]), str(value["key"])
+
+
+def _scoring(table: Any, stream: str, loc: _Locator, label_entities: tuple[str, ...]) -> Scoring:
+    """A ``[streams.NAME.scoring]`` table."""
+    header = f"[streams.{stream}.scoring]"
+    where = loc.where(header)
+    if not isinstance(table, dict):
+        raise SpecError(f"{where}: must be a table")
+    _check_keys(table, {"model", "label", "risk", "victim", "victim_kinds", "amount", "reason_threshold"}, where)
+    label_entity, label_key = _entity_key(_require(table, "label", where), loc.where(header, key="label"))
+    if label_entity not in label_entities:
+        raise SpecError(f"{loc.where(header, key='label')}: entity {label_entity!r} is not a label entity type "
+                        f"({', '.join(label_entities)}; see [labels] entity_types)")
+    risk_entity = risk_key = None
+    if "risk" in table:
+        risk_entity, risk_key = _entity_key(table["risk"], loc.where(header, key="risk"))
+    victim = _as_key(_require(table, "victim", where), loc.where(header, key="victim"))
+    kinds = table.get("victim_kinds")
+    if kinds is None:
+        kinds = ["phone" if "phone" in column or column in ("caller", "callee") else "account" for column in victim]
+    if not isinstance(kinds, list) or len(kinds) != len(victim) or any(k not in _VICTIM_KINDS for k in kinds):
+        raise SpecError(f"{loc.where(header, key='victim_kinds')}: one of {', '.join(_VICTIM_KINDS)} per victim column")
+    threshold = table.get("reason_threshold", 0.5)
+    if isinstance(threshold, bool) or not isinstance(threshold, int | float) or not 0 <= threshold <= 1:
+        raise SpecError(f"{loc.where(header, key='reason_threshold')}: must be a number between 0 and 1")
+    amount = table.get("amount")
+    return Scoring(str(table.get("model", stream)), label_entity, label_key, victim, tuple(kinds), risk_entity,
+                   risk_key, None if amount is None else str(amount), float(threshold))
+
+
+def _check_scoring(spec: Spec, loc: _Locator) -> None:
+    """The columns a scoring table names exist in the stream's records (when its schema is known)."""
+    for name, stream in spec.streams.items():
+        if stream.scoring is None or stream.schema is None:
+            continue
+        columns = set(spec.records[stream.schema].column_names())
+        sc = stream.scoring
+        named = {"label": [sc.label_key], "risk": [sc.risk_key], "victim": list(sc.victim), "amount": [sc.amount]}
+        for key, cols in named.items():
+            for column in cols:
+                if column is not None and column not in columns:
+                    raise SpecError(f"{loc.where(f'[streams.{name}.scoring]', key=key)}: {column!r} is not a "
+                                    f"column of {stream.schema} records")
 
 
 def load_spec(path: str | Path) -> Spec:

@@ -108,6 +108,7 @@ def synthetic_card(n: int = 1000, n_customers: int = 100, n_terminals: int = 50,
     reports = pl.DataFrame({
         "report_id": [f"r{i}" for i in range(k)],
         "known_at": _times(rng, k, span),
+        "tx_id": rng.integers(0, n, k).astype(str),
         "terminal_id": rng.integers(0, n_terminals, k),
     })
     return {"tx": tx, "fraud_report": reports}

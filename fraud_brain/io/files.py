@@ -24,7 +24,7 @@ from pathlib import Path
 import orjson
 import polars as pl
 
-from fraud_brain.schema.records import schema_for
+from fraud_brain.schema.records import RecordSchema, schema_for
 from fraud_brain.schema.validate import ValidationResult, validate
 
 FORMATS = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl", ".parquet": "parquet"}
@@ -100,7 +100,7 @@ def _read_jsonl(path: Path) -> tuple[pl.DataFrame, list[tuple[int, str]]]:
     return pl.DataFrame(rows, infer_schema_length=None) if rows else pl.DataFrame(), broken
 
 
-def read_records(path: str | Path, kind: str) -> ValidationResult:
+def read_records(path: str | Path, kind: str | RecordSchema) -> ValidationResult:
     """Read and validate a file of records of one kind.
 
     Unparseable lines (broken JSON) come back as errors too, with their line number.
@@ -121,7 +121,7 @@ def read_records(path: str | Path, kind: str) -> ValidationResult:
     return ValidationResult(result.kind, result.valid, pl.concat([result.errors, extra]), result.rejected)
 
 
-def read_frame(path: str | Path, kind: str) -> pl.DataFrame:
+def read_frame(path: str | Path, kind: str | RecordSchema) -> pl.DataFrame:
     """Read a file of records that must be entirely valid (e.g. the bundled sample).
 
     Raises ``ValueError`` listing the first problems when any record is bad.
@@ -177,13 +177,24 @@ def load_folder(directory: str | Path, required: tuple[str, ...] = ()) -> dict[s
     return frames
 
 
-def load_kind(directory: str | Path, kind: str, name: str | None = None) -> pl.DataFrame | None:
+DEFAULT_FILE_NAMES = {"call": "calls", "transfer": "transfers", "subscriber": "subscribers", "label": "labels"}
+"""The file name (without suffix) of each built-in record kind in a data folder."""
+
+
+def load_kind(directory: str | Path, kind: str | RecordSchema, name: str | None = None) -> pl.DataFrame | None:
     """Read ``<name>.*`` of one kind from a data folder, validated; None when absent.
+
+    Without a ``name``, a built-in kind's file is its plural (``calls.parquet``); a kind a spec
+    declares is read from ``<kind>.*`` or ``<kind>s.*``.
 
     >>> load_kind("/nonexistent", "call") is None
     True
     """
-    default_names = {"call": "calls", "transfer": "transfers", "subscriber": "subscribers", "label": "labels"}
-    schema_for(kind)
-    found = find_record_file(directory, name or default_names[kind])
-    return None if found is None else read_frame(found, kind)
+    schema = schema_for(kind) if isinstance(kind, str) else kind
+    names = [name] if name else [DEFAULT_FILE_NAMES[schema.kind]] if schema.kind in DEFAULT_FILE_NAMES else [
+        schema.kind, schema.kind + "s"]
+    for candidate in names:
+        found = find_record_file(directory, candidate)
+        if found is not None:
+            return read_frame(found, schema)
+    return None

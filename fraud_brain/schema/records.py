@@ -17,8 +17,6 @@ Int32
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
-
 import polars as pl
 
 TIME = pl.Datetime("ms", "UTC")
@@ -98,7 +96,8 @@ class RecordSchema:
     ('transfer_id', 'time')
     """
 
-    kind: Literal["call", "transfer", "subscriber", "label"]
+    kind: str
+    """The record kind: a built-in one (call, transfer, subscriber, label) or one a feature spec declares."""
     fields: tuple[Field, ...]
     id_field: str
     time_field: str | None

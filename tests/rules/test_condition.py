@@ -33,14 +33,14 @@ REFUSED = {
     "score > avg(score)": "aggregate",
     "sum(amount) > 10000": "aggregate",
     "count(*) > 3": "not allowed",
-    "rank() OVER (ORDER BY score) <= 3": "'Rank' is not allowed",
+    "rank() OVER (ORDER BY score) <= 3": "window function 'rank' is not allowed",
     "lag(amount) OVER (ORDER BY time) < amount": "window function",
     "row_number() OVER (ORDER BY score) = 1": "window function",
     "(SELECT 1) > 0": "sub-query",
     "EXISTS (SELECT 1)": "sub-query",
-    "read_parquet('/etc/passwd') IS NULL": "cannot parse",
+    "read_parquet('/etc/passwd') IS NULL": "function 'read_parquet' is not allowed",
     "score > 0.9; DROP TABLE rules": "cannot parse",
-    "COLUMNS(*) > 1": "column selector",
+    "COLUMNS(*) > 1": "function 'columns' is not allowed",
     "TRUE": "refers to no column",
     "1 = 1": "refers to no column",
     "": "empty",
@@ -111,3 +111,55 @@ def test_any_text_either_compiles_to_a_row_wise_boolean_or_raises_a_condition_er
     frame = transfers([{"score": 0.9, "amount": 5000.0}, {"score": None, "age_band": None}, {}])
     result = frame.select(expr)
     assert result.dtypes == [pl.Boolean] and result.height == 3
+
+
+SECRET = "s3cr3t-" + "f00d" * 4
+
+ESCAPES = [
+    "amount IN (SELECT column_1 FROM read_csv('{path}'))",
+    "amount > (SELECT max(column_1) FROM read_csv('{path}'))",
+    "EXISTS (SELECT * FROM read_csv('{path}'))",
+    "read_csv('{path}') IS NULL",
+    "payee_bank = read_text('{path}')",
+    "payee_bank IN (SELECT * FROM '{path}')",
+    "amount > 1 UNION SELECT * FROM read_csv('{path}')",
+    "payee_bank LIKE (SELECT column_1 FROM read_csv('{path}'))",
+    "amount > 1 AND payee_bank = '{path}' OR score > (SELECT 1)",
+    "amount > 1 -- {path}",
+    "amount > 1 /* {path} */",
+    "amount > 1; COPY (SELECT 1) TO '{path}'",
+]
+
+
+@pytest.mark.parametrize("template", ESCAPES)
+def test_known_escapes_are_refused_without_reading_anything(template, tmp_path):
+    secret = tmp_path / "secret.csv"
+    secret.write_text(f"column_1\n{SECRET}\n")
+    before = secret.read_text()
+    with pytest.raises(ConditionError) as caught:
+        compile_condition(template.format(path=secret), TRANSFER_SCHEMA)
+    assert SECRET not in str(caught.value)
+    assert secret.read_text() == before
+
+
+@pytest.mark.parametrize("text", [
+    "(" * 200 + "score > 0.5" + ")" * 200,
+    "NOT " * 200 + "score > 0.5",
+    "- " * 200 + "amount > 1",
+    "score > 0.5 AND " * 400 + "score > 0.5",
+    "amount IN (" + ", ".join(["1"] * 2000) + ")",
+])
+def test_very_long_or_deeply_nested_conditions_are_refused(text):
+    with pytest.raises(ConditionError, match="nested deeper|characters long|at most"):
+        compile_condition(text, TRANSFER_SCHEMA)
+
+
+def test_the_language_never_reaches_a_sql_engine(monkeypatch):
+    # the parser is our own: polars' SQL layer is not even called
+    def refuse(*args, **kwargs):
+        raise AssertionError("polars SQL was called")
+
+    monkeypatch.setattr(pl, "sql_expr", refuse)
+    monkeypatch.setattr(pl, "sql", refuse)
+    for text in ACCEPTED:
+        compile_condition(text, TRANSFER_SCHEMA)
