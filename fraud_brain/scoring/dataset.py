@@ -36,8 +36,18 @@ def spec_hash(spec: Any) -> str:
     >>> class C: text = "a = [1, 3]"
     >>> spec_hash(A()) == spec_hash(B()), spec_hash(A()) == spec_hash(C())
     (True, False)
+    >>> class D: text = "a = [1, 2]\n[streams.x.scoring]\nmodel = 'x'"
+    >>> spec_hash(D()) == spec_hash(A())
+    True
     """
     data = tomllib.loads(str(spec.text))
+    # Stream descriptors (declared record kinds, label entities, how a stream is scored and
+    # acted on) say nothing about the features a model reads, so a model stays valid across them.
+    data.pop("records", None)
+    data.pop("labels", None)
+    for stream in data.get("streams", {}).values():
+        if isinstance(stream, dict):
+            stream.pop("scoring", None)
     canonical = json.dumps(data, sort_keys=True, default=str, separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()[:16]
 
