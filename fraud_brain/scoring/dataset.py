@@ -36,7 +36,7 @@ def spec_hash(spec: Any) -> str:
     >>> class C: text = "a = [1, 3]"
     >>> spec_hash(A()) == spec_hash(B()), spec_hash(A()) == spec_hash(C())
     (True, False)
-    >>> class D: text = "a = [1, 2]\n[streams.x.scoring]\nmodel = 'x'"
+    >>> class D: text = "a = [1, 2]\\n[labels]\\nstream = 'label'"
     >>> spec_hash(D()) == spec_hash(A())
     True
     """
