@@ -46,7 +46,7 @@ def replay_command(
     from rich.console import Console
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from fraud_brain.actions import DecisionError, read_decisions, replay, summarize
+    from fraud_brain.actions import DecisionError, read_decisions, summarize
     from fraud_brain.actions.report import render
     from fraud_brain.store import SQLiteRepository
 
@@ -56,15 +56,19 @@ def replay_command(
     except (DecisionError, OSError) as error:
         console.print(f"[red]✗[/red] {error}", highlight=False)
         raise typer.Exit(1) from None
-    districts = None
-    if subscribers is not None:
-        from fraud_brain.actions import district_lookup
-        from fraud_brain.io import read_frame
+    from fraud_brain.actions import PolicyError
+    from fraud_brain.pipeline.assembly import Assembly
+    from fraud_brain.pipeline.config import AppConfig
 
-        districts = district_lookup(read_frame(subscribers, "subscriber"))
+    assembly = Assembly(AppConfig(policy_path=policy, subscribers=subscribers, seed=seed))
     db.parent.mkdir(parents=True, exist_ok=True)
     # A simulation: WAL without an fsync per commit still survives a crash of this process.
     store = SQLiteRepository(db, synchronous="NORMAL")
+    try:
+        assembly.policy()
+    except PolicyError as error:
+        typer.echo(f"✗ {error}", err=True)
+        raise typer.Exit(1) from None
     with Progress(
         TextColumn("{task.description}"),
         BarColumn(),
@@ -73,15 +77,12 @@ def replay_command(
         console=console,
     ) as progress:
         task = progress.add_task("decisions", total=frame.height)
-        result = replay(
+        result = assembly.replay_decisions(
             frame,
             store,
-            policy=_policy(policy),
-            seed=seed,
             step=timedelta(minutes=step_minutes),
             drain=timedelta(hours=drain_hours),
             progress=lambda done, total: progress.update(task, completed=done),
-            districts=districts,
         )
     for message in result.ingested.rejected[:20]:
         console.print(f"[red]✗[/red] {message}", highlight=False)
@@ -107,16 +108,23 @@ def dispatch_command(
     follow: bool = typer.Option(
         False, help="Keep running: react, fire timers and deliver every second until Ctrl-C."
     ),
+    subscribers: Path | None = typer.Option(
+        None, help="Subscriber file: victims' districts for the officer alerts a breach or an outcome raises."
+    ),
 ) -> None:
     """Deliver every due action in the outbox (and re-deliver expired leases), then react to the answers."""
     from rich.console import Console
 
-    from fraud_brain.actions import Dispatcher, Orchestrator, SystemClock, WebhookAdapter, simulated_adapters
+    from fraud_brain.actions import Dispatcher, SystemClock, WebhookAdapter
     from fraud_brain.store import SQLiteRepository
 
+    from fraud_brain.pipeline.assembly import Assembly
+    from fraud_brain.pipeline.config import AppConfig
+
     console = Console()
-    settings = _policy(policy)
+    _policy(policy)
     store = SQLiteRepository(db)
+    adapters = None
     if webhook:
         secret = os.environ.get(secret_env, "")
         if not secret:
@@ -126,15 +134,16 @@ def dispatch_command(
         from fraud_brain.store import ACTION_KINDS
 
         adapters = dict.fromkeys(ACTION_KINDS, adapter)
-    else:
-        adapters = simulated_adapters(seed)
     clock = SystemClock()
-    orchestrator = Orchestrator(store, settings, clock)
+    assembly = Assembly(AppConfig(policy_path=policy, subscribers=subscribers, seed=seed), clock=clock,
+                        adapters=adapters)
+    orchestrator = assembly.orchestrator(store, assembly.districts_of(assembly.subscribers))
+    settings = orchestrator.policy
     from datetime import timedelta
 
     from fraud_brain.actions import DispatchReport
 
-    dispatcher = Dispatcher(store, adapters, clock, settings.outbox, seed=seed)
+    dispatcher = Dispatcher(store, assembly.adapters(), clock, settings.outbox, seed=seed)
     report = DispatchReport()
     with console.status("delivering the outbox" + (" (Ctrl-C to stop)" if follow else "")):
         try:

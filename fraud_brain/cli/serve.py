@@ -12,14 +12,15 @@ def serve(
     port: int = typer.Option(8000, help="Port to listen on."),
     keys: Path | None = typer.Option(None, help="TOML file of hashed API keys (see `fraud-brain api-key`); "
                                                 "FRAUD_BRAIN_API_KEYS adds more."),
+    config: Path | None = typer.Option(None, "--config", help="Configuration file (TOML; flags given here override it)."),
     state_dir: Path | None = typer.Option(None, help="State folder of the scoring pipeline (models, rules, store); "
                                                      "without it the server runs the case desk only."),
     store: Path | None = typer.Option(None, help="SQLite case store for a desk-only server (ignored with --state-dir)."),
-    models_dir: Path = typer.Option(Path("models"), help="Model registry folder (pipeline)."),
-    spec: str = typer.Option("telecom", help="Feature spec: a bundled name or a .toml file (pipeline)."),
+    models_dir: Path | None = typer.Option(None, help="Model registry folder (pipeline; default: the bundled models)."),
+    spec: str | None = typer.Option(None, help="Feature spec: a bundled name or a .toml file (pipeline; default telecom)."),
     rules: Path | None = typer.Option(None, help="Rule file (pipeline; default: the bundled rules)."),
     policy: Path | None = typer.Option(None, help="Escalation policy file (pipeline; default: the bundled policy)."),
-    subscribers: Path | None = typer.Option(None, help="Subscriber profile file, reference data (pipeline)."),
+    subscribers: Path | None = typer.Option(None, help="Subscriber profile file: reference data and officers' districts (pipeline)."),
     pump_seconds: float = typer.Option(5.0, help="Seconds between runs of the action workflow's timers and outbox (pipeline)."),
     max_in_flight: int = typer.Option(64, help="Concurrent requests before answering 429."),
     max_body_mb: float = typer.Option(32.0, help="Largest bulk ingest body in MiB (413 beyond)."),
@@ -31,6 +32,9 @@ def serve(
 
     from fraud_brain.api import ApiSettings, create_app
     from fraud_brain.api.auth import KeyFileError, KeyRing
+    from fraud_brain.errors import FraudBrainError
+    from fraud_brain.pipeline.assembly import Assembly
+    from fraud_brain.pipeline.config import AppConfig
 
     console = Console(stderr=True)
     settings = ApiSettings(keys_file=keys, max_in_flight=max_in_flight, max_body_bytes=int(max_body_mb * 1024 * 1024),
@@ -44,30 +48,30 @@ def serve(
         console.print("[yellow]no API keys configured: every endpoint but /health and /metrics will answer 401[/yellow]")
     from fraud_brain.api.worker import EngineThread
 
+    try:
+        app_config = (AppConfig.load(config) if config else AppConfig()).with_overrides(
+            state_dir=state_dir, models_dir=models_dir, spec=spec, rules_path=rules, policy_path=policy,
+            subscribers=subscribers)
+    except FraudBrainError as error:
+        console.print(f"[red]{error}[/red]")
+        raise typer.Exit(2) from None
     # The engine and store are opened on the thread that will use them (SQLite connections are per thread).
     worker = EngineThread()
     brain = None
     repo = None
-    if state_dir is not None:
+    if app_config.state_dir is not None:
         try:
-            from fraud_brain.pipeline.brain import Brain, BrainConfig
-        except ImportError:
-            console.print("[red]--state-dir needs the scoring pipeline (fraud_brain.pipeline.brain), which is not installed[/red]")
-            raise typer.Exit(2) from None
-        config = BrainConfig(state_dir=state_dir, spec=spec, models_dir=models_dir, rules_path=rules, policy_path=policy,
-                             subscribers=subscribers)
-        try:
-            brain = worker.call_sync(Brain.open, config)
-        except (OSError, ValueError, KeyError) as error:
-            console.print(f"[red]could not open the pipeline in {state_dir}: {error}[/red]")
+            brain = worker.call_sync(Assembly(app_config).brain)
+        except (OSError, ValueError, KeyError, FraudBrainError) as error:
+            console.print(f"[red]could not open the pipeline in {app_config.state_dir}: {error}[/red]")
+            worker.close()
             raise typer.Exit(2) from None
     elif store is not None:
-        from fraud_brain.store import SQLiteRepository
-
         store.parent.mkdir(parents=True, exist_ok=True)
-        repo = worker.call_sync(SQLiteRepository, store)
+        repo = worker.call_sync(Assembly(app_config).store, store)
     else:
         console.print("[red]give --state-dir (full pipeline) or --store (case desk only)[/red]")
+        worker.close()
         raise typer.Exit(2)
     app = worker.call_sync(create_app, brain, settings, store=repo, keys=ring, worker=worker)
     console.print(f"serving on http://{host}:{port}/  (console: /console/, API docs: /docs)")

@@ -283,22 +283,28 @@ class Scorer:
 
 
 def load_champion_scorer(
-    models: str | Path = "models", spec: Any = "telecom", name: str = "transfer", **options: Any
+    models: str | Path, spec: Any = "telecom", name: str = "transfer", **options: Any
 ) -> Scorer:
-    """The champion of ``name`` for a feature spec (a bundled name, a spec file or a loaded spec).
+    """The champion of model ``name`` for a feature spec (a bundled name, a spec file or a loaded spec).
 
-    The model must have been trained on exactly this spec's features; otherwise
-    :class:`~fraud_brain.scoring.registry.FeatureMismatchError` says what differs.
-    ``name="number"`` loads the calling-number model (the ``call`` stream's features).
+    The stream it scores is the one whose ``[streams.NAME.scoring]`` names this model (``number``
+    scores the telecom spec's ``call`` stream); its features, id and time columns and reason
+    threshold come from the spec. The model must have been trained on exactly this spec's
+    features; otherwise :class:`~fraud_brain.scoring.registry.FeatureMismatchError` says what differs.
     """
     from fraud_brain.features import resolve_spec
     from fraud_brain.scoring.dataset import spec_hash
 
     loaded = resolve_spec(spec)
-    stream = "call" if name == "number" else "transfer"
-    feature_names = list(loaded.feature_groups(stream))
-    options.setdefault("id_col", "call_id" if stream == "call" else "transfer_id")
-    options.setdefault("time_col", "start_time" if stream == "call" else "time")
+    streams = [s for s in loaded.scored_streams() if loaded.scoring(s).model == name]
+    if not streams:
+        models_of = {s: loaded.scoring(s).model for s in loaded.scored_streams()}
+        raise ValueError(f"feature spec {loaded.name}: no scored stream uses model {name!r}; models: {models_of}")
+    stream = loaded.streams[streams[0]]
+    feature_names = list(loaded.feature_groups(stream.name))
+    options.setdefault("id_col", stream.id)
+    options.setdefault("time_col", stream.time)
+    options.setdefault("reason_threshold", loaded.scoring(stream.name).reason_threshold)
     return Scorer.from_registry(ModelRegistry(models), name, feature_names, spec_hash(loaded), **options)
 
 
