@@ -116,10 +116,9 @@ def dispatch_command(
     from rich.console import Console
 
     from fraud_brain.actions import Dispatcher, SystemClock, WebhookAdapter
-    from fraud_brain.store import SQLiteRepository
-
     from fraud_brain.pipeline.assembly import Assembly
     from fraud_brain.pipeline.config import AppConfig
+    from fraud_brain.store import SQLiteRepository
 
     console = Console()
     _policy(policy)

@@ -6,7 +6,6 @@ from pathlib import Path
 
 import typer
 
-
 CONFIG_HELP = "Configuration file (TOML; flags given here override it)."
 
 
