@@ -38,7 +38,8 @@ def is_suspect_number(entity_key: str | None, victim_key: str) -> bool:
     (True, False)
     """
     return (
-        bool(entity_key)
+        entity_key is not None
+        and bool(entity_key)
         and entity_key != victim_key
         and bool(_PHONE.match(entity_key))
         and not _IMEI.match(entity_key)

@@ -47,7 +47,7 @@ from fraud_brain.actions.labels import is_suspect_number, labels_from_bank, labe
 from fraud_brain.actions.policy import EscalationPolicy, PolicyError, load_policy
 from fraud_brain.actions.stop_payment import Verdict
 from fraud_brain.store.base import Repository
-from fraud_brain.store.models import Alert, Case, NewAction, Outcome
+from fraud_brain.store.models import Action, Alert, Case, NewAction, Outcome
 from fraud_brain.vocabulary import (
     ACTION_KINDS,
     AGENT_DISPOSITIONS,
@@ -412,14 +412,14 @@ class Orchestrator:
             self.store.add_agent_task(case.case_id, action_id, now, now + sla)
         return action_id
 
-    def _episode_actions(self, case: Case, kind: str) -> list:
+    def _episode_actions(self, case: Case, kind: str) -> list[Action]:
         return [a for a in self.store.case_actions(case.case_id, kind) if a.created_at >= case.active_since]
 
     def _request(
         self, case: Case, kind: str, now: datetime, reason: str, alert: Alert | None = None
     ) -> int | None:
         """Queue one action of ``kind`` for a case unless the case already has it in hand."""
-        base = {
+        base: dict[str, Any] = {
             "case_uid": case.case_uid,
             "victim": case.victim_key,
             "victim_kind": case.victim_kind,

@@ -18,9 +18,10 @@ reach the model before the moment it became known.
 from __future__ import annotations
 
 import pickle
+from collections.abc import Hashable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
@@ -154,8 +155,9 @@ class OnlineModel:
         self.feature_names = list(feature_names)
         self.positive_weight = positive_weight
         self.mini_batch = mini_batch
-        self.scaler = preprocessing.StandardScaler()
-        self.classifier = linear_model.LogisticRegression(optimizer=optim.SGD(learning_rate), l2=l2)
+        # river ships no type hints: its objects are Any to the type checker.
+        self.scaler: Any = preprocessing.StandardScaler()
+        self.classifier: Any = linear_model.LogisticRegression(optimizer=optim.SGD(learning_rate), l2=l2)
         self.n_learned = 0
         self.n_positive = 0
 
@@ -181,7 +183,7 @@ class OnlineModel:
             return np.empty(0)
         if self.n_learned == 0:
             return np.full(len(X), 0.5)
-        return self.classifier.predict_proba_many(self._scaled(X))[True].to_numpy(dtype=np.float64)
+        return np.asarray(self.classifier.predict_proba_many(self._scaled(X))[True], dtype=np.float64)
 
     def predict_proba_one(self, row: np.ndarray) -> float:
         """Fraud probability of one row, without pandas (the single-record path)."""
@@ -229,7 +231,7 @@ class AnomalyScorer:
     ) -> None:
         self.feature_names = list(feature_names)
         self.n_trees, self.height, self.window_size, self.seed = n_trees, height, window_size, seed
-        self.model = None
+        self.model: Any = None  # a river HalfSpaceTrees once the limits are known (river has no type hints)
 
     def fit_limits(self, X: np.ndarray) -> AnomalyScorer:
         """Set each feature's range from a reference batch and start fresh trees."""
@@ -240,7 +242,7 @@ class AnomalyScorer:
         low = np.minimum(np.percentile(clean, 1, axis=0), 0.0) if len(clean) else np.zeros(X.shape[1])
         high = np.percentile(clean, 99, axis=0) if len(clean) else np.ones(X.shape[1])
         high = np.where(high > low, high, low + 1.0)
-        limits = {name: (float(lo), float(hi)) for name, lo, hi in zip(self.feature_names, low, high, strict=True)}
+        limits: dict[Hashable, tuple[float, float]] = {name: (float(lo), float(hi)) for name, lo, hi in zip(self.feature_names, low, high, strict=True)}
         self.model = anomaly.HalfSpaceTrees(
             n_trees=self.n_trees, height=self.height, window_size=self.window_size, limits=limits, seed=self.seed
         )
