@@ -8,7 +8,13 @@ from pathlib import Path
 import pytest
 
 from fraud_brain.actions import ManualClock, Orchestrator, decision_frame
-from fraud_brain.actions.cases import Agent, CaseConflictError, CaseService, NotAssignedError, UnknownCaseError
+from fraud_brain.actions.cases import (
+    Agent,
+    CaseConflictError,
+    CaseService,
+    NotAssignedError,
+    UnknownCaseError,
+)
 from fraud_brain.errors import InputError
 from fraud_brain.store import SQLiteRepository
 
