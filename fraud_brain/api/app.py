@@ -36,6 +36,7 @@ from fraud_brain.api.limits import LimitsMiddleware, RequestLimits
 from fraud_brain.api.metrics import ApiMetrics
 from fraud_brain.api.responses import OrjsonResponse
 from fraud_brain.api.routes import admin, bank, cases, feeds
+from fraud_brain.api.security import SecurityHeaders
 from fraud_brain.api.settings import ApiSettings
 from fraud_brain.api.worker import EngineThread
 from fraud_brain.store.base import Repository
@@ -206,6 +207,7 @@ def create_app(
     limits = RequestLimits(settings.max_in_flight, settings.max_body_bytes, settings.max_small_body_bytes)
     app.add_middleware(_Timing, metrics=metrics)
     app.add_middleware(LimitsMiddleware, limits=limits, on_reject=lambda reason: metrics.rejected.labels(reason=reason).inc())
+    app.add_middleware(SecurityHeaders)
     return app
 
 

@@ -17,6 +17,9 @@ import io
 
 import orjson
 import polars as pl
+import pyarrow as pa
+import pyarrow.ipc as pa_ipc
+import pyarrow.parquet as pa_parquet
 
 JSON_TYPES = ("application/json", "text/json")
 JSONL_TYPES = ("application/x-ndjson", "application/jsonl", "application/json-lines", "application/x-jsonlines")
@@ -69,6 +72,26 @@ def _fast(reader, body: bytes) -> pl.DataFrame | None:
     return frame
 
 
+def _first_line(error: Exception) -> str:
+    text = str(error).strip()
+    return text.splitlines()[0][:300] if text else type(error).__name__
+
+
+def _from_arrow(table: pa.Table, what: str) -> pl.DataFrame:
+    """A polars frame of an Arrow table, refusing what a frame of records cannot be."""
+    names = table.column_names
+    repeated = sorted({name for name in names if names.count(name) > 1})
+    if repeated:
+        raise BodyError(f"{what}: column(s) {', '.join(map(repr, repeated))} appear more than once", 422)
+    try:
+        frame = pl.from_arrow(table, rechunk=False)
+    except Exception as error:  # noqa: BLE001 - a type polars cannot hold is the client's bad body
+        raise BodyError(f"{what}: unsupported column type: {_first_line(error)}", 422) from None
+    if not isinstance(frame, pl.DataFrame):
+        raise BodyError(f"{what}: expected a table of records", 422)
+    return frame
+
+
 def decode_records(body: bytes, content_type: str | None) -> pl.DataFrame:
     """A frame of records from a request body of the given content type.
 
@@ -108,13 +131,19 @@ def decode_records(body: bytes, content_type: str | None) -> pl.DataFrame:
                 raise BodyError(f"JSON lines body, line {line_no}: not valid JSON ({error})") from None
         return _frame_from_dicts(records, "record")
     if media in ARROW_TYPES:
+        kind = "stream" if media.endswith("stream") else "file"
         try:
-            return pl.read_ipc_stream(io.BytesIO(body)) if media.endswith("stream") else pl.read_ipc(io.BytesIO(body))
+            # pyarrow checks the message framing and schema before anything is converted;
+            # polars' own IPC reader can abort the process on a malformed batch
+            reader = pa_ipc.open_stream(body) if kind == "stream" else pa_ipc.open_file(body)
+            table = reader.read_all()
         except Exception as error:  # noqa: BLE001 - any decoder failure is the client's bad body
-            raise BodyError(f"body is not a valid Arrow IPC {'stream' if media.endswith('stream') else 'file'}: {error}") from None
+            raise BodyError(f"body is not a valid Arrow IPC {kind}: {_first_line(error)}") from None
+        return _from_arrow(table, f"Arrow IPC {kind}")
     if media in PARQUET_TYPES:
         try:
-            return pl.read_parquet(io.BytesIO(body))
+            table = pa_parquet.read_table(io.BytesIO(body))
         except Exception as error:  # noqa: BLE001 - any decoder failure is the client's bad body
-            raise BodyError(f"body is not a valid Parquet file: {error}") from None
+            raise BodyError(f"body is not a valid Parquet file: {_first_line(error)}") from None
+        return _from_arrow(table, "Parquet file")
     raise BodyError(f"content type {media!r} not supported; send one of {list(CONTENT_TYPES)}", 415)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import typer
@@ -91,9 +92,14 @@ def api_key(
     if role not in ROLES:
         typer.echo(f"role {role!r} must be one of {list(ROLES)}", err=True)
         raise typer.Exit(2)
+    if not name.strip() or len(name) > 128 or any(not ch.isprintable() for ch in name):
+        typer.echo("--name must be 1-128 printable characters (no line breaks or control characters)", err=True)
+        raise typer.Exit(2)
     key = new_key()
-    typer.echo(f"# key for {name} (give it to them; it is not stored anywhere): {key}")
-    typer.echo(f'[[key]]\nname = "{name}"\nrole = "{role}"\nsha256 = "{hash_key(key)}"')
+    # json.dumps gives a TOML basic string: quotes and backslashes escaped, nothing can break out
+    quoted = json.dumps(name, ensure_ascii=False)
+    typer.echo(f"# key for {quoted} (give it to them; it is not stored anywhere): {key}")
+    typer.echo(f'[[key]]\nname = {quoted}\nrole = "{role}"\nsha256 = "{hash_key(key)}"')
 
 
 def register(app: typer.Typer) -> None:

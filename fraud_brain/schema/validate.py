@@ -219,6 +219,39 @@ def _plan(schema: RecordSchema, columns: tuple[tuple[str, pl.DataType], ...]) ->
     return typed_exprs, reason_exprs
 
 
+def _as_json_text(value: object) -> str | None:
+    if value is None:
+        return None
+    import orjson
+
+    return orjson.dumps(value, default=str).decode()
+
+
+def plain_columns(raw: pl.DataFrame) -> pl.DataFrame:
+    """Columns a record field can be read from: nested values (lists, structs) become their JSON
+    text and bytes their UTF-8 text (invalid bytes shown as U+FFFD), so validation reports them as
+    bad values instead of failing on the whole batch.
+
+    >>> plain_columns(pl.DataFrame({"a": [[1, 2]], "b": [bytes([120, 255])], "c": ["ok"]})).row(0)[:2] == ("[1,2]", "x" + chr(0xFFFD))
+    True
+    """
+    odd = [name for name, dtype in raw.schema.items()
+           if dtype.is_nested() or dtype in (pl.Binary, pl.Object) or dtype == pl.Null]
+    if not odd:
+        return raw
+    columns = []
+    for name in odd:
+        dtype = raw.schema[name]
+        if dtype == pl.Null:
+            columns.append(pl.Series(name, [None] * raw.height, dtype=pl.String))
+        elif dtype == pl.Binary:
+            columns.append(pl.Series(name, [None if v is None else v.decode("utf-8", "replace")
+                                            for v in raw.get_column(name).to_list()], dtype=pl.String))
+        else:
+            columns.append(pl.Series(name, [_as_json_text(v) for v in raw.get_column(name).to_list()], dtype=pl.String))
+    return raw.with_columns(columns)
+
+
 def validate(raw: pl.DataFrame, kind: str | RecordSchema) -> ValidationResult:
     """Validate a batch of raw records of one kind.
 
@@ -231,6 +264,7 @@ def validate(raw: pl.DataFrame, kind: str | RecordSchema) -> ValidationResult:
     ["subscriber 1 (12ab): phone '12ab' is not a valid phone number", "subscriber 1 (12ab): age_band 'old' is not one of <18/18-24/25-34/35-44/45-54/55-64/65-74/75+"]
     """
     schema = kind if isinstance(kind, RecordSchema) else schema_for(kind)
+    raw = plain_columns(raw)
     frame = raw.with_row_index(ROW)
     typed_exprs, reason_exprs = _plan(schema, tuple(raw.schema.items()))
     names = [field.name for field in schema.fields]

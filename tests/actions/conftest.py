@@ -49,7 +49,8 @@ class Receiver:
 
     def handle(self, headers: dict[str, str], body: bytes) -> tuple[int, dict]:
         signature = headers.get(SIGNATURE_HEADER, "")
-        if not verify_signature(self.secret, body, headers.get(TIMESTAMP_HEADER, ""), signature):
+        if not verify_signature(self.secret, body, headers.get(TIMESTAMP_HEADER, ""), signature,
+                                key=headers.get(IDEMPOTENCY_HEADER, "")):
             with self.lock:
                 self.bad_signatures += 1
             return 401, {"error": "bad signature"}

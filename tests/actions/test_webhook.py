@@ -107,11 +107,18 @@ def test_unreachable_receiver_is_a_retryable_failure() -> None:
 
 def test_signature_checks_reject_tampering_and_stale_requests() -> None:
     body = request_body(_action())
-    signature = sign(SECRET, "1000", body)
-    assert verify_signature(SECRET, body, "1000", signature, now=1100)
-    assert not verify_signature(SECRET, body, "1000", signature, now=2000)
-    assert not verify_signature(SECRET, body.replace(b"2500", b"9999"), "1000", signature, now=1100)
-    assert not verify_signature(SECRET, body, "not-a-time", signature, now=1100)
+    key = _action().idempotency_key
+    signature = sign(SECRET, "1000", body, key=key)
+    assert verify_signature(SECRET, body, "1000", signature, key=key, now=1100)
+    assert not verify_signature(SECRET, body, "1000", signature, key=key, now=2000)
+    assert not verify_signature(SECRET, body.replace(b"2500", b"9999"), "1000", signature, key=key, now=1100)
+    assert not verify_signature(SECRET, body, "not-a-time", signature, key=key, now=1100)
+    # the idempotency key is signed: a replay under another key does not verify
+    assert not verify_signature(SECRET, body, "1000", signature, key=key + "-2", now=1100)
+    # non-finite or non-integer timestamps never verify, even when signed as such
+    for stamp in ("nan", "NaN", "inf", "-inf", "1e3", "1000.0", "-1000", " 1000", ""):
+        forged = sign(SECRET, stamp, body, key=key)
+        assert not verify_signature(SECRET, body, stamp, forged, key=key, now=1000), stamp
     with pytest.raises(ValueError, match="empty signing secret"):
         WebhookAdapter("http://127.0.0.1:9", b"")
 

@@ -283,3 +283,54 @@ def test_decisions_with_bad_fields_are_422(server: Server) -> None:
         assert feed.post("/v1/decisions", json=[decision("d-bad", "13800000009", time="soon")]).status_code == 422
         assert feed.post("/v1/decisions", json=[decision("d-bad2", "13800000009", actions="voice_bot")]).status_code == 422
         assert feed.post("/v1/decisions", json=[{**decision("d-bad3", "13800000009"), "colour": "red"}]).status_code == 422
+
+
+def _arrow_stream(table) -> bytes:
+    import pyarrow.ipc as pa_ipc
+
+    sink = io.BytesIO()
+    with pa_ipc.new_stream(sink, table.schema) as writer:
+        writer.write_table(table)
+    return sink.getvalue()
+
+
+def _hostile_bodies() -> list[tuple[str, bytes, str]]:
+    import pyarrow as pa
+    import pyarrow.parquet as pa_parquet
+
+    good = {"call_id": "c1", "start_time": "2026-11-01T08:00:00Z", "caller": "13800000001", "callee": "13900000002",
+            "duration_s": 60, "disposition": "answered", "caller_type": "mobile"}
+    bad = {**good, "call_id": "c2"}
+    arrow = "application/vnd.apache.arrow.stream"
+    parquet_sink = io.BytesIO()
+    table = pa.table({k: [v, v] for k, v in good.items()})
+    binary = table.set_column(2, "caller", pa.array([b"13800000001", b"\x00\xff"], pa.binary()))
+    binary = binary.set_column(0, "call_id", pa.array(["c1", "c2"]))
+    pa_parquet.write_table(binary, parquet_sink)
+    listed = table.set_column(0, "call_id", pa.array([["c1"], ["c2"]])).append_column("extra", pa.array([[1], [2]]))
+    return [
+        ("list column", _arrow_stream(pa.table({**{k: [v] for k, v in good.items()}, "extra": [[1, 2]]})), arrow),
+        ("list id", _arrow_stream(listed), arrow),
+        ("duplicate columns", _arrow_stream(pa.Table.from_arrays([pa.array(["a"]), pa.array(["b"])],
+                                                                 names=["call_id", "call_id"])), arrow),
+        ("struct column", _arrow_stream(pa.table({**{k: [v] for k, v in bad.items()}, "caller": [{"x": 1}]})), arrow),
+        ("binary parquet", parquet_sink.getvalue(), "application/vnd.apache.parquet"),
+        ("truncated arrow", _arrow_stream(table)[:-40], arrow),
+        ("arrow file as stream", b"ARROW1" + bytes(64), arrow),
+    ]
+
+
+@pytest.mark.parametrize("name", [name for name, _, _ in _hostile_bodies()])
+def test_hostile_arrow_and_parquet_bodies_get_4xx_or_per_record_reasons(server: Server, name: str) -> None:
+    _, body, media = next(case for case in _hostile_bodies() if case[0] == name)
+    with server.client("feed") as feed:
+        reply = feed.post("/v1/validate/call", content=body, headers={"Content-Type": media})
+        assert reply.status_code in (200, 400, 422), reply.text
+        if reply.status_code == 200 and name != "list column":
+            answer = reply.json()
+            assert answer["invalid"] >= 1 and all(error["reason"] for error in answer["errors"])
+        assert feed.get("/health").status_code == 200  # the server is still there
+    if name == "list column":  # an extra nested column does not spoil a good record
+        assert (reply.json()["valid"], reply.json()["invalid"]) == (1, 0)
+    if name == "binary parquet":
+        assert reply.json()["valid"] == 1 and reply.json()["errors"][0]["field"] == "caller"

@@ -19,6 +19,7 @@ CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 if os.environ.get("FRAUD_BRAIN_REQUIRE_BROWSER") and shutil.which("chromium") is None:
     raise RuntimeError("FRAUD_BRAIN_REQUIRE_BROWSER is set but Debian's chromium is not installed (make browser)")
 sync_api = pytest.importorskip("playwright.sync_api")
+expect = sync_api.expect
 pytestmark = pytest.mark.skipif(shutil.which("chromium") is None, reason="Debian's chromium is not installed (make browser)")
 
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
@@ -42,6 +43,9 @@ def _sign_in(page: object, server: Server, user: str) -> None:
 
 def test_alert_appears_live_then_agent_claims_and_resolves_it(server: Server, browser: object) -> None:
     page = browser.new_page()
+    # The console runs under the server's Content-Security-Policy: nothing it does may break it.
+    console_errors: list[str] = []
+    page.on("console", lambda message: console_errors.append(message.text) if message.type == "error" else None)
     try:
         _sign_in(page, server, "alice")
         with server.client("feed") as feed:
@@ -55,21 +59,22 @@ def test_alert_appears_live_then_agent_claims_and_resolves_it(server: Server, br
         assert "a 25-minute call to 138****0001" in page.text_content("#d-reasons")
 
         page.click("#claim")
-        page.wait_for_function("document.querySelector('#d-assignee').textContent === 'alice'")
+        expect(page.locator("#d-assignee")).to_have_text("alice")
         assert page.text_content("#d-victim") == "13812340001"  # unmasked once it is hers
 
         page.click("#call")
-        page.wait_for_function("document.querySelector('#message').textContent.includes('13812340001')")
+        expect(page.locator("#message")).to_contain_text("13812340001")
         # The timeline reloads after the message is shown: wait for it rather than race it.
-        page.wait_for_function("document.querySelector('#d-timeline').textContent.includes('agent_call')", timeout=10_000)
+        expect(page.locator("#d-timeline")).to_contain_text("agent_call", timeout=10_000)
 
         page.click("#stop")
-        page.wait_for_function("document.querySelector('#message').textContent.includes('T-ui')")
+        expect(page.locator("#message")).to_contain_text("T-ui")
         page.select_option("#disposition", "prevented")
         page.fill("#note", "victim stopped after the call")
         page.click("#record")
-        page.wait_for_function("document.querySelector('#d-status').dataset.status === 'closed'")
+        expect(page.locator("#d-status")).to_have_attribute("data-status", "closed")
         assert "prevented" in page.text_content("#d-timeline")
+        assert not [e for e in console_errors if "Content Security Policy" in e], console_errors
     finally:
         page.close()
     with sqlite3.connect(server.store) as db:

@@ -2,15 +2,20 @@
 
 Each request carries ``Idempotency-Key`` (the action's key, the same on every retry and after
 a crash), ``X-Fraud-Brain-Timestamp`` and ``X-Fraud-Brain-Signature: sha256=<hex>``, the
-HMAC-SHA256 of ``"<timestamp>.<body>"`` under a shared secret. Receivers check it with
+HMAC-SHA256 of ``"<timestamp>.<idempotency key>.<body>"`` under a shared secret: the body,
+the time it was sent and the key the receiver deduplicates on are all covered, so none of
+them can be swapped on a replayed request. The timestamp is whole epoch seconds in decimal
+digits (``"nan"``, ``"1e9"`` or ``"-5"`` never verify). Receivers check it with
 :func:`verify_signature` and apply each key's effect once; a ``409 Conflict`` (key already
 processed) counts as success, as does a 2xx replay of the first answer.
 
 >>> body = b'{"a": 1}'
->>> sig = sign(b"secret", "1700000000", body)
->>> verify_signature(b"secret", body, "1700000000", sig, now=1700000010)
+>>> sig = sign(b"secret", "1700000000", body, key="k1")
+>>> verify_signature(b"secret", body, "1700000000", sig, key="k1", now=1700000010)
 True
->>> verify_signature(b"secret", body + b" ", "1700000000", sig, now=1700000010)
+>>> verify_signature(b"secret", body + b" ", "1700000000", sig, key="k1", now=1700000010)
+False
+>>> verify_signature(b"secret", body, "1700000000", sig, key="k2", now=1700000010)
 False
 """
 
@@ -20,6 +25,7 @@ import hashlib
 import hmac
 import json
 import random
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -33,15 +39,21 @@ from fraud_brain.store.models import Action
 SIGNATURE_HEADER = "X-Fraud-Brain-Signature"
 TIMESTAMP_HEADER = "X-Fraud-Brain-Timestamp"
 IDEMPOTENCY_HEADER = "Idempotency-Key"
+_EPOCH_SECONDS = re.compile(r"[0-9]{1,12}")
 
 
-def sign(secret: bytes, timestamp: str, body: bytes) -> str:
-    """The signature header value for a body sent at ``timestamp`` (epoch seconds as text).
+def sign(secret: bytes, timestamp: str, body: bytes, *, key: str) -> str:
+    """The signature header value for a body with idempotency ``key`` sent at ``timestamp``.
 
-    >>> sign(b"k", "0", b"{}")[:7]
+    ``timestamp`` is epoch seconds as decimal text.
+
+    >>> sign(b"k", "0", b"{}", key="a")[:7]
     'sha256='
+    >>> sign(b"k", "0", b"{}", key="a") == sign(b"k", "0", b"{}", key="b")
+    False
     """
-    digest = hmac.new(secret, timestamp.encode("ascii") + b"." + body, hashlib.sha256).hexdigest()
+    message = b".".join((timestamp.encode("ascii"), key.encode("utf-8"), body))
+    digest = hmac.new(secret, message, hashlib.sha256).hexdigest()
     return f"sha256={digest}"
 
 
@@ -51,22 +63,23 @@ def verify_signature(
     timestamp: str,
     signature: str,
     *,
+    key: str,
     now: float | None = None,
     tolerance_s: float = 300.0,
 ) -> bool:
     """Whether a webhook request is authentic and fresh (within ``tolerance_s`` of ``now``).
 
-    >>> verify_signature(b"k", b"{}", "0", sign(b"k", "0", b"{}"), now=1000)
+    >>> verify_signature(b"k", b"{}", "0", sign(b"k", "0", b"{}", key="a"), key="a", now=1000)
+    False
+    >>> verify_signature(b"k", b"{}", "nan", sign(b"k", "nan", b"{}", key="a"), key="a", now=1000)
     False
     """
-    try:
-        sent = float(timestamp)
-    except ValueError:
+    if not isinstance(timestamp, str) or not _EPOCH_SECONDS.fullmatch(timestamp):
         return False
     current = time.time() if now is None else now
-    if abs(current - sent) > tolerance_s:
+    if abs(current - int(timestamp)) > tolerance_s:
         return False
-    return hmac.compare_digest(sign(secret, timestamp, body), signature)
+    return hmac.compare_digest(sign(secret, timestamp, body, key=key), signature)
 
 
 def request_body(action: Action) -> bytes:
@@ -136,7 +149,7 @@ class WebhookAdapter:
                 "Content-Type": "application/json",
                 IDEMPOTENCY_HEADER: action.idempotency_key,
                 TIMESTAMP_HEADER: timestamp,
-                SIGNATURE_HEADER: sign(self.secret, timestamp, body),
+                SIGNATURE_HEADER: sign(self.secret, timestamp, body, key=action.idempotency_key),
             }
             try:
                 assert self.client is not None
