@@ -30,7 +30,7 @@ import polars as pl
 
 from fraud_brain.errors import InputError
 from fraud_brain.io.deadletter import DeadLetterStore
-from fraud_brain.pipeline.scored import StreamFacts, assemble, explain_hits, profile_table
+from fraud_brain.pipeline.scored import StreamFacts, assemble, explain_hits, profile_table, stream_facts
 from fraud_brain.schema.quick import obviously_valid
 from fraud_brain.schema.validate import ValidationResult, validate
 from fraud_brain.vocabulary import CheckDecision
@@ -143,10 +143,7 @@ class Brain:
         self.engine = engine
         self.dead_letters = dead_letters
         self.state_dir = state_dir
-        self.streams: dict[str, StreamFacts] = {}
-        from fraud_brain.pipeline.scored import stream_facts
-
-        self.streams = stream_facts(spec)
+        self.streams: dict[str, StreamFacts] = stream_facts(spec)
         self.profiles = profile_table(subscribers)
         self._profile_of = {phone: (age, district) for phone, age, district in self.profiles.iter_rows()}
         self._lock = threading.RLock()

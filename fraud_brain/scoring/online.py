@@ -485,15 +485,15 @@ class OnlineLearner:
         return len(self.learn([], np.empty(0), now=now).keys)
 
     def save(self, folder: Path) -> None:
-        """Write the model and the pending rows to ``folder`` (a restart continues from them)."""
+        """Write the model and the pending rows (only those held, oldest first) to ``folder``."""
         folder.mkdir(parents=True, exist_ok=True)
         store = self.pending
-        np.savez(
-            folder / "pending.npz", X=store._X, times=store._times,
-            keys=np.array(["" if k is None else k for k in store._keys], dtype=object),
-            held=np.array([k is not None for k in store._keys], dtype=bool),
-            cursor=np.array([store._next, store._span, store.evicted, self.n_learned, self.labels_unmatched]),
-        )
+        start = (store._next - store._span) % store.capacity
+        positions = (start + np.arange(store._span)) % store.capacity
+        held = [int(i) for i in positions.tolist() if store._keys[i] is not None]
+        keys = np.array([store._keys[i] for i in held], dtype=np.str_)
+        np.savez(folder / "pending.npz", X=store._X[held], times=store._times[held], keys=keys,
+                 counts=np.array([store.evicted, self.n_learned, self.labels_unmatched], dtype=np.int64))
         with open(folder / "model.pickle", "wb") as out:
             pickle.dump(self.model, out)
 
@@ -502,18 +502,13 @@ class OnlineLearner:
         nothing there or it was kept for rows of another width (a model with other features)."""
         if not (folder / "pending.npz").exists():
             return False
-        with np.load(folder / "pending.npz", allow_pickle=True) as saved:
+        with np.load(folder / "pending.npz") as saved:
             X = saved["X"]
-            if X.shape[1] != self.n_features:
+            if X.ndim != 2 or X.shape[1] != self.n_features:
                 return False
-            keys = [str(k) if held else None for k, held in zip(saved["keys"].tolist(), saved["held"].tolist(), strict=True)]
-            store = DelayedLabelStore(self.n_features, len(keys))
-            store._X[:] = X
-            store._times[:] = saved["times"]
-            store._keys = keys
-            store._slot = {k: i for i, k in enumerate(keys) if k is not None}
-            store._next, store._span, store.evicted, self.n_learned, self.labels_unmatched = (
-                int(v) for v in saved["cursor"].tolist())
+            store = DelayedLabelStore(self.n_features, self.pending.capacity)
+            store.remember([str(k) for k in saved["keys"].tolist()], saved["times"], X)
+            store.evicted, self.n_learned, self.labels_unmatched = (int(v) for v in saved["counts"].tolist())
         with open(folder / "model.pickle", "rb") as source:
             # Our own state folder, written by save(): not input from outside.
             self.model = pickle.load(source)  # noqa: S301
