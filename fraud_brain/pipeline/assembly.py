@@ -70,16 +70,17 @@ class Assembly:
         adapters: Mapping[str, Adapter] | None = None,
         store: Repository | None = None,
     ) -> None:
-        from fraud_brain.actions.clock import SystemClock
+        from fraud_brain.actions.clock import Clock, SystemClock
 
         config.check()
         self.config = config
+        self.clock: Clock
         if clock is None:
-            self.clock: Clock = SystemClock()
-        elif callable(clock) and not hasattr(clock, "now"):
-            self.clock = FunctionClock(clock)
+            self.clock = SystemClock()
+        elif isinstance(clock, Clock):
+            self.clock = clock
         else:
-            self.clock = clock  # type: ignore[assignment]  # a Clock (has now and sleep)
+            self.clock = FunctionClock(clock)
         self._adapters = adapters
         self._store = store
 
@@ -207,11 +208,11 @@ class Assembly:
         reference = {"subscribers": subscribers if subscribers is not None else schema_for("subscriber").empty()}
         snapshot = state_dir / "engine"
         # The engine hands back whole records with their features: the rules read both.
-        options = {"keep_records": True, "dedupe_horizon_ms": int(self.config.dedupe_horizon_hours * 3_600_000)}
+        horizon = int(self.config.dedupe_horizon_hours * 3_600_000)
         if (snapshot / "state.npz").exists():
-            engine = FeatureEngine.restore(snapshot, self.spec, reference, **options)
+            engine = FeatureEngine.restore(snapshot, self.spec, reference, keep_records=True, dedupe_horizon_ms=horizon)
         else:
-            engine = FeatureEngine(self.spec, reference, **options)
+            engine = FeatureEngine(self.spec, reference, keep_records=True, dedupe_horizon_ms=horizon)
         store = self.store()
         orchestrator = self.orchestrator(store, self.districts_of(subscribers))
         dispatcher = Dispatcher(store, self.adapters(), orchestrator.clock, orchestrator.policy.outbox,

@@ -23,7 +23,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
 import numpy as np
 import polars as pl
@@ -382,7 +382,7 @@ class Brain:
         schema = facts.schema
         if obviously_valid(raw, schema):
             record = {f.name: raw.get(f.name) for f in schema.fields}
-            record[facts.time] = datetime.fromisoformat(record[facts.time]).astimezone(UTC)
+            record[facts.time] = datetime.fromisoformat(str(record[facts.time])).astimezone(UTC)
             return pl.DataFrame([record], schema=schema.polars_schema())
         result = validate(pl.DataFrame([raw]), schema)
         if not result.ok:
@@ -476,11 +476,14 @@ class Brain:
             else:
                 self._install(scorers)
                 out["models"] = {"status": "reloaded", **{k: v for k, v in self.versions.items() if k.startswith("model_")}}
+            from fraud_brain.rules import RuleManager
+
             engine = self._rules()
-            reloaded = engine.rules.reload()
-            out["rules"] = {"status": "reloaded" if reloaded.ok else "kept", "version": engine.ruleset.version}
-            if not reloaded.ok:
-                out["rules"]["error"] = str(reloaded.error)
+            if isinstance(engine.rules, RuleManager):
+                reloaded = engine.rules.reload()
+                out["rules"] = {"status": "reloaded" if reloaded.ok else "kept", "version": engine.ruleset.version}
+                if not reloaded.ok:
+                    out["rules"]["error"] = str(reloaded.error)
             failed = self.parts.reload_policy(self.orchestrator)
             out["policy"] = {"status": "kept", "error": str(failed)} if failed else {"status": "reloaded"}
             return out
@@ -501,7 +504,7 @@ class Brain:
             return 0
         # labels_since is inclusive; repeats are harmless (label ids are deduplicated, and an
         # event's inputs are learned from once) but the cursor keeps them few.
-        self._label_cursor = labels["known_at"].max()
+        self._label_cursor = cast(datetime, labels["known_at"].max())
         return self.add_labels(labels, source="outcomes").accepted
 
     def snapshot(self) -> None:

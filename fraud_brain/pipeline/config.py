@@ -110,7 +110,7 @@ class AppConfig:
                 accepted: tuple[type, ...] = (int, float) if isinstance(default, float) else (type(default),)
                 if isinstance(value, bool) or not isinstance(value, accepted):
                     raise ConfigError(f"{where}: key {key!r} must be a {type(default).__name__}, not {value!r}")
-                values[key] = type(default)(value)
+                values[key] = float(value) if isinstance(default, float) and isinstance(value, int | float) else value
         config = cls(**values)
         config.check(str(path))
         return config

@@ -29,7 +29,7 @@ import polars as pl
 from fraud_brain.features.spec import Spec
 from fraud_brain.schema.records import AGE_BANDS, RecordSchema
 
-PROFILE_COLUMNS = {"age_band": pl.Enum(AGE_BANDS), "district": pl.String}
+PROFILE_COLUMNS: dict[str, pl.DataType] = {"age_band": pl.Enum(AGE_BANDS), "district": pl.String()}
 """The victim's profile columns a scored frame carries (from the subscriber reference data)."""
 SCORED_COLUMNS = ("score", "offline_score", "online_score", "anomaly_score", "reasons_en", "reasons_zh", "reason_features")
 """The scorer's columns of a scored frame, in order (:meth:`fraud_brain.scoring.scorer.Scorer.score_batch`)."""
