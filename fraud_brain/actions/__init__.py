@@ -41,9 +41,9 @@ from fraud_brain.actions.policy import (
     load_policy,
     parse_policy,
 )
-from fraud_brain.vocabulary import PHONE_CONTACT_KINDS
 from fraud_brain.actions.report import ActionsSummary, summarize
 from fraud_brain.actions.workflow import ReplayResult, replay
+from fraud_brain.vocabulary import PHONE_CONTACT_KINDS
 
 __all__ = [
     "DECISION_SCHEMA",
