@@ -28,7 +28,7 @@ browser:
 		else echo "chromium is not installed: the console's browser test will be skipped"; fi; }
 
 bench: $(STAMP)
-	for b in simulate features scoring rules actions api; do $(BIN)/python -m benchmarks.$$b || exit 1; done
+	for b in simulate features scoring rules actions api durable_ingest; do $(BIN)/python -m benchmarks.$$b || exit 1; done
 
 sample: $(STAMP)
 	$(BIN)/fraud-brain simulate --out data/sample --preset sample
