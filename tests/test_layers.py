@@ -1,8 +1,9 @@
 """The import layers: data flows one way, and the API talks to ports, not to adapters or store internals.
 
-schema → io → sim/features → scoring → rules → actions/store → pipeline → api/cli/report; the
-vocabulary, the error hierarchy and the bundled data sit below them all. Every import in the
-package (module level or inside a function) goes to the same layer or an earlier one.
+schema → io (and the durable state) → sim/features → scoring → rules → actions/store → pipeline →
+api/cli/report; the vocabulary, the error hierarchy and the bundled data sit below them all.
+Every import in the package (module level or inside a function) goes to the same layer or an
+earlier one.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "fraud_brain"
 LAYERS: dict[str, int] = {
     "errors": 0, "vocabulary": 0, "bundled": 0,
     "schema": 1,
-    "io": 2,
+    "io": 2, "durability": 2,
     "sim": 3, "features": 3,
     "scoring": 4,
     "rules": 5,
