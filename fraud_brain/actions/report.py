@@ -55,7 +55,8 @@ def actions_by_kind_outcome(store: Repository) -> pl.DataFrame:
     return (
         actions.group_by(["kind", "status", "outcome"])
         .agg(pl.len().alias("actions"))
-        .sort(["kind", "actions"], descending=[False, True])
+        # group_by gives groups in no fixed order: status and outcome break ties, so reports repeat
+        .sort(["kind", "actions", "status", "outcome"], descending=[False, True, False, False], nulls_last=True)
     )
 
 
