@@ -365,7 +365,8 @@ class Brain:
             return report
 
     def learned(self, stream: str | None = None) -> int:
-        """Labelled events the online loop of ``stream`` (default: the payment stream) has learned from."""
+        """Events the online loop of ``stream`` (default: the payment stream) has learned from:
+        labelled ones and those that matured unlabelled (learned as legitimate)."""
         learner = self.learners.get(stream or self.config.payment_stream)
         return 0 if learner is None else learner.n_learned
 
