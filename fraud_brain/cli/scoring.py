@@ -9,14 +9,17 @@ import typer
 
 models_app = typer.Typer(help="List, inspect, promote and shadow models in the model registry.", no_args_is_help=True)
 
-DATA_HELP = "Data folder with calls/transfers/subscribers/labels files (e.g. data/sample)."
-SPEC_HELP = "Feature spec: a bundled name (telecom) or a .toml file."
+DATA_HELP = (
+    "Data folder with the spec's record files (e.g. data/sample: calls/transfers/subscribers/labels; "
+    "a card world: card_tx/fraud_reports/labels)."
+)
+SPEC_HELP = "Feature spec: a bundled name (telecom, card) or a .toml file."
 
 
-def _replay(data: Path, spec: str) -> Any:
+def _replay(data: Path, spec: Any, generic: bool = False) -> Any:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from fraud_brain.scoring.dataset import build_training_data
+    from fraud_brain.scoring.dataset import build_spec_data, build_training_data
 
     with Progress(TextColumn("replaying features"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn()) as bar:
         task = bar.add_task("replay", total=None)
@@ -24,7 +27,18 @@ def _replay(data: Path, spec: str) -> Any:
         def progress(done: int, total: int) -> None:
             bar.update(task, completed=done, total=total)
 
+        if generic:
+            return build_spec_data(data, spec, progress=progress)
         return build_training_data(data, spec, progress=progress)
+
+
+def _load_spec(spec: str) -> Any:
+    """The feature spec a user names, and whether it is scored by the telecom protocol."""
+    from fraud_brain.features import resolve_spec
+    from fraud_brain.scoring.dataset import telecom_protocol
+
+    loaded = resolve_spec(spec)
+    return loaded, telecom_protocol(loaded)
 
 
 def _split(data: Any, train_days: float | None, gap_days: float | None, test_days: float | None) -> Any:
@@ -50,17 +64,25 @@ def train(
     leaves: int = typer.Option(15, help="LightGBM leaves per tree (fewer: smaller, faster models)."),
     champion: bool = typer.Option(True, "--champion/--challenger", help="Publish as champion, or as a shadow challenger."),
 ) -> None:
-    """Train the transfer and calling-number models point-in-time and publish them to the registry."""
+    """Train the models of the spec's scored streams point-in-time and publish them to the registry.
+
+    Telecom: the transfer and calling-number models. Any other spec: one model per scored stream,
+    named by its scoring table's ``model``.
+    """
     from rich.console import Console
     from rich.table import Table
 
-    from fraud_brain.scoring.publish import publish_models, train_models
+    from fraud_brain.scoring.publish import publish_models, train_models, train_stream_models
     from fraud_brain.scoring.registry import ModelRegistry
 
     console = Console()
-    dataset = _replay(data, spec)
+    loaded, telecom = _load_spec(spec)
+    dataset = _replay(data, spec if telecom else loaded, generic=not telecom)
     split = _split(dataset, train_days, gap_days, test_days)
-    results = train_models(dataset, split, num_boost_round=rounds, params={"num_leaves": leaves})
+    if telecom:
+        results = train_models(dataset, split, num_boost_round=rounds, params={"num_leaves": leaves})
+    else:
+        results = train_stream_models(dataset, split, num_boost_round=rounds, params={"num_leaves": leaves})
     published = publish_models(results, ModelRegistry(out), champion=champion, challenger=not champion)
     table = Table(title=f"Published to {out}")
     for column in ("model", "version", "role", "features", "train n", "frauds", "test AP", "test AUC"):
@@ -73,6 +95,12 @@ def train(
             f"{m.metrics.get('average_precision', float('nan')):.3f}", f"{m.metrics.get('roc_auc', float('nan')):.3f}",
         )
     console.print(table)
+    if not telecom:
+        for item in published:
+            test = item.result.test
+            rate = float(test["label"].sum()) / test.height if test.height else float("nan")
+            console.print(f"{item.model.manifest.name}: test window {test.height:,} events, fraud prevalence "
+                          f"{rate:.3%} (the AP of a random score)", highlight=False)
 
 
 def evaluate(
@@ -101,6 +129,12 @@ def evaluate(
 
     console = Console()
     drift_at = _drift_moment(drift_day)
+    loaded, telecom = _load_spec(spec)
+    if not telecom:
+        if drift_day is not None:
+            raise typer.BadParameter("--drift-day applies to the telecom evaluation only", param_hint="--drift-day")
+        _evaluate_streams(data, loaded, train_days, gap_days, test_days, k, window, rounds, json_out)
+        return
     dataset = _replay(data, spec)
     split = _split(dataset, train_days, gap_days, test_days)
     if drift_at is not None and not split.test_start < drift_at < split.test_end:
@@ -183,6 +217,62 @@ def evaluate(
         }
         if drift is not None and drift_at is not None:
             payload["drift"] = {"at": drift_at.isoformat(), "setups": drift.to_dicts()}
+        json_out.parent.mkdir(parents=True, exist_ok=True)
+        json_out.write_bytes(orjson.dumps(payload, option=orjson.OPT_INDENT_2 | orjson.OPT_SERIALIZE_NUMPY))
+
+
+def _evaluate_streams(
+    data: Path, spec: Any, train_days: float | None, gap_days: float | None, test_days: float | None,
+    k: int, window: str, rounds: int, json_out: Path | None,
+) -> None:
+    """``evaluate`` for any spec: every scored stream's model, and each feature group alone."""
+    import orjson
+    from rich.console import Console
+    from rich.table import Table
+
+    from fraud_brain.scoring.experiment import compare_stream_setups
+
+    console = Console()
+    dataset = _replay(data, spec, generic=True)
+    split = _split(dataset, train_days, gap_days, test_days)
+    payload: dict[str, Any] = {"split": split.describe(), "streams": {}}
+    for name, stream in dataset.streams.items():
+        sc = stream.scoring
+        results = compare_stream_setups(
+            stream.frame, dataset.labels, stream.feature_groups, dataset.spec_hash, split, sc.label_entity,
+            sc.label_key, stream.entity, amount=sc.amount, time_col=stream.time_col, k=k, window=window,
+            num_boost_round=rounds, evaluation_labels=dataset.evaluation_labels(name), name=sc.model,
+        )
+        rep0 = results[0].report
+        rate = rep0.frauds / rep0.events if rep0.events else float("nan")
+        table = Table(
+            title=f"{name}: held-out period, {rep0.events:,} events, {rep0.frauds:,} frauds "
+            f"(prevalence {rate:.3%}, the AP of a random score)"
+        )
+        for column in ("setup", "AP", "ROC-AUC", f"prec@{k}/day", "money flagged", "false /10k"):
+            table.add_column(column, justify="right")
+        for r in results:
+            rep = r.report
+            table.add_row(r.name, f"{rep.average_precision:.3f}", f"{rep.roc_auc:.3f}", f"{rep.precision_at_k:.3f}",
+                          f"{rep.money_flagged_share:.1%}", f"{rep.false_alarms_per_10k:,.0f}")
+        console.print(table)
+        over_time = Table(title=f"{name}: average precision per {window}")
+        over_time.add_column("window")
+        over_time.add_column("frauds", justify="right")
+        for r in results:
+            over_time.add_column(r.name, justify="right")
+        base = results[0].windows
+        for i in range(base.height):
+            row = [f"{base['window_start'][i]:%Y-%m-%d}", str(base["frauds"][i])]
+            row += [f"{r.windows['average_precision'][i]:.3f}" if i < r.windows.height else "nan" for r in results]
+            over_time.add_row(*row)
+        console.print(over_time)
+        payload["streams"][name] = {
+            "model": sc.model,
+            "prevalence": rate,
+            "setups": [{"name": r.name, "report": r.report.as_dict(), "windows": r.windows.to_dicts()} for r in results],
+        }
+    if json_out is not None:
         json_out.parent.mkdir(parents=True, exist_ok=True)
         json_out.write_bytes(orjson.dumps(payload, option=orjson.OPT_INDENT_2 | orjson.OPT_SERIALIZE_NUMPY))
 

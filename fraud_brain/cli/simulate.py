@@ -17,6 +17,13 @@ class Preset(str, Enum):
     bench = "bench"
 
 
+class WorldKind(str, Enum):
+    """Which world to simulate."""
+
+    telecom = "telecom"
+    card = "card"
+
+
 class Format(str, Enum):
     """Output file formats."""
 
@@ -29,10 +36,17 @@ def simulate_command(
     out: Path = typer.Option(
         ..., "--out", "-o", help="Folder to write calls/transfers/subscribers/labels and truth_* files."
     ),
+    world_kind: WorldKind = typer.Option(
+        WorldKind.telecom,
+        "--world",
+        help="telecom (calls and transfers with scam rings) or card (card payments at terminals, "
+        "read by the bundled card feature spec: card_tx, fraud_reports, labels files).",
+    ),
     preset: Preset = typer.Option(
         Preset.sample,
         help="sample (demo, a few MB), small (~30 days, 20k subscribers), drift (28 days, 20k "
-        "subscribers, rings move to chat apps on day 19) or bench (~1M records).",
+        "subscribers, rings move to chat apps on day 19) or bench (~1M records). Card world: "
+        "sample (1,000 customers, 61 days), small (5,000 customers, 92 days) or bench.",
     ),
     seed: int | None = typer.Option(
         None, help="Random seed (default: the preset's, 7). Same seed, same world."
@@ -41,6 +55,8 @@ def simulate_command(
     subscribers: int | None = typer.Option(
         None, min=50, help="Number of resident subscribers (default: the preset's)."
     ),
+    customers: int | None = typer.Option(None, min=1, help="Card world: number of card holders."),
+    terminals: int | None = typer.Option(None, min=1, help="Card world: number of payment terminals."),
     fmt: Format = typer.Option(Format.parquet, "--format", "-f", help="Output file format."),
     no_drift: bool = typer.Option(False, "--no-drift", help="Keep scam tactics fixed over the whole window."),
     drift_day: int | None = typer.Option(
@@ -54,7 +70,8 @@ def simulate_command(
         "late-night payments to rented accounts (default: the preset's; 0 for all but drift).",
     ),
 ) -> None:
-    """Simulate a city's calls and transfers with scam rings, and write them with their ground truth."""
+    """Simulate a city's calls and transfers with scam rings (or, with --world card, card payments
+    with compromised terminals and cards), and write them with their ground truth."""
     import time
     from datetime import timedelta
 
@@ -64,6 +81,16 @@ def simulate_command(
 
     from fraud_brain.sim import SimConfig, simulate
 
+    if world_kind is WorldKind.card:
+        telecom_only = {"--subscribers": subscribers, "--drift-day": drift_day, "--drift-strength": drift_strength,
+                        "--no-drift": no_drift or None}
+        given = [name for name, value in telecom_only.items() if value is not None]
+        if given:
+            raise typer.BadParameter(f"{', '.join(given)} only apply to the telecom world", param_hint="--world")
+        _simulate_cards(out, preset.value, seed, days, customers, terminals, fmt.value)
+        return
+    if customers is not None or terminals is not None:
+        raise typer.BadParameter("--customers and --terminals only apply to --world card", param_hint="--world")
     overrides: dict[str, object] = {}
     if seed is not None:
         overrides["seed"] = seed
@@ -132,6 +159,61 @@ def simulate_command(
         f"{world.n_records:,} call and transfer records in {elapsed:.1f} s "
         f"({world.n_records / max(elapsed, 1e-9):,.0f} records/s including writing)"
     )
+
+
+def _simulate_cards(
+    out: Path, preset: str, seed: int | None, days: int | None, customers: int | None, terminals: int | None, fmt: str
+) -> None:
+    """``simulate --world card``: a card-payment world, its files and its fraud prevalence."""
+    import time
+
+    from rich.console import Console
+    from rich.table import Table
+
+    from fraud_brain.errors import InputError
+    from fraud_brain.sim.cards import CardConfig, simulate_cards
+
+    overrides: dict[str, object] = {
+        name: value
+        for name, value in (("seed", seed), ("days", days), ("n_customers", customers), ("n_terminals", terminals))
+        if value is not None
+    }
+    try:
+        config = CardConfig.preset(preset, **overrides)
+    except InputError as error:
+        raise typer.BadParameter(str(error), param_hint="--preset") from None
+    console = Console()
+    started = time.perf_counter()
+    world = simulate_cards(config)
+    paths = world.write(out, fmt=fmt)
+    elapsed = time.perf_counter() - started
+    scenarios = world.scenario_counts()
+    labels = world.labels.group_by("entity_type").len().sort("entity_type")
+    frauds = int(world.truth_tx["is_fraud"].sum())
+    notes = {
+        "card_tx": f"{frauds:,} fraudulent ({world.prevalence:.2%}): "
+        + ", ".join(f"{name} {count:,}" for name, count in scenarios.items()),
+        "fraud_reports": f"{world.fraud_reports.height / max(frauds, 1):.0%} of frauds reported, "
+        f"median {config.report_delay_days:g} days later",
+        "labels": ", ".join(f"{row['entity_type']} {row['len']:,}" for row in labels.iter_rows(named=True)),
+    }
+    table = Table(
+        title=f"Simulated card world → {out}  (preset {preset}, seed {config.seed}, {config.n_customers:,} "
+        f"customers, {config.n_terminals:,} terminals, {config.days} days from {config.start})"
+    )
+    for column, justify in (("file", "left"), ("rows", "right"), ("size", "right"), ("note", "left")):
+        table.add_column(column, justify=justify)  # type: ignore[arg-type]
+    frames = world.frames()
+    for path in paths:
+        table.add_row(path.name, f"{frames[path.stem].height:,}", f"{path.stat().st_size / 1e6:.2f} MB",
+                      notes.get(path.stem, ""))
+    console.print(table)
+    console.print(
+        f"Fraud prevalence {world.prevalence:.3%} ({frauds:,} of {world.card_tx.height:,} payments); "
+        f"train with: fraud-brain train --data {out} --spec card",
+        highlight=False,
+    )
+    console.print(f"{world.card_tx.height:,} card payments in {elapsed:.1f} s")
 
 
 def _notes(world) -> dict[str, str]:  # type: ignore[no-untyped-def]

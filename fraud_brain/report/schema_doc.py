@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from fraud_brain.schema.records import SCHEMAS
+from fraud_brain.schema.records import SCHEMAS, RecordSchema
 
 
 def _dtype(field) -> str:  # noqa: ANN001
@@ -19,9 +19,10 @@ def _dtype(field) -> str:  # noqa: ANN001
     return str(field.dtype)
 
 
-def schema_markdown(kind: str) -> str:
-    """One kind's schema as a Markdown table: field, type, required, meaning, checks."""
-    schema = SCHEMAS[kind]
+def schema_markdown(kind: str | RecordSchema) -> str:
+    """One kind's schema (a built-in kind's name, or any schema) as a Markdown table: field,
+    type, required, meaning, checks."""
+    schema = SCHEMAS[kind] if isinstance(kind, str) else kind
     lines = ["| field | type | required | meaning | checks |", "| --- | --- | --- | --- | --- |"]
     for field in schema.fields:
         lines.append(

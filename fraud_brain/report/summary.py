@@ -13,7 +13,7 @@ from datetime import datetime
 
 import polars as pl
 
-from fraud_brain.schema.records import SCHEMAS
+from fraud_brain.schema.records import SCHEMAS, RecordSchema
 
 BREAKDOWNS = {
     "call": ("disposition", "caller_type"),
@@ -35,16 +35,26 @@ class KindSummary:
     extra: dict[str, str] = field(default_factory=dict)
 
 
-def summarize(frames: dict[str, pl.DataFrame]) -> list[KindSummary]:
-    """Summaries of each kind of record, in schema order."""
+def summarize(frames: dict[str, pl.DataFrame], schemas: dict[str, RecordSchema] | None = None) -> list[KindSummary]:
+    """Summaries of each kind of record, in schema order.
+
+    ``schemas`` gives the record kinds a feature spec declares (default: the built-in ones);
+    a declared kind is broken down by its enum fields.
+
+    >>> from fraud_brain.features import bundled_spec
+    >>> from fraud_brain.features.synthetic import synthetic_card
+    >>> summarize({"card_tx": synthetic_card(n=10)["tx"]}, bundled_spec("card").records)[0].records
+    10
+    """
     out = []
     for kind, frame in frames.items():
-        schema = SCHEMAS[kind]
+        schema = (schemas or SCHEMAS)[kind]
         summary = KindSummary(kind=kind, records=frame.height)
         if schema.time_field and frame.height:
-            summary.first = frame[schema.time_field].min()
-            summary.last = frame[schema.time_field].max()
-        for column in BREAKDOWNS.get(kind, ()):
+            summary.first = frame[schema.time_field].min()  # type: ignore[assignment]
+            summary.last = frame[schema.time_field].max()  # type: ignore[assignment]
+        enums = tuple(f.name for f in schema.fields if isinstance(f.dtype, pl.Enum) and f.name in frame.columns)
+        for column in BREAKDOWNS.get(kind, enums):
             counts = frame[column].value_counts(sort=True)
             summary.breakdowns[column] = {
                 str(value): int(count) for value, count in counts.iter_rows()

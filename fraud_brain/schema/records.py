@@ -17,7 +17,12 @@ Int32
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
 import polars as pl
+
+if TYPE_CHECKING:
+    from polars._typing import PolarsDataType
 
 TIME = pl.Datetime("ms", "UTC")
 """The dtype of every event-time column."""
@@ -54,7 +59,7 @@ class Field:
     """
 
     name: str
-    dtype: pl.DataType
+    dtype: PolarsDataType
     required: bool = True
     """A required field must be present as a column and non-null in every record."""
     gt: float | None = None

@@ -23,10 +23,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
 from fraud_brain.schema.records import Field, RecordSchema, schema_for
+
+if TYPE_CHECKING:
+    from polars._typing import PolarsDataType
+    from polars.expr.whenthen import ChainedThen, Then
 
 ROW = "_row"
 """The column carrying each record's position in its batch (0-based)."""
@@ -89,7 +94,7 @@ def _parse_time(raw: pl.Expr, dtype: pl.DataType) -> pl.Expr:
     ).cast(dtype)
 
 
-def _coerce(raw: pl.Expr, source: pl.DataType, field: Field) -> pl.Expr:
+def _coerce(raw: pl.Expr, source: PolarsDataType, field: Field) -> pl.Expr:
     """The expression turning one raw column into the field's dtype (null where it cannot)."""
     target = field.dtype
     if source == target:
@@ -127,7 +132,7 @@ def _coerce(raw: pl.Expr, source: pl.DataType, field: Field) -> pl.Expr:
     return raw.cast(pl.String)
 
 
-def _as_number(raw: pl.Expr, source: pl.DataType) -> pl.Expr:
+def _as_number(raw: pl.Expr, source: PolarsDataType) -> pl.Expr:
     """A raw column read as Float64 for range checks (null where it is no number)."""
     if source == pl.String:
         return raw.str.strip_chars().cast(pl.Float64, strict=False)
@@ -136,8 +141,9 @@ def _as_number(raw: pl.Expr, source: pl.DataType) -> pl.Expr:
     return raw.cast(pl.String).cast(pl.Float64, strict=False)
 
 
-def _int_bounds(dtype: pl.DataType) -> tuple[float, float]:
-    bits = {pl.Int8: 8, pl.Int16: 16, pl.Int32: 32, pl.Int64: 64}[dtype.base_type()]
+def _int_bounds(dtype: PolarsDataType) -> tuple[float, float]:
+    sizes: dict[Any, int] = {pl.Int8: 8, pl.Int16: 16, pl.Int32: 32, pl.Int64: 64}
+    bits = sizes[dtype.base_type()]
     return -(2.0 ** (bits - 1)), 2.0 ** (bits - 1) - 1
 
 
@@ -157,7 +163,7 @@ def _type_message(field: Field) -> str:
     return f"is not a valid {field.dtype}"
 
 
-def _reason(field: Field, raw: pl.Expr, source: pl.DataType, typed: pl.Expr) -> pl.Expr:
+def _reason(field: Field, raw: pl.Expr, source: PolarsDataType, typed: pl.Expr) -> pl.Expr:
     """The first problem with this field in each record, or null when there is none."""
     name = field.name
     shown = _as_text(raw)
@@ -183,7 +189,7 @@ def _reason(field: Field, raw: pl.Expr, source: pl.DataType, typed: pl.Expr) -> 
                 pl.format(f"{name} '{{}}' is not a valid {_pattern_name(field)}", shown),
             )
         )
-    expr = pl.when(checks[0][0]).then(checks[0][1])
+    expr: Then | ChainedThen = pl.when(checks[0][0]).then(checks[0][1])
     for condition, message in checks[1:]:
         expr = expr.when(condition).then(message)
     return expr.otherwise(pl.lit(None, dtype=pl.String))
@@ -203,6 +209,7 @@ def _plan(schema: RecordSchema, columns: tuple[tuple[str, pl.DataType], ...]) ->
     much as running them on a thousand records, so they are built once per layout.
     """
     source_of = dict(columns)
+    source: PolarsDataType
     typed_exprs: list[pl.Expr] = []
     reason_exprs: list[pl.Expr] = []
     for field in schema.fields:
@@ -295,6 +302,6 @@ def validate(raw: pl.DataFrame, kind: str | RecordSchema) -> ValidationResult:
     return ValidationResult(
         kind=schema.kind,
         valid=valid,
-        errors=errors.cast(dict(ERROR_SCHEMA)),
+        errors=errors.cast(ERROR_SCHEMA),
         rejected=rejected.select(pl.all().cast(pl.String)),
     )

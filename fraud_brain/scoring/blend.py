@@ -32,7 +32,8 @@ def logit(p: np.ndarray) -> np.ndarray:
     [0.0]
     """
     p = np.clip(np.asarray(p, dtype=np.float64), _EPS, 1 - _EPS)
-    return np.log(p / (1 - p))
+    odds: np.ndarray = np.log(p / (1 - p))
+    return odds
 
 
 def sigmoid(z: np.ndarray) -> np.ndarray:
@@ -143,7 +144,8 @@ class Calibrator:
         if self.method == "platt":
             return sigmoid(self.a * z + self.b)
         if self.method == "isotonic":
-            return np.interp(z, self.x, self.y)
+            mapped: np.ndarray = np.interp(z, self.x, self.y)
+            return mapped
         return sigmoid(z)
 
     def to_dict(self) -> dict[str, Any]:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
+from typing import Any, cast
 
 import numpy as np
 import polars as pl
@@ -56,7 +57,7 @@ def precision_at_daily_budget(
         .agg(pl.col(score).max(), pl.col(label).max())
         .sort("_day", score, descending=[False, True])
     )
-    alerted: set = set()
+    alerted: set[Any] = set()
     precisions: list[float] = []
     for (_day,), day in daily.group_by("_day", maintain_order=True):
         fresh = day.filter(~pl.col(entity).is_in(list(alerted))) if alerted else day
@@ -109,7 +110,7 @@ def money_flagged_share(
     if not total:
         return float("nan")
     flagged = fraud.filter(pl.col("alert_time") <= pl.col(time_col))[amount].sum()
-    return float(flagged / total)
+    return float(cast(float, flagged) / cast(float, total))
 
 
 def median_time_to_alert(

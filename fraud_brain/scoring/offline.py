@@ -27,7 +27,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 import lightgbm as lgb
 import numpy as np
@@ -228,7 +228,7 @@ def train_offline(
     y = train[LABEL].to_numpy().astype(np.float64)
     booster = train_booster(X, y, feature_names, params, num_boost_round)
     test = label_events(in_test, labels if test_labels is None else test_labels, entity_type, key, as_of=None)
-    scores = booster.predict(feature_matrix(test, feature_names)) if test.height else np.empty(0)
+    scores = cast(np.ndarray, booster.predict(feature_matrix(test, feature_names))) if test.height else np.empty(0)
     test = test.with_columns(pl.Series("score", scores, dtype=pl.Float64))
     metrics = ranking_metrics(test[LABEL].to_numpy(), scores) if test.height else {}
     manifest = Manifest.new(
