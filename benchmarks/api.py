@@ -209,9 +209,10 @@ def pipeline_workload(batches: int, requests: int) -> dict:
 
 def in_process_pipeline(work: dict, tmp: Path) -> dict:
     """The same Brain without HTTP: ingest the same batches and check the same transfers."""
-    from fraud_brain.pipeline.brain import Brain, BrainConfig
+    from fraud_brain.pipeline.brain import Brain
+    from fraud_brain.pipeline.config import AppConfig
 
-    brain = Brain.open(BrainConfig(state_dir=tmp / "inproc", subscribers=SAMPLE / "subscribers.parquet", models_dir=MODELS))
+    brain = Brain.open(AppConfig(state_dir=tmp / "inproc", subscribers=SAMPLE / "subscribers.parquet", models_dir=MODELS))
     for frame in work["warm"]:
         brain.ingest("call", frame, "bench")
     start = time.perf_counter()

@@ -29,7 +29,6 @@ from fraud_brain.actions.decisions import (
 from fraud_brain.actions.dispatcher import Dispatcher, DispatchReport
 from fraud_brain.actions.orchestrator import (
     NO_PHONE_WHY,
-    PHONE_CONTACT_KINDS,
     IngestReport,
     Orchestrator,
     TickReport,
@@ -44,6 +43,7 @@ from fraud_brain.actions.policy import (
 )
 from fraud_brain.actions.report import ActionsSummary, summarize
 from fraud_brain.actions.workflow import ReplayResult, replay
+from fraud_brain.vocabulary import PHONE_CONTACT_KINDS
 
 __all__ = [
     "DECISION_SCHEMA",

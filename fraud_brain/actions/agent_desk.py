@@ -18,8 +18,8 @@ import random
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from fraud_brain.actions.adapters.simulators import AGENT_DISPOSITIONS
 from fraud_brain.actions.orchestrator import Orchestrator
+from fraud_brain.vocabulary import AGENT_DISPOSITIONS
 
 
 @dataclass

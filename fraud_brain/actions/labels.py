@@ -22,8 +22,8 @@ from datetime import datetime
 
 from fraud_brain.schema.records import PHONE_PATTERN, TYPOLOGIES
 from fraud_brain.store.models import Alert, Label
+from fraud_brain.vocabulary import FRAUD_DISPOSITIONS
 
-FRAUD_DISPOSITIONS = ("prevented", "victim_confirmed_scam")
 CLEARING_DISPOSITIONS = ("false_alarm",)
 _PHONE = re.compile(PHONE_PATTERN)
 # Rules key cooldowns by caller, payee account or device; an IMEI (15-16 digits) passes the
@@ -38,7 +38,8 @@ def is_suspect_number(entity_key: str | None, victim_key: str) -> bool:
     (True, False)
     """
     return (
-        bool(entity_key)
+        entity_key is not None
+        and bool(entity_key)
         and entity_key != victim_key
         and bool(_PHONE.match(entity_key))
         and not _IMEI.match(entity_key)

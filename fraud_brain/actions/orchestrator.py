@@ -40,22 +40,29 @@ from typing import Any
 
 import polars as pl
 
-from fraud_brain.actions.adapters.simulators import AGENT_DISPOSITIONS
+from fraud_brain.actions import stop_payment
 from fraud_brain.actions.clock import Clock, SystemClock
 from fraud_brain.actions.decisions import REQUIRED_COLUMNS, DecisionError, NoVictimError
 from fraud_brain.actions.labels import is_suspect_number, labels_from_bank, labels_from_disposition
 from fraud_brain.actions.policy import EscalationPolicy, PolicyError, load_policy
+from fraud_brain.actions.stop_payment import Verdict
 from fraud_brain.store.base import Repository
-from fraud_brain.store.models import ACTION_KINDS, MODES, TIERS, VICTIM_KINDS, Alert, Case, NewAction, Outcome
+from fraud_brain.store.models import Action, Alert, Case, NewAction, Outcome
+from fraud_brain.vocabulary import (
+    ACTION_KINDS,
+    AGENT_DISPOSITIONS,
+    BOT_ANSWERED,
+    BOT_FAILURES,
+    MODES,
+    PHONE_CONTACT_KINDS,
+    TIER_RANK,
+    TIERS,
+    VICTIM_KINDS,
+)
 
-BOT_FAILURES = ("not_convinced", "no_answer", "busy")
-_URGENCY = {tier: rank for rank, tier in enumerate(TIERS)}
 _CONTACT_KINDS = ("voice_bot", "agent_followup", "officer_alert")
 FAN_OUT_KINDS = ("voice_bot", "agent_followup", "stop_payment", "officer_alert")
 """What a highest-risk decision gets at once (stop-payment only when it names a transfer)."""
-PHONE_CONTACT_KINDS = ("voice_bot", "agent_followup")
-"""Actions that call the victim (the bot, its re-dials to the victim or relatives, an agent's call);
-a case whose victim is an account, not a phone number, never gets them."""
 NO_PHONE_WHY = "no phone number for the victim: contact skipped"
 """What a case timeline says when a call to the victim was wanted but no number is known."""
 
@@ -275,7 +282,7 @@ class Orchestrator:
                 case.case_id,
                 last_alert_at=max(case.last_alert_at, alert.time),
                 max_score=max(case.max_score, alert.score),
-                tier=min(case.tier, alert.tier, key=_URGENCY.__getitem__),
+                tier=min(case.tier, alert.tier, key=TIER_RANK.__getitem__),
                 typology=case.typology or alert.typology,
             )
             if case.status == "closed":
@@ -405,14 +412,14 @@ class Orchestrator:
             self.store.add_agent_task(case.case_id, action_id, now, now + sla)
         return action_id
 
-    def _episode_actions(self, case: Case, kind: str) -> list:
+    def _episode_actions(self, case: Case, kind: str) -> list[Action]:
         return [a for a in self.store.case_actions(case.case_id, kind) if a.created_at >= case.active_since]
 
     def _request(
         self, case: Case, kind: str, now: datetime, reason: str, alert: Alert | None = None
     ) -> int | None:
         """Queue one action of ``kind`` for a case unless the case already has it in hand."""
-        base = {
+        base: dict[str, Any] = {
             "case_uid": case.case_uid,
             "victim": case.victim_key,
             "victim_kind": case.victim_kind,
@@ -467,56 +474,51 @@ class Orchestrator:
             }
             return self._enqueue(case, kind, payload, now, reason)
         if kind == "stop_payment":
-            return self._request_stop_payment(case, now, reason, alert)
+            return self.request_stop_payment(case, alert, now, reason)[0]
         if kind == "block_number_review":
             return self._request_number_review(case, now, reason, alert)
         raise ValueError(f"case {case.case_id}: unknown action kind {kind!r}")
 
-    def _request_stop_payment(
-        self, case: Case, now: datetime, reason: str, alert: Alert | None
-    ) -> int | None:
-        if alert is None or not alert.payee_account or not alert.transfer_id or not alert.amount:
-            if alert is not None:
-                self.store.add_case_event(
-                    case.case_id,
-                    now,
-                    "stop_payment_skipped",
-                    {"why": "no transfer to a payee in the decision", "event_id": alert.event_id},
-                )
-            return None
-        key = f"stop_payment:{alert.transfer_id}:{alert.payee_account}"
-        account = alert.payee_account
-        if self.store.action_by_key(key) is not None:
+    def request_stop_payment(
+        self, case: Case, alert: Alert | None, now: datetime, reason: str, requested_by: str | None = None
+    ) -> tuple[int | None, Verdict | None]:
+        """Queue a stop-payment of ``alert``'s transfer for ``case`` under the one stop-payment rule
+        (:mod:`fraud_brain.actions.stop_payment`): its action id, or None and the verdict saying why not.
+
+        A refusal is written to the case timeline (and a reached limit to the audit log); call it
+        inside the store's transaction, as the rules' path and the case service both do.
+        """
+        if alert is None:
+            return None, None
+        verdict = stop_payment.judge(self.store, alert, self.policy.stop_payment_max_per_account)
+        if verdict.refusal == "no_transfer":
+            self.store.add_case_event(
+                case.case_id, now, "stop_payment_skipped", {"why": verdict.message, "event_id": alert.event_id}
+            )
+            return None, verdict
+        if verdict.refusal == "duplicate":
             self.store.add_case_event(
                 case.case_id, now, "deduplicated", {"kind": "stop_payment", "transfer_id": alert.transfer_id}
             )
-            return None
-        used = self.store.count_actions("stop_payment", account)
-        if used >= self.policy.stop_payment_max_per_account:
+            return None, verdict
+        if verdict.refusal == "limit":
             self.store.add_case_event(
                 case.case_id,
                 now,
                 "stop_payment_skipped",
-                {"why": "limit per payee account reached", "payee_account": account, "requests": used},
+                {"why": "limit per payee account reached", "payee_account": alert.payee_account,
+                 "requests": verdict.requests},
             )
             self.store.audit(
-                now,
-                "orchestrator",
-                "stop_payment_limit",
-                account,
+                now, "orchestrator", "stop_payment_limit", str(alert.payee_account),
                 {"case_id": case.case_id, "transfer_id": alert.transfer_id},
             )
-            return None
-        payload = {
-            "case_uid": case.case_uid, "victim": case.victim_key, "victim_kind": case.victim_kind,
-            "typology": case.typology,
-            "payee_account": account,
-            "payee_bank": alert.payee_bank,
-            "amount": alert.amount,
-            "transfer_id": alert.transfer_id,
-            "hold_hours": self.policy.stop_payment_hold.total_seconds() / 3600,
-        }
-        return self._enqueue(case, "stop_payment", payload, now, reason, subject=account, key=key)
+            return None, verdict
+        body = stop_payment.payload(case, alert, self.policy.stop_payment_hold, requested_by)
+        action_id = self._enqueue(
+            case, "stop_payment", body, now, reason, subject=alert.payee_account, key=verdict.key
+        )
+        return action_id, verdict
 
     def _request_number_review(
         self, case: Case, now: datetime, reason: str, alert: Alert | None
@@ -619,7 +621,7 @@ class Orchestrator:
             self._on_agent(case, outcome, now, report)
 
     def _on_bot(self, case: Case, outcome: Outcome, now: datetime, report: TickReport) -> None:
-        answered = outcome.outcome in ("convinced", "not_convinced")
+        answered = outcome.outcome in BOT_ANSWERED
         if answered and case.first_contact_at is None:
             self.store.update_case(case.case_id, first_contact_at=outcome.at)
         if case.status != "open" or case.contact_state != "bot":

@@ -19,9 +19,10 @@ import tomllib
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 from fraud_brain.errors import ConfigError
-from fraud_brain.store.models import ACTION_KINDS, TIERS
+from fraud_brain.vocabulary import ACTION_KINDS, TIERS
 
 DEFAULT_POLICY_PATH = Path(__file__).with_name("policy.toml")
 """The packaged default policy."""
@@ -52,7 +53,7 @@ class OutboxSettings:
 
     def backoff(self, attempt: int, unit_random: float) -> timedelta:
         """Delay before retry after failed attempt number ``attempt`` (1-based), with jitter in ``[0, 1)``."""
-        base = min(self.backoff_base * (2 ** max(attempt - 1, 0)), self.backoff_cap)
+        base: timedelta = min(self.backoff_base * (2 ** max(attempt - 1, 0)), self.backoff_cap)
         return base * (1 + self.jitter * unit_random)
 
 
@@ -177,7 +178,8 @@ def parse_policy(text: str, source: str = "<policy>") -> EscalationPolicy:
                 raise fail(section, key, f"{key} must be {_type_name(expected)}, not {type(value).__name__}")
 
     defaults = EscalationPolicy()
-    get = lambda section, key, default: data.get(section, {}).get(key, default)  # noqa: E731
+    def get(section: str, key: str, default: Any) -> Any:
+        return data.get(section, {}).get(key, default)
 
     def positive(section: str, key: str, value: float, allow_zero: bool = False) -> float:
         if value < 0 or (value == 0 and not allow_zero):
@@ -185,16 +187,16 @@ def parse_policy(text: str, source: str = "<policy>") -> EscalationPolicy:
         return value
 
     sla = dict(defaults.agent_sla)
-    for tier, minutes in get("agent", "sla_minutes", {}).items():
+    for tier, sla_minutes in get("agent", "sla_minutes", {}).items():
         if tier not in TIERS:
             raise fail(
                 "agent",
                 "sla_minutes",
                 f"sla_minutes has unknown tier {tier!r}; expected one of {list(TIERS)}",
             )
-        if isinstance(minutes, bool) or not isinstance(minutes, (int, float)) or minutes <= 0:
-            raise fail("agent", "sla_minutes", f"sla_minutes.{tier} must be a number > 0, got {minutes!r}")
-        sla[tier] = timedelta(minutes=minutes)
+        if isinstance(sla_minutes, bool) or not isinstance(sla_minutes, (int, float)) or sla_minutes <= 0:
+            raise fail("agent", "sla_minutes", f"sla_minutes.{tier} must be a number > 0, got {sla_minutes!r}")
+        sla[tier] = timedelta(minutes=sla_minutes)
     on_breach = tuple(get("agent", "on_sla_breach", list(defaults.on_sla_breach)))
     for kind in on_breach:
         if kind not in ACTION_KINDS:

@@ -10,10 +10,14 @@ time from decision to first contact.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, cast
 
 import polars as pl
 
 from fraud_brain.store.base import Repository
+
+if TYPE_CHECKING:
+    from rich.table import Table
 
 
 def cases_by(store: Repository, column: str) -> pl.DataFrame:
@@ -51,7 +55,8 @@ def actions_by_kind_outcome(store: Repository) -> pl.DataFrame:
     return (
         actions.group_by(["kind", "status", "outcome"])
         .agg(pl.len().alias("actions"))
-        .sort(["kind", "actions"], descending=[False, True])
+        # group_by gives groups in no fixed order: status and outcome break ties, so reports repeat
+        .sort(["kind", "actions", "status", "outcome"], descending=[False, True, False, False], nulls_last=True)
     )
 
 
@@ -122,13 +127,13 @@ def summarize(store: Repository) -> ActionsSummary:
         actions=actions_by_kind_outcome(store),
         money_protected=money_protected(store),
         contacted=contact.len(),
-        contact_minutes_median=None if contact.len() == 0 else float(contact.median()),
-        contact_minutes_p90=None if contact.len() == 0 else float(contact.quantile(0.9, "nearest")),
+        contact_minutes_median=None if contact.len() == 0 else float(cast(float, contact.median())),
+        contact_minutes_p90=None if contact.len() == 0 else float(cast(float, contact.quantile(0.9, "nearest"))),
         labels=store.table("labels").height,
     )
 
 
-def frame_table(title: str, frame: pl.DataFrame):  # noqa: ANN201 - rich.table.Table
+def frame_table(title: str, frame: pl.DataFrame) -> Table:
     """A frame as a rich table: numbers right-aligned, nulls as ``-``.
 
     >>> frame_table("t", pl.DataFrame({"a": [1, None]})).row_count
@@ -144,7 +149,7 @@ def frame_table(title: str, frame: pl.DataFrame):  # noqa: ANN201 - rich.table.T
     return table
 
 
-def render(summary: ActionsSummary) -> list:
+def render(summary: ActionsSummary) -> list[Table]:
     """Rich renderables (tables) of a summary, for the command line.
 
     >>> from fraud_brain.store import SQLiteRepository

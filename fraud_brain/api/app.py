@@ -24,6 +24,7 @@ from typing import Any
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
+from starlette.routing import Mount, Route, WebSocketRoute
 
 from fraud_brain.actions.clock import Clock
 from fraud_brain.api.auth import KeyRing, key_from_headers
@@ -67,7 +68,7 @@ class _Timing:
             await self.app(scope, receive, watch)
         finally:
             route = scope.get("route")
-            template = getattr(route, "path", None) or "unmatched"
+            template = route.path if isinstance(route, Route | WebSocketRoute | Mount) else "unmatched"
             self.metrics.requests.labels(route=template, method=scope.get("method", ""), status=f"{status[0] // 100}xx").observe(
                 time.perf_counter() - start)
 
@@ -77,7 +78,7 @@ def _queue_depths(desk: CaseDesk) -> dict[tuple[str, str], float]:
     depths: dict[tuple[str, str], float] = {}
     for status, count in desk.store.action_status_counts().items():
         depths[("outbox", status)] = float(count)
-    depths[("agent_tasks", "open")] = float(len(desk.store.open_agent_tasks()))
+    depths[("agent_tasks", "open")] = float(desk.store.count_open_agent_tasks())
     return depths
 
 
@@ -86,7 +87,7 @@ async def _pump(ctx: ApiContext, brain: Engine, hub: AlertHub, every: float) -> 
     while True:
         await asyncio.sleep(every)
         try:
-            done = await ctx.call(brain.pump)  # type: ignore[attr-defined]
+            done = await ctx.call(brain.pump)
         except Exception:
             log.exception("the action workflow pump failed; retrying in %.1f s", every)
             continue
@@ -113,21 +114,23 @@ def create_app(
         store = brain.store
     keys = keys if keys is not None else KeyRing.from_sources(settings.keys_file, settings.keys_env)
     metrics = ApiMetrics()
-    orchestrator = getattr(brain, "orchestrator", None) if brain is not None else None
-    desk = CaseDesk(store, orchestrator=orchestrator, clock=clock) if store is not None else None
+    if brain is not None:
+        desk: CaseDesk | None = CaseDesk(brain.store, cases=brain.cases)
+    else:
+        desk = CaseDesk(store, clock=clock) if store is not None else None
     hub = AlertHub(settings.event_queue_size)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         pump = None
-        if brain is not None and hasattr(brain, "pump") and settings.pump_seconds > 0:
+        if brain is not None and settings.pump_seconds > 0:
             pump = asyncio.create_task(_pump(ctx, brain, hub, settings.pump_seconds))
         try:
             yield
         finally:
             if pump is not None:
                 pump.cancel()
-            if brain is not None and hasattr(brain, "snapshot"):
+            if brain is not None:
                 # A restart continues from here rather than from an empty state.
                 await ctx.call(brain.snapshot)
 
@@ -146,9 +149,8 @@ def create_app(
     for router in (feeds.router, bank.router, cases.router, admin.router):
         app.include_router(router)
     metrics.watch_queues(lambda: depths)
-    versions = getattr(brain, "versions", None)
-    if isinstance(versions, dict):
-        metrics.model_versions.info({str(k): str(v) for k, v in versions.items()})
+    if brain is not None:
+        metrics.model_versions.info(dict(brain.versions))
 
     register_error_handlers(app)
 

@@ -10,38 +10,80 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Protocol, TypeVar
 
 import polars as pl
 from fastapi import Depends, HTTPException, Request, Security
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
+from fraud_brain.actions.cases import CaseService
 from fraud_brain.api.auth import KeyRing, Principal
 from fraud_brain.api.desk import CaseDesk
 from fraud_brain.api.events import AlertHub
 from fraud_brain.api.metrics import ApiMetrics
 from fraud_brain.api.worker import EngineThread
+from fraud_brain.pipeline.brain import CheckResult, EntityRisk, IngestReport
+from fraud_brain.schema.validate import ValidationResult
+from fraud_brain.store.base import Repository
 
 T = TypeVar("T")
 
 
 class Engine(Protocol):
-    """What the API needs of the scoring pipeline (:class:`fraud_brain.pipeline.Brain`)."""
+    """The API's port to the scoring pipeline: every call the routes make, typed
+    (:class:`fraud_brain.pipeline.brain.Brain` implements it; the composition root builds it)."""
 
     @property
-    def store(self) -> Any: ...
+    def store(self) -> Repository:
+        """The case store the pipeline writes alerts, cases and actions to."""
+        ...
 
-    def ingest(self, kind: str, raw: pl.DataFrame, source: str) -> Any: ...
+    @property
+    def cases(self) -> CaseService:
+        """The case rules (claim, outcome, stop-payment) over that store and the pipeline's workflow."""
+        ...
 
-    def ingest_validated(self, result: Any, source: str) -> Any: ...
+    @property
+    def versions(self) -> dict[str, str]:
+        """Running model versions and the rules' version."""
+        ...
 
-    def check_transfer(self, raw: dict[str, Any]) -> Any: ...
+    def ingest(self, kind: str, raw: pl.DataFrame, source: str) -> IngestReport:
+        """Validate, featurize, score and act on a batch of a scored stream."""
+        ...
 
-    def entity_risk(self, entity_type: str, entity_id: str) -> dict[str, Any]: ...
+    def ingest_validated(self, result: ValidationResult, source: str, stream: str | None = None) -> IngestReport:
+        """:meth:`ingest` of a batch already validated."""
+        ...
 
-    def add_labels(self, raw: pl.DataFrame, source: str) -> Any: ...
+    def check_transfer(self, raw: dict[str, Any]) -> CheckResult:
+        """The synchronous pre-transfer check; changes no state."""
+        ...
 
-    def reload(self) -> dict[str, Any]: ...
+    def entity_risk(self, entity_type: str, entity_id: str) -> EntityRisk:
+        """The latest score of an entity (``MissingInputError`` if never scored)."""
+        ...
+
+    def add_labels(self, raw: pl.DataFrame, source: str) -> IngestReport:
+        """Confirmed outcomes: engine state and online learning."""
+        ...
+
+    def reload(self) -> dict[str, Any]:
+        """Reload models, rules and policy; what was reloaded or kept, and why."""
+        ...
+
+    def flush(self) -> IngestReport:
+        """Release every buffered event now."""
+        ...
+
+    def pump(self, now: datetime | None = None) -> dict[str, int]:
+        """Run the workflow's timers and deliver due actions once."""
+        ...
+
+    def snapshot(self) -> None:
+        """Persist the streaming state so a restart continues from it."""
+        ...
 
 
 @dataclass

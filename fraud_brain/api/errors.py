@@ -22,6 +22,7 @@ import uuid
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 
+from fraud_brain.api.bodies import BodyError
 from fraud_brain.api.responses import OrjsonResponse
 from fraud_brain.errors import ConflictError, InputError, MissingInputError
 
@@ -39,9 +40,10 @@ def status_of(error: Exception) -> int:
     """
     if isinstance(error, MissingInputError):
         return 404
+    if isinstance(error, BodyError) and 400 <= error.status < 500:
+        return error.status
     if isinstance(error, InputError):
-        status = getattr(error, "status", 422)
-        return status if isinstance(status, int) and 400 <= status < 500 else 422
+        return 422
     if isinstance(error, ConflictError):
         return 409
     return 500

@@ -57,20 +57,18 @@ def replay_command(
     from rich.console import Console
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from fraud_brain.actions import read_decisions, replay, summarize
+    from fraud_brain.actions import read_decisions, summarize
     from fraud_brain.actions.report import render
     from fraud_brain.errors import InputError
     from fraud_brain.store import SQLiteRepository
 
     console = Console()
     frame = read_decisions(decisions)
-    settings = _policy(policy)
-    districts = None
-    if subscribers is not None:
-        from fraud_brain.actions import district_lookup
-        from fraud_brain.io import read_frame
+    from fraud_brain.pipeline.assembly import Assembly
+    from fraud_brain.pipeline.config import AppConfig
 
-        districts = district_lookup(read_frame(subscribers, "subscriber"))
+    assembly = Assembly(AppConfig(policy_path=policy, subscribers=subscribers, seed=seed))
+    assembly.policy()  # a bad policy file is refused before anything is written
     try:
         db.parent.mkdir(parents=True, exist_ok=True)
     except OSError as error:
@@ -85,15 +83,12 @@ def replay_command(
         console=console,
     ) as progress:
         task = progress.add_task("decisions", total=frame.height)
-        result = replay(
+        result = assembly.replay_decisions(
             frame,
             store,
-            policy=settings,
-            seed=seed,
             step=timedelta(minutes=step_minutes),
             drain=timedelta(hours=drain_hours),
             progress=lambda done, total: progress.update(task, completed=done),
-            districts=districts,
         )
     for message in result.ingested.rejected[:20]:
         console.print(f"[red]✗[/red] {message}", highlight=False)
@@ -119,16 +114,22 @@ def dispatch_command(
     follow: bool = typer.Option(
         False, help="Keep running: react, fire timers and deliver every second until Ctrl-C."
     ),
+    subscribers: Path | None = typer.Option(
+        None, help="Subscriber file: victims' districts for the officer alerts a breach or an outcome raises."
+    ),
 ) -> None:
     """Deliver every due action in the outbox (and re-deliver expired leases), then react to the answers."""
     from rich.console import Console
 
-    from fraud_brain.actions import Dispatcher, Orchestrator, SystemClock, WebhookAdapter, simulated_adapters
+    from fraud_brain.actions import Dispatcher, SystemClock, WebhookAdapter
     from fraud_brain.errors import InputError
+    from fraud_brain.pipeline.assembly import Assembly
+    from fraud_brain.pipeline.config import AppConfig
 
     console = Console()
-    settings = _policy(policy)
+    _policy(policy)
     store = _store(db)
+    adapters = None
     if webhook:
         secret = os.environ.get(secret_env, "")
         if not secret:
@@ -137,15 +138,16 @@ def dispatch_command(
         from fraud_brain.store import ACTION_KINDS
 
         adapters = dict.fromkeys(ACTION_KINDS, adapter)
-    else:
-        adapters = simulated_adapters(seed)
     clock = SystemClock()
-    orchestrator = Orchestrator(store, settings, clock)
+    assembly = Assembly(AppConfig(policy_path=policy, subscribers=subscribers, seed=seed), clock=clock,
+                        adapters=adapters)
+    orchestrator = assembly.orchestrator(store, assembly.districts_of(assembly.subscribers))
+    settings = orchestrator.policy
     from datetime import timedelta
 
     from fraud_brain.actions import DispatchReport
 
-    dispatcher = Dispatcher(store, adapters, clock, settings.outbox, seed=seed)
+    dispatcher = Dispatcher(store, assembly.adapters(), clock, settings.outbox, seed=seed)
     report = DispatchReport()
     with console.status("delivering the outbox" + (" (Ctrl-C to stop)" if follow else "")):
         try:

@@ -13,14 +13,15 @@ def serve(
     port: int = typer.Option(8000, help="Port to listen on."),
     keys: Path | None = typer.Option(None, help="TOML file of hashed API keys (see `fraud-brain api-key`); "
                                                 "FRAUD_BRAIN_API_KEYS adds more."),
+    config: Path | None = typer.Option(None, "--config", help="Configuration file (TOML; flags given here override it)."),
     state_dir: Path | None = typer.Option(None, help="State folder of the scoring pipeline (models, rules, store); "
                                                      "without it the server runs the case desk only."),
     store: Path | None = typer.Option(None, help="SQLite case store for a desk-only server (ignored with --state-dir)."),
-    models_dir: Path = typer.Option(Path("models"), help="Model registry folder (pipeline)."),
-    spec: str = typer.Option("telecom", help="Feature spec: a bundled name or a .toml file (pipeline)."),
+    models_dir: Path | None = typer.Option(None, help="Model registry folder (pipeline; default: the bundled models)."),
+    spec: str | None = typer.Option(None, help="Feature spec: a bundled name or a .toml file (pipeline; default telecom)."),
     rules: Path | None = typer.Option(None, help="Rule file (pipeline; default: the bundled rules)."),
     policy: Path | None = typer.Option(None, help="Escalation policy file (pipeline; default: the bundled policy)."),
-    subscribers: Path | None = typer.Option(None, help="Subscriber profile file, reference data (pipeline)."),
+    subscribers: Path | None = typer.Option(None, help="Subscriber profile file: reference data and officers' districts (pipeline)."),
     pump_seconds: float = typer.Option(5.0, help="Seconds between runs of the action workflow's timers and outbox (pipeline)."),
     max_in_flight: int = typer.Option(64, help="Concurrent requests before answering 429."),
     max_body_mb: float = typer.Option(32.0, help="Largest bulk ingest body in MiB (413 beyond)."),
@@ -32,34 +33,30 @@ def serve(
 
     from fraud_brain.api import ApiSettings, create_app
     from fraud_brain.api.auth import KeyRing
+    from fraud_brain.api.worker import EngineThread
     from fraud_brain.errors import InputError
+    from fraud_brain.pipeline.assembly import Assembly
+    from fraud_brain.pipeline.config import AppConfig
 
     console = Console(stderr=True)
     settings = ApiSettings(keys_file=keys, max_in_flight=max_in_flight, max_body_bytes=int(max_body_mb * 1024 * 1024),
                            pump_seconds=pump_seconds)
     ring = KeyRing.from_sources(settings.keys_file, settings.keys_env)
-    if state_dir is None and store is None:
+    app_config = (AppConfig.load(config) if config else AppConfig()).with_overrides(
+        state_dir=state_dir, models_dir=models_dir, spec=spec, rules_path=rules, policy_path=policy,
+        subscribers=subscribers)
+    if app_config.state_dir is None and store is None:
         raise InputError("give --state-dir (full pipeline) or --store (case desk only)")
-    _check_paths(state_dir, models_dir, store, rules, policy, subscribers)
+    _check_paths(app_config.state_dir, app_config.models_dir, store, app_config.rules_path, app_config.policy_path,
+                 app_config.subscribers)
     if len(ring) == 0:
         console.print("[yellow]no API keys configured: every endpoint but /health and /metrics will answer 401[/yellow]")
-    from fraud_brain.api.worker import EngineThread
-
+    assembly = Assembly(app_config)
     # The engine and store are opened on the thread that will use them (SQLite connections are per thread).
     worker = EngineThread()
     try:
-        brain = None
-        repo = None
-        if state_dir is not None:
-            from fraud_brain.pipeline.brain import Brain, BrainConfig
-
-            config = BrainConfig(state_dir=state_dir, spec=spec, models_dir=models_dir, rules_path=rules,
-                                 policy_path=policy, subscribers=subscribers)
-            brain = worker.call_sync(Brain.open, config)
-        elif store is not None:
-            from fraud_brain.store import SQLiteRepository
-
-            repo = worker.call_sync(SQLiteRepository, store)
+        brain = worker.call_sync(assembly.brain) if app_config.state_dir is not None else None
+        repo = worker.call_sync(assembly.store, store) if brain is None else None
         app = worker.call_sync(create_app, brain, settings, store=repo, keys=ring, worker=worker)
         console.print(f"serving on http://{host}:{port}/  (console: /console/, API docs: /docs)")
         uvicorn.run(app, host=host, port=port, workers=1, log_level=log_level, access_log=False)
@@ -67,14 +64,15 @@ def serve(
         worker.close()
 
 
-def _check_paths(state_dir: Path | None, models_dir: Path, store: Path | None, rules: Path | None,
+def _check_paths(state_dir: Path | None, models_dir: Path | None, store: Path | None, rules: Path | None,
                  policy: Path | None, subscribers: Path | None) -> None:
     """Refuse wrong folders before anything starts (a server that dies on its first request helps nobody)."""
     from fraud_brain.cli.paths import make_folder, require_files, require_folder
     from fraud_brain.errors import InputError
 
     if state_dir is not None:
-        require_folder("--models-dir", models_dir)
+        if models_dir is not None:
+            require_folder("--models-dir", models_dir)
         require_files({"--rules": rules, "--policy": policy, "--subscribers": subscribers})
         make_folder("--state-dir", state_dir)
     elif store is not None:

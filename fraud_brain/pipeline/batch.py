@@ -2,13 +2,14 @@
 
 This is the main job (``fraud-brain run``) and the history source of ``fraud-brain backtest``:
 the records of a folder are validated, replayed through the streaming feature engine (the one
-definition of features), scored by the champion models, judged by the rules with cooldowns,
-and the decisions run through the action workflow on a simulated clock with the embedded
-adapters (voice-bot, agent desk, bank, officer pager), writing cases and the outbox to SQLite.
+definition of features), scored by the champion models of every stream the spec scores, judged
+by the rules with cooldowns, and the decisions run through the action workflow on a simulated
+clock with the embedded adapters (voice-bot, agent desk, bank, officer pager), writing cases and
+the outbox to SQLite. The parts come from the composition root
+(:class:`~fraud_brain.pipeline.assembly.Assembly`).
 
->>> from fraud_brain.pipeline.batch import RunSettings
->>> RunSettings().models_dir.name
-'models'
+>>> raw_history_source(Path("/nonexistent")) is None
+True
 """
 
 from __future__ import annotations
@@ -17,29 +18,40 @@ import functools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
-from fraud_brain.pipeline.scored import REASONS_FROM, STREAM_KIND, assemble, explain_hits, profile_table
+from fraud_brain.errors import MissingInputError
+from fraud_brain.pipeline.scored import assemble, explain_hits, profile_table, stream_facts
 
-ROOT = Path(__file__).resolve().parents[2]
+if TYPE_CHECKING:
+    from fraud_brain.features import Spec
+    from fraud_brain.pipeline.assembly import Assembly
 
 
-@dataclass
-class RunSettings:
-    """Where the pieces of a run come from and where its state goes."""
+def load_spec_sources(data_dir: str | Path, spec: Spec) -> tuple[dict[str, pl.DataFrame], dict[str, pl.DataFrame]]:
+    """Every record kind of ``spec`` found in a data folder (validated), by kind, and its ground truth."""
+    from fraud_brain.io.files import find_record_file, load_kind
+    from fraud_brain.scoring.dataset import TRUTH_FILES
 
-    spec: str | Path = "telecom"
-    models_dir: Path = field(default_factory=lambda: Path("models"))
-    rules_path: Path | None = None
-    """Rule file (default: the bundled rules)."""
-    policy_path: Path | None = None
-    """Escalation policy (default: the bundled policy)."""
-    state_dir: Path | None = None
-    """Folder for the SQLite store; None keeps it in memory."""
-    seed: int = 0
-    """Seed of the embedded adapters' simulated outcomes."""
+    folder = Path(data_dir)
+    if not folder.is_dir():
+        raise MissingInputError(f"data folder {folder} does not exist")
+    sources = {}
+    for kind in spec.records:
+        frame = load_kind(folder, spec.record_schema(kind))
+        if frame is not None:
+            sources[kind] = frame
+    scored_kinds = {spec.streams[s].schema or s for s in spec.scored_streams()}
+    if not scored_kinds & set(sources):
+        raise MissingInputError(f"data folder {folder}: no records of a scored stream ({', '.join(sorted(scored_kinds))})")
+    truth: dict[str, pl.DataFrame] = {}
+    for name in TRUTH_FILES:
+        found = find_record_file(folder, name)
+        if found is not None and found.suffix == ".parquet":
+            truth[name] = pl.read_parquet(found)
+    return sources, truth
 
 
 @dataclass
@@ -52,41 +64,47 @@ class ScoredHistory:
     records: dict[str, int]
     scorers: dict[str, Any] = field(default_factory=dict)
     """The scorer of each stream, to explain events that rules act on below the reason threshold."""
+    districts: dict[str, str] = field(default_factory=dict)
+    """Victim phone → district (from the subscribers), for officer alerts."""
 
 
 def score_history(
     data_dir: str | Path,
-    settings: RunSettings | None = None,
+    assembly: Assembly | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> ScoredHistory:
-    """Replay and score a data folder with the champion models of ``settings.models_dir``."""
-    from fraud_brain.features import replay, resolve_spec
-    from fraud_brain.scoring.dataset import load_sources
-    from fraud_brain.scoring.scorer import load_champion_scorer
+    """Replay and score a data folder with the champion models of every scored stream."""
+    from fraud_brain.features import replay
+    from fraud_brain.pipeline.assembly import Assembly
+    from fraud_brain.pipeline.config import AppConfig
 
-    settings = settings or RunSettings()
-    spec = resolve_spec(settings.spec)
-    sources, truth = load_sources(data_dir)
+    assembly = assembly or Assembly(AppConfig())
+    spec = assembly.spec
+    sources, truth = load_spec_sources(data_dir, spec)
     subscribers = sources.get("subscriber")
     reference = {"subscribers": subscribers} if subscribers is not None else None
-    streams = {name: sources[name] for name in ("label", "call", "transfer") if name in sources}
+    kind_of = {name: stream.schema or name for name, stream in spec.streams.items()}
+    streams = {name: sources[kind] for name, kind in kind_of.items() if kind in sources}
     features = replay(spec, streams, reference=reference, progress=progress)
     profiles = profile_table(subscribers)
     scored: dict[str, pl.DataFrame] = {}
     scorers: dict[str, Any] = {}
-    for stream, model_name in (("transfer", "transfer"), ("call", "number")):
-        if stream not in features or STREAM_KIND[stream] not in sources:
+    loaded = assembly.load_scorers()
+    for stream, facts in stream_facts(spec).items():
+        if stream not in features or kind_of[stream] not in sources:
             continue
-        scorer = load_champion_scorer(settings.models_dir, spec, model_name, reason_threshold=REASONS_FROM[stream])
+        scorer = loaded[stream]
         scores = scorer.score_batch(features[stream])
         scorers[stream] = scorer
-        scored[stream] = assemble(stream, sources[stream], features[stream], scores, profiles)
+        scored[stream] = assemble(facts, sources[kind_of[stream]], features[stream], scores, profiles)
+    label_kind = kind_of.get(spec.label_stream or "", "label")
     return ScoredHistory(
         scored=scored,
-        labels=sources["label"],
+        labels=sources.get(label_kind, spec.record_schema("label").empty()),
         truth=truth,
         records={kind: frame.height for kind, frame in sources.items()},
         scorers=scorers,
+        districts=assembly.districts_of(subscribers if assembly.subscribers is None else assembly.subscribers),
     )
 
 
@@ -99,13 +117,6 @@ class RunResult:
     decisions: pl.DataFrame
     workflow: object
     """The :class:`fraud_brain.actions.ReplayResult` of the decisions (store, ingest and dispatch reports)."""
-
-
-def load_rules(rules_path: Path | None, scored: dict[str, pl.DataFrame]):  # noqa: ANN201 - RuleSet
-    """The rule file, validated against the scored frames' real schemas."""
-    from fraud_brain.rules import DEFAULT_RULES_PATH, RuleSet
-
-    return RuleSet.load(rules_path or DEFAULT_RULES_PATH, {stream: frame.schema for stream, frame in scored.items()})
 
 
 def decide(rules, scored: dict[str, pl.DataFrame]) -> pl.DataFrame:  # noqa: ANN001 - RuleSet
@@ -121,51 +132,44 @@ def decide(rules, scored: dict[str, pl.DataFrame]) -> pl.DataFrame:  # noqa: ANN
 
 def run_folder(
     data_dir: str | Path,
-    settings: RunSettings | None = None,
+    assembly: Assembly | None = None,
     progress: Callable[[str, int, int], None] | None = None,
 ) -> RunResult:
     """Run the brain over a data folder; ``progress(stage, done, total)`` reports each stage."""
-    from fraud_brain.actions import load_policy, replay
-    from fraud_brain.store import SQLiteRepository
+    from fraud_brain.pipeline.assembly import Assembly
+    from fraud_brain.pipeline.config import AppConfig
 
-    settings = settings or RunSettings()
+    assembly = assembly or Assembly(AppConfig())
     history = score_history(
-        data_dir, settings, progress=None if progress is None else lambda d, t: progress("features", d, t)
+        data_dir, assembly, progress=None if progress is None else lambda d, t: progress("features", d, t)
     )
-    rules = load_rules(settings.rules_path, history.scored)
+    rules = assembly.rule_set({stream: frame.schema for stream, frame in history.scored.items()})
     hits = decide(rules, history.scored)
+    facts = stream_facts(assembly.spec)
     for stream, scorer in history.scorers.items():
-        history.scored[stream], hits = explain_hits(stream, history.scored[stream], hits, scorer)
+        history.scored[stream], hits = explain_hits(facts[stream], history.scored[stream], hits, scorer)
     decisions = hits.filter(pl.col("active")).drop("status", "active")
-    if settings.state_dir is not None:
-        settings.state_dir.mkdir(parents=True, exist_ok=True)
-        store_path = settings.state_dir / "brain.sqlite"
-        store_path.unlink(missing_ok=True)
-        store = SQLiteRepository(store_path)
-    else:
-        store = SQLiteRepository(":memory:")
-    policy = load_policy(settings.policy_path) if settings.policy_path else None
-    workflow = replay(
-        decisions,
-        store,
-        policy=policy,
-        seed=settings.seed,
+    store = assembly.store(fresh=True)
+    workflow = assembly.replay_decisions(
+        decisions, store, districts=history.districts,
         progress=None if progress is None else lambda d, t: progress("actions", d, t),
     )
     return RunResult(history=history, hits=hits, decisions=decisions, workflow=workflow)
 
 
 @functools.lru_cache(maxsize=4)
-def _scored_folder(folder: str, models_dir: str) -> tuple[pl.DataFrame, ...]:
-    history = score_history(folder, RunSettings(models_dir=Path(models_dir)))
-    return tuple(history.scored.values())
+def _scored_folder(folder: str, models_dir: str | None) -> tuple[pl.DataFrame, ...]:
+    from fraud_brain.pipeline.assembly import Assembly
+    from fraud_brain.pipeline.config import AppConfig
+
+    config = AppConfig(models_dir=Path(models_dir) if models_dir else None)
+    return tuple(score_history(folder, Assembly(config)).scored.values())
 
 
-def raw_history_source(data: Path, models_dir: Path = Path("models")) -> list[pl.DataFrame] | None:
+def raw_history_source(data: Path, models_dir: Path | None = None) -> list[pl.DataFrame] | None:
     """A backtest source: a folder of raw records (not yet scored) replayed and scored; None otherwise.
 
-    >>> raw_history_source(Path("/nonexistent")) is None
-    True
+    ``models_dir`` defaults to the bundled models.
     """
     from fraud_brain.io.files import find_record_file
 
@@ -177,4 +181,4 @@ def raw_history_source(data: Path, models_dir: Path = Path("models")) -> list[pl
     columns = pl.read_parquet_schema(transfers) if transfers.suffix == ".parquet" else {}
     if "score" in columns:
         return None
-    return list(_scored_folder(str(data.resolve()), str(models_dir.resolve())))
+    return list(_scored_folder(str(data.resolve()), str(models_dir.resolve()) if models_dir else None))

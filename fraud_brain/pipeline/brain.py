@@ -1,16 +1,20 @@
 """The live brain: one object holding the streaming state, the models, the rules and the store.
 
-Feeds call :meth:`Brain.ingest` with micro-batches; each batch is validated (bad records go to
-the dead-letter store with their reasons), processed by the streaming feature engine in event
-time, scored, judged by the hot-reloaded rules with cooldowns, and the decisions become cases
-and outbox actions in SQLite. :meth:`Brain.check_transfer` answers a bank's synchronous
-pre-transfer check against the current state without changing it. Labels (confirmed outcomes)
-update the engine's known-label state and teach the online model, joined with the features
-each transfer had when it was scored.
+Feeds call :meth:`Brain.ingest` with micro-batches of any stream the feature spec scores; each
+batch is validated (bad records go to the dead-letter store with their reasons), processed by
+the streaming feature engine in event time, scored, judged by the hot-reloaded rules with
+cooldowns, and the decisions become cases and outbox actions in the store.
+:meth:`Brain.check_transfer` answers a bank's synchronous pre-transfer check against the current
+state without changing it. Labels (confirmed outcomes) update the engine's known-label state
+and teach the online loop (:class:`~fraud_brain.scoring.online.OnlineLearner`) of each scored
+stream, joined with the inputs each event had when it was scored; events still unlabelled
+after the label maturity period are learned as legitimate.
 
-The same record set gives the same scores whether it arrives through :meth:`ingest` in any
-batch sizes or through the replay of :mod:`fraud_brain.pipeline.batch` — one feature
-definition, one scoring path.
+The brain is built by the composition root (:class:`fraud_brain.pipeline.assembly.Assembly`),
+which injects its parts (spec, models, store, orchestrator, adapters, clock) and through which
+models, rules and policy are reloaded. The same record set gives the same scores whether it
+arrives through :meth:`ingest` in any batch sizes or through the replay of
+:mod:`fraud_brain.pipeline.batch` — one feature definition, one scoring path.
 """
 
 from __future__ import annotations
@@ -19,54 +23,31 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
 import numpy as np
 import polars as pl
 
 from fraud_brain.errors import InputError, MissingInputError
 from fraud_brain.io.deadletter import DeadLetterStore
-from fraud_brain.io.files import load_kind
-from fraud_brain.pipeline.scored import (
-    REASONS_FROM,
-    STREAM_KIND,
-    assemble,
-    explain_hits,
-    profile_table,
-)
+from fraud_brain.pipeline.scored import StreamFacts, assemble, explain_hits, profile_table, stream_facts
 from fraud_brain.schema.quick import obviously_valid
-from fraud_brain.schema.records import TRANSFERS, schema_for
 from fraud_brain.schema.validate import ValidationResult, validate
+from fraud_brain.vocabulary import CheckDecision
 
-MODEL_FOR_STREAM = {"transfer": "transfer", "call": "number"}
-"""The registry model name scoring each stream."""
+if TYPE_CHECKING:
+    from pathlib import Path
 
-
-@dataclass
-class BrainConfig:
-    """Where the live brain keeps its state and finds its parts.
-
-    >>> BrainConfig(state_dir=Path("/tmp/x")).hold_threshold
-    0.9
-    """
-
-    state_dir: Path
-    """SQLite store, dead letters, engine snapshot and rule cooldowns live here."""
-    spec: str | Path = "telecom"
-    models_dir: Path = field(default_factory=lambda: Path("models"))
-    rules_path: Path | None = None
-    policy_path: Path | None = None
-    subscribers: Path | None = None
-    """Subscriber profile file (reference data for features and the victim's profile)."""
-    hold_threshold: float = 0.9
-    """Pre-transfer check: a score at or above this holds the transfer."""
-    review_threshold: float = 0.5
-    """Pre-transfer check: a score at or above this asks for review."""
-    dedupe_horizon_hours: float = 24.0
-    """A record re-sent within this long (beyond the allowed lateness) is a duplicate, counted and
-    dropped; an older copy is judged late (dead-lettered). Never processed twice either way."""
-    seed: int = 0
+    from fraud_brain.actions import Dispatcher, Orchestrator
+    from fraud_brain.actions.cases import CaseService
+    from fraud_brain.actions.clock import Clock
+    from fraud_brain.features import FeatureEngine, Spec
+    from fraud_brain.features.engine import FeatureBatch
+    from fraud_brain.pipeline.config import AppConfig
+    from fraud_brain.rules import RuleEngine
+    from fraud_brain.scoring.online import OnlineLearner
+    from fraud_brain.scoring.scorer import Scorer
+    from fraud_brain.store.base import Repository
 
 
 @dataclass
@@ -89,108 +70,135 @@ class IngestReport:
 class CheckResult:
     """The answer to a bank's pre-transfer check."""
 
-    decision: str
+    decision: CheckDecision
     score: float
     reasons: list[str]
     reasons_zh: list[str]
     rules: list[str] = field(default_factory=list)
 
 
-def _require_stream(kind: str) -> str:
-    """``kind`` when the brain ingests it (calls, transfers), else a readable refusal."""
-    if kind not in MODEL_FOR_STREAM:
-        raise InputError(f"cannot ingest {kind!r} records; expected 'call' or 'transfer' (labels: add_labels)")
-    return kind
+@dataclass
+class EntityRisk:
+    """The latest score of an entity (a calling number, an account) and its reasons."""
+
+    entity_type: str
+    entity_id: str
+    score: float
+    scored_at: str
+    reasons: list[str]
+    reasons_zh: list[str]
+
+    def to_dict(self) -> dict[str, Any]:
+        """As the API answers it."""
+        return {"entity_type": self.entity_type, "entity_id": self.entity_id, "score": self.score,
+                "scored_at": self.scored_at, "reasons": self.reasons, "reasons_zh": self.reasons_zh}
 
 
-class _BrainClock:
-    """The brain's clock as the actions layer's :class:`~fraud_brain.actions.clock.Clock`."""
+class PartsSource(Protocol):
+    """Where the brain's replaceable parts come from: the composition root (reloads go through it)."""
 
-    def __init__(self, now: Callable[[], datetime]) -> None:
-        self.now = now
+    def load_scorers(self) -> dict[str, Scorer]:
+        """The champion scorer of every scored stream (raises when one cannot be loaded)."""
+        ...
 
-    def sleep(self, seconds: float) -> None:
-        import time
+    def rule_engine(self, schemas: dict[str, pl.Schema]) -> RuleEngine:
+        """The hot-reloadable rule engine, validated against the scored frames' schemas."""
+        ...
 
-        time.sleep(seconds)
+    def reload_policy(self, orchestrator: Orchestrator) -> Exception | None:
+        """Re-read the escalation policy into ``orchestrator``; the error (old policy kept) or None."""
+        ...
 
 
 class Brain:
     """The streaming engine, models, rules and case store of one running service."""
 
-    def __init__(self, config: BrainConfig, clock: Callable[[], datetime] | None = None) -> None:
-        from fraud_brain.actions import Orchestrator, load_policy
-        from fraud_brain.features import FeatureEngine, resolve_spec
-        from fraud_brain.rules import DEFAULT_RULES_PATH
-        from fraud_brain.store import SQLiteRepository
-
+    def __init__(
+        self,
+        config: AppConfig,
+        *,
+        spec: Spec,
+        parts: PartsSource,
+        store: Repository,
+        orchestrator: Orchestrator,
+        cases: CaseService,
+        dispatcher: Dispatcher,
+        clock: Clock,
+        subscribers: pl.DataFrame | None,
+        learners: dict[str, OnlineLearner],
+        engine: FeatureEngine,
+        dead_letters: DeadLetterStore,
+        state_dir: Path,
+    ) -> None:
         self.config = config
-        self.now = clock or (lambda: datetime.now(UTC))
-        self._lock = threading.RLock()
-        config.state_dir.mkdir(parents=True, exist_ok=True)
-        self.spec = resolve_spec(config.spec)
-        subscribers = None
-        if config.subscribers is not None:
-            subscribers = load_kind(config.subscribers.parent, "subscriber", config.subscribers.stem)
+        self.spec = spec
+        self.parts = parts
+        self.store = store
+        self.orchestrator = orchestrator
+        self.cases = cases
+        self.dispatcher = dispatcher
+        self.clock = clock
         self.subscribers = subscribers
+        self.learners = learners
+        self.engine = engine
+        self.dead_letters = dead_letters
+        self.state_dir = state_dir
+        self.streams: dict[str, StreamFacts] = stream_facts(spec)
         self.profiles = profile_table(subscribers)
-        self._profile_of = {
-            phone: (age, district) for phone, age, district in self.profiles.iter_rows()
-        }
-        reference = {"subscribers": subscribers if subscribers is not None else schema_for("subscriber").empty()}
-        snapshot = config.state_dir / "engine"
-        # The engine hands back whole records with their features: the rules read both.
-        options = {"keep_records": True, "dedupe_horizon_ms": int(config.dedupe_horizon_hours * 3_600_000)}
-        if (snapshot / "state.npz").exists():
-            self.engine = FeatureEngine.restore(snapshot, self.spec, reference, **options)
-        else:
-            self.engine = FeatureEngine(self.spec, reference, **options)
-        self.dead_letters = DeadLetterStore(config.state_dir / "dead_letters")
-        self.store = SQLiteRepository(config.state_dir / "brain.sqlite")
-        policy = load_policy(config.policy_path) if config.policy_path else None
-        self.orchestrator = Orchestrator(self.store, policy, _BrainClock(self.now))
-        self.rules_path = config.rules_path or DEFAULT_RULES_PATH
+        self._profile_of = {phone: (age, district) for phone, age, district in self.profiles.iter_rows()}
+        self._lock = threading.RLock()
         self._label_cursor = datetime(1970, 1, 1, tzinfo=UTC)
         # Per stream, the latest scored frames, newest last; compacted to one row per entity now
         # and then, so keeping them costs O(batch) per batch, not O(entities seen).
         self._last_scores: dict[str, list[pl.DataFrame]] = {}
-        self.scorers: dict[str, Any] = {}
-        self.rule_engine: Any = None
         self._schemas: dict[str, pl.Schema] = {}
         self._orders: dict[tuple[tuple[str, ...], tuple[str, ...]], np.ndarray] = {}
-        self._load_models()
+        self.rule_engine: RuleEngine | None = None
+        self.scorers: dict[str, Scorer] = {}
+        self._install(parts.load_scorers())
 
     @classmethod
-    def open(cls, config: BrainConfig) -> Brain:
+    def open(cls, config: AppConfig, clock: Clock | Callable[[], datetime] | None = None) -> Brain:
         """A brain over ``config.state_dir``, continuing from its snapshot when there is one."""
-        return cls(config)
+        from fraud_brain.pipeline.assembly import Assembly
+
+        return Assembly(config, clock=clock).brain()
+
+    def now(self) -> datetime:
+        """The service's clock."""
+        return self.clock.now()
 
     # ------------------------------------------------------------------ parts
-    def _load_models(self) -> None:
-        from fraud_brain.scoring.online import DelayedLabelStore, OnlineModel
-        from fraud_brain.scoring.scorer import OFFLINE_LOGIT, load_champion_scorer
+    def _install(self, scorers: dict[str, Scorer]) -> None:
+        """Put scorers in service; each stream's online loop (model and pending labels) carries on."""
+        from fraud_brain.scoring.online import OnlineLearner, OnlineModel
+        from fraud_brain.scoring.scorer import OFFLINE_LOGIT
 
-        scorers = {}
-        for stream, name in MODEL_FOR_STREAM.items():
-            scorers[stream] = load_champion_scorer(self.config.models_dir, self.spec, name, reason_threshold=REASONS_FROM[stream])
-        transfer = scorers["transfer"]
-        if transfer.online is None:
-            # It learns from every label; the champion's blend decides when its score counts.
-            previous = self.scorers.get("transfer")
-            transfer.online = previous.online if previous is not None and previous.online is not None else OnlineModel(
-                [*transfer.feature_names, OFFLINE_LOGIT]
-            )
+        for stream, scorer in scorers.items():
+            inputs = [*scorer.feature_names, OFFLINE_LOGIT]
+            learner = self.learners.get(stream)
+            if learner is None or learner.n_features != len(inputs):
+                # A model reading other features cannot learn from the rows kept for the old one.
+                learner = OnlineLearner(
+                    OnlineModel(inputs), len(inputs), negative_after=int(self.config.label_maturity_hours * 3_600_000),
+                    capacity=self.config.online_capacity,
+                )
+                learner.load(self.state_dir / "online" / stream)
+                self.learners[stream] = learner
+            if scorer.online is None and isinstance(learner.model, OnlineModel):
+                # It learns from every label; the champion's blend decides when its score counts.
+                scorer.online = learner.model
         self.scorers = scorers
-        # Features (plus the offline log-odds) of every scored transfer, kept until its label comes.
-        self._delayed = DelayedLabelStore(len(transfer.feature_names) + 1, capacity=200_000)
+        self._schemas.clear()
 
     def _scored_schema(self, stream: str) -> pl.Schema:
         """The scored-frame schema of a stream, from an empty batch through the real path (once:
         the feature spec fixes it)."""
         if stream not in self._schemas:
-            features = self.engine.peek(stream, schema_for(STREAM_KIND[stream]).empty())
+            facts = self.streams[stream]
+            features = self.engine.peek(stream, facts.schema.empty())
             scores = self.scorers[stream].score_batch(features, learn_anomaly=False)
-            self._schemas[stream] = assemble(stream, None, features, scores, self.profiles).schema
+            self._schemas[stream] = assemble(facts, None, features, scores, self.profiles).schema
         return self._schemas[stream]
 
     def _feature_order(self, emitted: list[str], wanted: list[str]) -> np.ndarray:
@@ -202,40 +210,46 @@ class Brain:
             order = self._orders[key] = np.array([index[name] for name in wanted], np.int64)
         return order
 
-    def _rules(self) -> Any:
+    def _rules(self) -> RuleEngine:
         """The rule engine, created on first use (it needs the scored schemas)."""
         if self.rule_engine is None:
-            from fraud_brain.rules import RuleEngine, RuleManager
-
-            manager = RuleManager(self.rules_path, {stream: self._scored_schema(stream) for stream in MODEL_FOR_STREAM})
-            self.rule_engine = RuleEngine(manager, state_path=self.config.state_dir / "cooldowns.sqlite")
+            self.rule_engine = self.parts.rule_engine({s: self._scored_schema(s) for s in self.streams})
         return self.rule_engine
 
     @property
     def versions(self) -> dict[str, str]:
         """Running model versions and the rules' version (for metrics and health)."""
-        out = {f"model_{s}": str(getattr(sc.manifest, "version", None)) for s, sc in self.scorers.items()}
+        out = {f"model_{s}": str(sc.manifest.version if sc.manifest else None) for s, sc in self.scorers.items()}
         if self.rule_engine is not None:
             out["rules"] = str(self.rule_engine.ruleset.version)
         return out
 
     # ------------------------------------------------------------------ feeds
+    def _stream_of(self, kind: str) -> str:
+        """The scored stream a record kind (or stream name) feeds; a readable refusal otherwise."""
+        if kind in self.streams:
+            return kind
+        for name, facts in self.streams.items():
+            if facts.schema.kind == kind:
+                return name
+        raise InputError(f"cannot ingest {kind!r} records; expected one of {sorted(self.streams)} (labels: add_labels)")
+
     def _dead_letter(self, result: ValidationResult, source: str) -> list[dict[str, Any]]:
         self.dead_letters.put(result, source=source)
         return result.errors.to_dicts()
 
     def ingest(self, kind: str, raw: pl.DataFrame, source: str) -> IngestReport:
-        """Validate, featurize, score and act on one micro-batch of ``call`` or ``transfer`` records."""
-        _require_stream(kind)
-        return self.ingest_validated(validate(raw, kind), source)
+        """Validate, featurize, score and act on one micro-batch of records of a scored stream."""
+        stream = self._stream_of(kind)
+        return self.ingest_validated(validate(raw, self.streams[stream].schema), source, stream)
 
-    def ingest_validated(self, result: ValidationResult, source: str) -> IngestReport:
+    def ingest_validated(self, result: ValidationResult, source: str, stream: str | None = None) -> IngestReport:
         """:meth:`ingest` of a batch already validated (the API validates off the engine thread)."""
-        kind = _require_stream(result.kind)
+        name = self._stream_of(stream or result.kind)
         with self._lock:
             report = IngestReport(accepted=result.valid.height, rejected=result.rejected.height)
             report.errors = self._dead_letter(result, source)
-            batch = self.engine.process({kind: result.valid} if result.valid.height else {})
+            batch = self.engine.process({name: result.valid} if result.valid.height else {})
             self._absorb(batch, report, source)
             return report
 
@@ -246,64 +260,75 @@ class Brain:
             self._absorb(self.engine.flush(), report, "flush")
             return report
 
-    def _absorb(self, batch: Any, report: IngestReport, source: str) -> None:
+    def _absorb(self, batch: FeatureBatch, report: IngestReport, source: str) -> None:
         for stream, late in batch.late.items():
             report.late += late.height
             self._dead_letter_late(stream, late, source)
         report.duplicates += sum(batch.duplicates.values())
         scored_parts = []
-        for stream in ("call", "transfer"):
+        for stream, facts in self.streams.items():
             features = batch.features.get(stream)
             if features is None or features.height == 0:
                 continue
             scored = self._score(stream, features)
             decisions = self._rules().decisions(scored, event=stream)
             if decisions.height:
-                scored, decisions = explain_hits(stream, scored, decisions, self.scorers[stream])
+                scored, decisions = explain_hits(facts, scored, decisions, self.scorers[stream])
                 ingested = self.orchestrator.ingest(decisions, self.now())
                 report.alerts += ingested.alerts
                 report.refused_decisions += ingested.rejected
             self._remember_latest(stream, scored)
-            scored_parts.append(scored)
+            scored_parts.append(scored.select(pl.col(facts.id).cast(pl.String).alias("id"), "score",
+                                              pl.col("reasons_en").alias("reasons")))
         if scored_parts:
-            id_of = {"transfer": "transfer_id", "call": "call_id"}
-            report.scored = pl.concat(
-                [p.select(pl.coalesce([c for c in id_of.values() if c in p.columns]).alias("id"),
-                          "score", pl.col("reasons_en").alias("reasons")) for p in scored_parts]
-            )
+            report.scored = pl.concat(scored_parts)
+        self._learn_matured()
 
     def _dead_letter_late(self, stream: str, late: pl.DataFrame, source: str) -> None:
+        facts = self.streams.get(stream)
+        id_field = facts.id if facts else self.spec.streams[stream].id
+        time_field = facts.time if facts else self.spec.streams[stream].time
         rows = late.with_row_index("_row").select(pl.all().cast(pl.String))
         reasons = pl.DataFrame(
             {
                 "row": pl.Series(range(late.height), dtype=pl.UInt32),
-                "record_id": late[schema_for(stream).id_field].cast(pl.String),
-                "field": [schema_for(stream).time_field] * late.height,
+                "record_id": late[id_field].cast(pl.String),
+                "field": [time_field] * late.height,
                 "reason": ["older than the watermark (later than the allowed lateness); set aside"] * late.height,
             }
         )
         self.dead_letters.put(ValidationResult(stream, late.head(0), reasons, rows), source=f"{source} (late)")
 
     def _score(self, stream: str, features: pl.DataFrame) -> pl.DataFrame:
+        from fraud_brain.scoring.offline import feature_matrix
+        from fraud_brain.scoring.scorer import logit, online_inputs
+
+        facts = self.streams[stream]
         scorer = self.scorers[stream]
         scores = scorer.score_batch(features)
-        schema = schema_for(stream)
-        scored = assemble(stream, None, features, scores, self.profiles)
-        if stream == "transfer" and scorer.online is not None:
-            from fraud_brain.scoring.offline import feature_matrix
-            from fraud_brain.scoring.scorer import logit, online_inputs
-
+        scored = assemble(facts, None, features, scores, self.profiles)
+        learner = self.learners.get(stream)
+        if learner is not None:
             X = feature_matrix(features, scorer.feature_names)
             rows = online_inputs(X, logit(np.clip(scores["offline_score"].to_numpy(), 1e-9, 1 - 1e-9)))
-            self._delayed.remember(
-                features[schema.id_field].to_list(), features[schema.time_field].dt.epoch("ms").to_numpy(), rows
-            )
+            keys = features[facts.label_key].cast(pl.String).fill_null("").to_list()
+            learner.remember(keys, features[facts.time].dt.epoch("ms").to_numpy(), rows)
         return scored
+
+    def _learn_matured(self) -> None:
+        """Events unlabelled for the maturity period, by the engine's event time, are learned as legitimate."""
+        if self.engine.max_seen == np.iinfo(np.int64).min:
+            return
+        for learner in self.learners.values():
+            learner.learn_matured(int(self.engine.max_seen))
 
     def _remember_latest(self, stream: str, scored: pl.DataFrame) -> None:
         """Keep each entity's latest score and reasons for :meth:`entity_risk`."""
-        key = "payer_account" if stream == "transfer" else "caller"
-        latest = scored.select(pl.col(key).alias("entity_id"), schema_for(stream).time_field, "score", "reasons_en", "reasons_zh")
+        facts = self.streams[stream]
+        if facts.risk_key is None:
+            return
+        latest = scored.select(pl.col(facts.risk_key).alias("entity_id"), pl.col(facts.time).alias("scored_at"),
+                               "score", "reasons_en", "reasons_zh")
         frames = self._last_scores.setdefault(stream, [])
         frames.append(latest)
         if len(frames) > 64:
@@ -312,9 +337,9 @@ class Brain:
 
     # ------------------------------------------------------------------ labels
     def add_labels(self, raw: pl.DataFrame, source: str) -> IngestReport:
-        """Confirmed outcomes: known-label state in the engine, and online learning for transfers."""
+        """Confirmed outcomes: known-label state in the engine, and the online loops of the scored streams."""
         with self._lock:
-            result = validate(raw, "label")
+            result = validate(raw, self.spec.record_schema("label"))
             report = IngestReport(accepted=result.valid.height, rejected=result.rejected.height)
             report.errors = self._dead_letter(result, source)
             labels = result.valid
@@ -329,64 +354,78 @@ class Brain:
                         pl.col("known_at"), pl.lit(floor).cast(pl.Datetime("ms")).dt.replace_time_zone("UTC")
                     ).alias("known_at")
                 )
-            self._absorb(self.engine.process({"label": labels}), report, source)
-            transfers = labels.filter(pl.col("entity_type") == "transfer").unique("entity_id", keep="last")
-            scorer = self.scorers["transfer"]
-            if transfers.height and scorer.online is not None:
-                truth = dict(zip(transfers["entity_id"].to_list(), transfers["is_fraud"].to_list(), strict=True))
-                keys, rows, _ = self._delayed.take(list(truth))
-                if keys:
-                    scorer.online.learn(rows, np.array([truth[k] for k in keys], dtype=bool))
+            if self.spec.label_stream is not None:
+                self._absorb(self.engine.process({self.spec.label_stream: labels}), report, source)
+            for stream, facts in self.streams.items():
+                learner = self.learners.get(stream)
+                named = labels.filter(pl.col("entity_type").cast(pl.String) == facts.label_entity)
+                named = named.unique("entity_id", keep="last", maintain_order=True)
+                if learner is not None and named.height:
+                    learner.learn_labels(named["entity_id"].to_list(), named["is_fraud"].cast(pl.Int8).to_numpy())
             return report
 
-    def learned(self) -> int:
-        """Labelled transfers the online model has learned from."""
-        online = self.scorers["transfer"].online
-        return 0 if online is None else int(online.n_learned)
+    def learned(self, stream: str | None = None) -> int:
+        """Events the online loop of ``stream`` (default: the payment stream) has learned from:
+        labelled ones and those that matured unlabelled (learned as legitimate)."""
+        learner = self.learners.get(stream or self.config.payment_stream)
+        return 0 if learner is None else learner.n_learned
 
     # ------------------------------------------------------------------ synchronous checks
-    def _typed_transfer(self, raw: dict[str, Any]) -> pl.DataFrame:
-        """One transfer typed to the schema: a plainly valid record skips the batch validator."""
-        if obviously_valid(raw, TRANSFERS):
-            record = {f.name: raw.get(f.name) for f in TRANSFERS.fields}
-            record["time"] = datetime.fromisoformat(record["time"]).astimezone(UTC)
-            return pl.DataFrame([record], schema=TRANSFERS.polars_schema())
-        result = validate(pl.DataFrame([raw]), "transfer")
+    def _payment(self) -> StreamFacts:
+        facts = self.streams.get(self.config.payment_stream)
+        if facts is None:
+            raise InputError(f"the feature spec scores no payment stream {self.config.payment_stream!r}; "
+                             f"scored streams: {sorted(self.streams)}")
+        return facts
+
+    def _typed_record(self, facts: StreamFacts, raw: dict[str, Any]) -> pl.DataFrame:
+        """One record typed to the schema: a plainly valid record skips the batch validator."""
+        schema = facts.schema
+        if obviously_valid(raw, schema):
+            record = {f.name: raw.get(f.name) for f in schema.fields}
+            record[facts.time] = datetime.fromisoformat(str(record[facts.time])).astimezone(UTC)
+            return pl.DataFrame([record], schema=schema.polars_schema())
+        result = validate(pl.DataFrame([raw]), schema)
         if not result.ok:
             raise InputError("; ".join(result.messages()))
         return result.valid
 
     def check_transfer(self, raw: dict[str, Any]) -> CheckResult:
-        """Score one transfer before it is executed: allow, review or hold. Changes no state.
+        """Score one payment before it is executed: allow, review or hold. Changes no state.
 
-        The single-record path: the engine's state is read (not written), the model scores one
-        row with :meth:`~fraud_brain.scoring.scorer.Scorer.score_one`, and the active transfer
-        rules are evaluated on that row (a hit that asks for a stop-payment holds it).
+        The single-record path on the payment stream: the engine's state is read (not written),
+        the model scores one row with :meth:`~fraud_brain.scoring.scorer.Scorer.score_one`, and
+        the active rules are evaluated on that row (a hit that asks for a stop-payment holds it).
         """
         with self._lock:
-            record = self._typed_transfer(raw)
-            names, values = self.engine.peek_values("transfer", record)
+            facts = self._payment()
+            stream = facts.name
+            record = self._typed_record(facts, raw)
+            names, values = self.engine.peek_values(stream, record)
             features = values[0]
-            scorer = self.scorers["transfer"]
+            scorer = self.scorers[stream]
             vector = features[self._feature_order(names, scorer.feature_names)]
             scored_one = scorer.score_one(vector)
             row = record.row(0, named=True)
-            row["age_band"], row["district"] = self._profile_of.get(row["payer_phone"], (None, None))
+            profile = self._profile_of.get(row[facts.profile_key]) if facts.profile_key else None
+            row["age_band"], row["district"] = profile or (None, None)
             # NaN (no history) is null for the rules, as in the batch path (missing_as_null)
-            row.update((name, None if value != value else value) for name, value in zip(names, features.tolist(), strict=True))
+            row.update((name, None if np.isnan(value) else value)
+                       for name, value in zip(names, features.tolist(), strict=True))
             row.update(
                 score=scored_one.score, offline_score=scored_one.offline, online_score=scored_one.online,
                 anomaly_score=scored_one.anomaly, reasons_en=[r.en for r in scored_one.reasons],
                 reasons_zh=[r.zh for r in scored_one.reasons], reason_features=[r.feature for r in scored_one.reasons],
             )
-            schema = self._scored_schema("transfer")
+            schema = self._scored_schema(stream)
             scored = pl.DataFrame([{column: row.get(column) for column in schema}], schema=schema)
-            hits = self._rules().ruleset.evaluate(scored, event="transfer").filter(pl.col("mode") == "active")
+            hits = self._rules().ruleset.evaluate(scored, event=stream).filter(pl.col("mode") == "active")
             if hits.height and not scored_one.reasons:
                 # a rule acts on it below the reason threshold: the bank still gets the reasons
                 scored_one = scorer.score_one(vector, reasons=True)
             score = float(scored_one.score)
             actions = {a for row_actions in hits["actions"].to_list() for a in row_actions}
+            decision: CheckDecision
             if score >= self.config.hold_threshold or "stop_payment" in actions:
                 decision = "hold"
             elif score >= self.config.review_threshold or hits.height:
@@ -401,14 +440,18 @@ class Brain:
                 rules=hits["rule"].to_list(),
             )
 
-    def entity_risk(self, entity_type: str, entity_id: str) -> dict[str, Any]:
-        """The latest score of a calling number (as a caller) or an account (as a payer), with reasons.
+    def risk_entities(self) -> list[str]:
+        """The entity types :meth:`entity_risk` answers for (from the spec's scored streams)."""
+        return [f.risk_entity for f in self.streams.values() if f.risk_entity is not None]
+
+    def entity_risk(self, entity_type: str, entity_id: str) -> EntityRisk:
+        """The latest score of an entity the spec names as a scored stream's risk entity, with reasons.
 
         Raises :class:`~fraud_brain.errors.MissingInputError` when the engine has never scored the entity.
         """
-        stream = {"number": "call", "account": "transfer"}.get(entity_type)
+        stream = next((s for s, f in self.streams.items() if f.risk_entity == entity_type), None)
         if stream is None:
-            raise InputError(f"entity type {entity_type!r}: expected 'number' or 'account'")
+            raise InputError(f"entity type {entity_type!r}: expected one of {self.risk_entities()}")
         with self._lock:
             record = None
             for frame in reversed(self._last_scores.get(stream, [])):
@@ -418,48 +461,40 @@ class Brain:
                     break
             if record is None:
                 raise MissingInputError(f"{entity_type} {entity_id} is not known to the engine")
-            time_field = schema_for(stream).time_field
-            return {
-                "entity_type": entity_type,
-                "entity_id": entity_id,
-                "score": record["score"],
-                "scored_at": record[time_field].isoformat(),
-                "reasons": record["reasons_en"],
-                "reasons_zh": record["reasons_zh"],
-            }
+            return EntityRisk(entity_type, entity_id, record["score"], record["scored_at"].isoformat(),
+                              list(record["reasons_en"]), list(record["reasons_zh"]))
 
     # ------------------------------------------------------------------ operations
     def reload(self) -> dict[str, Any]:
-        """Reload the champion models and the rule file; a failing reload keeps what runs now."""
+        """Reload the champion models, the rule file and the escalation policy through the
+        composition root; a failing reload keeps what runs now and says why."""
         with self._lock:
             out: dict[str, Any] = {}
-            previous = self.scorers
             try:
-                self._load_models()
-                out["models"] = {"status": "reloaded", **{k: v for k, v in self.versions.items() if k.startswith("model_")}}
+                scorers = self.parts.load_scorers()
             except Exception as error:  # noqa: BLE001 - any failure keeps the running models
-                self.scorers = previous
                 out["models"] = {"status": "kept", "error": str(error)}
-            reloaded = self._rules().rules.reload()
-            out["rules"] = {"status": "reloaded" if reloaded.ok else "kept", "version": self.rule_engine.ruleset.version}
-            if not reloaded.ok:
-                out["rules"]["error"] = str(reloaded.error)
+            else:
+                self._install(scorers)
+                out["models"] = {"status": "reloaded", **{k: v for k, v in self.versions.items() if k.startswith("model_")}}
+            from fraud_brain.rules import RuleManager
+
+            engine = self._rules()
+            if isinstance(engine.rules, RuleManager):
+                reloaded = engine.rules.reload()
+                out["rules"] = {"status": "reloaded" if reloaded.ok else "kept", "version": engine.ruleset.version}
+                if not reloaded.ok:
+                    out["rules"]["error"] = str(reloaded.error)
+            failed = self.parts.reload_policy(self.orchestrator)
+            out["policy"] = {"status": "kept", "error": str(failed)} if failed else {"status": "reloaded"}
             return out
 
     def pump(self, now: datetime | None = None) -> dict[str, int]:
         """Run timers and deliver due actions once (re-dials, escalations, the outbox)."""
-        from fraud_brain.actions import Dispatcher, simulated_adapters
-
         with self._lock:
             now = now or self.now()
-            if not hasattr(self, "_dispatcher"):
-                self._dispatcher = Dispatcher(
-                    self.store, simulated_adapters(self.config.seed), self.orchestrator.clock,
-                    settings=self.orchestrator.policy.outbox,
-                    seed=self.config.seed,
-                )
             tick = self.orchestrator.tick(now)
-            sent = self._dispatcher.run_once(now)
+            sent = self.dispatcher.run_once(now)
             learned = self._learn_from_outcomes()
             return {"outcomes": tick.outcomes, "dispatched": sent.claimed, "labels": learned}
 
@@ -468,14 +503,17 @@ class Brain:
         labels = self.store.labels_since(self._label_cursor)
         if labels.height == 0:
             return 0
-        # labels_since is inclusive; repeats are harmless (label ids are deduplicated, and a
-        # transfer's features are learned from once) but the cursor keeps them few.
-        self._label_cursor = labels["known_at"].max()
+        # labels_since is inclusive; repeats are harmless (label ids are deduplicated, and an
+        # event's inputs are learned from once) but the cursor keeps them few.
+        self._label_cursor = cast(datetime, labels["known_at"].max())
         return self.add_labels(labels, source="outcomes").accepted
 
     def snapshot(self) -> None:
-        """Persist the engine state and rule cooldowns so a restart continues where this left off."""
+        """Persist the engine state, the online loops (models and pending labels) and the rule
+        cooldowns, so a restart continues where this left off."""
         with self._lock:
-            self.engine.snapshot(self.config.state_dir / "engine")
+            self.engine.snapshot(self.state_dir / "engine")
+            for stream, learner in self.learners.items():
+                learner.save(self.state_dir / "online" / stream)
             if self.rule_engine is not None:
                 self.rule_engine.save()

@@ -1,38 +1,77 @@
-"""Scored batches: what the rules see for each event.
+"""Scored batches: what the rules see for each event, and the facts of each scored stream.
 
 A scored batch of one stream is the event's record fields, the likely victim's profile
-(``age_band``, ``district``: the payer of a transfer, the callee of a call), the features the
-engine computed for it, and the scorer's columns (``score``, ``offline_score``,
-``online_score``, ``anomaly_score``, ``reasons_en``, ``reasons_zh``). The same function builds
-it for a replay and for the live service, so rules see one shape everywhere.
+(``age_band``, ``district``, looked up by the stream's first phone victim column: the payer of
+a transfer, the callee of a call), the features the engine computed for it, and the scorer's
+columns (``score``, ``offline_score``, ``online_score``, ``anomaly_score``, ``reasons_en``,
+``reasons_zh``, ``reason_features``). The same function builds it for a replay and for the
+live service, so rules see one shape everywhere.
 
->>> import polars as pl
->>> victim_column("transfer"), victim_column("call")
-('payer_phone', 'callee')
+Which streams are scored and how (model, victim columns, risk entity, amount, reason threshold)
+is read from the feature spec's stream descriptors (:func:`stream_facts`), so the brain works for
+any spec.
+
+>>> from fraud_brain.features import resolve_spec
+>>> facts = stream_facts(resolve_spec("telecom"))
+>>> [(f.name, f.model, f.profile_key, f.risk_entity) for f in facts.values()]
+[('call', 'number', 'callee', 'number'), ('transfer', 'transfer', 'payer_phone', 'account')]
+>>> SCORED_COLUMNS
+('score', 'offline_score', 'online_score', 'anomaly_score', 'reasons_en', 'reasons_zh', 'reason_features')
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Protocol
 
 import polars as pl
 
-from fraud_brain.schema.records import AGE_BANDS, SCHEMAS
+from fraud_brain.features.spec import Spec
+from fraud_brain.schema.records import AGE_BANDS, RecordSchema
 
-STREAM_KIND = {"call": "call", "transfer": "transfer"}
-"""Scored streams and their record kind."""
-VICTIM = {"transfer": "payer_phone", "call": "callee"}
-"""The column naming the likely victim's phone in each scored stream."""
-PROFILE_COLUMNS = {"age_band": pl.Enum(AGE_BANDS), "district": pl.String}
-REASONS_FROM = {"transfer": 0.5, "call": 0.5}
-"""Per stream, the score from which every event carries reason codes: the review level of the
-pre-transfer check. A SHAP pass costs about a hundred predictions, so the many low scores carry
-none; an event a rule acts on below this score gets its reasons anyway (:func:`explain_hits`)."""
+PROFILE_COLUMNS: dict[str, pl.DataType] = {"age_band": pl.Enum(AGE_BANDS), "district": pl.String()}
+"""The victim's profile columns a scored frame carries (from the subscriber reference data)."""
+SCORED_COLUMNS = ("score", "offline_score", "online_score", "anomaly_score", "reasons_en", "reasons_zh", "reason_features")
+"""The scorer's columns of a scored frame, in order (:meth:`fraud_brain.scoring.scorer.Scorer.score_batch`)."""
 
 
-def victim_column(stream: str) -> str:
-    """The record column holding the likely victim's phone number for a stream."""
-    return VICTIM[stream]
+@dataclass(frozen=True)
+class StreamFacts:
+    """What the brain needs to know of one scored stream, read from the spec's descriptor."""
+
+    name: str
+    schema: RecordSchema
+    id: str
+    time: str
+    model: str
+    """Model registry name."""
+    victim: tuple[str, ...]
+    victim_kinds: tuple[str, ...]
+    profile_key: str | None
+    """The first victim column holding a phone number: the profile (age band, district) is looked up by it."""
+    label_entity: str
+    label_key: str
+    risk_entity: str | None
+    risk_key: str | None
+    amount: str | None
+    reason_threshold: float
+
+
+def stream_facts(spec: Spec) -> dict[str, StreamFacts]:
+    """The facts of every scored stream of ``spec``, in tie-break order."""
+    out: dict[str, StreamFacts] = {}
+    for name in spec.scored_streams():
+        stream = spec.streams[name]
+        scoring = spec.scoring(name)
+        phones = [c for c, kind in zip(scoring.victim, scoring.victim_kinds, strict=True) if kind == "phone"]
+        out[name] = StreamFacts(
+            name=name, schema=spec.record_schema(stream.schema or name), id=stream.id, time=stream.time,
+            model=scoring.model, victim=scoring.victim, victim_kinds=scoring.victim_kinds,
+            profile_key=phones[0] if phones else None, label_entity=scoring.label_entity,
+            label_key=scoring.label_key, risk_entity=scoring.risk_entity, risk_key=scoring.risk_key,
+            amount=scoring.amount, reason_threshold=scoring.reason_threshold,
+        )
+    return out
 
 
 def profile_table(subscribers: pl.DataFrame | None) -> pl.DataFrame:
@@ -58,7 +97,7 @@ def missing_as_null(features: pl.DataFrame) -> pl.DataFrame:
 
 
 def assemble(
-    stream: str,
+    stream: StreamFacts,
     records: pl.DataFrame | None,
     features: pl.DataFrame,
     scores: pl.DataFrame,
@@ -71,8 +110,8 @@ def assemble(
     frame already carries the record columns (an engine with ``keep_records``) and ``scores``
     has its rows in the same order: no join is needed for either.
     """
-    schema = SCHEMAS[STREAM_KIND[stream]]
-    id_col, time_col = schema.id_field, schema.time_field
+    schema = stream.schema
+    id_col, time_col = stream.id, stream.time
     score_cols = [c for c in scores.columns if c not in (id_col, "time", time_col)]
     if records is None:
         record_cols = [c for c in schema.column_names() if c in features.columns]
@@ -85,7 +124,10 @@ def assemble(
             .join(records, on=id_col, how="left", maintain_order="left")
             .join(scores.select(id_col, *score_cols), on=id_col, how="left", maintain_order="left")
         )
-    out = out.join(profiles, left_on=victim_column(stream), right_on="phone", how="left", maintain_order="left")
+    if stream.profile_key is not None:
+        out = out.join(profiles, left_on=stream.profile_key, right_on="phone", how="left", maintain_order="left")
+    else:
+        out = out.with_columns(pl.lit(None, dtype).alias(name) for name, dtype in PROFILE_COLUMNS.items())
     ordered = [*schema.column_names(), *PROFILE_COLUMNS, *feature_cols, *score_cols]
     return out.select([c for c in ordered if c in out.columns])
 
@@ -97,7 +139,7 @@ class Explainer(Protocol):
 
 
 def explain_hits(
-    stream: str, scored: pl.DataFrame, hits: pl.DataFrame, scorer: Explainer
+    stream: StreamFacts, scored: pl.DataFrame, hits: pl.DataFrame, scorer: Explainer
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Give reasons to the events of ``stream`` that rules hit but that carry none (scored below
     the reason threshold); ``scored`` and the hits' ``reasons`` both get them.
@@ -110,20 +152,21 @@ def explain_hits(
     >>> scored = pl.DataFrame({"call_id": ["c1", "c2"], "score": [0.2, 0.1]}).with_columns(
     ...     reasons_en=none, reasons_zh=none, reason_features=none)
     >>> hits = pl.DataFrame({"event_id": ["c2"], "event": ["call"], "reasons": [[]]}, schema_overrides={"reasons": pl.List(pl.String)})
-    >>> scored, hits = explain_hits("call", scored, hits, Fixed())
+    >>> from fraud_brain.features import resolve_spec
+    >>> scored, hits = explain_hits(stream_facts(resolve_spec("telecom"))["call"], scored, hits, Fixed())
     >>> scored["reasons_en"].to_list(), hits["reasons"].to_list()
     ([[], ['long call']], [['long call']])
     """
-    id_col = SCHEMAS[STREAM_KIND[stream]].id_field
+    id_col = stream.id
     if hits.height == 0 or "reasons_en" not in scored.columns:
         return scored, hits
-    hit_ids = hits.filter(pl.col("event") == stream).get_column("event_id")
+    hit_ids = hits.filter(pl.col("event") == stream.name).get_column("event_id")
     bare = scored.filter(pl.col(id_col).is_in(hit_ids.implode()) & (pl.col("reasons_en").list.len() == 0))
     if bare.height == 0:
         return scored, hits
     reasons = scorer.explain(bare)
     scored = scored.update(reasons, on=id_col, how="left")
-    by_event = reasons.select(pl.col(id_col).alias("event_id"), pl.lit(stream).alias("event"),
+    by_event = reasons.select(pl.col(id_col).alias("event_id"), pl.lit(stream.name).alias("event"),
                               pl.col("reasons_en").alias("reasons"))
     hits = hits.update(by_event, on=["event_id", "event"], how="left")
     return scored, hits

@@ -11,25 +11,18 @@ from __future__ import annotations
 import re
 
 from fraud_brain.errors import InputError
+from fraud_brain.vocabulary import (  # noqa: F401 - the rule file's words, re-exported
+    ACTION_KINDS,
+    MODES,
+    TIERS,
+    TRANSFER_ONLY_ACTIONS,
+    VICTIM_KINDS,
+)
 
 EVENTS = ("call", "transfer")
 """Event types a rule can watch; a scored batch holds one of them."""
-ACTIONS = (
-    "voice_bot",
-    "agent_followup",
-    "stop_payment",
-    "officer_alert",
-    "block_number_review",
-)
+ACTIONS = ACTION_KINDS
 """Actions a rule may ask for; the actions layer turns them into calls, queues and requests."""
-TRANSFER_ONLY_ACTIONS = ("stop_payment",)
-"""A stop-payment needs a transfer to stop, so call rules may not ask for it."""
-TIERS = ("minute", "hour", "same_day")
-"""Response tiers, most urgent first (minute-level, hour-level, same-day)."""
-MODES = ("active", "shadow")
-"""``shadow`` rules are evaluated and reported but never produce an active decision."""
-VICTIM_KINDS = ("phone", "account")
-"""What a hit's ``victim_key`` is: a phone number (the victim can be called) or a bank account."""
 PHONE_COLUMNS = ("caller", "callee", "payer_phone", "phone")
 """Record columns holding phone numbers; a column named ``*_phone`` is one too."""
 ACCOUNT_COLUMNS = ("payer_account", "payee_account", "account")

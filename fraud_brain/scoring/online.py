@@ -17,8 +17,11 @@ reach the model before the moment it became known.
 
 from __future__ import annotations
 
+import pickle
+from collections.abc import Hashable
 from dataclasses import dataclass, field
-from typing import Protocol
+from pathlib import Path
+from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
@@ -152,8 +155,9 @@ class OnlineModel:
         self.feature_names = list(feature_names)
         self.positive_weight = positive_weight
         self.mini_batch = mini_batch
-        self.scaler = preprocessing.StandardScaler()
-        self.classifier = linear_model.LogisticRegression(optimizer=optim.SGD(learning_rate), l2=l2)
+        # river ships no type hints: its objects are Any to the type checker.
+        self.scaler: Any = preprocessing.StandardScaler()
+        self.classifier: Any = linear_model.LogisticRegression(optimizer=optim.SGD(learning_rate), l2=l2)
         self.n_learned = 0
         self.n_positive = 0
 
@@ -179,7 +183,7 @@ class OnlineModel:
             return np.empty(0)
         if self.n_learned == 0:
             return np.full(len(X), 0.5)
-        return self.classifier.predict_proba_many(self._scaled(X))[True].to_numpy(dtype=np.float64)
+        return np.asarray(self.classifier.predict_proba_many(self._scaled(X))[True], dtype=np.float64)
 
     def predict_proba_one(self, row: np.ndarray) -> float:
         """Fraud probability of one row, without pandas (the single-record path)."""
@@ -227,7 +231,7 @@ class AnomalyScorer:
     ) -> None:
         self.feature_names = list(feature_names)
         self.n_trees, self.height, self.window_size, self.seed = n_trees, height, window_size, seed
-        self.model = None
+        self.model: Any = None  # a river HalfSpaceTrees once the limits are known (river has no type hints)
 
     def fit_limits(self, X: np.ndarray) -> AnomalyScorer:
         """Set each feature's range from a reference batch and start fresh trees."""
@@ -238,7 +242,7 @@ class AnomalyScorer:
         low = np.minimum(np.percentile(clean, 1, axis=0), 0.0) if len(clean) else np.zeros(X.shape[1])
         high = np.percentile(clean, 99, axis=0) if len(clean) else np.ones(X.shape[1])
         high = np.where(high > low, high, low + 1.0)
-        limits = {name: (float(lo), float(hi)) for name, lo, hi in zip(self.feature_names, low, high, strict=True)}
+        limits: dict[Hashable, tuple[float, float]] = {name: (float(lo), float(hi)) for name, lo, hi in zip(self.feature_names, low, high, strict=True)}
         self.model = anomaly.HalfSpaceTrees(
             n_trees=self.n_trees, height=self.height, window_size=self.window_size, limits=limits, seed=self.seed
         )
@@ -296,7 +300,8 @@ def replay_online(
     negative_weight: float | None = None,
     seed: int = 7,
 ) -> tuple[np.ndarray, ReplayLog]:
-    """Score a time-ordered history test-then-train, learning from labels only once known.
+    """Score a time-ordered history test-then-train through an :class:`OnlineLearner`, learning
+    from labels only once known.
 
     Events are scored in batches that never straddle a learning moment. Learning moments are
     the label arrival times (``learn_every=None``) or arrival times rounded up to multiples of
@@ -316,6 +321,7 @@ def replay_online(
     times = np.asarray(times, dtype=np.int64)
     if len(times) > 1 and np.any(np.diff(times) < 0):
         raise ValueError("replay_online: events must be sorted by time")
+    learner = OnlineLearner(model, X.shape[1], negative_after, capacity, negative_sample, negative_weight, seed)
     order = np.argsort(np.asarray(label_known_at, dtype=np.int64), kind="stable")
     label_keys = [label_keys[i] for i in order]
     label_at = np.asarray(label_known_at, dtype=np.int64)[order]
@@ -326,10 +332,6 @@ def replay_online(
         grid = np.arange(times[0] // learn_every * learn_every, times[-1] + learn_every, learn_every)
         moments = np.union1d(moments, grid)
 
-    if not 0.0 < negative_sample <= 1.0:
-        raise ValueError(f"negative_sample {negative_sample} must be in (0, 1]")
-    rng = np.random.default_rng(seed)
-    store = DelayedLabelStore(X.shape[1], capacity)
     log = ReplayLog()
     scores = np.empty(len(times), dtype=np.float64)
     next_label = 0
@@ -337,44 +339,17 @@ def replay_online(
     starts = np.concatenate([[0], bounds])
     ends = np.concatenate([bounds, [len(times)]])
     moment_before = np.concatenate([[np.iinfo(np.int64).min], moments])
-    negative_row_weight = 1.0 / negative_sample if negative_weight is None else negative_weight
     for start, end, moment in zip(starts.tolist(), ends.tolist(), moment_before.tolist(), strict=True):
         if moment != np.iinfo(np.int64).min:
-            # labels and matured negatives of one moment go to the model in one call: river's
-            # batch methods cost about a millisecond each in overhead
-            parts: list[tuple[np.ndarray, np.ndarray, float]] = []
             stop = int(np.searchsorted(label_moment, moment, side="right"))
-            if stop > next_label:
-                batch = label_keys[next_label:stop]
-                value_of = dict(zip(batch, label_values[next_label:stop].tolist(), strict=True))
-                found, rows, _ = store.take(batch)
-                log.labels_unmatched += len(batch) - len(found)
-                if found:
-                    y = np.array([value_of[k] for k in found], dtype=np.int64)
-                    parts.append((rows, y, 1.0))
-                    _record(log, moment, found, y)
-                next_label = stop
-            if negative_after is not None:
-                found, rows, _ = store.take_older_than(moment - negative_after)
-                if found and negative_sample < 1.0:
-                    keep = rng.random(len(found)) < negative_sample
-                    found, rows = [k for k, kept in zip(found, keep.tolist(), strict=True) if kept], rows[keep]
-                if found:
-                    y = np.zeros(len(found), dtype=np.int64)
-                    parts.append((rows, y, negative_row_weight))
-                    _record(log, moment, found, y)
-            if parts:
-                rows = np.concatenate([p[0] for p in parts])
-                y = np.concatenate([p[1] for p in parts])
-                weights = np.concatenate([np.full(len(p[1]), p[2]) for p in parts])
-                if np.all(weights == 1.0):
-                    model.learn(rows, y)
-                else:
-                    model.learn(rows, y, weight=weights)
+            learned = learner.learn(label_keys[next_label:stop], label_values[next_label:stop], now=moment)
+            next_label = stop
+            if learned.keys:
+                _record(log, moment, learned.keys, learned.y)
         for lo in range(start, end, max_batch):
             hi = min(end, lo + max_batch)
-            scores[lo:hi] = model.predict_proba(X[lo:hi])
-            store.remember(keys[lo:hi], times[lo:hi], X[lo:hi])
+            scores[lo:hi] = learner.observe(keys[lo:hi], times[lo:hi], X[lo:hi])
+    log.labels_unmatched = learner.labels_unmatched
     return scores, log
 
 
@@ -399,13 +374,25 @@ class CountingLearner:
         self.n += len(X)
 
 
-class OnlineLearner:
-    """The live loop of :func:`replay_online`: score and remember, learn labels as they come.
+@dataclass
+class Learned:
+    """What one :meth:`OnlineLearner.learn` call taught the model: keys and their 0/1 labels."""
 
-    ``observe`` scores events and keeps their features; ``learn_labels`` joins labels that
-    arrive with the kept features and learns them; ``learn_matured`` learns events unlabelled
-    ``negative_after`` after their time as legitimate. Driving it with the same events and
-    labels in time order gives the same learning as :func:`replay_online`.
+    keys: list[str] = field(default_factory=list)
+    y: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int64))
+    labels: int = 0
+    """How many of them were labels (the rest are matured negatives)."""
+
+
+class OnlineLearner:
+    """The one online-learning loop: score and remember events, learn delayed labels and matured negatives.
+
+    ``observe`` scores events and keeps their inputs (``remember`` only keeps them); ``learn``
+    joins the labels that arrived with the kept inputs and, with ``negative_after``, learns the
+    events unlabelled that long after their time as legitimate, all in one model call.
+    :func:`replay_online` (experiments, backtests) and the live brain both drive it, so a
+    history replayed and the same events fed live learn the same. The kept rows (pending
+    labels) and the model survive a model reload and a restart (:meth:`save`, :meth:`load`).
 
     >>> learner = OnlineLearner(CountingLearner(), n_features=1, negative_after=100)
     >>> learner.observe(["t1", "t2"], np.array([0, 5]), np.zeros((2, 1))).tolist()
@@ -414,6 +401,8 @@ class OnlineLearner:
     (1, 1)
     >>> learner.observe(["t3"], np.array([110]), np.zeros((1, 1))).tolist()
     [2.0]
+    >>> len(learner.pending), learner.n_learned
+    (1, 2)
     """
 
     def __init__(
@@ -429,39 +418,99 @@ class OnlineLearner:
         if not 0.0 < negative_sample <= 1.0:
             raise ValueError(f"negative_sample {negative_sample} must be in (0, 1]")
         self.model = model
-        self.store = DelayedLabelStore(n_features, capacity)
+        self.pending = DelayedLabelStore(n_features, capacity)
         self.negative_after = negative_after
         self.negative_sample = negative_sample
         self.negative_weight = 1.0 / negative_sample if negative_weight is None else negative_weight
         self.labels_unmatched = 0
+        self.n_learned = 0
         self._rng = np.random.default_rng(seed)
 
+    @property
+    def n_features(self) -> int:
+        """Width of the rows this learner keeps and learns."""
+        return int(self.pending._X.shape[1])
+
     def observe(self, keys: list[str], times: np.ndarray, X: np.ndarray) -> np.ndarray:
-        """Score events with the current model and keep their features for their labels."""
+        """Score events with the current model and keep their inputs for their labels."""
         scores = self.model.predict_proba(X)
-        self.store.remember(keys, np.asarray(times, dtype=np.int64), X)
+        self.remember(keys, times, X)
         return scores
+
+    def remember(self, keys: list[str], times: np.ndarray, X: np.ndarray) -> None:
+        """Keep events' inputs for their labels without scoring them (the online part is not blended)."""
+        self.pending.remember(keys, np.asarray(times, dtype=np.int64), X)
+
+    def learn(self, keys: list[str], values: np.ndarray, now: int | None = None) -> Learned:
+        """Learn the labels whose events are held and, when ``now`` is given, the matured negatives."""
+        out = Learned()
+        parts: list[tuple[np.ndarray, np.ndarray, float]] = []
+        if len(keys):
+            value_of = dict(zip(keys, np.asarray(values).tolist(), strict=True))
+            found, rows, _ = self.pending.take(list(keys))
+            self.labels_unmatched += len(keys) - len(found)
+            if found:
+                y = np.array([value_of[k] for k in found], dtype=np.int64)
+                parts.append((rows, y, 1.0))
+                out.keys += found
+                out.labels = len(found)
+        if now is not None and self.negative_after is not None:
+            found, rows, _ = self.pending.take_older_than(now - self.negative_after)
+            if found and self.negative_sample < 1.0:
+                keep = self._rng.random(len(found)) < self.negative_sample
+                found, rows = [k for k, kept in zip(found, keep.tolist(), strict=True) if kept], rows[keep]
+            if found:
+                parts.append((rows, np.zeros(len(found), dtype=np.int64), self.negative_weight))
+                out.keys += found
+        if not parts:
+            return out
+        # Labels and matured negatives of one moment go to the model in one call: river's batch
+        # methods cost about a millisecond each in overhead.
+        rows = np.concatenate([p[0] for p in parts])
+        out.y = np.concatenate([p[1] for p in parts])
+        weights = np.concatenate([np.full(len(p[1]), p[2]) for p in parts])
+        if np.all(weights == 1.0):
+            self.model.learn(rows, out.y)
+        else:
+            self.model.learn(rows, out.y, weight=weights)
+        self.n_learned += len(out.y)
+        return out
 
     def learn_labels(self, keys: list[str], values: np.ndarray) -> int:
         """Learn the labels whose events are held; returns how many were learned."""
-        value_of = dict(zip(keys, np.asarray(values).tolist(), strict=True))
-        found, rows, _ = self.store.take(list(keys))
-        self.labels_unmatched += len(keys) - len(found)
-        if found:
-            self.model.learn(rows, np.array([value_of[k] for k in found], dtype=np.int64))
-        return len(found)
+        return self.learn(keys, values).labels
 
     def learn_matured(self, now: int) -> int:
-        """Learn events older than ``negative_after`` with no label as legitimate."""
-        if self.negative_after is None:
-            return 0
-        found, rows, _ = self.store.take_older_than(now - self.negative_after)
-        if found and self.negative_sample < 1.0:
-            rows = rows[self._rng.random(len(found)) < self.negative_sample]
-        if len(rows):
-            y = np.zeros(len(rows), dtype=np.int64)
-            if self.negative_weight != 1.0:
-                self.model.learn(rows, y, weight=self.negative_weight)
-            else:
-                self.model.learn(rows, y)
-        return len(rows)
+        """Learn events older than ``negative_after`` with no label as legitimate; returns how many."""
+        return len(self.learn([], np.empty(0), now=now).keys)
+
+    def save(self, folder: Path) -> None:
+        """Write the model and the pending rows (only those held, oldest first) to ``folder``."""
+        folder.mkdir(parents=True, exist_ok=True)
+        store = self.pending
+        start = (store._next - store._span) % store.capacity
+        positions = (start + np.arange(store._span)) % store.capacity
+        held = [int(i) for i in positions.tolist() if store._keys[i] is not None]
+        keys = np.array([store._keys[i] for i in held], dtype=np.str_)
+        np.savez(folder / "pending.npz", X=store._X[held], times=store._times[held], keys=keys,
+                 counts=np.array([store.evicted, self.n_learned, self.labels_unmatched], dtype=np.int64))
+        with open(folder / "model.pickle", "wb") as out:
+            pickle.dump(self.model, out)
+
+    def load(self, folder: Path) -> bool:
+        """Continue from what :meth:`save` wrote to ``folder``; False (nothing changed) when there is
+        nothing there or it was kept for rows of another width (a model with other features)."""
+        if not (folder / "pending.npz").exists():
+            return False
+        with np.load(folder / "pending.npz") as saved:
+            X = saved["X"]
+            if X.ndim != 2 or X.shape[1] != self.n_features:
+                return False
+            store = DelayedLabelStore(self.n_features, self.pending.capacity)
+            store.remember([str(k) for k in saved["keys"].tolist()], saved["times"], X)
+            store.evicted, self.n_learned, self.labels_unmatched = (int(v) for v in saved["counts"].tolist())
+        with open(folder / "model.pickle", "rb") as source:
+            # Our own state folder, written by save(): not input from outside.
+            self.model = pickle.load(source)  # noqa: S301
+        self.pending = store
+        return True

@@ -35,9 +35,15 @@ from fraud_brain.scoring.online import AnomalyScorer, OnlineLearner, OnlineModel
 from fraud_brain.scoring.reasons import Reason, ReasonTemplates, top_reasons
 from fraud_brain.scoring.registry import LoadedModel, ModelRegistry
 
-PREDICT = {"num_threads": 1}
+PREDICT_THREADS = 1
 """LightGBM prediction on one thread: OpenMP threads spinning on a busy machine turn a 0.2 ms
 single-row prediction into 10 ms, and parallel scoring belongs to partitions, not threads."""
+
+
+def predict(booster: lgb.Booster, X: np.ndarray, *, raw_score: bool = False, pred_contrib: bool = False) -> np.ndarray:
+    """A booster's predictions (probabilities, raw log-odds or SHAP contributions) as a float64 array."""
+    out = booster.predict(X, raw_score=raw_score, pred_contrib=pred_contrib, num_threads=PREDICT_THREADS)
+    return np.asarray(out, dtype=np.float64)
 
 OFFLINE_LOGIT = "offline_logit"
 """The extra input the online model gets: the offline model's log-odds (it learns a correction)."""
@@ -96,7 +102,10 @@ class Scorer:
         # An OnlineLearner also keeps each scored event's inputs for its label (batch path);
         # its model is what predicts.
         self.learner = online if isinstance(online, OnlineLearner) else None
-        self.online = online.model if isinstance(online, OnlineLearner) else online
+        online_model = online.model if isinstance(online, OnlineLearner) else online
+        if online_model is not None and not isinstance(online_model, OnlineModel):
+            raise TypeError(f"scorer: the online part must be an OnlineModel, not {type(online_model).__name__}")
+        self.online: OnlineModel | None = online_model
         self.anomaly = anomaly
         self.blend = blend or BlendConfig()
         self.calibrator = calibrator or Calibrator()
@@ -168,7 +177,7 @@ class Scorer:
         events are also remembered for their labels (``learner.learn_labels`` later).
         """
         X = feature_matrix(features, self.feature_names)
-        offline_raw = self.booster.predict(X, raw_score=True, **PREDICT) if len(X) else np.empty(0)
+        offline_raw = predict(self.booster, X, raw_score=True) if len(X) else np.empty(0)
         score, online, anomaly = self._combine(offline_raw, X, learn_anomaly, features)
         keep = [c for c in (self.id_col, self.time_col) if c in features.columns]
         out = features.select(keep).with_columns(
@@ -179,7 +188,7 @@ class Scorer:
         )
         out = out.with_columns(self._reason_columns(X, np.flatnonzero(score >= self.reason_threshold)))
         if self.challenger is not None and self.shadow_log is not None and len(X):
-            shadow = self.challenger.booster.predict(X, **PREDICT)
+            shadow = predict(self.challenger.booster, X)
             log = features.select(keep).with_columns(
                 pl.Series("champion_score", score), pl.Series("challenger_score", shadow),
                 pl.lit(self.challenger.manifest.version).alias("challenger_version"),
@@ -210,7 +219,7 @@ class Scorer:
         en: list[str] = []
         zh: list[str] = []
         names: list[str] = []
-        contrib = self.booster.predict(X[rows], pred_contrib=True, **PREDICT)
+        contrib = predict(self.booster, X[rows], pred_contrib=True)
         explained = top_reasons(contrib, X[rows], self.feature_names, self.templates, self.n_reasons)
         for row, reasons in zip(rows.tolist(), explained, strict=True):
             for reason in reasons:
@@ -256,15 +265,15 @@ class Scorer:
         """
         X = self.vector(values)
         if reasons and self.n_reasons:
-            contrib = self.booster.predict(X, pred_contrib=True, **PREDICT)
+            contrib = predict(self.booster, X, pred_contrib=True)
             raw = contrib.sum(axis=1)
         else:
             contrib = None
-            raw = self.booster.predict(X, raw_score=True, **PREDICT)
+            raw = predict(self.booster, X, raw_score=True)
         offline = float(sigmoid(raw)[0])
         online = None
         if self.online is not None and self.blend.online_weight:
-            online = float(self.online.predict_proba_one(online_inputs(X, raw)[0]))  # type: ignore[union-attr]
+            online = float(self.online.predict_proba_one(online_inputs(X, raw)[0]))
         anomaly = None
         if self.anomaly is not None and self.blend.anomaly_weight:
             anomaly = float(self._anomaly(X, learn=False)[0])
@@ -277,28 +286,34 @@ class Scorer:
         )
         score = float(self.calibrator.predict(z)[0])
         if contrib is None and reasons is None and self.n_reasons and score >= self.reason_threshold:
-            contrib = self.booster.predict(X, pred_contrib=True, **PREDICT)
+            contrib = predict(self.booster, X, pred_contrib=True)
         explained = [] if contrib is None else top_reasons(contrib, X, self.feature_names, self.templates, self.n_reasons)[0]
         return Score(score, offline, online, anomaly, explained)
 
 
 def load_champion_scorer(
-    models: str | Path = "models", spec: Any = "telecom", name: str = "transfer", **options: Any
+    models: str | Path, spec: Any = "telecom", name: str = "transfer", **options: Any
 ) -> Scorer:
-    """The champion of ``name`` for a feature spec (a bundled name, a spec file or a loaded spec).
+    """The champion of model ``name`` for a feature spec (a bundled name, a spec file or a loaded spec).
 
-    The model must have been trained on exactly this spec's features; otherwise
-    :class:`~fraud_brain.scoring.registry.FeatureMismatchError` says what differs.
-    ``name="number"`` loads the calling-number model (the ``call`` stream's features).
+    The stream it scores is the one whose ``[streams.NAME.scoring]`` names this model (``number``
+    scores the telecom spec's ``call`` stream); its features, id and time columns and reason
+    threshold come from the spec. The model must have been trained on exactly this spec's
+    features; otherwise :class:`~fraud_brain.scoring.registry.FeatureMismatchError` says what differs.
     """
     from fraud_brain.features import resolve_spec
     from fraud_brain.scoring.dataset import spec_hash
 
     loaded = resolve_spec(spec)
-    stream = "call" if name == "number" else "transfer"
-    feature_names = list(loaded.feature_groups(stream))
-    options.setdefault("id_col", "call_id" if stream == "call" else "transfer_id")
-    options.setdefault("time_col", "start_time" if stream == "call" else "time")
+    streams = [s for s in loaded.scored_streams() if loaded.scoring(s).model == name]
+    if not streams:
+        models_of = {s: loaded.scoring(s).model for s in loaded.scored_streams()}
+        raise ValueError(f"feature spec {loaded.name}: no scored stream uses model {name!r}; models: {models_of}")
+    stream = loaded.streams[streams[0]]
+    feature_names = list(loaded.feature_groups(stream.name))
+    options.setdefault("id_col", stream.id)
+    options.setdefault("time_col", stream.time)
+    options.setdefault("reason_threshold", loaded.scoring(stream.name).reason_threshold)
     return Scorer.from_registry(ModelRegistry(models), name, feature_names, spec_hash(loaded), **options)
 
 

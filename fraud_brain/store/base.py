@@ -15,7 +15,7 @@ from typing import Any
 
 import polars as pl
 
-from fraud_brain.store.models import Action, AgentTask, Alert, Case, Label, NewAction, Outcome
+from fraud_brain.store.models import Action, AgentTask, Alert, AuditEntry, Case, Label, NewAction, Outcome
 
 
 class Repository(ABC):
@@ -68,6 +68,20 @@ class Repository(ABC):
     @abstractmethod
     def update_case(self, case_id: int, **fields: Any) -> None:
         """Change fields of a case (datetimes as datetimes)."""
+
+    @abstractmethod
+    def case_page(self, status: str | None = "open", limit: int = 100) -> list[Case]:
+        """A page of the case queue: most urgent tier first, then the latest alert first;
+        ``status=None`` pages over every case."""
+
+    @abstractmethod
+    def case_assignees(self, case_ids: Sequence[int]) -> dict[int, str]:
+        """The current assignee of each of these cases that has one: the agent of its latest
+        ``claimed`` timeline entry, unless a ``released`` entry came after it."""
+
+    @abstractmethod
+    def case_counts(self) -> dict[str, int]:
+        """Number of cases in each status."""
 
     @abstractmethod
     def case_alerts(self, case_id: int) -> list[Alert]:
@@ -162,6 +176,10 @@ class Repository(ABC):
         """Every open agent task, oldest first."""
 
     @abstractmethod
+    def count_open_agent_tasks(self) -> int:
+        """How many agent tasks are open."""
+
+    @abstractmethod
     def due_agent_tasks(self, now: datetime) -> list[AgentTask]:
         """Open tasks past their SLA that have not been marked breached yet."""
 
@@ -182,6 +200,10 @@ class Repository(ABC):
         self, at: datetime, actor: str, op: str, subject: str, detail: dict[str, Any] | None = None
     ) -> None:
         """Append to the audit log."""
+
+    @abstractmethod
+    def audit_entries(self, limit: int = 100) -> list[AuditEntry]:
+        """The latest audit entries, newest first."""
 
     @abstractmethod
     def table(self, name: str) -> pl.DataFrame:

@@ -1,7 +1,7 @@
 """Schema migrations of the SQLite store, applied in version order and recorded in ``schema_migrations``.
 
 >>> [m.version for m in MIGRATIONS]
-[1, 2, 3, 4, 5]
+[1, 2, 3, 4, 5, 6]
 """
 
 from __future__ import annotations
@@ -175,6 +175,14 @@ MIGRATIONS: tuple[Migration, ...] = (
             f"ALTER TABLE cases ADD COLUMN victim_kind TEXT NOT NULL DEFAULT 'phone' CHECK (victim_kind IN {_KINDS})",
             f"ALTER TABLE alerts ADD COLUMN victim_kind TEXT NOT NULL DEFAULT 'phone' CHECK (victim_kind IN {_KINDS})",
             "CREATE INDEX cases_by_victim_kind ON cases (victim_kind, victim_key, last_alert_at_ms)",
+        ),
+    ),
+    Migration(
+        6,
+        "indexes for the case queue page and the assignment marks of a page of cases",
+        (
+            "CREATE INDEX cases_by_status ON cases (status, last_alert_at_ms)",
+            "CREATE INDEX case_events_marks ON case_events (kind, case_id, case_event_id)",
         ),
     ),
 )

@@ -15,18 +15,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
-ACTION_KINDS = ("voice_bot", "agent_followup", "stop_payment", "officer_alert", "block_number_review")
-"""Every kind of action the workflow can take (``block_number_review``: ask the telecom operator
-to review a suspect number for blocking)."""
+from fraud_brain.vocabulary import ACTION_KINDS, MODES, TIERS, VICTIM_KINDS  # noqa: F401 - re-exported
+
 ACTION_STATUSES = ("pending", "in_flight", "done", "failed", "dead", "cancelled")
 """Outbox states: ``failed`` waits for a retry at ``next_attempt_at``; ``dead`` has given up;
 ``cancelled`` was withdrawn before dispatch (a re-dial for a case that closed meanwhile)."""
-TIERS = ("minute", "hour", "same_day")
-"""Response tiers, most urgent first."""
-MODES = ("active", "shadow")
-VICTIM_KINDS = ("phone", "account")
-"""What a victim key is: a phone number (the victim can be called) or a bank account (no phone
-was known: the case gets stop-payments and officer alerts, never calls)."""
 
 
 def to_ms(when: datetime) -> int:
@@ -185,6 +178,18 @@ class AgentTask:
     breached_at: datetime | None = None
     disposition: str | None = None
     done_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    """One row of the audit log: who did what to which subject, when."""
+
+    audit_id: int
+    at: datetime
+    actor: str
+    op: str
+    subject: str
+    detail: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

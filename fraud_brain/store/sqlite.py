@@ -6,7 +6,7 @@ read while a writer writes).
 
 >>> repo = SQLiteRepository(":memory:")
 >>> repo.schema_version()
-5
+6
 >>> repo.migrate()
 []
 """
@@ -32,6 +32,7 @@ from fraud_brain.store.models import (
     Action,
     AgentTask,
     Alert,
+    AuditEntry,
     Case,
     Label,
     NewAction,
@@ -39,6 +40,7 @@ from fraud_brain.store.models import (
     from_ms,
     to_ms,
 )
+from fraud_brain.vocabulary import TIERS
 
 _TABLES = ("alerts", "cases", "case_events", "actions", "outcomes", "agent_tasks", "labels", "audit_log")
 _CASE_FIELDS = {
@@ -296,6 +298,35 @@ class SQLiteRepository(Repository):
             return
         sets, values = _column_updates(fields, _CASE_FIELDS, f"case {case_id}")
         self._conn.execute(f"UPDATE cases SET {sets} WHERE case_id = ?", (*values, case_id))
+
+    def case_page(self, status: str | None = "open", limit: int = 100) -> list[Case]:
+        rank = " ".join(f"WHEN '{tier}' THEN {i}" for i, tier in enumerate(TIERS))
+        where, args = ("WHERE status = ?", [status]) if status is not None else ("", [])
+        rows = self._conn.execute(
+            f"SELECT * FROM cases {where} ORDER BY CASE tier {rank} ELSE {len(TIERS)} END, last_alert_at_ms DESC, "
+            "case_id DESC LIMIT ?",
+            (*args, int(limit)),
+        ).fetchall()
+        return [self._case(r) for r in rows]
+
+    def case_assignees(self, case_ids: Sequence[int]) -> dict[int, str]:
+        ids = [int(i) for i in case_ids]
+        if not ids:
+            return {}
+        marks = ",".join("?" * len(ids))
+        # The latest claim/release mark per case decides; one row per case comes back.
+        rows = self._conn.execute(
+            "SELECT e.case_id, e.kind, e.detail FROM case_events e JOIN ("
+            f"  SELECT case_id, MAX(case_event_id) AS last FROM case_events WHERE kind IN ('claimed', 'released') "
+            f"  AND case_id IN ({marks}) GROUP BY case_id"
+            ") m ON e.case_event_id = m.last",
+            ids,
+        ).fetchall()
+        return {int(r[0]): json.loads(r[2])["agent"] for r in rows if r[1] == "claimed"}
+
+    def case_counts(self) -> dict[str, int]:
+        rows = self._conn.execute("SELECT status, COUNT(*) FROM cases GROUP BY status").fetchall()
+        return {r[0]: r[1] for r in rows}
 
     def case_alerts(self, case_id: int) -> list[Alert]:
         rows = self._conn.execute(
@@ -587,6 +618,9 @@ class SQLiteRepository(Repository):
         ).fetchall()
         return [self._task(r) for r in rows]
 
+    def count_open_agent_tasks(self) -> int:
+        return int(self._conn.execute("SELECT COUNT(*) FROM agent_tasks WHERE status = 'open'").fetchone()[0])
+
     def due_agent_tasks(self, now: datetime) -> list[AgentTask]:
         rows = self._conn.execute(
             "SELECT * FROM agent_tasks WHERE status = 'open' AND breached_at_ms IS NULL AND due_at_ms <= ? "
@@ -659,6 +693,13 @@ class SQLiteRepository(Repository):
             "INSERT INTO audit_log (at_ms, actor, op, subject, detail) VALUES (?, ?, ?, ?, ?)",
             (to_ms(at), actor, op, subject, _json(detail or {})),
         )
+
+    def audit_entries(self, limit: int = 100) -> list[AuditEntry]:
+        rows = self._conn.execute(
+            "SELECT audit_id, at_ms, actor, op, subject, detail FROM audit_log ORDER BY audit_id DESC LIMIT ?",
+            (int(limit),),
+        ).fetchall()
+        return [AuditEntry(r[0], from_ms(r[1]), r[2], r[3], r[4], json.loads(r[5])) for r in rows]
 
     def table(self, name: str) -> pl.DataFrame:
         if name not in _TABLES:

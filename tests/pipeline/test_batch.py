@@ -5,14 +5,16 @@ from __future__ import annotations
 import polars as pl
 import pytest
 
-from fraud_brain.pipeline.batch import RunSettings, run_folder
+from fraud_brain.pipeline.assembly import Assembly
+from fraud_brain.pipeline.batch import run_folder
+from fraud_brain.pipeline.config import AppConfig
 from fraud_brain.report.run import build_report
 
 
 @pytest.fixture(scope="module")
 def result(sample_dir, tmp_path_factory):
     state = tmp_path_factory.mktemp("run")
-    return run_folder(sample_dir, RunSettings(state_dir=state, seed=3))
+    return run_folder(sample_dir, Assembly(AppConfig(state_dir=state, seed=3)))
 
 
 def test_every_record_is_scored_once_with_reasons_for_high_scores(result):
@@ -65,7 +67,8 @@ def test_report_measures_detection_against_ground_truth(result):
 def test_undefined_features_are_missing_for_the_rules_not_nan():
     from datetime import UTC, datetime
 
-    from fraud_brain.pipeline.scored import assemble, profile_table
+    from fraud_brain.features import resolve_spec
+    from fraud_brain.pipeline.scored import assemble, profile_table, stream_facts
     from fraud_brain.schema import CALLS
 
     record = pl.DataFrame(
@@ -76,7 +79,7 @@ def test_undefined_features_are_missing_for_the_rules_not_nan():
     )
     features = pl.DataFrame({"call_id": ["c1"], "device_numbers": [float("nan")]})
     scores = pl.DataFrame({"call_id": ["c1"], "score": [0.1]})
-    scored = assemble("call", record, features, scores, profile_table(None))
+    scored = assemble(stream_facts(resolve_spec("telecom"))["call"], record, features, scores, profile_table(None))
     assert scored["device_numbers"].to_list() == [None]
     assert scored.filter(pl.sql_expr("device_numbers >= 20")).height == 0
 
@@ -91,7 +94,7 @@ def test_a_run_gives_reasons_to_what_rules_act_on_below_the_reason_threshold(tmp
         'version = 1\n[[rule]]\nname = "any_answered_call"\nevent = "call"\nwhen = "call_minutes >= 1"\n'
         'actions = ["agent_followup"]\nvictim = "callee"\ncooldown = "1h"\n'
     )
-    run = run_folder(window, RunSettings(rules_path=rules))
+    run = run_folder(window, Assembly(AppConfig(rules_path=rules)))
     low = run.decisions.filter(pl.col("score") < 0.5)
     assert low.height > 0
     assert (low["reasons"].list.len() > 0).mean() > 0.9

@@ -8,7 +8,8 @@ import pytest
 
 from fraud_brain.errors import MissingInputError
 from fraud_brain.pipeline.batch import score_history
-from fraud_brain.pipeline.brain import Brain, BrainConfig
+from fraud_brain.pipeline.brain import Brain
+from fraud_brain.pipeline.config import AppConfig
 from tests.conftest import write_sample_window
 
 HOURS = 12
@@ -21,14 +22,14 @@ def window(tmp_path_factory):
 
 
 def _brain(tmp_path, window) -> Brain:
-    return Brain.open(BrainConfig(state_dir=tmp_path / "state", subscribers=window / "subscribers.parquet"))
+    return Brain.open(AppConfig(state_dir=tmp_path / "state", subscribers=window / "subscribers.parquet"))
 
 
 def _brain_with_rules(tmp_path, window, rules_text: str) -> Brain:
     """A brain over the window whose rule file is ``rules_text``."""
     rules = tmp_path / "rules.toml"
     rules.write_text(rules_text)
-    return Brain.open(BrainConfig(state_dir=tmp_path / "state", subscribers=window / "subscribers.parquet",
+    return Brain.open(AppConfig(state_dir=tmp_path / "state", subscribers=window / "subscribers.parquet",
                                   rules_path=rules))
 
 
@@ -141,8 +142,8 @@ def test_outcomes_of_the_workflow_flow_back_as_labels(tmp_path, window):
     transfers = pl.read_parquet(window / "transfers.parquet")
     calls = pl.read_parquet(window / "calls.parquet")
     clock = [transfers["time"].max() + timedelta(minutes=1)]  # the service's clock follows the feeds
-    brain = Brain(BrainConfig(state_dir=tmp_path / "state", subscribers=window / "subscribers.parquet"),
-                  clock=lambda: clock[0])
+    brain = Brain.open(AppConfig(state_dir=tmp_path / "state", subscribers=window / "subscribers.parquet"),
+                       clock=lambda: clock[0])
     _ingest_all(brain, window, batch=3000, rng=np.random.default_rng(2))
     assert brain.store.table("alerts").height > 0
     from fraud_brain.actions import SimulatedAgentDesk
@@ -174,7 +175,7 @@ def test_entity_risk_is_the_latest_score_of_the_entity(tmp_path, window):
     busiest = scores.group_by("payer_account").len().sort("len", descending=True)["payer_account"][0]
     last = scores.filter(pl.col("payer_account") == busiest).sort("time").row(-1, named=True)
     risk = brain.entity_risk("account", busiest)
-    assert risk["score"] == pytest.approx(last["score"])
+    assert risk.score == pytest.approx(last["score"])
     with pytest.raises(MissingInputError, match="account never-seen is not known"):
         brain.entity_risk("account", "never-seen")
 
@@ -220,7 +221,7 @@ def test_the_check_sees_what_ingesting_the_transfer_next_would_see(tmp_path, win
         check = brain.check_transfer({**row, "time": row["time"].isoformat()})
         # the batch path on the same state: a frame peek, score_batch, assemble, the rules
         features = brain.engine.peek("transfer", record)
-        batch = assemble("transfer", record, features, scorer.score_batch(features, learn_anomaly=False), brain.profiles)
+        batch = assemble(brain.streams["transfer"], record, features, scorer.score_batch(features, learn_anomaly=False), brain.profiles)
         assert check.score == pytest.approx(batch["score"][0], rel=1e-12)
         active = rules.evaluate(batch, event="transfer").filter(pl.col("mode") == "active")
         assert check.rules == active["rule"].to_list()

@@ -243,3 +243,22 @@ def test_live_learner_driven_in_time_order_matches_replay(case, negative_after):
         scores[i] = live.observe([keys[i]], np.array([t]), X[i : i + 1])[0]
     # without negatives replay stops only at label moments; the extra grid moments here are no-ops
     assert scores.tolist() == expected.tolist()
+
+
+def test_a_saved_learner_continues_with_its_model_and_pending_rows(tmp_path):
+    from fraud_brain.scoring.online import OnlineLearner
+
+    learner = OnlineLearner(OnlineModel(["a", "b"]), n_features=2, negative_after=10, capacity=5)
+    learner.observe([f"e{i}" for i in range(8)], np.arange(8), np.arange(16, dtype=float).reshape(8, 2))
+    learner.learn_labels(["e4"], np.array([1]))
+    learner.save(tmp_path / "l")
+    again = OnlineLearner(OnlineModel(["a", "b"]), n_features=2, negative_after=10, capacity=5)
+    assert again.load(tmp_path / "l")
+    assert (len(again.pending), again.n_learned, again.pending.evicted) == (4, 1, learner.pending.evicted)
+    before, after = learner.pending.take_older_than(100), again.pending.take_older_than(100)
+    assert before[0] == after[0] == ["e3", "e5", "e6", "e7"]
+    np.testing.assert_array_equal(before[1], after[1])
+    np.testing.assert_array_equal(before[2], after[2])
+    assert again.model.n_learned == 1
+    other = OnlineLearner(OnlineModel(["a"]), n_features=1)
+    assert not other.load(tmp_path / "l")  # rows of another width are not taken

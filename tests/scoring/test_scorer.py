@@ -115,9 +115,9 @@ def test_scorer_with_a_live_learner_remembers_events_for_their_labels(trained):
     learner = OnlineLearner(OnlineModel([*FEATURES, "offline_logit"]), n_features=len(FEATURES) + 1)
     scorer = Scorer(result.booster, FEATURES, online=learner, blend=BlendConfig(1.0, 0.5))
     out = scorer.score_batch(events.head(200))
-    assert (out["online_score"] == 0.5).all() and len(learner.store) == 200
+    assert (out["online_score"] == 0.5).all() and len(learner.pending) == 200
     learned = learner.learn_labels(events["transfer_id"].head(50).to_list(), np.r_[np.ones(10), np.zeros(40)])
-    assert learned == 50 and learner.model.n_positive == 10 and len(learner.store) == 150
+    assert learned == 50 and learner.model.n_positive == 10 and len(learner.pending) == 150
     assert not (scorer.score_batch(events.slice(200, 50))["online_score"] == 0.5).all()
 
 

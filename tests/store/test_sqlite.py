@@ -241,7 +241,7 @@ def test_a_store_from_before_victim_kinds_keeps_its_cases_as_phone_victims(tmp_p
     )
     conn.close()
     repo = SQLiteRepository(path)
-    assert repo.schema_version() == 5
+    assert repo.schema_version() == MIGRATIONS[-1].version
     old = repo.latest_case("13800000001")
     assert old is not None and (old.case_uid, old.victim_kind, old.has_phone) == ("case-old", "phone", True)
     assert repo.latest_case("13800000001", "account") is None
@@ -263,3 +263,50 @@ def test_cases_and_alerts_are_keyed_by_victim_kind_and_key() -> None:
     assert [a.victim_kind for a in repo.case_alerts(account.case_id)] == ["account"]
     with pytest.raises(sqlite3.IntegrityError):
         repo.create_case(Case(0, "case-x", "x", "open", "hour", None, "r", T0, T0, T0, 0.1, victim_kind="email"))
+
+
+def test_case_page_counts_and_assignees_match_a_reading_of_the_whole_tables() -> None:
+    """The queue's queries (a page, assignees of a page, counts) against the whole-table reference."""
+    import random
+
+    from fraud_brain.vocabulary import TIER_RANK, TIERS
+
+    repo = SQLiteRepository(":memory:")
+    rng = random.Random(3)
+    for i in range(40):
+        tier = rng.choice(TIERS)
+        at = T0 + timedelta(minutes=rng.randrange(30))
+        case = repo.create_case(Case(0, f"case-{i}", f"1380000{i:04d}", rng.choice(["open", "closed"]), tier, None, "r",
+                                     at, at, at, 0.5))
+        for _ in range(rng.randrange(4)):
+            agent = rng.choice(["alice", "bob"])
+            repo.add_case_event(case.case_id, T0, rng.choice(["claimed", "released", "alert"]), {"agent": agent})
+    cases = repo.table("cases")
+    for status in ("open", "closed", None):
+        page = repo.case_page(status, limit=7)
+        rows = [r for r in cases.iter_rows(named=True) if status is None or r["status"] == status]
+        rows.sort(key=lambda r: (TIER_RANK[r["tier"]], -r["last_alert_at"].timestamp(), -r["case_id"]))
+        assert [c.case_id for c in page] == [r["case_id"] for r in rows[:7]]
+    expected: dict[int, str] = {}
+    for row in repo.table("case_events").sort("case_event_id").iter_rows(named=True):
+        if row["kind"] == "claimed":
+            expected[row["case_id"]] = row["detail"] and __import__("json").loads(row["detail"])["agent"]
+        elif row["kind"] == "released":
+            expected.pop(row["case_id"], None)
+    assert repo.case_assignees(list(range(1, 41))) == expected
+    assert repo.case_assignees([]) == {}
+    assert repo.case_counts() == dict(cases.group_by("status").len().iter_rows())
+    repo.audit(T0, "agent:alice", "claim_case", "case-1", {"case_id": 1})
+    repo.audit(T0, "admin:root", "reload", "rules")
+    assert [(e.op, e.detail) for e in repo.audit_entries(5)] == [("reload", {}), ("claim_case", {"case_id": 1})]
+
+
+def test_case_queue_queries_use_indexes() -> None:
+    repo = SQLiteRepository(":memory:")
+    for query in (
+        "SELECT * FROM cases WHERE status = 'open' ORDER BY last_alert_at_ms DESC LIMIT 5",
+        "SELECT case_id, MAX(case_event_id) FROM case_events WHERE kind IN ('claimed', 'released') AND case_id IN (1, 2) "
+        "GROUP BY case_id",
+    ):
+        plan = " ".join(row[-1] for row in repo._conn.execute("EXPLAIN QUERY PLAN " + query))
+        assert "INDEX" in plan and "SCAN" not in plan, (query, plan)

@@ -2,8 +2,6 @@
 
 from fraud_brain.actions.adapters.base import Adapter, AdapterResult
 from fraud_brain.actions.adapters.simulators import (
-    AGENT_DISPOSITIONS,
-    VOICE_BOT_OUTCOMES,
     SimulatedAgentQueue,
     SimulatedBank,
     SimulatedNumberReview,
@@ -12,6 +10,7 @@ from fraud_brain.actions.adapters.simulators import (
     simulated_adapters,
 )
 from fraud_brain.actions.adapters.webhook import WebhookAdapter, request_body, sign, verify_signature
+from fraud_brain.vocabulary import AGENT_DISPOSITIONS, VOICE_BOT_OUTCOMES
 
 __all__ = [
     "AGENT_DISPOSITIONS",

@@ -24,11 +24,7 @@ from dataclasses import dataclass, field
 
 from fraud_brain.actions.adapters.base import Adapter, AdapterResult
 from fraud_brain.store.models import Action
-
-VOICE_BOT_OUTCOMES = ("convinced", "not_convinced", "no_answer", "busy")
-"""What a bot call can end with."""
-AGENT_DISPOSITIONS = ("prevented", "victim_confirmed_scam", "false_alarm", "unreachable")
-"""What a human agent records when closing a case."""
+from fraud_brain.vocabulary import VOICE_BOT_OUTCOMES
 
 # Probabilities of (convinced, not_convinced, no_answer, busy). The line is often busy while
 # a fake-police call is still going on (victims are kept on the line for 20+ minutes), and

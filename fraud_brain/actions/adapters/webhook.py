@@ -135,7 +135,7 @@ class WebhookAdapter:
 
     def backoff_s(self, retry: int, unit_random: float) -> float:
         """Seconds to wait before retry number ``retry`` (1-based): exponential, capped, with jitter."""
-        base = min(self.backoff_base_s * 2 ** (retry - 1), self.backoff_cap_s)
+        base = float(min(self.backoff_base_s * 2 ** (retry - 1), self.backoff_cap_s))
         return round(base * (1 + self.jitter * unit_random), 6)
 
     def send(self, action: Action) -> AdapterResult:

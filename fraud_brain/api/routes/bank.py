@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
-
 import polars as pl
 from fastapi import APIRouter, Depends, HTTPException, Path
 from pydantic import BaseModel, ConfigDict, Field
@@ -11,10 +9,11 @@ from pydantic import BaseModel, ConfigDict, Field
 from fraud_brain.api.auth import Principal
 from fraud_brain.api.context import ApiContext, get_ctx, require
 from fraud_brain.errors import InputError, MissingInputError
-from fraud_brain.schema.quick import obviously_valid
 from fraud_brain.api.responses import OrjsonResponse
+from fraud_brain.schema.quick import obviously_valid
 from fraud_brain.schema.records import TRANSFERS
 from fraud_brain.schema.validate import validate
+from fraud_brain.vocabulary import CheckDecision
 
 router = APIRouter(tags=["banks"])
 
@@ -48,7 +47,7 @@ class TransferCheckResponse(BaseModel):
         "reasons_zh": ["付款人10分钟前接到新卡25分钟来电"],
     }]})
 
-    decision: Literal["allow", "review", "hold"]
+    decision: CheckDecision
     score: float
     reasons: list[str]
     reasons_zh: list[str]
@@ -80,7 +79,8 @@ async def check_transfer(
 
 @router.get("/v1/entities/{entity_type}/{entity_id}", summary="Current risk of a phone number or account")
 async def entity_risk(
-    entity_type: Literal["number", "account"],
+    entity_type: str = Path(min_length=1, max_length=32, description="a risk entity of a scored stream "
+                                                                       "(telecom: number or account)"),
     entity_id: str = Path(min_length=1, max_length=64),
     principal: Principal = Depends(require("bank", "analyst", "admin")),
     ctx: ApiContext = Depends(get_ctx),
@@ -88,9 +88,9 @@ async def entity_risk(
     """The engine's current state and risk for one calling number or one bank account."""
     engine = ctx.require_engine()
     try:
-        risk: dict[str, Any] = await ctx.call(engine.entity_risk, entity_type, entity_id)
+        risk = await ctx.call(engine.entity_risk, entity_type, entity_id)
     except MissingInputError:
         raise HTTPException(404, f"{entity_type} {entity_id} is not known to the engine") from None
     except InputError as error:
         raise HTTPException(422, f"{entity_type} {entity_id}: {error}") from None
-    return OrjsonResponse(risk)
+    return OrjsonResponse(risk.to_dict())

@@ -15,6 +15,7 @@ from fraud_brain.api.auth import Principal
 from fraud_brain.api.context import ApiContext, get_ctx, require
 from fraud_brain.api.desk import DeskError
 from fraud_brain.api.responses import OrjsonResponse
+from fraud_brain.vocabulary import AgentDisposition
 
 router = APIRouter(tags=["cases"])
 _READERS = ("agent", "analyst", "admin")
@@ -40,7 +41,7 @@ class OutcomeRequest(BaseModel):
     """How the agent closed the case."""
 
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"disposition": "prevented", "note": "victim stopped the transfer"}]})
-    disposition: Literal["prevented", "victim_confirmed_scam", "false_alarm", "unreachable"]
+    disposition: AgentDisposition
     note: str | None = Field(default=None, max_length=2000)
 
 

@@ -99,8 +99,8 @@ async def ingest(
         ctx.hub.publish("alerts", {"count": report.alerts, "kind": kind})
     return OrjsonResponse({
         "accepted": report.accepted, "rejected": report.rejected, "alerts": report.alerts,
-        "refused_decisions": list(getattr(report, "refused_decisions", [])),
-        "late": getattr(report, "late", 0), "duplicates": getattr(report, "duplicates", 0),
+        "refused_decisions": list(report.refused_decisions),
+        "late": report.late, "duplicates": report.duplicates,
         "errors": [{"index": e.get("row"), "record_id": e.get("record_id"), "field": e.get("field"), "reason": e.get("reason")}
                    for e in report.errors],
         # polars writes the rows' JSON itself; orjson embeds it as is (a list of dicts costs 6x more)
