@@ -44,7 +44,7 @@ COMMANDS = dict(_commands(typer.main.get_command(app)))
 # folder, {db}: an empty store; a piece of the one-line message naming the problem).
 MISTAKES: dict[str, list[tuple[str, str]]] = {
     "run": [(f"{{m}} --models {MODELS} --out {{t}}/out", "data folder {m} does not exist"),
-            (f"{SAMPLE} --models {{m}} --out {{t}}/out", "--models {m}: no such folder"),
+            (f"{SAMPLE} --models {{m}} --out {{t}}/out", "--models-dir {m}: no such folder"),
             (f"{SAMPLE} --models {MODELS} --rules {{m}}/r.toml --out {{t}}/out",
              "--rules {m}/r.toml: no such file")],
     "simulate": [("--out {f}/x --days 1", "--out {f}/x: cannot create the folder")],
