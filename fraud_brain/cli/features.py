@@ -144,7 +144,8 @@ def replay_command(
     for stream, frame in result.items():
         frame.write_parquet(out / f"{stream}_features.parquet")
         events += frame.height
-        console.print(f"{stream}: {frame.height:,} events × {frame.width - 2} columns → {out / f'{stream}_features.parquet'}")
+        target = out / f"{stream}_features.parquet"
+        console.print(f"{stream}: {frame.height:,} events × {frame.width - 2} columns → {target}")
     console.print(f"{events:,} events in {seconds:.1f} s ({events / max(seconds, 1e-9):,.0f} events/s, incl. reading)")
 
 

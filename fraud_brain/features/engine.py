@@ -281,7 +281,8 @@ class FeatureEngine:
                 prepared.append((stream, self._prepare(stream, frames[stream])))
         for stream in frames:
             if stream not in self.spec.streams:
-                raise ValueError(f"unknown stream {stream!r}; the spec {self.spec.source} has {self.spec.stream_names()}")
+                raise ValueError(
+                    f"unknown stream {stream!r}; the spec {self.spec.source} has {self.spec.stream_names()}")
         if prepared:
             times = np.concatenate([f.get_column(_TIME).to_numpy() for _, f in prepared]).astype(np.int64)
             ids = np.concatenate([
@@ -298,7 +299,8 @@ class FeatureEngine:
             for stream, frame in prepared:
                 st = status[start: start + frame.height]
                 start += frame.height
-                frame = frame.with_columns(pl.Series(_SEQ, np.arange(self.seq, self.seq + frame.height, dtype=np.int64)))
+                seq = np.arange(self.seq, self.seq + frame.height, dtype=np.int64)
+                frame = frame.with_columns(pl.Series(_SEQ, seq))
                 self.seq += frame.height
                 dups = int((st == 1).sum())
                 batch.duplicates[stream] = dups

@@ -17,8 +17,10 @@ Functions: ``min(a, b)``, ``max(a, b)``, ``abs(x)``, ``log1p(x)``, ``coalesce(x,
 data, the built-ins ``hour``/``weekday`` (local time of the event) or features computed earlier
 for the same event. Missing numbers are NaN; any comparison with NaN is false.
 
->>> parse("duration_s >= 1200 and disposition == 'answered'")
-('and', ('cmp', '>=', ('name', 'duration_s'), ('num', 1200.0)), ('cmp', '==', ('name', 'disposition'), ('str', 'answered')))
+>>> parse("duration_s >= 1200 and disposition == 'answered'")[0]
+'and'
+>>> parse("duration_s >= 1200")
+('cmp', '>=', ('name', 'duration_s'), ('num', 1200.0))
 >>> parse("caller_type in ('voip', 'international')")
 ('in', ('name', 'caller_type'), ('voip', 'international'))
 """

@@ -374,7 +374,10 @@ def build_plan(spec: Spec) -> Plan:
 
     code = np.array(comp.code, dtype=np.int64).reshape(-1, 2) if comp.code else np.zeros((1, 2), np.int64)
     consts = np.array(comp.consts or [0.0], dtype=np.float64)
-    instr = np.array(all_instr, dtype=np.int64).reshape(-1, K.INSTR_WIDTH) if all_instr else np.zeros((1, K.INSTR_WIDTH), np.int64)
+    if all_instr:
+        instr = np.array(all_instr, dtype=np.int64).reshape(-1, K.INSTR_WIDTH)
+    else:
+        instr = np.zeros((1, K.INSTR_WIDTH), np.int64)
     return Plan(spec, list(spec.entities), layouts, streams, code, consts, instr,
                 np.array(prog_lo, np.int64), np.array(prog_hi, np.int64),
                 any(row[K.I_WIN] >= K.EXACT for row in all_instr if row[K.I_OP] in (K.READ, K.UPDATE)))

@@ -70,7 +70,7 @@ def parse_duration(text: str) -> int:
     match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)\s*", str(text))
     if match is None:
         raise ValueError(f"bad duration {text!r}: use a number and one of ms, s, m, h, d, w (e.g. '15m')")
-    return int(round(float(match.group(1)) * _UNITS_MS[match.group(2)]))
+    return round(float(match.group(1)) * _UNITS_MS[match.group(2)])
 
 
 @dataclass(frozen=True)
@@ -542,7 +542,8 @@ def load_spec_text(text: str, source: str = "<spec>") -> Spec:
                             f"{entities[entity]} but the key has {len(key)} column(s)")
         op = _require(table, "op", where)
         if op not in OPS:
-            raise SpecError(f"{loc.where('[[aggregate]]', i, 'op')}: unknown op {op!r}; expected one of {', '.join(OPS)}")
+            raise SpecError(
+                f"{loc.where('[[aggregate]]', i, 'op')}: unknown op {op!r}; expected one of {', '.join(OPS)}")
         value = value_text = None
         if op in _NEEDS_VALUE:
             value_text = _require(table, "value", where)

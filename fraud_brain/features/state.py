@@ -18,6 +18,13 @@ from fraud_brain.features import kernel as K
 from fraud_brain.features.plan import EntityLayout
 
 
+def _offsets(strides: np.ndarray, n: int) -> np.ndarray:
+    """Where each entity's defaults start in the flat defaults array."""
+    if not n:
+        return np.zeros(0, np.int64)
+    return np.concatenate([[0], np.cumsum(strides)[:-1]]).astype(np.int64)
+
+
 class StateStore:
     """The state of every entity, laid out for :func:`fraud_brain.features.kernel.run`."""
 
@@ -28,8 +35,8 @@ class StateStore:
         self.i_stride = np.array([lay.int_cols for lay in layouts], np.int64)
         self.fdef = np.array([v for lay in layouts for v in lay.float_defaults] or [0.0], np.float64)
         self.idef = np.array([v for lay in layouts for v in lay.int_defaults] or [0], np.int64)
-        self.fdef_off = np.concatenate([[0], np.cumsum(self.f_stride)[:-1]]).astype(np.int64) if n else np.zeros(0, np.int64)
-        self.idef_off = np.concatenate([[0], np.cumsum(self.i_stride)[:-1]]).astype(np.int64) if n else np.zeros(0, np.int64)
+        self.fdef_off = _offsets(self.f_stride, n)
+        self.idef_off = _offsets(self.i_stride, n)
         self.count = np.zeros(n, np.int64)
         self.row_capacity = np.full(n, initial, np.int64)
         self.table_capacity = np.full(n, initial * 2, np.int64)

@@ -19,7 +19,7 @@ NAN = float("nan")
 
 
 def _ms(value: datetime) -> int:
-    return int(round(value.timestamp() * 1000))
+    return round(value.timestamp() * 1000)
 
 
 def value_hash(value: object) -> int:
@@ -179,19 +179,17 @@ class Reference:
             hist = [h for h in hist if m - window.ms < h[0] <= m]
         elif agg.delay_ms:
             hist = [h for h in hist if h[0] <= m]
-        if window.kind == "decay":
-            weights = [2.0 ** (-(t - ti) / window.ms) for ti, _, _ in hist]
-        else:
-            weights = [1.0] * len(hist)
+        decayed = window.kind == "decay"
+        weights = [2.0 ** (-(t - ti) / window.ms) if decayed else 1.0 for ti, _, _ in hist]
         values = [v for _, v, _ in hist]
         if op == "count":
             return float(sum(weights))
         if op == "sum":
-            return float(sum(w * v for w, v in zip(weights, values)))
+            return float(sum(w * v for w, v in zip(weights, values, strict=True)))
         if op == "mean":
-            return sum(w * v for w, v in zip(weights, values)) / sum(weights) if hist else NAN
+            return sum(w * v for w, v in zip(weights, values, strict=True)) / sum(weights) if hist else NAN
         if op in ("max", "min"):
-            scaled = [w * v for w, v in zip(weights, values)]
+            scaled = [w * v for w, v in zip(weights, values, strict=True)]
             if not scaled:
                 return NAN
             return max(scaled) if op == "max" else min(scaled)
@@ -210,7 +208,9 @@ class Reference:
     # ---------------------------------------------------------------- expressions
     def _eval(self, node: tuple, row: dict, feats: dict[str, float], builtins: dict[str, float]) -> float:
         kind = node[0]
-        ev = lambda n: self._eval(n, row, feats, builtins)
+        def ev(n: tuple) -> float:
+            return self._eval(n, row, feats, builtins)
+
         if kind == "num":
             return node[1]
         if kind == "name":

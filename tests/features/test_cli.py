@@ -33,7 +33,8 @@ def test_replay_command_with_a_spec_file_and_csv(tmp_path: Path) -> None:
     frames = synthetic_card(n=100)
     frames["tx"].write_csv(tmp_path / "tx.csv")
     spec_path = Path(bundled_spec("card").source)
-    result = runner.invoke(app, ["features", "replay", str(tmp_path), "--spec", str(spec_path), "-o", str(tmp_path / "o")])
+    result = runner.invoke(
+        app, ["features", "replay", str(tmp_path), "--spec", str(spec_path), "-o", str(tmp_path / "o")])
     assert result.exit_code == 0, result.output
     assert pl.read_parquet(tmp_path / "o" / "tx_features.parquet").height == 100
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 from datetime import UTC, datetime
 from pathlib import Path
@@ -196,6 +197,11 @@ expr = "coalesce(b_exposure_6s, -5) >= 2 or -v < -3"
 '''
 
 SPEC = load_spec_text(TEST_SPEC, "test_spec.toml")
+
+
+def t(second: int) -> datetime:
+    """A time on the test day, ``second`` seconds after midnight (UTC)."""
+    return datetime(2026, 11, 1, 0, 0, second, tzinfo=UTC)
 PROFILE = pl.DataFrame({"name": ["p", "q", "r"], "band": ["old", "young", None]})
 KEYS = ["p", "q", "r", "s"]
 BASE = datetime(2026, 11, 1, tzinfo=UTC).timestamp() * 1000
@@ -203,10 +209,10 @@ BASE = datetime(2026, 11, 1, tzinfo=UTC).timestamp() * 1000
 
 def _event(draw: st.DrawFn, stream: str, t: int, ident: str) -> dict:
     row = {"id": ident, "time": datetime.fromtimestamp((BASE + t) / 1000, tz=UTC),
-           "k": draw(st.sampled_from(KEYS + [None])) if stream == "a" else draw(st.sampled_from(KEYS)),
+           "k": draw(st.sampled_from([*KEYS, None])) if stream == "a" else draw(st.sampled_from(KEYS)),
            "v": draw(st.one_of(st.none(), st.floats(-5, 10, allow_nan=False).map(lambda x: round(x, 2))))}
     if stream == "a":
-        row["k2"] = draw(st.sampled_from(KEYS + [None]))
+        row["k2"] = draw(st.sampled_from([*KEYS, None]))
         row["cat"] = draw(st.sampled_from(["x", "y", None]))
     return row
 
@@ -249,7 +255,7 @@ def _frames(events: list[tuple[str, dict]]) -> dict[str, pl.DataFrame]:
 
 def _split(events: list, cuts: list[int]) -> list[list]:
     bounds = sorted({c % (len(events) + 1) for c in cuts} | {0, len(events)})
-    return [events[a:b] for a, b in zip(bounds, bounds[1:])]
+    return [events[a:b] for a, b in itertools.pairwise(bounds)]
 
 
 def _run_engine(engine: FeatureEngine, batches: list[list]) -> tuple[dict[str, list[pl.DataFrame]], int, int]:
@@ -335,7 +341,6 @@ def test_snapshot_restore_changes_nothing(events: list, cuts: list[int], stop: i
 
 
 def test_peek_reads_state_without_changing_it() -> None:
-    t = lambda s: datetime(2026, 11, 1, 0, 0, s, tzinfo=UTC)
     engine = FeatureEngine(SPEC, reference={"profile": PROFILE})
     rows = [("a", {"id": f"e{i}", "time": t(i), "k": "p", "v": float(i), "k2": "q", "cat": "x"}) for i in range(5)]
     engine.process(_frames(rows))
@@ -355,9 +360,9 @@ def test_peek_reads_state_without_changing_it() -> None:
 
 
 def test_keep_records_hands_back_whole_records_with_the_same_features() -> None:
-    t = lambda s: datetime(2026, 11, 1, 0, 0, s, tzinfo=UTC)
     rows = [("a", {"id": f"e{i}", "time": t(i), "k": "p", "v": float(i), "k2": "q", "cat": "x"}) for i in range(6)]
-    plain, whole = FeatureEngine(SPEC, reference={"profile": PROFILE}), FeatureEngine(SPEC, reference={"profile": PROFILE}, keep_records=True)
+    plain = FeatureEngine(SPEC, reference={"profile": PROFILE})
+    whole = FeatureEngine(SPEC, reference={"profile": PROFILE}, keep_records=True)
     out = {}
     for name, engine in (("plain", plain), ("whole", whole)):
         batches = [engine.process(_frames(rows[:3])), engine.process(_frames(rows[3:])), engine.flush()]
@@ -371,7 +376,6 @@ def test_keep_records_hands_back_whole_records_with_the_same_features() -> None:
 
 
 def test_duplicates_and_late_rows_are_returned() -> None:
-    t = lambda s: datetime(2026, 11, 1, 0, 0, s, tzinfo=UTC)
     engine = FeatureEngine(SPEC, reference={"profile": PROFILE})
     first = engine.process(_frames([("b", {"id": "x1", "time": t(30), "k": "p", "v": 1.0})]))
     assert first.features == {} and engine.pending == 1
@@ -466,9 +470,9 @@ pl.concat([b.features["tx"] for b in out if "tx" in b.features]).write_parquet({
     assert got.height >= rest.height  # plus events still buffered at the snapshot
 
 
-profiles = st.lists(st.tuples(st.sampled_from(["p", "q", "r", "s", "t"]), st.sampled_from(["old", "young", "mid", None])),
-                    max_size=8).map(lambda rows: pl.DataFrame(rows, schema={"name": pl.String, "band": pl.String},
-                                                              orient="row"))
+profiles = st.lists(
+    st.tuples(st.sampled_from(["p", "q", "r", "s", "t"]), st.sampled_from(["old", "young", "mid", None])), max_size=8,
+).map(lambda rows: pl.DataFrame(rows, schema={"name": pl.String, "band": pl.String}, orient="row"))
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])

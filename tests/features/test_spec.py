@@ -129,7 +129,9 @@ def test_bad_specs_name_file_line_and_key(old: str, new: str, message: str) -> N
 def test_good_spec_and_derived_forward_reference() -> None:
     spec = load_spec_text(GOOD, "spec.toml")
     assert [o.name for o in spec.outputs("tx")] == ["spend_1d"]
-    later = GOOD + '[[feature]]\nstream = "tx"\nname = "a"\nexpr = "b + 1"\n[[feature]]\nstream = "tx"\nname = "b"\nexpr = "1"\n'
+    later = GOOD + (
+        '[[feature]]\nstream = "tx"\nname = "a"\nexpr = "b + 1"\n[[feature]]\nstream = "tx"\nname = "b"\nexpr = "1"\n'
+    )
     with pytest.raises(SpecError, match=r"spec.toml:\d+: \[\[feature\]\] #1 key 'expr': 'b' is defined later"):
         load_spec_text(later, "spec.toml")
     dup = GOOD + '[[feature]]\nstream = "tx"\nname = "spend_1d"\nexpr = "1"\n'

@@ -60,9 +60,9 @@ def test_scoring_table_and_labels() -> None:
     assert scoring.victim == ("customer_id",) and scoring.victim_kinds == ("account",)
     assert scoring.amount == "amount" and scoring.reason_threshold == 0.5
     assert spec.label_stream == "label" and spec.label_entities == ("tx", "customer")
-    labels = validate(pl.DataFrame({"label_id": ["l1", "l2"], "entity_type": ["tx", "transfer"], "entity_id": ["a", "b"],
-                                    "is_fraud": [True, True], "known_at": ["2026-11-01T08:00:00Z"] * 2,
-                                    "source": ["bank", "bank"]}), spec.record_schema("label"))
+    raw = pl.DataFrame({"label_id": ["l1", "l2"], "entity_type": ["tx", "transfer"], "entity_id": ["a", "b"],
+                        "is_fraud": [True, True], "known_at": ["2026-11-01T08:00:00Z"] * 2, "source": ["bank", "bank"]})
+    labels = validate(raw, spec.record_schema("label"))
     assert labels.valid["entity_id"].to_list() == ["a"]
     with pytest.raises(SpecError, match="not scored"):
         spec.scoring("label")
@@ -79,9 +79,12 @@ def test_telecom_streams_keep_their_roles() -> None:
 @pytest.mark.parametrize(
     ("change", "message"),
     [
-        (('entity = "tx", key = "tx_id"', 'entity = "terminal", key = "tx_id"'), r"card.toml:\d+: .*'terminal' is not a label entity"),
-        (('victim = ["customer_id"]', 'victim = ["customr_id"]'), r"card.toml:\d+: .*'customr_id' is not a column of card_tx"),
-        (('amount = { type = "float", gt = 0 }', 'amount = { type = "money" }'), r"card.toml:\d+: .*type must be one of"),
+        (('entity = "tx", key = "tx_id"', 'entity = "terminal", key = "tx_id"'),
+         r"card.toml:\d+: .*'terminal' is not a label entity"),
+        (('victim = ["customer_id"]', 'victim = ["customr_id"]'),
+         r"card.toml:\d+: .*'customr_id' is not a column of card_tx"),
+        (('amount = { type = "float", gt = 0 }', 'amount = { type = "money" }'),
+         r"card.toml:\d+: .*type must be one of"),
         (('schema = "card_tx"', 'schema = "card"'), r"unknown record kind 'card'"),
         (('victim = ["customer_id"]', 'victim = ["customer_id"]\nvictim_kinds = ["bank"]'), "victim_kinds"),
     ],
