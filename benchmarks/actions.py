@@ -19,19 +19,19 @@ import random
 import sqlite3
 import tempfile
 from collections.abc import Callable
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import polars as pl
 
+from benchmarks.timing import timed
 from fraud_brain.actions import Dispatcher, ManualClock, Orchestrator, decision_frame, simulated_adapters
 from fraud_brain.store import SQLiteRepository
 
-from benchmarks.timing import timed
-
 RESULTS = Path(__file__).with_name("results") / "actions.json"
-T0 = datetime(2026, 3, 1, 8, tzinfo=timezone.utc)
+T0 = datetime(2026, 3, 1, 8, tzinfo=UTC)
 
 
 def decisions(n: int, seed: int = 5) -> pl.DataFrame:
@@ -138,6 +138,18 @@ def raw_dispatch(path: Path, batch: int, synchronous: str) -> int:
     return done
 
 
+class Timings(NamedTuple):
+    """Median seconds of one ``synchronous`` mode's four phases, and what each phase produced."""
+
+    ingest: float
+    dispatch: float
+    raw_ingest: float
+    raw_dispatch: float
+    actions: int
+    delivered: int
+    raw_done: int
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--decisions", type=int, default=5_000, help="decisions (default 5,000)")
@@ -162,44 +174,50 @@ def main() -> None:
 
         return remove
 
+    def measure(sync: str) -> Timings:
+        """Time the workflow and the raw baseline with ``synchronous=sync``."""
+        ours_copy = folder / f"ours-dispatch-{sync}.db"
+        t_ingest, actions = timed(lambda: ingest(frame, ours, args.batch, sync), repeat, clean(ours))
+
+        def fresh_outbox() -> None:
+            clean(ours_copy)()
+            ingest(frame, ours_copy, args.batch, sync)
+
+        t_dispatch, delivered = timed(lambda: dispatch(ours_copy, 100, sync), repeat, fresh_outbox)
+        per_decision = int(actions) / n
+        t_raw_ingest, _ = timed(lambda: raw_ingest(frame, raw, args.batch, per_decision, sync), repeat, clean(raw))
+
+        def fresh_raw() -> None:
+            clean(raw)()
+            raw_ingest(frame, raw, args.batch, per_decision, sync)
+
+        t_raw_dispatch, raw_done = timed(lambda: raw_dispatch(raw, 100, sync), repeat, fresh_raw)
+        return Timings(
+            t_ingest, t_dispatch, t_raw_ingest, t_raw_dispatch, int(actions), int(delivered), int(raw_done)
+        )
+
     rates: dict[str, float] = {}
     seconds: dict[str, float] = {}
     ratios: dict[str, float] = {}
     actions = 0
     for sync in ("FULL", "NORMAL"):
-        ours_copy = folder / f"ours-dispatch-{sync}.db"
         with console.status(f"synchronous={sync}: ingesting {n:,} decisions"):
-            t_ingest, actions = timed(lambda: ingest(frame, ours, args.batch, sync), repeat, clean(ours))
-
-            def fresh_outbox() -> None:
-                clean(ours_copy)()
-                ingest(frame, ours_copy, args.batch, sync)
-
-            t_dispatch, delivered = timed(lambda: dispatch(ours_copy, 100, sync), repeat, fresh_outbox)
-            per_decision = int(actions) / n
-            t_raw_ingest, _ = timed(
-                lambda: raw_ingest(frame, raw, args.batch, per_decision, sync), repeat, clean(raw)
-            )
-
-            def fresh_raw() -> None:
-                clean(raw)()
-                raw_ingest(frame, raw, args.batch, per_decision, sync)
-
-            t_raw_dispatch, raw_done = timed(lambda: raw_dispatch(raw, 100, sync), repeat, fresh_raw)
-        rates[f"{sync}: actions, decisions -> cases + outbox (decisions/s)"] = n / t_ingest
-        rates[f"{sync}: baseline, raw alert + action inserts (decisions/s)"] = n / t_raw_ingest
-        rates[f"{sync}: actions, outbox delivery via simulators (actions/s)"] = int(delivered) / t_dispatch
-        rates[f"{sync}: baseline, raw per-row done updates (actions/s)"] = int(raw_done) / t_raw_dispatch
+            t = measure(sync)
+        actions = t.actions
+        rates[f"{sync}: actions, decisions -> cases + outbox (decisions/s)"] = n / t.ingest
+        rates[f"{sync}: baseline, raw alert + action inserts (decisions/s)"] = n / t.raw_ingest
+        rates[f"{sync}: actions, outbox delivery via simulators (actions/s)"] = t.delivered / t.dispatch
+        rates[f"{sync}: baseline, raw per-row done updates (actions/s)"] = t.raw_done / t.raw_dispatch
         seconds.update(
             {
-                f"{sync}_ingest": t_ingest,
-                f"{sync}_dispatch": t_dispatch,
-                f"{sync}_raw_ingest": t_raw_ingest,
-                f"{sync}_raw_dispatch": t_raw_dispatch,
+                f"{sync}_ingest": t.ingest,
+                f"{sync}_dispatch": t.dispatch,
+                f"{sync}_raw_ingest": t.raw_ingest,
+                f"{sync}_raw_dispatch": t.raw_dispatch,
             }
         )
-        ratios[f"{sync}_ingest_vs_raw"] = t_raw_ingest / t_ingest
-        ratios[f"{sync}_dispatch_vs_raw"] = t_raw_dispatch / t_dispatch
+        ratios[f"{sync}_ingest_vs_raw"] = t.raw_ingest / t.ingest
+        ratios[f"{sync}_dispatch_vs_raw"] = t.raw_dispatch / t.dispatch
 
     table = Table(title=f"Action workflow, {n:,} decisions -> {int(actions):,} actions (SQLite WAL)")
     table.add_column("what")

@@ -16,8 +16,8 @@ Two modes (``--mode``; ``auto`` picks ``pipeline`` when the live pipeline and mo
 Both modes also time ``GET /health`` at the same fixed rate (the cost of HTTP + uvicorn alone).
 Latency is taken from each request's *scheduled* send time, so a slow reply that delays the next
 request is counted against the server (no coordinated omission); "service" latency is from the
-actual send. A fixed-rate run stops after ``--max-seconds`` so a slow server cannot stall it. The machine is a shared 2-core
-box: client and server compete for the same cores, so figures are noisy and pessimistic.
+actual send. A fixed-rate run stops after ``--max-seconds`` so a slow server cannot stall it. The machine is a
+shared 2-core box: client and server compete for the same cores, so figures are noisy and pessimistic.
 """
 
 from __future__ import annotations
@@ -56,8 +56,8 @@ def _transfer(i: int) -> dict:
 def _call(i: int) -> dict:
     return {"call_id": f"c-{i}", "start_time": f"2026-11-01T{8 + i % 10:02d}:{i % 60:02d}:{(i * 7) % 60:02d}Z",
             "caller": f"170{i % 20000:08d}", "callee": f"138{(i * 31) % 100000:08d}", "duration_s": (i * 13) % 3000,
-            "disposition": "answered", "caller_type": "mobile", "device_id": f"imei-{i % 9000}", "cell_id": f"cell-{i % 400}",
-            "region": "district-1", "sim_age_days": i % 900}
+            "disposition": "answered", "caller_type": "mobile", "device_id": f"imei-{i % 9000}",
+            "cell_id": f"cell-{i % 400}", "region": "district-1", "sim_age_days": i % 900}
 
 
 def _free_port() -> int:
@@ -79,10 +79,15 @@ def start_server(tmp: Path, pipeline: bool) -> tuple[subprocess.Popen, str, dict
     (tmp / "keys.toml").write_text("".join(
         f'[[key]]\nname = "{role}"\nrole = "{role}"\nsha256 = "{hash_key(key)}"\n' for role, key in keys.items()))
     port = _free_port()
-    where = (["--state-dir", str(tmp / "state"), "--subscribers", str(SAMPLE / "subscribers.parquet"),
-              "--models-dir", str(MODELS), "--pump-seconds", "0"] if pipeline else ["--store", str(tmp / "store.sqlite")])
+    where = (
+        ["--state-dir", str(tmp / "state"), "--subscribers", str(SAMPLE / "subscribers.parquet"),
+         "--models-dir", str(MODELS), "--pump-seconds", "0"]
+        if pipeline
+        else ["--store", str(tmp / "store.sqlite")]
+    )
     process = subprocess.Popen(
-        [sys.executable, "-c", "from fraud_brain.cli import main; main()", "serve", "--host", "127.0.0.1", "--port", str(port),
+        [sys.executable, "-c", "from fraud_brain.cli import main; main()", "serve",
+         "--host", "127.0.0.1", "--port", str(port),
          "--keys", str(tmp / "keys.toml"), "--max-in-flight", "256", *where],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
@@ -102,7 +107,11 @@ def start_server(tmp: Path, pipeline: bool) -> tuple[subprocess.Popen, str, dict
 
 def _percentiles(seconds: list[float]) -> dict:
     values = np.asarray(seconds) * 1e3
-    return {"p50_ms": float(np.percentile(values, 50)), "p99_ms": float(np.percentile(values, 99)), "max_ms": float(values.max())}
+    return {
+        "p50_ms": float(np.percentile(values, 50)),
+        "p99_ms": float(np.percentile(values, 99)),
+        "max_ms": float(values.max()),
+    }
 
 
 def fixed_rate(client: httpx.Client, method: str, path: str, bodies: list[bytes] | None, rate: float, count: int,
@@ -122,7 +131,8 @@ def fixed_rate(client: httpx.Client, method: str, path: str, bodies: list[bytes]
             break
         body = bodies[i % len(bodies)] if bodies else None
         sent = time.perf_counter()
-        reply = client.request(method, path, content=body, headers={"Content-Type": "application/json"} if body else None)
+        headers = {"Content-Type": "application/json"} if body else None
+        reply = client.request(method, path, content=body, headers=headers)
         done = time.perf_counter()
         latencies.append(done - scheduled)
         service.append(done - sent)
@@ -203,7 +213,9 @@ def pipeline_workload(batches: int, requests: int) -> dict:
     frames = [calls.slice(i * 1000, 1000) for i in range(2 + batches)]
     end = frames[-1]["start_time"].max()
     transfers = load_kind(SAMPLE, "transfer").filter(pl.col("time") > end).sort("time").head(requests)
-    checks = [{**t, "time": t["time"].isoformat(), "channel": str(t["channel"])} for t in transfers.iter_rows(named=True)]
+    checks = [
+        {**t, "time": t["time"].isoformat(), "channel": str(t["channel"])} for t in transfers.iter_rows(named=True)
+    ]
     return {"warm": frames[:2], "timed": frames[2:], "checks": checks}
 
 
@@ -212,7 +224,9 @@ def in_process_pipeline(work: dict, tmp: Path) -> dict:
     from fraud_brain.pipeline.brain import Brain
     from fraud_brain.pipeline.config import AppConfig
 
-    brain = Brain.open(AppConfig(state_dir=tmp / "inproc", subscribers=SAMPLE / "subscribers.parquet", models_dir=MODELS))
+    brain = Brain.open(
+        AppConfig(state_dir=tmp / "inproc", subscribers=SAMPLE / "subscribers.parquet", models_dir=MODELS)
+    )
     for frame in work["warm"]:
         brain.ingest("call", frame, "bench")
     start = time.perf_counter()
@@ -265,9 +279,10 @@ def main() -> None:
         process, url, keys = start_server(Path(tmp), pipeline)
         try:
             rss_start = _rss_mib(process.pid)
-            with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {keys['admin']}"}, timeout=120) as client:
-                bulk(client, bulk_path, warm_bodies, "application/vnd.apache.arrow.stream" if pipeline else "application/json",
-                     per_batch)
+            auth = {"Authorization": f"Bearer {keys['admin']}"}
+            with httpx.Client(base_url=url, headers=auth, timeout=120) as client:
+                warm_type = "application/vnd.apache.arrow.stream" if pipeline else "application/json"
+                bulk(client, bulk_path, warm_bodies, warm_type, per_batch)
                 fixed_rate(client, "GET", "/health", None, args.rate, min(200, requests))  # warm-up
                 health = fixed_rate(client, "GET", "/health", None, args.rate, requests, args.max_seconds)
                 bulk_json = bulk(client, bulk_path, json_bodies, "application/json", per_batch)
@@ -278,16 +293,22 @@ def main() -> None:
         finally:
             process.terminate()
             process.wait(timeout=30)
-        local = in_process_pipeline(work, Path(tmp)) if pipeline else in_process(call_batches[0], repeats=5 if args.quick else 15)
+        local = (
+            in_process_pipeline(work, Path(tmp))
+            if pipeline
+            else in_process(call_batches[0], repeats=5 if args.quick else 15)
+        )
 
     machine = {"cpus": os.cpu_count(), "python": platform.python_version(), "numpy": np.__version__,
                "polars": pl.__version__, "platform": platform.platform(),
                "load_average": list(os.getloadavg())}
     result = {
-        "mode": "pipeline (sample data, committed models)" if pipeline else "desk (no scoring: decode + auth + validation)",
+        "mode": (
+            "pipeline (sample data, committed models)" if pipeline else "desk (no scoring: decode + auth + validation)"
+        ),
         "check_endpoint": check_path, "bulk_endpoint": bulk_path,
-        "data": {"fixed_rate_requests": requests, "bulk_batches_json": len(json_bodies), "bulk_batches_arrow": len(arrow_bodies),
-                 "records_per_batch": per_batch},
+        "data": {"fixed_rate_requests": requests, "bulk_batches_json": len(json_bodies),
+                 "bulk_batches_arrow": len(arrow_bodies), "records_per_batch": per_batch},
         "machine": machine, "health_baseline": health, "check": check,
         "bulk_json": bulk_json, "bulk_arrow": bulk_arrow, "in_process": local,
         "server_rss_mib": {"start": rss_start, "end": rss_end},
@@ -301,12 +322,17 @@ def main() -> None:
         table.add_column(column)
     table.add_row(f"{check_path} p50 / p99 at {args.rate:g} req/s (from schedule)",
                   f"{check['p50_ms']:.1f} / {check['p99_ms']:.1f} ms",
-                  f"/health {health['p50_ms']:.1f} / {health['p99_ms']:.1f} ms", f"{check['p99_ms'] / health['p99_ms']:.1f}x p99")
-    service_base = (f"in-process check {local['check']['p50_ms']:.1f} / {local['check']['p99_ms']:.1f} ms" if pipeline else "")
+                  f"/health {health['p50_ms']:.1f} / {health['p99_ms']:.1f} ms",
+                  f"{check['p99_ms'] / health['p99_ms']:.1f}x p99")
+    service_base = (
+        f"in-process check {local['check']['p50_ms']:.1f} / {local['check']['p99_ms']:.1f} ms" if pipeline else ""
+    )
     service_ratio = f"{check['service']['p50_ms'] / local['check']['p50_ms']:.2f}x p50" if pipeline else ""
-    table.add_row("  service time p50 / p99 (from send)", f"{check['service']['p50_ms']:.1f} / {check['service']['p99_ms']:.1f} ms",
+    table.add_row("  service time p50 / p99 (from send)",
+                  f"{check['service']['p50_ms']:.1f} / {check['service']['p99_ms']:.1f} ms",
                   service_base, service_ratio)
-    table.add_row("  requests, achieved rate, statuses", f"{check['requests']} at {check['rate_achieved']:.0f}/s {check['statuses']}",
+    table.add_row("  requests, achieved rate, statuses",
+                  f"{check['requests']} at {check['rate_achieved']:.0f}/s {check['statuses']}",
                   "", "")
     if pipeline:
         base = local["ingest_events_per_s"]
@@ -317,14 +343,17 @@ def main() -> None:
         base_arrow = f"in-process ours {local['ours_events_per_s']:,.0f} ev/s"
         ratio_json = bulk_json["events_per_s"] / local["pydantic_events_per_s"]
         ratio_arrow = bulk_arrow["events_per_s"] / local["ours_events_per_s"]
-    table.add_row(f"{bulk_path} JSON, batches of 1,000", f"{bulk_json['events_per_s']:,.0f} ev/s {bulk_json['statuses']}",
+    table.add_row(f"{bulk_path} JSON, batches of 1,000",
+                  f"{bulk_json['events_per_s']:,.0f} ev/s {bulk_json['statuses']}",
                   base_json, f"{ratio_json:.2f}x")
-    table.add_row(f"{bulk_path} Arrow IPC, batches of 1,000", f"{bulk_arrow['events_per_s']:,.0f} ev/s {bulk_arrow['statuses']}",
+    table.add_row(f"{bulk_path} Arrow IPC, batches of 1,000",
+                  f"{bulk_arrow['events_per_s']:,.0f} ev/s {bulk_arrow['statuses']}",
                   base_arrow, f"{ratio_arrow:.2f}x")
     table.add_row("server RSS start → end", f"{rss_start:.0f} → {rss_end:.0f} MiB", "", "")
     console.print(table)
-    console.print(f"data: {check['requests']:,} fixed-rate requests, {len(json_bodies)} JSON + {len(arrow_bodies)} Arrow batches "
-                  f"of {per_batch:,} call records; machine: {machine['cpus']} CPUs (load average {machine['load_average'][0]:.1f}), "
+    console.print(f"data: {check['requests']:,} fixed-rate requests, "
+                  f"{len(json_bodies)} JSON + {len(arrow_bodies)} Arrow batches of {per_batch:,} call records; "
+                  f"machine: {machine['cpus']} CPUs (load average {machine['load_average'][0]:.1f}), "
                   f"Python {machine['python']}, numpy {machine['numpy']}, polars {machine['polars']}")
     console.print(f"wrote {RESULTS}")
 

@@ -117,7 +117,8 @@ def main() -> None:
     batches = sample_batches(args.batch_size)
     mean_bytes = float(np.mean([len(p) for _, p in batches]))
     console.print(f"{len(batches)} distinct sample batches of {args.batch_size:,} records "
-                  f"(transfers and calls), {mean_bytes / 1e3:.0f} kB each as Arrow IPC; {args.batches:,} appends per row")
+                  f"(transfers and calls), {mean_bytes / 1e3:.0f} kB each as Arrow IPC; "
+                  f"{args.batches:,} appends per row")
 
     rows: list[dict[str, object]] = []
     events = args.batches * args.batch_size

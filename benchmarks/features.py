@@ -289,8 +289,8 @@ def main() -> None:
     console.print(f"average over all keys: {avg_per_key:.0f} B; over phones + accounts: {phone_accounts:.0f} B; "
                   f"allocated incl. growth headroom: {engine.store.nbytes() / 1e6:.0f} MB")
     seen_held, seen_slots = engine.seen_ids()
-    console.print(f"duplicate detection: {seen_held:,} ids held in {seen_slots:,} slots ({16 * seen_slots / 1e6:.1f} MB) "
-                  f"after {engine.seq:,} events; an unbounded set would hold every id "
+    console.print(f"duplicate detection: {seen_held:,} ids held in {seen_slots:,} slots "
+                  f"({16 * seen_slots / 1e6:.1f} MB) after {engine.seq:,} events; an unbounded set would hold every id "
                   f"(at least {2 * engine.seq:,} slots, {32 * engine.seq / 1e6:.0f} MB)")
     console.print("[dim]events/s use this process's CPU time: the machine is shared, so wall time is noisier. "
                   "river ran on a subset and was extrapolated per event.[/dim]")

@@ -12,16 +12,15 @@ import json
 import operator
 import os
 import platform
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
 import polars as pl
 
+from benchmarks.timing import timed
 from fraud_brain.rules import Decider, RuleSet
 from fraud_brain.schema.records import AGE_BANDS
-
-from benchmarks.timing import timed
 
 RESULTS = Path(__file__).with_name("results") / "rules.json"
 OPS = {">": operator.gt, ">=": operator.ge, "<": operator.lt, "<=": operator.le}
@@ -31,7 +30,7 @@ FEATURES = [f"f{i}" for i in range(10)]
 def scored_events(n: int, seed: int = 7) -> pl.DataFrame:
     """A scored transfer batch: keys, profile, 10 numeric features, 3 flags, scores and reasons."""
     rng = np.random.default_rng(seed)
-    start = int(datetime(2026, 3, 1, tzinfo=timezone.utc).timestamp() * 1000)
+    start = int(datetime(2026, 3, 1, tzinfo=UTC).timestamp() * 1000)
     frame = pl.DataFrame({
         "transfer_id": [f"t{i}" for i in range(n)],
         "time": pl.Series(np.sort(start + rng.integers(0, 7 * 86_400_000, n))).cast(pl.Datetime("ms", "UTC")),
@@ -187,7 +186,7 @@ def main() -> None:
         "ratio_vs_python": (n / t_eval) / python_rate,
         "ratio_vs_per_rule_filter": t_filter / t_eval,
         "batch": args.batch, "python_rows": subset.height, "machine": machine,
-        "measured_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
     }, indent=2))
 
 

@@ -48,7 +48,10 @@ def _world(n_events: int, seed: int = 0) -> dict[str, pl.DataFrame]:
         pl.lit("transfer").cast(pl.Enum(["transfer", "number", "account"])).alias("entity_type"),
         pl.col("transfer_id").alias("entity_id"),
         pl.lit(True).alias("is_fraud"),
-        (pl.col("time") + pl.duration(milliseconds=pl.Series(rng.uniform(1, 3, scams.height) * 86_400_000).cast(pl.Int64))).alias("known_at"),
+        (
+            pl.col("time")
+            + pl.duration(milliseconds=pl.Series(rng.uniform(1, 3, scams.height) * 86_400_000).cast(pl.Int64))
+        ).alias("known_at"),
     )
     frames["label"] = labels
     return frames
@@ -132,12 +135,14 @@ def _river_per_event(frames: dict[str, pl.DataFrame], limit: int, same_job: bool
         return [feature_extraction.Agg(on="value", by=by, how=h) for h in how]
 
     if same_job:
-        call_aggs = aggs("key", [stats.Count(), stats.Mean(), stats.Max(), stats.EWMean(0.1), stats.EWMean(0.01),
-                                 stats.Var()]) + aggs("other", [stats.Count(), stats.Mean(), stats.Max(),
-                                 stats.EWMean(0.1), stats.EWMean(0.01), stats.Var()])
-        transfer_aggs = aggs("key", [stats.Count(), stats.Mean(), stats.Max(), stats.EWMean(0.1), stats.EWMean(0.01),
-                                     stats.Var(), stats.Sum(), stats.Min()]) + aggs("other", [stats.Count(), stats.Mean(),
-                                     stats.Max(), stats.EWMean(0.1), stats.EWMean(0.01), stats.Var(), stats.Sum(), stats.Min()])
+        def call_stats() -> list:
+            """Fresh statistics for one aggregate (each aggregate owns its own)."""
+            return [stats.Count(), stats.Mean(), stats.Max(), stats.EWMean(0.1), stats.EWMean(0.01), stats.Var()]
+
+        call_aggs = aggs("key", call_stats()) + aggs("other", call_stats())
+        transfer_aggs = aggs("key", [*call_stats(), stats.Sum(), stats.Min()]) + aggs(
+            "other", [*call_stats(), stats.Sum(), stats.Min()]
+        )
         models = Path(__file__).resolve().parent.parent / "models"
         boosters = {
             kind: lgb.Booster(model_file=str(next((models / name).glob("v*/model.txt"))))
@@ -259,7 +264,8 @@ def main() -> None:
         "events": n_events, "transfers": frames["transfer"].height, "features_seconds": t_features,
         "model_seconds": timings, "end_to_end_events_per_s": ours, "river_events": river_n,
         "river_per_event_events_per_s": river_rate, "ratio": ours / river_rate,
-        "river_light_events_per_s": light_rate, "ratio_light": ours / light_rate, "latency": latency, "machine": machine,
+        "river_light_events_per_s": light_rate, "ratio_light": ours / light_rate, "latency": latency,
+        "machine": machine,
     }, indent=2) + "\n")
     console.print(f"wrote {RESULTS}")
 

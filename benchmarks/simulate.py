@@ -18,7 +18,7 @@ import platform
 import random
 import statistics
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -55,7 +55,7 @@ def loop_legit_calls(config: SimConfig, max_records: int) -> tuple[pl.DataFrame,
 
     started = time.perf_counter()
     rng = random.Random(config.seed)
-    start = datetime.fromtimestamp(config.start_ms / 1000, tz=timezone.utc)
+    start = datetime.fromtimestamp(config.start_ms / 1000, tz=UTC)
     days = list(range(config.days + 1))
     day_w = {
         k: day_weights(config.start_ms, config.days + 1, PROFILES[EDGE_PROFILE[k]]).tolist() for k in kinds
@@ -182,7 +182,7 @@ def main() -> None:
         json.dumps(
             {
                 "benchmark": "simulate",
-                "when": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                "when": datetime.now(UTC).isoformat(timespec="seconds"),
                 "quick": args.quick,
                 "config": {
                     "preset": "bench",

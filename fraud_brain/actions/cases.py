@@ -147,7 +147,9 @@ class CaseService:
                 raise CaseConflictError(f"case {case_id} is already assigned to {who}")
             if who != actor.name:
                 self.store.add_case_event(case_id, now, "claimed", {"agent": actor.name, "previous": who})
-                self.store.audit(now, actor_label(actor), "claim_case", case.case_uid, {"case_id": case_id, "previous": who})
+                self.store.audit(
+                    now, actor_label(actor), "claim_case", case.case_uid, {"case_id": case_id, "previous": who}
+                )
 
     def release(self, case_id: int, actor: Actor) -> None:
         """Give a claimed case back to the queue."""
@@ -157,7 +159,9 @@ class CaseService:
             who = self._require_assigned(case_id, actor)
             if who is not None:
                 self.store.add_case_event(case_id, now, "released", {"agent": actor.name})
-                self.store.audit(now, actor_label(actor), "release_case", case.case_uid, {"case_id": case_id, "was": who})
+                self.store.audit(
+                    now, actor_label(actor), "release_case", case.case_uid, {"case_id": case_id, "was": who}
+                )
 
     def log_call(self, case_id: int, actor: Actor, note: str | None = None) -> str:
         """Record that the agent is calling the victim; returns the number to dial.
@@ -213,5 +217,6 @@ class CaseService:
                 why = verdict.message if verdict is not None else "refused"
                 raise CaseConflictError(f"case {case_id}: {why}")
             self.store.audit(now, actor_label(actor), "request_stop_payment", case.case_uid,
-                             {"case_id": case_id, "transfer_id": alert.transfer_id, "payee_account": alert.payee_account})
+                             {"case_id": case_id, "transfer_id": alert.transfer_id,
+                              "payee_account": alert.payee_account})
         return StopPaymentQueued(case_id, action_id, alert.transfer_id, alert.payee_account)

@@ -1,6 +1,6 @@
 """Clocks that drive the workflow's timers: the wall clock, and a manual one for tests and replays.
 
->>> clock = ManualClock(datetime(2026, 1, 1, tzinfo=timezone.utc))
+>>> clock = ManualClock(datetime(2026, 1, 1, tzinfo=UTC))
 >>> clock.advance(minutes=5).isoformat()
 '2026-01-01T00:05:00+00:00'
 >>> clock.sleep(60); clock.now().minute
@@ -10,7 +10,7 @@
 from __future__ import annotations
 
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Protocol, runtime_checkable
 
 
@@ -34,12 +34,12 @@ class Clock(Protocol):
 class SystemClock:
     """The real clock.
 
-    >>> SystemClock().now().tzinfo is timezone.utc
+    >>> SystemClock().now().tzinfo is UTC
     True
     """
 
     def now(self) -> datetime:
-        return datetime.now(timezone.utc)
+        return datetime.now(UTC)
 
     def sleep(self, seconds: float) -> None:
         if seconds > 0:
@@ -49,7 +49,7 @@ class SystemClock:
 class ManualClock:
     """A clock that moves only when told to; ``sleep`` advances it instantly.
 
-    >>> ManualClock(datetime(2026, 1, 1, tzinfo=timezone.utc)).advance(hours=1).hour
+    >>> ManualClock(datetime(2026, 1, 1, tzinfo=UTC)).advance(hours=1).hour
     1
     """
 

@@ -119,7 +119,7 @@ class Dispatcher:
         else:
             try:
                 result = adapter.send(action)
-            except Exception as exc:  # noqa: BLE001 - an adapter bug must not stop the outbox; it is retried.
+            except Exception as exc:  # an adapter bug must not stop the outbox; it is retried.
                 result = AdapterResult.failure(
                     f"action {action.action_id} ({action.kind}): adapter raised {exc!r}"
                 )

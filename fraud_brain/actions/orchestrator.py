@@ -34,7 +34,7 @@ import hashlib
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -124,7 +124,7 @@ def district_lookup(subscribers: pl.DataFrame) -> dict[str, str]:
 
 
 def _aware(value: datetime) -> datetime:
-    return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 def _alert_from_row(row: dict[str, Any]) -> Alert:
@@ -183,7 +183,7 @@ class Orchestrator:
     >>> from fraud_brain.actions.clock import ManualClock
     >>> from fraud_brain.actions.decisions import decision_frame
     >>> from fraud_brain.store import SQLiteRepository
-    >>> t = datetime(2026, 3, 1, 9, tzinfo=timezone.utc)
+    >>> t = datetime(2026, 3, 1, 9, tzinfo=UTC)
     >>> orch = Orchestrator(SQLiteRepository(":memory:"), clock=ManualClock(t))
     >>> _ = orch.ingest(decision_frame([{"event_id": "e1", "time": t, "victim_key": "138001"}]))
     >>> (call,) = orch.store.case_actions(1)
@@ -674,15 +674,10 @@ class Orchestrator:
             labels_from_disposition(case.case_uid, case.case_id, alerts, disposition, outcome.at)
         )
         if disposition == "unreachable" and self.policy.officer_on_unreachable:
-            if (
-                self._request(
-                    self.store.get_case(case.case_id),
-                    "officer_alert",
-                    now,
-                    "agent could not reach the victim",
-                )
-                is not None
-            ):
+            requested = self._request(
+                self.store.get_case(case.case_id), "officer_alert", now, "agent could not reach the victim"
+            )
+            if requested is not None:
                 report.actions["officer_alert"] += 1
         if case.status == "open":
             self._close(case, disposition, outcome.at, report)

@@ -151,7 +151,8 @@ def parse_policy(text: str, source: str = "<policy>") -> EscalationPolicy:
     ...     parse_policy("[voice_bot]\\nmax_redial = 5\\n")
     ... except PolicyError as error:
     ...     print(error)
-    <policy>:2: [voice_bot] unknown key 'max_redial'; expected one of ['max_redials', 'redial_interval_minutes', 'relatives_after_busy']
+    <policy>:2: [voice_bot] unknown key 'max_redial'; expected one of
+    ['max_redials', 'redial_interval_minutes', 'relatives_after_busy']
     """
     try:
         data = tomllib.loads(text)

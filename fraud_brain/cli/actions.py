@@ -249,7 +249,8 @@ def check_policy_command(path: Path = typer.Argument(..., help="An escalation po
         typer.echo(f"✗ {error}", err=True)
         raise typer.Exit(1) from None
     typer.echo(
-        f"{path}: OK — re-dial every {policy.redial_interval.total_seconds() / 60:g} min up to {policy.max_redials} times, "
+        f"{path}: OK — re-dial every {policy.redial_interval.total_seconds() / 60:g} min "
+        f"up to {policy.max_redials} times, "
         f"agent SLA {', '.join(f'{k} {v.total_seconds() / 60:g} min' for k, v in policy.agent_sla.items())}"
     )
 

@@ -52,7 +52,9 @@ def summary(
             raise
         except InputError as error:
             # e.g. a card world's labels name entity types only its spec knows
-            raise InputError(f"{error}\nrecords of the kinds a feature spec declares need --spec (e.g. --spec card)") from None
+            raise InputError(
+                f"{error}\nrecords of the kinds a feature spec declares need --spec (e.g. --spec card)"
+            ) from None
         print_summary(summarize(frames), title=f"Data in {directory}")
         return
     from fraud_brain.features import resolve_spec
@@ -113,7 +115,9 @@ def validate_file(
 
 @data_app.command("schema")
 def schema(
-    kind: str | None = typer.Argument(None, help="call, transfer, subscriber, label, or a kind --spec declares (default: all)."),
+    kind: str | None = typer.Argument(
+        None, help="call, transfer, subscriber, label, or a kind --spec declares (default: all)."
+    ),
     spec: str | None = typer.Option(None, "--spec", "-s", help=SPEC_HELP),
 ) -> None:
     """Print the record schemas as Markdown tables (as in the README)."""

@@ -18,7 +18,9 @@ def run(
                                        help="Model registry folder (champions are used; default: the bundled models)."),
     rules: Path | None = typer.Option(None, help="Rule file (default: the bundled rules)."),
     policy: Path | None = typer.Option(None, help="Escalation policy file (default: the bundled policy)."),
-    subscribers: Path | None = typer.Option(None, help="Subscriber file for officers' districts (default: the folder's)."),
+    subscribers: Path | None = typer.Option(
+        None, help="Subscriber file for officers' districts (default: the folder's)."
+    ),
     out: Path = typer.Option(Path("out/run"), help="Where the SQLite store and report.json are written."),
     seed: int | None = typer.Option(None, help="Seed of the embedded adapters' simulated outcomes (default 0)."),
 ) -> None:
@@ -63,7 +65,9 @@ def run(
         console.print(table)
     out.mkdir(parents=True, exist_ok=True)
     (out / "report.json").write_bytes(orjson.dumps(report.to_dict(), option=orjson.OPT_INDENT_2))
-    console.print(f"Cases, timelines and the outbox are in {out / 'brain.sqlite'}; the report in {out / 'report.json'}.")
+    console.print(
+        f"Cases, timelines and the outbox are in {out / 'brain.sqlite'}; the report in {out / 'report.json'}."
+    )
 
 
 def register(app: typer.Typer) -> None:

@@ -75,7 +75,9 @@ def match_decisions(decisions: pl.DataFrame, episodes: pl.DataFrame) -> pl.DataF
         indexed = indexed.with_columns(pl.lit("phone").alias("victim_kind"))
     keys = [episodes.select(pl.col("victim_phone").alias("_key"), pl.lit("phone").alias("_kind"), "episode_id")]
     if "victim_account" in episodes.columns:
-        keys.append(episodes.select(pl.col("victim_account").alias("_key"), pl.lit("account").alias("_kind"), "episode_id"))
+        keys.append(
+            episodes.select(pl.col("victim_account").alias("_key"), pl.lit("account").alias("_kind"), "episode_id")
+        )
     keyed = pl.concat(keys).drop_nulls("_key").join(
         episodes.select("episode_id", pl.col("typology").alias("episode_typology"), "start", "end"), on="episode_id"
     )
@@ -103,7 +105,7 @@ def _pct(value: float | None) -> str:
     return "-" if value is None else f"{value:.1%}"
 
 
-def build_report(result: Any) -> RunReport:  # noqa: C901 - one linear list of figures
+def build_report(result: Any) -> RunReport:
     """The report of a :class:`fraud_brain.pipeline.batch.RunResult`."""
     from sklearn.metrics import average_precision_score, roc_auc_score
 
@@ -159,7 +161,9 @@ def build_report(result: Any) -> RunReport:  # noqa: C901 - one linear list of f
         )["minutes"]
         if delays.len():
             fig["minutes from first scam contact to alert (median)"] = f"{delays.median():.1f}"
-        fig["decision precision (victim in a scam episode)"] = _pct(caught.height / matched.height if matched.height else None)
+        fig["decision precision (victim in a scam episode)"] = _pct(
+            caught.height / matched.height if matched.height else None
+        )
         cases = store.table("cases")
         if cases.height:
             case_victims = cases.select("victim_key").unique()

@@ -11,7 +11,7 @@ import polars as pl
 from fraud_brain.schema.records import SCHEMAS, RecordSchema
 
 
-def _dtype(field) -> str:  # noqa: ANN001
+def _dtype(field) -> str:
     if isinstance(field.dtype, pl.Enum):
         return "Enum"
     if isinstance(field.dtype, pl.Datetime):

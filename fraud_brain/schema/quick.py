@@ -82,7 +82,8 @@ def _field_ok(field: Field, value: Any) -> bool:
             return False
         return _in_range(field, float(value))
     if dtype == pl.String:
-        # Surrounding whitespace or newlines would make regex anchors and "blank" checks subtle: leave those to the validator.
+        # Surrounding whitespace or newlines would make regex anchors and "blank" checks subtle:
+        # leave those to the validator.
         if not isinstance(value, str) or not value or value != value.strip() or "\n" in value or "\r" in value:
             return False
         return field.pattern is None or _compiled(field.pattern).fullmatch(value) is not None

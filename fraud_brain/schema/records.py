@@ -165,7 +165,8 @@ TRANSFERS = RecordSchema(
         Field("transfer_id", pl.String, pattern=ID_PATTERN, description="unique id of the transfer"),
         Field("time", TIME, description="when the transfer was submitted (UTC)"),
         Field("payer_account", pl.String, pattern=ID_PATTERN, description="account the money leaves"),
-        Field("payer_phone", pl.String, required=False, pattern=PHONE_PATTERN, description="payer's registered phone number"),
+        Field("payer_phone", pl.String, required=False, pattern=PHONE_PATTERN,
+              description="payer's registered phone number"),
         Field("payee_account", pl.String, pattern=ID_PATTERN, description="account the money goes to"),
         Field("payee_bank", pl.String, description="bank (or payment firm) holding the payee account"),
         Field("amount", pl.Float64, gt=0, le=1e10, description="amount in yuan"),
@@ -184,7 +185,8 @@ SUBSCRIBERS = RecordSchema(
         Field("age_band", pl.Enum(AGE_BANDS), required=False, description="age band of the subscriber"),
         Field("district", pl.String, required=False, description="home district (for the community officer)"),
         Field("activation_date", pl.Date, required=False, description="when the SIM was activated"),
-        Field("account", pl.String, required=False, pattern=ID_PATTERN, description="the subscriber's main bank account"),
+        Field("account", pl.String, required=False, pattern=ID_PATTERN,
+              description="the subscriber's main bank account"),
     ),
 )
 

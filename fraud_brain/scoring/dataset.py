@@ -162,7 +162,9 @@ def default_split(
     train = hours(train_days if train_days is not None else (span - gap) / 2)
     test = test_days if test_days is not None else span - gap - train + 1 / 24
     try:
-        return TimeSplit(start, start + timedelta(days=train), timedelta(days=gap), start + timedelta(days=train + gap + test))
+        return TimeSplit(
+            start, start + timedelta(days=train), timedelta(days=gap), start + timedelta(days=train + gap + test)
+        )
     except ValueError as error:
         raise InputError(f"{error} (the data spans {span:.1f} days)") from None
 
@@ -227,7 +229,10 @@ class SpecSources:
 
 
 def _stream_file_names(spec: Any, stream: str) -> list[str]:
-    """Where a stream's records may be: ``<kind>.*`` / ``<kind>s.*`` (built-in kinds: their plural), else ``<stream>.*``."""
+    """Where a stream's records may be.
+
+    ``<kind>.*`` / ``<kind>s.*`` (built-in kinds: their plural), else ``<stream>.*``.
+    """
     from fraud_brain.io.files import DEFAULT_FILE_NAMES
 
     kind = spec.streams[stream].schema

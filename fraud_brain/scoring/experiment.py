@@ -169,7 +169,9 @@ def compare_setups(
     raw = cast(np.ndarray, cross.booster.predict(feature_matrix(in_window, all_features), raw_score=True))
     if blend is DEFAULT_BLEND:
         tracked = _TrackedOnline(OnlineModel([*all_features, OFFLINE_LOGIT]), ExpertWeights())
-        online, model, log = online_scores(in_window, labels, all_features, raw, split.train_start, split.gap, model=tracked)
+        online, model, log = online_scores(
+            in_window, labels, all_features, raw, split.train_start, split.gap, model=tracked
+        )
         weights = np.zeros((len(raw), 2))
         weights[len(raw) - len(tracked.weights_at) :] = tracked.weights_at
         blended = weights[:, 0] * raw + weights[:, 1] * logit(np.nan_to_num(online, nan=0.5))
@@ -318,7 +320,8 @@ def compare_number_setups(
     X = feature_matrix(window, names)
     cold = X[:, names.index(cold_start_feature)] >= 1 if cold_start_feature in names else np.ones(len(X), bool)
     train_rows = window["start_time"] < split.train_end
-    scorer = AnomalyScorer(names).fit_limits(X[cold & train_rows.to_numpy()] if (cold & train_rows.to_numpy()).any() else X)
+    cold_train = cold & train_rows.to_numpy()
+    scorer = AnomalyScorer(names).fit_limits(X[cold_train] if cold_train.any() else X)
     anomaly = np.full(len(X), 0.5)
     anomaly[cold] = scorer.score_learn(X[cold])
     blended = BlendConfig(1.0, 0.0, anomaly_weight).blend(

@@ -71,7 +71,7 @@ class DelayedLabelStore:
         slots = (self._next + np.arange(n)) % self.capacity
         slot_of = self._slot
         held = self._keys
-        for key, slot in zip(keys, slots.tolist()):
+        for key, slot in zip(keys, slots.tolist(), strict=True):
             old = held[slot]
             if old is not None:
                 del slot_of[old]
@@ -242,7 +242,9 @@ class AnomalyScorer:
         low = np.minimum(np.percentile(clean, 1, axis=0), 0.0) if len(clean) else np.zeros(X.shape[1])
         high = np.percentile(clean, 99, axis=0) if len(clean) else np.ones(X.shape[1])
         high = np.where(high > low, high, low + 1.0)
-        limits: dict[Hashable, tuple[float, float]] = {name: (float(lo), float(hi)) for name, lo, hi in zip(self.feature_names, low, high, strict=True)}
+        limits: dict[Hashable, tuple[float, float]] = {
+            name: (float(lo), float(hi)) for name, lo, hi in zip(self.feature_names, low, high, strict=True)
+        }
         self.model = anomaly.HalfSpaceTrees(
             n_trees=self.n_trees, height=self.height, window_size=self.window_size, limits=limits, seed=self.seed
         )
@@ -511,6 +513,6 @@ class OnlineLearner:
             store.evicted, self.n_learned, self.labels_unmatched = (int(v) for v in saved["counts"].tolist())
         with open(folder / "model.pickle", "rb") as source:
             # Our own state folder, written by save(): not input from outside.
-            self.model = pickle.load(source)  # noqa: S301
+            self.model = pickle.load(source)
         self.pending = store
         return True

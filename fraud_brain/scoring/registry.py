@@ -130,7 +130,8 @@ def check_compatible(manifest: Manifest, feature_names: list[str], spec_hash: st
     >>> check_compatible(m, ["a", "c"], "h1")
     Traceback (most recent call last):
     ...
-    fraud_brain.scoring.registry.FeatureMismatchError: model transfer/None was trained on spec h1 ... (missing from running spec: ['b']; new in running spec: ['c'])
+    fraud_brain.scoring.registry.FeatureMismatchError: model transfer/None was trained on spec h1 ...
+    (missing from running spec: ['b']; new in running spec: ['c'])
     """
     label = f"{manifest.name}/{manifest.version}"
     if list(feature_names) != list(manifest.feature_names):
@@ -252,7 +253,10 @@ class ModelRegistry:
         except lgb.basic.LightGBMError as error:
             raise ConfigError(f"{folder / MODEL_FILE}: not a readable LightGBM model ({first_line(error)})") from None
         if booster.feature_name() and len(booster.feature_name()) != len(manifest.feature_names):
-            raise ConfigError(f"{folder}: model.txt has {booster.num_feature()} features, manifest lists {len(manifest.feature_names)}")
+            raise ConfigError(
+                f"{folder}: model.txt has {booster.num_feature()} features, "
+                f"manifest lists {len(manifest.feature_names)}"
+            )
         return LoadedModel(booster, manifest, folder)
 
     def load_champion(self, name: str, feature_names: list[str], spec_hash: str) -> LoadedModel:

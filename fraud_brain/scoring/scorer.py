@@ -94,7 +94,8 @@ class Scorer:
         self.manifest = model.manifest if isinstance(model, LoadedModel) else None
         if self.booster.num_feature() != len(feature_names):
             raise ValueError(
-                f"scorer: model has {self.booster.num_feature()} features but {len(feature_names)} feature names were given"
+                f"scorer: model has {self.booster.num_feature()} features "
+                f"but {len(feature_names)} feature names were given"
             )
         self.feature_names = list(feature_names)
         self._index = {name: i for i, name in enumerate(self.feature_names)}
@@ -147,7 +148,9 @@ class Scorer:
                 if self.time_col in events.columns
                 else np.zeros(len(X), np.int64)
             )
-            online = self.learner.observe(events[self.id_col].cast(pl.String).to_list(), times, online_inputs(X, offline_raw))
+            online = self.learner.observe(
+                events[self.id_col].cast(pl.String).to_list(), times, online_inputs(X, offline_raw)
+            )
         elif self.online is not None and self.blend.online_weight:
             online = self.online.predict_proba(online_inputs(X, offline_raw))
         anomaly = None
@@ -183,8 +186,16 @@ class Scorer:
         out = features.select(keep).with_columns(
             pl.Series("score", score, dtype=pl.Float64),
             pl.Series("offline_score", sigmoid(offline_raw), dtype=pl.Float64),
-            pl.Series("online_score", online, dtype=pl.Float64) if online is not None else pl.lit(None, pl.Float64).alias("online_score"),
-            pl.Series("anomaly_score", anomaly, dtype=pl.Float64) if anomaly is not None else pl.lit(None, pl.Float64).alias("anomaly_score"),
+            (
+                pl.Series("online_score", online, dtype=pl.Float64)
+                if online is not None
+                else pl.lit(None, pl.Float64).alias("online_score")
+            ),
+            (
+                pl.Series("anomaly_score", anomaly, dtype=pl.Float64)
+                if anomaly is not None
+                else pl.lit(None, pl.Float64).alias("anomaly_score")
+            ),
         )
         out = out.with_columns(self._reason_columns(X, np.flatnonzero(score >= self.reason_threshold)))
         if self.challenger is not None and self.shadow_log is not None and len(X):
@@ -287,7 +298,9 @@ class Scorer:
         score = float(self.calibrator.predict(z)[0])
         if contrib is None and reasons is None and self.n_reasons and score >= self.reason_threshold:
             contrib = predict(self.booster, X, pred_contrib=True)
-        explained = [] if contrib is None else top_reasons(contrib, X, self.feature_names, self.templates, self.n_reasons)[0]
+        explained = (
+            [] if contrib is None else top_reasons(contrib, X, self.feature_names, self.templates, self.n_reasons)[0]
+        )
         return Score(score, offline, online, anomaly, explained)
 
 

@@ -12,12 +12,12 @@ from fraud_brain.sim.world import FRAMES, TRUTH_SCHEMAS, World, read_world, simu
 
 __all__ = [
     "CARD_PRESETS",
-    "CardConfig",
-    "CardWorld",
     "FRAMES",
     "PRESETS",
     "SCAM_TYPOLOGIES",
     "TRUTH_SCHEMAS",
+    "CardConfig",
+    "CardWorld",
     "SimConfig",
     "World",
     "read_world",

@@ -120,7 +120,9 @@ class CardConfig:
     def check(self) -> None:
         """Raise :class:`InputError` naming the first setting out of range."""
         if self.n_customers < 1 or self.n_terminals < 1:
-            raise InputError(f"card world: needs customers and terminals, got {self.n_customers} and {self.n_terminals}")
+            raise InputError(
+                f"card world: needs customers and terminals, got {self.n_customers} and {self.n_terminals}"
+            )
         if self.days < 1:
             raise InputError(f"card world: days must be >= 1, got {self.days}")
         if self.radius <= 0 or self.amount_threshold <= 0 or self.report_delay_days <= 0:
@@ -321,8 +323,8 @@ def simulate_cards(config: CardConfig | None = None) -> CardWorld:
     })
     return CardWorld(
         config, card_tx, fraud_reports, labels, truth_tx,
-        _entity_truth("customer_id", customer_ids, cxy, card_truth, config, mean_amount=mean_amount, std_amount=std_amount,
-                      tx_per_day=tx_per_day, terminals_in_reach=reach),
+        _entity_truth("customer_id", customer_ids, cxy, card_truth, config, mean_amount=mean_amount,
+                      std_amount=std_amount, tx_per_day=tx_per_day, terminals_in_reach=reach),
         _entity_truth("terminal_id", terminal_ids, txy, terminal_truth, config),
     )
 

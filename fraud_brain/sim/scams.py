@@ -578,7 +578,7 @@ def _wangiri(
         PROFILES["night"] if rng.random() < 0.6 else PROFILES["any"],
     )
     per_number = np.clip(rng.poisson(population.residents.size * 0.015, numbers.size), 20, 150)
-    number_pos, position = expand(per_number)
+    number_pos, _ = expand(per_number)
     gaps = rng.uniform(5, 40, number_pos.size) * 1000
     t = burst_start[campaign[number_pos]] + _segment_cumsum(gaps, per_number).astype(np.int64)
     callee = population.residents[rng.integers(0, population.residents.size, t.size)]
@@ -673,7 +673,9 @@ def _rent_points_accounts(rings: Rings, population: Population, config: SimConfi
     n_slots = config.days // POINTS_SLOT_DAYS + 1
     chosen = rng.choice(holders, size=(n_slots, POINTS_PER_SLOT), replace=False)
     rings.points = population.account[chosen]
-    rings.account_phone.update(zip(rings.points.ravel().tolist(), population.residents[chosen].ravel().tolist()))
+    rings.account_phone.update(
+        zip(rings.points.ravel().tolist(), population.residents[chosen].ravel().tolist(), strict=True)
+    )
 
 
 def _late_night(t: np.ndarray) -> np.ndarray:

@@ -12,7 +12,7 @@ milliseconds inside the database, so every backend compares them the same way.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from fraud_brain.vocabulary import ACTION_KINDS, MODES, TIERS, VICTIM_KINDS  # noqa: F401 - re-exported
@@ -25,12 +25,12 @@ ACTION_STATUSES = ("pending", "in_flight", "done", "failed", "dead", "cancelled"
 def to_ms(when: datetime) -> int:
     """Epoch milliseconds of an aware datetime (naive datetimes are rejected, not guessed).
 
-    >>> to_ms(datetime(2026, 1, 1, tzinfo=timezone.utc))
+    >>> to_ms(datetime(2026, 1, 1, tzinfo=UTC))
     1767225600000
     """
     if when.tzinfo is None:
         raise ValueError(f"datetime {when.isoformat()} has no time zone; use UTC-aware datetimes")
-    return int(round(when.timestamp() * 1000))
+    return round(when.timestamp() * 1000)
 
 
 def from_ms(ms: int) -> datetime:
@@ -39,14 +39,14 @@ def from_ms(ms: int) -> datetime:
     >>> from_ms(1767225600000).year
     2026
     """
-    return datetime.fromtimestamp(ms / 1000, tz=timezone.utc)
+    return datetime.fromtimestamp(ms / 1000, tz=UTC)
 
 
 @dataclass(frozen=True)
 class Alert:
     """One rule decision as stored: what fired, for whom, and which actions it asked for.
 
-    >>> Alert("e1", datetime(2026, 1, 1, tzinfo=timezone.utc), "r1", 1, "hour", ("voice_bot",), "138000").tier
+    >>> Alert("e1", datetime(2026, 1, 1, tzinfo=UTC), "r1", 1, "hour", ("voice_bot",), "138000").tier
     'hour'
     """
 
@@ -107,7 +107,7 @@ class Case:
 class NewAction:
     """An action to write to the outbox; ``due_at`` is when it may first be dispatched.
 
-    >>> NewAction(1, "voice_bot", "k1", {"victim": "138"}, datetime(2026, 1, 1, tzinfo=timezone.utc)).kind
+    >>> NewAction(1, "voice_bot", "k1", {"victim": "138"}, datetime(2026, 1, 1, tzinfo=UTC)).kind
     'voice_bot'
     """
 

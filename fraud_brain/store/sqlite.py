@@ -600,7 +600,8 @@ class SQLiteRepository(Repository):
 
     def add_agent_task(self, case_id: int, action_id: int, created_at: datetime, due_at: datetime) -> int:
         cur = self._conn.execute(
-            "INSERT INTO agent_tasks (case_id, action_id, created_at_ms, due_at_ms, status) VALUES (?, ?, ?, ?, 'open')",
+            "INSERT INTO agent_tasks (case_id, action_id, created_at_ms, due_at_ms, status) "
+            "VALUES (?, ?, ?, ?, 'open')",
             (case_id, action_id, to_ms(created_at), to_ms(due_at)),
         )
         return int(cur.lastrowid)

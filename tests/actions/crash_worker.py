@@ -7,12 +7,12 @@ run, so a restarted worker re-ingests them (duplicates are ignored) and finishes
 from __future__ import annotations
 
 import sys
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 
 def decisions(victims: int) -> list[dict]:
     """Deterministic decisions: each victim gets a fan-out alert with a transfer to one of a few mules."""
-    start = datetime(2026, 3, 1, 9, tzinfo=timezone.utc)
+    start = datetime(2026, 3, 1, 9, tzinfo=UTC)
     return [
         {
             "event_id": f"crash-{i}",

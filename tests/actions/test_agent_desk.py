@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from collections import Counter
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from fraud_brain.actions import ManualClock, Orchestrator, SimulatedAgentDesk, decision_frame
 from fraud_brain.store import SQLiteRepository
 
-T0 = datetime(2026, 3, 1, 9, tzinfo=timezone.utc)
+T0 = datetime(2026, 3, 1, 9, tzinfo=UTC)
 
 
 def test_pickup_delays_have_a_median_near_six_minutes_and_a_tail() -> None:

@@ -57,7 +57,7 @@ def test_sigkill_mid_delivery_then_restart_delivers_every_action_exactly_once(
 
     receiver.hang_on_delivery = None
     restarted = _start(db, receiver)
-    out, err = restarted.communicate(timeout=120)
+    _, err = restarted.communicate(timeout=120)
     assert restarted.returncode == 0, err[-2000:]
 
     after = _statuses(db)

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from collections import Counter
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
+from itertools import pairwise
 
 import polars as pl
 from hypothesis import given, settings
@@ -20,7 +21,7 @@ from fraud_brain.actions import (
 from fraud_brain.actions.adapters import SimulatedOfficerPager
 from fraud_brain.store import Action, Case, NewAction, SQLiteRepository
 
-T0 = datetime(2026, 3, 1, 9, tzinfo=timezone.utc)
+T0 = datetime(2026, 3, 1, 9, tzinfo=UTC)
 
 
 class FlakyPager:
@@ -61,11 +62,11 @@ def _setup(
 
 def test_failures_back_off_exponentially_then_succeed() -> None:
     pager = FlakyPager(failures=2)
-    store, clock, dispatcher = _setup(pager)
+    store, _, dispatcher = _setup(pager)
     report = dispatcher.run_until_idle()
     assert report.done == 1 and report.retrying == 2
     times = [t for _, t in pager.seen]
-    gaps = [(b - a).total_seconds() for a, b in zip(times, times[1:])]
+    gaps = [(b - a).total_seconds() for a, b in pairwise(times)]
     assert 5 <= gaps[0] <= 5 * 1.25 + 0.01 and 10 <= gaps[1] <= 10 * 1.25 + 0.01
     (action,) = store.case_actions(1)
     assert (action.status, action.attempts, action.outcome) == ("done", 3, "delivered")
@@ -85,7 +86,7 @@ def test_exhausted_retries_go_dead_with_a_timeline_entry_and_audit() -> None:
 
 def test_a_non_retryable_failure_goes_dead_at_once() -> None:
     pager = FlakyPager(failures=1, retryable=False)
-    store, _, dispatcher = _setup(pager)
+    _, _, dispatcher = _setup(pager)
     assert dispatcher.run_until_idle().dead == 1 and len(pager.seen) == 1
 
 
@@ -178,7 +179,7 @@ def test_two_workers_on_one_store_never_send_an_action_twice(tmp_path) -> None:
                 max_wait=timedelta(seconds=1)
             )
             own.close()
-        except BaseException as exc:  # noqa: BLE001 - surfaced below
+        except BaseException as exc:  # surfaced below
             errors.append(exc)
 
     workers = [threading.Thread(target=work) for _ in range(2)]

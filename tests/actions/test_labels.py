@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from fraud_brain.actions.labels import labels_from_bank, labels_from_disposition
 from fraud_brain.schema.records import ID_PATTERN
 from fraud_brain.store import Alert
 
-T0 = datetime(2026, 3, 1, tzinfo=timezone.utc)
+T0 = datetime(2026, 3, 1, tzinfo=UTC)
 
 
 def _alert(**kw: object) -> Alert:
@@ -34,23 +34,23 @@ def test_fraud_dispositions_label_transfers_accounts_and_suspect_numbers_once() 
         _alert(entity_key="356938035643809"),  # an IMEI (a rule keyed by device): not a number
     ]
     labels = labels_from_disposition("c", 1, alerts, "prevented", T0)
-    assert sorted((l.entity_type, l.entity_id) for l in labels) == [
+    assert sorted((label.entity_type, label.entity_id) for label in labels) == [
         ("account", "M1"),
         ("number", "17000000009"),
         ("transfer", "T1"),
         ("transfer", "T2"),
     ]
-    assert {l.typology for l in labels} == {"other"} and all(
-        l.is_fraud and l.source == "agent" for l in labels
+    assert {label.typology for label in labels} == {"other"} and all(
+        label.is_fraud and label.source == "agent" for label in labels
     )
-    assert len({l.label_id for l in labels}) == 4
-    assert all(re.match(ID_PATTERN, l.label_id) for l in labels)
+    assert len({label.label_id for label in labels}) == 4
+    assert all(re.match(ID_PATTERN, label.label_id) for label in labels)
 
 
 def test_false_alarm_clears_only_transfers_and_unreachable_teaches_nothing() -> None:
     alerts = [_alert(entity_key="17000000009", transfer_id="T1", payee_account="M1")]
     cleared = labels_from_disposition("c", 1, alerts, "false_alarm", T0)
-    assert [(l.entity_type, l.is_fraud, l.typology) for l in cleared] == [("transfer", False, None)]
+    assert [(label.entity_type, label.is_fraud, label.typology) for label in cleared] == [("transfer", False, None)]
     assert labels_from_disposition("c", 1, alerts, "unreachable", T0) == []
 
 

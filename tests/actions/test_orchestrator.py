@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import polars as pl
@@ -24,7 +24,7 @@ from fraud_brain.actions import (
 from fraud_brain.actions.orchestrator import NO_PHONE_WHY
 from fraud_brain.store import SQLiteRepository
 
-T0 = datetime(2026, 3, 1, 9, 0, tzinfo=timezone.utc)
+T0 = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
 VICTIM = "13800000001"
 ALWAYS = {
     "no_answer": (0.0, 0.0, 1.0, 0.0),
@@ -447,7 +447,7 @@ def test_cases_and_stop_payments_match_a_reference(events: list, batches: int) -
     stops = store.table("actions").filter(pl.col("kind") == "stop_payment")
     got = sorted(
         (subject, json.loads(payload)["transfer_id"])
-        for subject, payload in zip(stops["subject"], stops["payload"])
+        for subject, payload in zip(stops["subject"], stops["payload"], strict=True)
     )
     assert got == sorted((payee, t) for payee, ts in per_payee.items() for t in ts)
 
@@ -508,7 +508,8 @@ def test_bot_ladder_matches_a_reference(interval: int, max_redials: int, script:
     else:
         assert [a.created_at for a in agents] == [expected_calls[-1]]
         assert (case.status, case.contact_state) == ("open", "agent")
-    answered = [t for t, o in zip(expected_calls, script) if o in ("convinced", "not_convinced")]
+    outcomes = script[: len(expected_calls)]
+    answered = [t for t, o in zip(expected_calls, outcomes, strict=True) if o in ("convinced", "not_convinced")]
     assert case.first_contact_at == (answered[0] if answered else None)
 
 
@@ -594,7 +595,9 @@ def test_an_account_victim_gets_the_stop_payment_and_officer_but_no_calls() -> N
     world.run()
     (case_id,) = world.cases()
     case = world.store.get_case(case_id)
-    assert (case.victim_key, case.victim_kind, case.has_phone, case.contact_state) == (ACCOUNT, "account", False, "none")
+    assert (case.victim_key, case.victim_kind, case.has_phone, case.contact_state) == (
+        ACCOUNT, "account", False, "none"
+    )
     assert sorted(a.kind for a in world.actions()) == ["officer_alert", "stop_payment"]
     assert all(a.status == "done" for a in world.actions())
     assert world.bot.calls == {}
@@ -614,7 +617,9 @@ def test_a_decision_with_neither_phone_nor_account_is_refused_counted_and_audite
     report = world.orch.ingest(frame)
     assert (report.alerts, report.no_victim, len(report.rejected)) == (1, 1, 2)
     assert report.rejected[0].startswith("decision t-none (rule mule_stop): victim_key is empty: neither")
-    assert report.rejected[1] == "decision t-odd (rule mule_stop): victim_kind 'email' must be one of ['phone', 'account']"
+    assert report.rejected[1] == (
+        "decision t-odd (rule mule_stop): victim_kind 'email' must be one of ['phone', 'account']"
+    )
     audit = world.store.table("audit_log").filter(pl.col("op") == "decision_without_victim")
     assert audit["subject"].to_list() == ["t-none"]
     assert json.loads(audit["detail"][0])["transfer_id"] == "T-t-none"

@@ -70,7 +70,7 @@ def test_bad_files_are_rejected_naming_file_line_and_key(tmp_path: Path, text: s
 
 
 def test_missing_file_names_the_path(tmp_path: Path) -> None:
-    with pytest.raises(PolicyError, match="nope.toml: cannot read policy file"):
+    with pytest.raises(PolicyError, match=r"nope\.toml: cannot read policy file"):
         load_policy(tmp_path / "nope.toml")
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import polars as pl
 
@@ -15,7 +15,7 @@ from fraud_brain.store import SQLiteRepository
 
 from .conftest import SECRET
 
-T0 = datetime(2026, 3, 1, 9, tzinfo=timezone.utc)
+T0 = datetime(2026, 3, 1, 9, tzinfo=UTC)
 RULES = """
 [[rule]]
 name = "mule_transfer"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
@@ -16,7 +16,7 @@ from fraud_brain.actions.adapters import (
 )
 from fraud_brain.store import Action, Case, NewAction, SQLiteRepository
 
-T0 = datetime(2026, 3, 1, tzinfo=timezone.utc)
+T0 = datetime(2026, 3, 1, tzinfo=UTC)
 
 
 def _action(kind: str, key: str, **payload: object) -> Action:

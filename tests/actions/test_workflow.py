@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import random
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import polars as pl
@@ -11,7 +11,7 @@ import polars as pl
 from fraud_brain.actions import decision_frame, replay
 from fraud_brain.store import SQLiteRepository
 
-T0 = datetime(2026, 3, 1, 8, tzinfo=timezone.utc)
+T0 = datetime(2026, 3, 1, 8, tzinfo=UTC)
 TYPOLOGIES = [
     "order_brushing",
     "fake_investment",

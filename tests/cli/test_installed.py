@@ -50,7 +50,9 @@ def test_serve_from_a_folder_outside_the_checkout_runs_the_pipeline(tmp_path: Pa
                 break
             except httpx.TransportError:
                 time.sleep(0.2)
-        assert health is not None, process.stdout.read().decode() if process.stdout and process.poll() is not None else ""
+        assert health is not None, (
+            process.stdout.read().decode() if process.stdout and process.poll() is not None else ""
+        )
         assert health.status_code == 200 and health.json()["engine"] is True
     finally:
         process.terminate()

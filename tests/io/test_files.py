@@ -64,5 +64,5 @@ def test_read_frame_refuses_a_file_with_bad_records_and_names_them(tmp_path):
 
 
 def test_unknown_suffix_is_refused(tmp_path):
-    with pytest.raises(ValueError, match="unknown file type '.xls'"):
+    with pytest.raises(ValueError, match=r"unknown file type '\.xls'"):
         write_frame(_calls(1), tmp_path / "calls.xls")

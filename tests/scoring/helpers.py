@@ -62,8 +62,14 @@ def write_data_folder(folder, n_calls: int = 6000, n_transfers: int = 3000, days
     number_times = first_call.filter(pl.col("caller").is_in(callers.implode()))
     labels = pl.concat(
         [
-            scams.select(pl.lit("transfer").alias("entity_type"), pl.col("transfer_id").alias("entity_id"), pl.col("time")),
-            number_times.select(pl.lit("number").alias("entity_type"), pl.col("caller").alias("entity_id"), pl.col("start_time").alias("time")),
+            scams.select(
+                pl.lit("transfer").alias("entity_type"), pl.col("transfer_id").alias("entity_id"), pl.col("time")
+            ),
+            number_times.select(
+                pl.lit("number").alias("entity_type"),
+                pl.col("caller").alias("entity_id"),
+                pl.col("start_time").alias("time"),
+            ),
         ]
     )
     delay = pl.Series(rng.uniform(1, 3, labels.height) * 86_400_000).cast(pl.Int64)
@@ -76,8 +82,11 @@ def write_data_folder(folder, n_calls: int = 6000, n_transfers: int = 3000, days
         (pl.col("time") + pl.duration(milliseconds=delay)).alias("known_at"),
         pl.lit("victim_report").alias("source"),
     ).cast(LABELS.polars_schema())
-    for name, frame in (("calls", frames["call"]), ("transfers", transfers), ("subscribers", frames["subscribers"]), ("labels", labels)):
+    files = {"calls": frames["call"], "transfers": transfers, "subscribers": frames["subscribers"], "labels": labels}
+    for name, frame in files.items():
         write_frame(frame, folder / f"{name}.parquet")
-    truth = scams.select("transfer_id", "payer_account", (pl.col("time") - pl.duration(minutes=20)).alias("first_scam_call_time"))
+    truth = scams.select(
+        "transfer_id", "payer_account", (pl.col("time") - pl.duration(minutes=20)).alias("first_scam_call_time")
+    )
     truth.write_parquet(folder / "truth_transfers.parquet")
     return folder

@@ -117,7 +117,10 @@ def test_no_fitted_object_saw_a_test_window_label(card_dir: Path, trained: tuple
                                 "--rounds", "80"])
     assert again.exit_code == 0, again.output
     other = ModelRegistry(tmp_path / "m").manifest("tx", "v001")
-    booster = lambda root: (root / "tx" / "v001" / "model.txt").read_text()
+
+    def booster(root: Path) -> str:
+        return (root / "tx" / "v001" / "model.txt").read_text()
+
     assert booster(tmp_path / "m") == booster(out)
     assert other.calibration == manifest.calibration
     assert other.data_fingerprint == manifest.data_fingerprint

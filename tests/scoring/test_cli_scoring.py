@@ -49,7 +49,9 @@ def test_train_publishes_champion_then_challenger_and_models_commands(tmp_path, 
 
 def test_evaluate_prints_three_setups_and_writes_json(tmp_path, data_dir):
     path = tmp_path / "eval.json"
-    result = runner.invoke(app, ["evaluate", "--data", str(data_dir), "--rounds", "20", "--k", "5", "--json", str(path)])
+    result = runner.invoke(
+        app, ["evaluate", "--data", str(data_dir), "--rounds", "20", "--k", "5", "--json", str(path)]
+    )
     assert result.exit_code == 0, result.output
     for setup in ("transfer-only", "cross-channel", "cross-channel + online"):
         assert setup in result.output

@@ -32,7 +32,8 @@ def test_sources_are_the_spec_kinds_read_and_validated(card_dir: Path) -> None:
     sources = load_spec_sources(card_dir, spec)
     assert set(sources.streams) == {"tx", "fraud_report"}
     assert sources.streams["tx"].schema == spec.record_schema("card_tx").polars_schema()
-    assert sources.labels is not None and sources.labels.schema["entity_type"] == pl.Enum(["tx", "customer", "terminal"])
+    assert sources.labels is not None
+    assert sources.labels.schema["entity_type"] == pl.Enum(["tx", "customer", "terminal"])
     assert set(sources.truth) == set()  # csv truth files are not read as truth (only parquet)
 
 

@@ -60,11 +60,11 @@ def _brute_precision(rows, k):
         best: dict[str, tuple[float, int]] = {}
         for d, entity, score, label in rows:
             if d == day:
-                s, l = best.get(entity, (-1.0, 0))
-                best[entity] = (max(s, score), max(l, label))
-        ranked = sorted(((s, e, l) for e, (s, l) in best.items() if e not in alerted), key=lambda r: -r[0])[:k]
+                s, fraud = best.get(entity, (-1.0, 0))
+                best[entity] = (max(s, score), max(fraud, label))
+        ranked = sorted(((s, e, fraud) for e, (s, fraud) in best.items() if e not in alerted), key=lambda r: -r[0])[:k]
         alerted.update(e for _, e, _ in ranked)
-        out.append(sum(l for *_, l in ranked) / k)
+        out.append(sum(fraud for *_, fraud in ranked) / k)
     return float(np.mean(out))
 
 
@@ -79,13 +79,13 @@ def _brute_precision(rows, k):
     st.integers(1, 4),
 )
 def test_precision_at_budget_matches_brute_force(rows, k):
-    rows = [(d, e, s / 10_000, l) for d, e, s, l in rows]
+    rows = [(d, e, s / 10_000, label) for d, e, s, label in rows]
     scored = pl.DataFrame(
         {
             "time": [at(d, 5) for d, *_ in rows],
             "payer": [e for _, e, _, _ in rows],
             "score": [s for *_, s, _ in rows],
-            "label": [l for *_, l in rows],
+            "label": [label for *_, label in rows],
         }
     )
     assert precision_at_daily_budget(scored, k, "payer") == pytest.approx(_brute_precision(rows, k))
@@ -124,7 +124,7 @@ def test_budget_threshold_and_full_report():
     n = 400
     scored = pl.DataFrame(
         {
-            "time": [at(int(d), int(h)) for d, h in zip(rng.integers(0, 4, n), rng.integers(0, 24, n))],
+            "time": [at(int(d), int(h)) for d, h in zip(rng.integers(0, 4, n), rng.integers(0, 24, n), strict=True)],
             "payer_account": [f"p{i}" for i in rng.integers(0, 100, n)],
             "amount": rng.uniform(10, 1000, n),
             "score": rng.random(n),
@@ -158,12 +158,16 @@ def test_metrics_before_after_matches_sklearn_on_each_side_of_the_cut():
     n = 600
     days = rng.integers(0, 10, n)
     scored = pl.DataFrame(
-        {"time": [at(int(d), int(h)) for d, h in zip(days, rng.integers(0, 24, n))], "score": rng.random(n)}
+        {
+            "time": [at(int(d), int(h)) for d, h in zip(days, rng.integers(0, 24, n), strict=True)],
+            "score": rng.random(n),
+        }
     ).with_columns((pl.col("score") + pl.Series(rng.normal(0, 0.4, n)) > 1.0).cast(pl.Int8).alias("label"))
     cut = at(6)
     periods = metrics_before_after(scored, cut)
     assert periods["period"].to_list() == ["before", "after"]
-    for row, part in zip(periods.iter_rows(named=True), (scored.filter(pl.col("time") < cut), scored.filter(pl.col("time") >= cut))):
+    parts = (scored.filter(pl.col("time") < cut), scored.filter(pl.col("time") >= cut))
+    for row, part in zip(periods.iter_rows(named=True), parts, strict=True):
         assert row["events"] == part.height and row["frauds"] == part["label"].sum()
         assert row["average_precision"] == pytest.approx(average_precision_score(part["label"], part["score"]))
         assert row["roc_auc"] == pytest.approx(roc_auc_score(part["label"], part["score"]))

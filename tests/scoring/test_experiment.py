@@ -8,7 +8,7 @@ import numpy as np
 import polars as pl
 import pytest
 
-from fraud_brain.scoring.experiment import compare_setups
+from fraud_brain.scoring.experiment import SetupResult, compare_setups
 from fraud_brain.scoring.offline import TimeSplit
 from fraud_brain.scoring.synthetic import drifting_transfers
 
@@ -31,9 +31,14 @@ def test_cross_channel_beats_transfer_only_and_online_recovers_under_drift():
     results = compare_setups(events, labels, groups, "spec", split, first_calls, k=20, num_boost_round=60)
     by_name = {r.name: r for r in results}
     frozen, online = by_name["cross-channel"], by_name["cross-channel + online"]
+
+    def before(r: SetupResult) -> pl.DataFrame:
+        return r.windows.filter(pl.col("window_start") < START + timedelta(days=21))
+
+    def after(r: SetupResult) -> pl.DataFrame:
+        return r.windows.filter(pl.col("window_start") >= START + timedelta(days=28))
+
     # before the drift the calls carry the signal
-    before = lambda r: r.windows.filter(pl.col("window_start") < START + timedelta(days=21))
-    after = lambda r: r.windows.filter(pl.col("window_start") >= START + timedelta(days=28))
     assert before(frozen)["average_precision"].mean() > before(by_name["transfer-only"])["average_precision"].mean()
     assert after(online)["average_precision"].mean() > after(frozen)["average_precision"].mean() + 0.05
     assert online.extra["online_learned"] > 1000 and online.extra["online_positives"] > 50
@@ -65,7 +70,9 @@ def test_number_setups_score_numbers_per_day_and_anomaly_touches_only_cold_numbe
     )
     groups = {"callees_24h": "call", "caller_new": "call"}
     split = TimeSplit.from_days(START, 8, 2, 10)
-    plain, with_anomaly = compare_number_setups(calls, labels, groups, "s", split, sorted(fraud_numbers), k=5, num_boost_round=30)
+    plain, with_anomaly = compare_number_setups(
+        calls, labels, groups, "s", split, sorted(fraud_numbers), k=5, num_boost_round=30
+    )
     assert plain.report.average_precision > 0.8
     daily = plain.scored
     assert daily.select(pl.struct("time", "caller").n_unique()).item() == daily.height
@@ -103,7 +110,10 @@ def test_on_a_simulated_strong_drift_the_frozen_model_decays_and_online_recovers
     assert online["ap_before"] > frozen["ap_before"] - 0.03  # the online part costs little before the drift
     assert online["ap_after"] > frozen["ap_after"] + 0.15
     assert online["window_ap_after"] > frozen["window_ap_after"] + 0.2
+
+    def late(r: SetupResult) -> pl.Series:
+        return r.windows.filter(pl.col("window_start") >= drift_at + timedelta(days=3))["average_precision"]
+
     # recovery over time: once the post-drift labels arrive, online wins day after day
-    late = lambda r: r.windows.filter(pl.col("window_start") >= drift_at + timedelta(days=3))["average_precision"]
     by_name = {r.name: r for r in results}
     assert (late(by_name["cross-channel + online"]) > late(by_name["cross-channel"])).all()

@@ -38,9 +38,17 @@ def test_notebook_runs_top_to_bottom(path, environment, monkeypatch):
     for key, value in environment.items():
         monkeypatch.setenv(key, value)
     notebook = nbformat.read(path, as_version=4)
-    client = NotebookClient(notebook, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}})
+    client = NotebookClient(
+        notebook, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}
+    )
     client.execute()
-    errors = [o for cell in notebook.cells if cell.cell_type == "code" for o in cell.get("outputs", []) if o.output_type == "error"]
+    errors = [
+        o
+        for cell in notebook.cells
+        if cell.cell_type == "code"
+        for o in cell.get("outputs", [])
+        if o.output_type == "error"
+    ]
     assert not errors
     if path.name.startswith("02_"):
         versions = sorted(p.name for p in (Path(environment["FRAUD_BRAIN_MODELS"]) / "transfer").glob("v*"))

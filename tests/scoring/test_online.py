@@ -56,7 +56,7 @@ def history(draw):
     values = draw(st.lists(st.booleans(), min_size=len(labelled), max_size=len(labelled)))
     ghost = draw(st.booleans())
     label_keys = [f"e{i}" for i in labelled] + (["ghost"] if ghost else [])
-    label_at = [times[i] + d for i, d in zip(labelled, delays)] + ([50] if ghost else [])
+    label_at = [times[i] + d for i, d in zip(labelled, delays, strict=True)] + ([50] if ghost else [])
     label_values = [int(v) for v in values] + ([1] if ghost else [])
     return times, label_keys, label_at, label_values
 
@@ -69,7 +69,7 @@ def _reference_counts(times, label_keys, label_at, learn_every):
     counts = []
     for t in times:
         seen = 0
-        for key, moment in zip(label_keys, moments):
+        for key, moment in zip(label_keys, moments, strict=True):
             if key in time_of and moment <= t and time_of[key] < moment:
                 seen += 1
         counts.append(seen)
@@ -88,10 +88,10 @@ def test_replay_uses_each_label_only_once_known(case, learn_every):
     )
     assert scores.tolist() == _reference_counts(times, label_keys, label_at, learn_every)
     assert log.n_learned + log.labels_unmatched == len(label_keys)
-    known_at = dict(zip(label_keys, label_at))
-    value_of = dict(zip(label_keys, label_values))
-    for moment, learned, y in zip(log.learned_at, log.learned_keys, log.learned_labels):
-        for key, value in zip(learned, y.tolist()):
+    known_at = dict(zip(label_keys, label_at, strict=True))
+    value_of = dict(zip(label_keys, label_values, strict=True))
+    for moment, learned, y in zip(log.learned_at, log.learned_keys, log.learned_labels, strict=True):
+        for key, value in zip(learned, y.tolist(), strict=True):
             assert known_at[key] <= moment and value == value_of[key]
 
 
@@ -105,19 +105,19 @@ def test_replay_learns_unlabelled_events_as_negatives_only_after_the_delay(case,
         keys, np.array(times), X, label_keys, np.array(label_at), np.array(label_values),
         CountingLearner(), learn_every=learn_every, negative_after=negative_after,
     )
-    time_of = dict(zip(keys, times))
-    known_at = dict(zip(label_keys, label_at))
+    time_of = dict(zip(keys, times, strict=True))
+    known_at = dict(zip(label_keys, label_at, strict=True))
     learned_once: set[str] = set()
-    for moment, learned, y in zip(log.learned_at, log.learned_keys, log.learned_labels):
-        for key, value in zip(learned, y.tolist()):
+    for moment, learned, y in zip(log.learned_at, log.learned_keys, log.learned_labels, strict=True):
+        for key, value in zip(learned, y.tolist(), strict=True):
             assert key not in learned_once
             learned_once.add(key)
             assert time_of[key] < moment or (time_of[key] <= moment - negative_after)
             from_label = key in known_at and known_at[key] <= moment
             assert from_label or (value == 0 and time_of[key] + negative_after <= moment)
     # each event saw exactly what had been learned at moments up to its own time
-    for t, score in zip(times, scores.tolist()):
-        expected = sum(len(k) for m, k in zip(log.learned_at, log.learned_keys) if m <= t)
+    for t, score in zip(times, scores.tolist(), strict=True):
+        expected = sum(len(k) for m, k in zip(log.learned_at, log.learned_keys, strict=True) if m <= t)
         assert score == expected
 
 
@@ -156,7 +156,8 @@ def test_anomaly_scorer_ranks_outliers_higher_and_needs_limits():
 
 @st.composite
 def store_operations(draw):
-    steps = draw(st.lists(st.tuples(st.sampled_from(["remember", "take", "older"]), st.integers(0, 12), st.integers(0, 5)), max_size=40))
+    step = st.tuples(st.sampled_from(["remember", "take", "older"]), st.integers(0, 12), st.integers(0, 5))
+    steps = draw(st.lists(step, max_size=40))
     return draw(st.integers(1, 8)), steps
 
 
@@ -175,7 +176,7 @@ def test_store_matches_a_plain_reference(case):
             times = np.arange(clock, clock + b)
             clock += b
             store.remember(keys, times, times.astype(float).reshape(-1, 1))
-            for key, t in zip(keys, times.tolist()):
+            for key, t in zip(keys, times.tolist(), strict=True):
                 slots_used.append(key)
                 if len(slots_used) > capacity:  # the oldest slot is overwritten
                     gone = len(slots_used) - capacity - 1
@@ -214,7 +215,9 @@ def test_negative_sampling_learns_a_share_of_negatives_with_weight():
     assert 0.2 * n < log.n_learned < 0.3 * n
     assert np.unique(np.concatenate(learner.weights)).tolist() == [4.0]
     with pytest.raises(ValueError, match="negative_sample"):
-        replay_online(["a"], np.array([0]), np.zeros((1, 1)), [], np.array([]), np.array([]), CountingLearner(), negative_sample=0)
+        replay_online(
+            ["a"], np.array([0]), np.zeros((1, 1)), [], np.array([]), np.array([]), CountingLearner(), negative_sample=0
+        )
 
 
 @settings(max_examples=100, deadline=None)
@@ -235,7 +238,11 @@ def test_live_learner_driven_in_time_order_matches_replay(case, negative_after):
     for i, t in enumerate(times):
         while done < len(moments) and moments[done] <= t:
             moment = moments[done]
-            due = [(k, v) for k, a, v in zip(label_keys, label_at, label_values) if -(-a // 5) * 5 == moment]
+            due = [
+                (k, v)
+                for k, a, v in zip(label_keys, label_at, label_values, strict=True)
+                if -(-a // 5) * 5 == moment
+            ]
             if due:
                 live.learn_labels([k for k, _ in due], np.array([v for _, v in due]))
             live.learn_matured(moment)

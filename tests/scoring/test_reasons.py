@@ -70,7 +70,8 @@ def test_every_bundled_template_renders_in_both_languages():
     values = {name: 3.0 for name in templates.features}
     for template in templates.features.values():
         for text in (template.en or "", template.zh or ""):
-            values.update({field: 3.0 for _, field, _, _ in string.Formatter().parse(text) if field and field != "value"})
+            fields = [field for _, field, _, _ in string.Formatter().parse(text) if field and field != "value"]
+            values.update(dict.fromkeys(fields, 3.0))
     for name, template in templates.features.items():
         for language in ("en", "zh"):
             text = templates.sentence(name, values, language)
@@ -116,5 +117,7 @@ def test_templates_cover_the_bundled_transfer_and_call_features():
 def test_a_missing_value_reads_as_no_record():
     templates = ReasonTemplates.load()
     values = {"caller_max_minutes_hl24h": float("nan")}
-    assert templates.sentence("caller_max_minutes_hl24h", values, "en") == "longest call in 24 h (minutes): no record yet"
+    assert templates.sentence("caller_max_minutes_hl24h", values, "en") == (
+        "longest call in 24 h (minutes): no record yet"
+    )
     assert templates.sentence("caller_max_minutes_hl24h", values, "zh") == "24小时内最长通话（分钟）：暂无记录"

@@ -78,7 +78,7 @@ def test_loading_refuses_reordered_features_and_other_spec_hash(tmp_path):
     registry.publish(_booster(), Manifest.new("transfer", FEATURES, "spec-1"), champion=True)
     with pytest.raises(FeatureMismatchError, match="different order"):
         registry.load_champion("transfer", list(reversed(FEATURES)), "spec-1")
-    with pytest.raises(FeatureMismatchError, match="spec-1.*spec-9"):
+    with pytest.raises(FeatureMismatchError, match=r"spec-1.*spec-9"):
         registry.load_champion("transfer", FEATURES, "spec-9")
 
 

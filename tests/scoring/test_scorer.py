@@ -98,7 +98,10 @@ def test_anomaly_part_only_for_cold_start_rows(trained):
     X = feature_matrix(events, FEATURES)
     frame = events.with_columns((pl.col("caller_age_days") < 30).cast(pl.Float64).alias("caller_age_days"))
     anomaly = AnomalyScorer(FEATURES).fit_limits(X[:500])
-    scorer = Scorer(result.booster, FEATURES, anomaly=anomaly, blend=BlendConfig(1.0, 0.0, 1.0), cold_start_feature="caller_age_days")
+    scorer = Scorer(
+        result.booster, FEATURES, anomaly=anomaly, blend=BlendConfig(1.0, 0.0, 1.0),
+        cold_start_feature="caller_age_days",
+    )
     out = scorer.score_batch(frame.head(300), learn_anomaly=False)
     cold = frame.head(300)["caller_age_days"].to_numpy() >= 1
     assert cold.any() and (~cold).any()

@@ -84,7 +84,9 @@ def test_card_scenario_a_compromised_card_overspends_for_14_days(world: CardWorl
     assert stolen["amount"].median() > 3 * legit["amount"].median()
     # no customer outside the compromised ones has card frauds
     never = world.truth_customers.filter(pl.col("times_compromised") == 0)["customer_id"]
-    assert _with_truth(world).filter(pl.col("customer_id").is_in(never.implode()) & (pl.col("scenario") == "card")).is_empty()
+    assert _with_truth(world).filter(
+        pl.col("customer_id").is_in(never.implode()) & (pl.col("scenario") == "card")
+    ).is_empty()
 
 
 def test_fraud_reports_name_real_frauds_with_their_terminal_after_a_delay(world: CardWorld) -> None:

@@ -31,7 +31,7 @@ def test_expand_matches_a_loop(counts: list[int]) -> None:
 
 @settings(max_examples=200, deadline=None)
 @given(counts_strategy, st.randoms(use_true_random=False))
-def test_segment_cumsum_matches_a_loop(counts: list[int], random) -> None:  # noqa: ANN001
+def test_segment_cumsum_matches_a_loop(counts: list[int], random) -> None:
     values = [random.uniform(-5, 5) for _ in range(sum(counts))]
     expected, i = [], 0
     for count in counts:

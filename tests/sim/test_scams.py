@@ -302,7 +302,9 @@ def test_app_run_payments_are_late_at_night_by_third_party_pay_to_shared_account
     assert apps["payee_account"].is_in(points["entity_id"].implode()).all()
     assert not phone["payee_account"].is_in(points["entity_id"].implode()).any()
     # Shared by every ring, each is paid by many more victims than a ring's own mule.
-    fan_in = lambda frame: frame.group_by("payee_account").agg(pl.col("payer_account").n_unique())["payer_account"]
+    def fan_in(frame: pl.DataFrame) -> pl.Series:
+        return frame.group_by("payee_account").agg(pl.col("payer_account").n_unique())["payer_account"]
+
     assert fan_in(apps).mean() > 2 * fan_in(phone).mean()
     # Those accounts are ordinary residents' accounts: they also receive legitimate money.
     legit = app_world.transfers.join(app_world.truth_transfers, on="transfer_id").filter(~pl.col("is_scam"))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import polars as pl
@@ -14,7 +14,7 @@ from fraud_brain.schema import LABELS
 from fraud_brain.store import Alert, Case, Label, NewAction, Outcome, SQLiteRepository
 from fraud_brain.store.migrations import MIGRATIONS
 
-T0 = datetime(2026, 3, 1, 9, 0, tzinfo=timezone.utc)
+T0 = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
 
 
 def _case(repo: SQLiteRepository, victim: str = "13800000001", uid: str = "case-1") -> Case:
@@ -216,8 +216,10 @@ def test_outbox_queries_use_indexes() -> None:
     plans = {
         query: " ".join(row[-1] for row in repo._conn.execute("EXPLAIN QUERY PLAN " + query))
         for query in (
-            "SELECT action_id FROM actions WHERE status = 'pending' AND next_attempt_at_ms <= 5 ORDER BY next_attempt_at_ms",
-            "SELECT action_id FROM actions WHERE status = 'in_flight' AND leased_until_ms <= 5 ORDER BY leased_until_ms",
+            "SELECT action_id FROM actions WHERE status = 'pending' AND next_attempt_at_ms <= 5 "
+            "ORDER BY next_attempt_at_ms",
+            "SELECT action_id FROM actions WHERE status = 'in_flight' AND leased_until_ms <= 5 "
+            "ORDER BY leased_until_ms",
             "SELECT * FROM outcomes WHERE handled = 0 ORDER BY outcome_id LIMIT 5",
             "SELECT * FROM cases WHERE victim_key = 'x' ORDER BY last_alert_at_ms DESC LIMIT 1",
             "SELECT * FROM agent_tasks WHERE case_id = 1 AND status = 'open'",
@@ -230,11 +232,15 @@ def test_outbox_queries_use_indexes() -> None:
 def test_a_store_from_before_victim_kinds_keeps_its_cases_as_phone_victims(tmp_path: Path) -> None:
     path = tmp_path / "v4.db"
     conn = sqlite3.connect(path, isolation_level=None)
-    conn.execute("CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)")
+    conn.execute(
+        "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)"
+    )
     for migration in MIGRATIONS[:4]:
         for statement in migration.statements:
             conn.execute(statement)
-        conn.execute("INSERT INTO schema_migrations VALUES (?, ?, datetime('now'))", (migration.version, migration.name))
+        conn.execute(
+            "INSERT INTO schema_migrations VALUES (?, ?, datetime('now'))", (migration.version, migration.name)
+        )
     conn.execute(
         "INSERT INTO cases (case_uid, victim_key, status, tier, rule, opened_at_ms, active_since_ms, last_alert_at_ms, "
         "max_score) VALUES ('case-old', '13800000001', 'open', 'hour', 'r', 0, 0, 0, 0.5)"
@@ -305,8 +311,8 @@ def test_case_queue_queries_use_indexes() -> None:
     repo = SQLiteRepository(":memory:")
     for query in (
         "SELECT * FROM cases WHERE status = 'open' ORDER BY last_alert_at_ms DESC LIMIT 5",
-        "SELECT case_id, MAX(case_event_id) FROM case_events WHERE kind IN ('claimed', 'released') AND case_id IN (1, 2) "
-        "GROUP BY case_id",
+        "SELECT case_id, MAX(case_event_id) FROM case_events "
+        "WHERE kind IN ('claimed', 'released') AND case_id IN (1, 2) GROUP BY case_id",
     ):
         plan = " ".join(row[-1] for row in repo._conn.execute("EXPLAIN QUERY PLAN " + query))
         assert "INDEX" in plan and "SCAN" not in plan, (query, plan)
