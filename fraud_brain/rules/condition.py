@@ -19,7 +19,8 @@ token of the condition and never echo any data.
 >>> compile_condition("score > avg(score)", schema)
 Traceback (most recent call last):
 ...
-fraud_brain.rules.condition.ConditionError: aggregate 'avg' is not allowed: a condition decides about one event, not the batch
+fraud_brain.rules.condition.ConditionError: aggregate 'avg' is not allowed: a condition decides about one event,
+not the batch
 """
 
 from __future__ import annotations
@@ -28,11 +29,14 @@ import difflib
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
 from fraud_brain.errors import ConfigError
+
+if TYPE_CHECKING:
+    from polars._typing import PolarsDataType
 
 MAX_CONDITION_CHARS = 4_000
 """Longer conditions are almost surely a mistake (or an attempt to smuggle something in)."""
@@ -256,7 +260,8 @@ class _Parser:
             return _unquote(token.text)
         if sign == 1 and token.kind == "keyword" and token.text in ("true", "false", "null"):
             return {"true": True, "false": False, "null": None}[token.text]
-        raise ConditionError(f"cannot parse: an IN list holds literal values, found {_shown(token)} at position {token.at}")
+        raise ConditionError(
+            f"cannot parse: an IN list holds literal values, found {_shown(token)} at position {token.at}")
 
     def additive(self) -> Node:
         node = self.term()
@@ -316,7 +321,8 @@ class _Parser:
     def call(self, name_token: Token) -> Node:
         name = name_token.text.lower()
         if name in _AGGREGATES:
-            raise ConditionError(f"aggregate {name!r} is not allowed: a condition decides about one event, not the batch")
+            raise ConditionError(
+                f"aggregate {name!r} is not allowed: a condition decides about one event, not the batch")
         if name in _WINDOWS:
             raise ConditionError(f"window function {name!r} is not allowed: a condition decides about one event, "
                                  f"not the batch")
@@ -354,7 +360,8 @@ class _Parser:
             branches.append((test, self.or_()))
         if not branches:
             token = self.peek()
-            raise ConditionError(f"cannot parse: CASE needs WHEN ... THEN ..., found {_shown(token)} at position {token.at}")
+            raise ConditionError(
+                f"cannot parse: CASE needs WHEN ... THEN ..., found {_shown(token)} at position {token.at}")
         otherwise: Node = ("lit", None)
         if self.at_keyword("else"):
             self.take()
@@ -409,7 +416,8 @@ def parse_condition(text: str) -> Node:
     >>> parse_condition("score IN (SELECT 1)")
     Traceback (most recent call last):
     ...
-    fraud_brain.rules.condition.ConditionError: sub-query is not allowed: a condition decides about one event, not the batch
+    fraud_brain.rules.condition.ConditionError: sub-query is not allowed: a condition decides about one event,
+    not the batch
     """
     if not isinstance(text, str) or not text.strip():
         raise ConditionError("condition is empty")
@@ -568,12 +576,14 @@ class _Compiler:
                 self.need(test, ("bool",), "WHEN")
                 chain = (pl.when(self.compile(test)) if chain is None else chain.when(self.compile(test))).then(
                     self.compile(value))
-            return chain.otherwise(self.compile(otherwise))
+            result: pl.Expr = chain.otherwise(self.compile(otherwise))
+            return result
         if kind == "extract":
             _, field, value = node
             self.need(value, ("time",), "EXTRACT")
             expr = self.compile(value)
-            return getattr(expr.dt, _EXTRACT[field])().cast(pl.Int32)
+            extracted: pl.Expr = getattr(expr.dt, _EXTRACT[field])()
+            return extracted.cast(pl.Int32)
         raise ConditionError(f"cannot compile a {kind!r} node")
 
     def call(self, name: str, args: tuple[Node, ...]) -> pl.Expr:
@@ -598,12 +608,13 @@ class _Compiler:
     def comparable(self, left: Node, right: Node, op: str) -> None:
         kinds = {self.kind_of(left), self.kind_of(right)} - {"null"}
         if len(kinds) > 1 and kinds != {"number", "bool"}:
-            raise ConditionError(f"does not type-check: {op} compares {' with '.join(self.kind_of(n) for n in (left, right))} "
+            compared = " with ".join(self.kind_of(n) for n in (left, right))
+            raise ConditionError(f"does not type-check: {op} compares {compared} "
                                  f"({_describe(left)} {op} {_describe(right)})")
         if kinds & {"list", "other"}:
             raise ConditionError(f"does not type-check: {op} cannot compare {kinds.pop()} values")
 
-    def in_dtype(self, left: Node, values: list[Any]) -> pl.DataType | None:
+    def in_dtype(self, left: Node, values: list[Any]) -> PolarsDataType | None:
         dtype = self.schema.get(left[1]) if left[0] == "col" else None
         if dtype is not None and _kind(dtype) == "string":
             return pl.String if not isinstance(dtype, pl.Enum) else dtype
@@ -626,10 +637,10 @@ def _describe(node: Node) -> str:
         return repr(node[1])
     if node[0] == "call":
         return f"{node[1]}(...)"
-    return node[0]
+    return str(node[0])
 
 
-def _probe_values(dtype: pl.DataType) -> list[Any]:
+def _probe_values(dtype: PolarsDataType) -> list[Any]:
     """Two ordinary non-null values of a dtype (one of them awkward: a non-numeric string, a 0)."""
     if dtype.is_integer():
         return [0, 1]
@@ -660,11 +671,11 @@ def _probe_frame(schema: pl.Schema, names: set[str]) -> pl.DataFrame:
         try:
             values = _probe_values(dtype)
             if isinstance(dtype, pl.Datetime | pl.Date):
-                series = pl.Series(name, [None, *values], dtype=pl.Int64).cast(pl.Int32 if dtype == pl.Date else pl.Int64)
-                series = series.cast(dtype)
+                physical = pl.Int32 if dtype == pl.Date else pl.Int64
+                series = pl.Series(name, [None, *values], dtype=pl.Int64).cast(physical).cast(dtype)
             else:
                 series = pl.Series(name, [None, *values], dtype=dtype)
-        except Exception:  # noqa: BLE001 - an exotic dtype: nulls still check names and types
+        except Exception:  # an exotic dtype: nulls still check names and types
             series = pl.Series(name, [None, None, None], dtype=dtype)
         columns.append(series)
     return pl.DataFrame(columns)
@@ -699,7 +710,7 @@ def compile_condition(text: str, schema: pl.Schema) -> pl.Expr:
     # itself would refuse at run time (e.g. a cast it cannot make) while the rules load.
     try:
         probe = _probe_frame(schema, {name for name, _ in named}).select(expr)
-    except Exception as error:  # noqa: BLE001 - any polars refusal is the condition's fault
+    except Exception as error:  # any polars refusal is the condition's fault
         first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         raise ConditionError(f"does not type-check: {first}") from None
     dtype = probe.schema.dtypes()[0]

@@ -11,13 +11,12 @@ from __future__ import annotations
 import re
 
 from fraud_brain.errors import InputError
-from fraud_brain.vocabulary import (  # noqa: F401 - the rule file's words, re-exported
-    ACTION_KINDS,
-    MODES,
-    TIERS,
-    TRANSFER_ONLY_ACTIONS,
-    VICTIM_KINDS,
-)
+from fraud_brain.vocabulary import ACTION_KINDS, MODES, TIERS, TRANSFER_ONLY_ACTIONS, VICTIM_KINDS
+
+__all__ = [
+    "ACCOUNT_COLUMNS", "ACTIONS", "ACTION_KINDS", "EVENTS", "MODES", "PHONE_COLUMNS", "TIERS",
+    "TRANSFER_ONLY_ACTIONS", "VICTIM_KINDS", "format_duration", "parse_duration", "victim_kind",
+]
 
 EVENTS = ("call", "transfer")
 """Event types a rule can watch; a scored batch holds one of them."""
