@@ -81,7 +81,8 @@ def post(client: httpx.Client, stream: str, frame: pl.DataFrame, arrow: bool) ->
         frame.write_ipc_stream(buffer)
         reply = client.post(f"/v1/ingest/{stream}", content=buffer.getvalue(), headers={"Content-Type": ARROW})
     else:
-        reply = client.post(f"/v1/ingest/{stream}", content=frame.write_json(), headers={"Content-Type": "application/json"})
+        reply = client.post(f"/v1/ingest/{stream}", content=frame.write_json(),
+                            headers={"Content-Type": "application/json"})
     assert reply.status_code == 200, reply.text
     return reply.json()
 

@@ -175,7 +175,8 @@ def labels_from_bank(
     >>> from datetime import datetime, timezone
     >>> labels_from_bank("c1", 1, "M1", None, datetime(2026, 1, 1, tzinfo=timezone.utc))[0].source
     'bank'
-    >>> labels_from_bank("c1", 1, "T3", None, datetime(2026, 1, 1, tzinfo=timezone.utc), LabelEntities("tx", None, None))
+    >>> card = LabelEntities("tx", None, None)
+    >>> labels_from_bank("c1", 1, "T3", None, datetime(2026, 1, 1, tzinfo=timezone.utc), card)
     []
     """
     if entities.payee is None:

@@ -34,7 +34,7 @@ import hashlib
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -130,7 +130,7 @@ def district_lookup(subscribers: pl.DataFrame) -> dict[str, str]:
 
 
 def _aware(value: datetime) -> datetime:
-    return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 def _alert_from_row(row: dict[str, Any]) -> Alert:
@@ -682,17 +682,11 @@ class Orchestrator:
         report.labels += self.store.add_labels(
             labels_from_disposition(case.case_uid, case.case_id, alerts, disposition, outcome.at, self.labels)
         )
-        if disposition == "unreachable" and self.policy.officer_on_unreachable:
-            if (
-                self._request(
-                    self.store.get_case(case.case_id),
-                    "officer_alert",
-                    now,
-                    "agent could not reach the victim",
-                )
-                is not None
-            ):
-                report.actions["officer_alert"] += 1
+        if disposition == "unreachable" and self.policy.officer_on_unreachable and (
+            self._request(self.store.get_case(case.case_id), "officer_alert", now, "agent could not reach the victim")
+            is not None
+        ):
+            report.actions["officer_alert"] += 1
         if case.status == "open":
             self._close(case, disposition, outcome.at, report)
 

@@ -119,8 +119,8 @@ def _refuse(kind: str, result: Any, ctx: ApiContext) -> OrjsonResponse:
     if ctx.metrics is not None:
         ctx.metrics.events.labels(kind=kind, result="refused").inc(result.valid.height + result.rejected.height)
     return OrjsonResponse(
-        {"detail": f"{result.rejected.height} of {result.valid.height + result.rejected.height} {kind} record(s) are invalid; "
-                   "nothing was ingested (send partial=true to ingest the valid ones)",
+        {"detail": f"{result.rejected.height} of {result.valid.height + result.rejected.height} {kind} record(s) "
+                   "are invalid; nothing was ingested (send partial=true to ingest the valid ones)",
          "errors": record_errors(kind, result.errors)},
         status_code=422,
     )
@@ -131,17 +131,18 @@ async def ingest(
     request: Request,
     kind: str = Path(min_length=1, max_length=64, description="a stream of the running feature spec "
                                                                "(telecom: call or transfer; card: tx, fraud_report)"),
-    partial: bool = Query(False, description="Ingest the valid records and report the invalid ones instead of refusing the batch"),
+    partial: bool = Query(False, description="Ingest the valid records and report the invalid ones "
+                                             "instead of refusing the batch"),
     principal: Principal = Depends(require("feed", "bank", "admin")),
     ctx: ApiContext = Depends(get_ctx),
 ) -> OrjsonResponse:
     """Validate, score and act on a batch of a stream: call records (feeds), transfers (banks), or
     any other stream of the running spec (feeds or banks); a state-only stream is only remembered."""
-    engine = ctx.require_engine()
-    schema = _pick(ingest_streams(engine.spec), kind, "ingestible stream")
     roles = _INGEST_ROLES.get(kind, _ANY_FEED)
     if principal.role not in roles:
         raise HTTPException(403, f"role {principal.role!r} may not ingest {kind} records; allowed: {list(roles)}")
+    engine = ctx.require_engine()
+    schema = _pick(ingest_streams(engine.spec), kind, "ingestible stream")
     _, result = await _decode(request, kind, schema)
     if not result.ok and not partial:
         return _refuse(kind, result, ctx)
@@ -159,8 +160,8 @@ async def ingest(
         "accepted": report.accepted, "rejected": report.rejected, "alerts": report.alerts,
         "refused_decisions": list(report.refused_decisions),
         "late": report.late, "duplicates": report.duplicates,
-        "errors": [{"index": e.get("row"), "record_id": e.get("record_id"), "field": e.get("field"), "reason": e.get("reason")}
-                   for e in report.errors],
+        "errors": [{"index": e.get("row"), "record_id": e.get("record_id"), "field": e.get("field"),
+                    "reason": e.get("reason")} for e in report.errors],
         # polars writes the rows' JSON itself; orjson embeds it as is (a list of dicts costs 6x more)
         "scored": orjson.Fragment(report.scored.write_json()) if report.scored.height else [],
     })
@@ -265,7 +266,8 @@ async def add_decisions(
             ctx.metrics.actions.labels(kind=kind).inc(count)
     if report.alerts and ctx.hub is not None:
         ctx.hub.publish("alerts", {"count": report.alerts, "kind": "decision"})
-    return OrjsonResponse({"alerts": report.alerts, "duplicates": report.duplicates, "cases_opened": report.cases_opened,
-                           "cases_joined": report.cases_joined, "actions": dict(report.actions), "rejected": report.rejected,
+    return OrjsonResponse({"alerts": report.alerts, "duplicates": report.duplicates,
+                           "cases_opened": report.cases_opened, "cases_joined": report.cases_joined,
+                           "actions": dict(report.actions), "rejected": report.rejected,
                            "no_victim": report.no_victim, "contact_skipped": report.contact_skipped})
 
