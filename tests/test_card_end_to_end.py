@@ -131,8 +131,8 @@ def alerts(world: Path) -> pl.DataFrame:
 
 
 def test_the_delayed_terminal_report_feature_fires_only_after_reports_are_known(world: Path, fed: dict) -> None:
-    """The rule reading terminal_fraud_reports_7d hits exactly payments whose terminal had two or
-    more reports known (not merely frauds committed) in the 7 days before the payment."""
+    """The rule reading terminal_fraud_reports_7d hits only payments whose terminal had two or more
+    reports known (not merely frauds committed: reports arrive days later) in the 7 days before."""
     tx: pl.DataFrame = fed["tx"]
     reports: pl.DataFrame = fed["reports"]
     hit = alerts(world).filter(pl.col("rule") == "card_reported_terminal")
@@ -142,8 +142,6 @@ def test_the_delayed_terminal_report_feature_fires_only_after_reports_are_known(
         known = reports.filter((pl.col("terminal_id") == row["terminal_id"]) & (pl.col("known_at") < row["time"])
                                & (pl.col("known_at") > row["time"] - REPORT_WINDOW))
         assert known.height >= 2, row
-        # The feature counts reports, not frauds: a report known later than the payment never counts.
-        assert (reports.filter(pl.col("terminal_id") == row["terminal_id"])["known_at"].min() < row["time"])
     assert set(hit["payee_account"].to_list()) <= set(tx["terminal_id"].to_list())
 
 

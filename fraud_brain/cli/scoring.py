@@ -71,8 +71,11 @@ def models_dir(given: Path | None) -> Path:
 
 def _registry(root: Path | None) -> Any:
     """The model registry in an existing folder (a command reading models gets no empty registry by mistake)."""
+    from fraud_brain.errors import MissingInputError
     from fraud_brain.scoring.registry import ModelRegistry
 
+    if root is not None and not root.is_dir():
+        raise MissingInputError(f"model registry folder {root} does not exist")
     return ModelRegistry(models_dir(root))
 
 

@@ -27,7 +27,7 @@ def test_models_commands_read_the_bundled_registry_from_any_folder(tmp_path: Pat
     code, out = invoke("models", "show", "transfer")
     assert code == 0 and '"name": "transfer"' in out
     code, out = invoke("models", "list", "--models-dir", str(tmp_path / "none"))
-    assert code == 2 and "does not exist" in out
+    assert code == 2 and f"model registry folder {tmp_path / 'none'} does not exist" in out
 
 
 def test_rules_check_takes_the_spec_whose_streams_the_rules_watch(monkeypatch) -> None:
