@@ -201,9 +201,11 @@ def test_the_customer_risk_and_the_server_s_streams(fed: dict, server: Server) -
         assert risk.json()["entity_type"] == "customer"
         assert 0.0 <= risk.json()["score"] <= 1.0
         assert bank.get("/v1/entities/number/13800000001").status_code == 422
-        unknown = bank.post("/v1/ingest/call", content=b"[]", headers={"Content-Type": "application/json"})
+    with server.client("feed") as feed:
+        unknown = feed.post("/v1/ingest/call", content=b"[]", headers={"Content-Type": "application/json"})
         assert unknown.status_code == 404
         assert "fraud_report" in unknown.json()["detail"] and "tx" in unknown.json()["detail"]
+    with server.client("bank") as bank:
         bad = tx.head(1).with_columns(pl.lit(-5.0).alias("amount"))
         checked = bank.post("/v1/validate/tx", content=bad.write_json(), headers={"Content-Type": "application/json"})
         assert checked.status_code == 200 and checked.json()["invalid"] == 1

@@ -189,7 +189,7 @@ class Orchestrator:
     >>> from fraud_brain.actions.clock import ManualClock
     >>> from fraud_brain.actions.decisions import decision_frame
     >>> from fraud_brain.store import SQLiteRepository
-    >>> t = datetime(2026, 3, 1, 9, tzinfo=timezone.utc)
+    >>> t = datetime(2026, 3, 1, 9, tzinfo=UTC)
     >>> orch = Orchestrator(SQLiteRepository(":memory:"), clock=ManualClock(t))
     >>> _ = orch.ingest(decision_frame([{"event_id": "e1", "time": t, "victim_key": "138001"}]))
     >>> (call,) = orch.store.case_actions(1)

@@ -249,10 +249,11 @@ class Assembly:
     ) -> ReplayResult:
         """Decisions through cases, escalations and the adapters on a simulated clock."""
         from fraud_brain.actions import replay
+        from fraud_brain.actions.labels import label_entities
 
         return replay(
             decisions, store, policy=self.policy(), adapters=dict(self.adapters()), seed=self.config.seed,
-            step=step, drain=drain, progress=progress,
+            step=step, drain=drain, progress=progress, labels=label_entities(self.spec),
             districts=districts if districts is not None else self.districts_of(self.subscribers),
         )
 
