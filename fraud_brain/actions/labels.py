@@ -5,6 +5,10 @@ accounts as fraud, and the suspect numbers (entity keys that are phone numbers o
 the victim's, not device ids); "false alarm" clears the case's transfers; "unreachable" teaches nothing. A
 bank freezing money on a stop-payment confirms the payee account as a mule.
 
+The entity types written are the feature spec's label entity types (:class:`LabelEntities`):
+a card spec labels the payment ``tx`` and has no payee or number entity, so a card case's
+outcome labels only its payments, and a bank freeze there teaches nothing.
+
 >>> from datetime import datetime, timezone
 >>> t = datetime(2026, 1, 1, tzinfo=timezone.utc)
 >>> a = Alert("e1", t, "r", 1, "minute", (), "13800000001", entity_key="17000000002",
@@ -18,17 +22,61 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from fraud_brain.schema.records import PHONE_PATTERN, TYPOLOGIES
 from fraud_brain.store.models import Alert, Label
 from fraud_brain.vocabulary import FRAUD_DISPOSITIONS
+
+if TYPE_CHECKING:
+    from fraud_brain.features.spec import Spec
 
 CLEARING_DISPOSITIONS = ("false_alarm",)
 _PHONE = re.compile(PHONE_PATTERN)
 # Rules key cooldowns by caller, payee account or device; an IMEI (15-16 digits) passes the
 # phone pattern, so digit strings of that length are not taken for a suspect's number.
 _IMEI = re.compile(r"^[0-9]{15,16}$")
+
+
+@dataclass(frozen=True)
+class LabelEntities:
+    """The label entity types outcomes are written as: the paid event, its payee, a suspect number.
+
+    ``payee`` and ``number`` are None for a spec without such an entity (no label is made for it).
+    """
+
+    payment: str = "transfer"
+    """What a decision's payment (``transfer_id``) is labelled as."""
+    payee: str | None = "account"
+    """What the payee (mule) account is labelled as."""
+    number: str | None = "number"
+    """What a suspect calling number is labelled as."""
+
+
+TELECOM_LABELS = LabelEntities()
+"""The bundled telecom spec's label entity types."""
+
+
+def label_entities(spec: Spec) -> LabelEntities:
+    """The label entity types of ``spec``: the payment stream's label entity (the scored stream with
+    an amount), and ``account``/``number`` only where the spec labels such entities.
+
+    >>> from fraud_brain.features import resolve_spec
+    >>> label_entities(resolve_spec("card"))
+    LabelEntities(payment='tx', payee=None, number=None)
+    >>> label_entities(resolve_spec("telecom")) == TELECOM_LABELS
+    True
+    """
+    scored = spec.scored_streams()
+    paid = [s for s in scored if spec.scoring(s).amount is not None] or scored
+    payment = spec.scoring(paid[0]).label_entity if paid else spec.label_entities[0]
+    return LabelEntities(
+        payment=payment,
+        payee="account" if "account" in spec.label_entities else None,
+        number="number" if "number" in spec.label_entities else None,
+    )
 
 
 def is_suspect_number(entity_key: str | None, victim_key: str) -> bool:
@@ -68,9 +116,19 @@ def label_typology(typology: str | None) -> str | None:
 
 
 def labels_from_disposition(
-    case_uid: str, case_id: int, alerts: Sequence[Alert], disposition: str, at: datetime
+    case_uid: str, case_id: int, alerts: Sequence[Alert], disposition: str, at: datetime,
+    entities: LabelEntities = TELECOM_LABELS,
 ) -> list[Label]:
-    """Labels taught by an agent's disposition of a case."""
+    """Labels taught by an agent's disposition of a case, as ``entities``' types.
+
+    >>> from datetime import datetime, timezone
+    >>> t = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    >>> a = Alert("x1", t, "r", 1, "minute", (), "C7", entity_key="C7", transfer_id="x1", payee_account="T3",
+    ...           victim_kind="account")
+    >>> card = LabelEntities("tx", None, None)
+    >>> [(l.entity_type, l.entity_id) for l in labels_from_disposition("c1", 1, [a], "prevented", t, card)]
+    [('tx', 'x1')]
+    """
     if disposition in FRAUD_DISPOSITIONS:
         is_fraud = True
     elif disposition in CLEARING_DISPOSITIONS:
@@ -78,20 +136,18 @@ def labels_from_disposition(
     else:
         return []
     typology = label_typology(next((a.typology for a in alerts if a.typology), None)) if is_fraud else None
-    entities: list[tuple[str, str]] = []
-    for alert in alerts:
-        if alert.transfer_id:
-            entities.append(("transfer", alert.transfer_id))
-    if is_fraud:
-        entities += [("account", a.payee_account) for a in alerts if a.payee_account]
-        entities += [
-            ("number", a.entity_key)
+    named: list[tuple[str, str]] = [(entities.payment, a.transfer_id) for a in alerts if a.transfer_id]
+    if is_fraud and entities.payee is not None:
+        named += [(entities.payee, a.payee_account) for a in alerts if a.payee_account]
+    if is_fraud and entities.number is not None:
+        named += [
+            (entities.number, a.entity_key)
             for a in alerts
             if a.entity_key and is_suspect_number(a.entity_key, a.victim_key)
         ]
     seen: set[tuple[str, str]] = set()
     labels = []
-    for entity_type, entity_id in entities:
+    for entity_type, entity_id in named:
         if (entity_type, entity_id) in seen:
             continue
         seen.add((entity_type, entity_id))
@@ -111,18 +167,24 @@ def labels_from_disposition(
 
 
 def labels_from_bank(
-    case_uid: str, case_id: int, payee_account: str, typology: str | None, at: datetime
+    case_uid: str, case_id: int, payee_account: str, typology: str | None, at: datetime,
+    entities: LabelEntities = TELECOM_LABELS,
 ) -> list[Label]:
-    """The label a bank's freeze teaches: the payee account is a mule.
+    """The label a bank's freeze teaches: the payee account is a mule (none for a spec without a payee entity).
 
     >>> from datetime import datetime, timezone
     >>> labels_from_bank("c1", 1, "M1", None, datetime(2026, 1, 1, tzinfo=timezone.utc))[0].source
     'bank'
+    >>> card = LabelEntities("tx", None, None)
+    >>> labels_from_bank("c1", 1, "T3", None, datetime(2026, 1, 1, tzinfo=timezone.utc), card)
+    []
     """
+    if entities.payee is None:
+        return []
     return [
         Label(
-            label_id=label_id(case_uid, "bank", "account", payee_account, True),
-            entity_type="account",
+            label_id=label_id(case_uid, "bank", entities.payee, payee_account, True),
+            entity_type=entities.payee,
             entity_id=payee_account,
             is_fraud=True,
             known_at=at,

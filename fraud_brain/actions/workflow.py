@@ -28,6 +28,7 @@ from fraud_brain.actions.adapters.simulators import simulated_adapters
 from fraud_brain.actions.agent_desk import SimulatedAgentDesk
 from fraud_brain.actions.clock import ManualClock
 from fraud_brain.actions.dispatcher import Dispatcher, DispatchReport
+from fraud_brain.actions.labels import TELECOM_LABELS, LabelEntities
 from fraud_brain.actions.orchestrator import IngestReport, Orchestrator
 from fraud_brain.actions.policy import EscalationPolicy
 from fraud_brain.store.base import Repository
@@ -56,12 +57,14 @@ def replay(
     drain: timedelta = timedelta(hours=6),
     progress: Callable[[int, int], None] | None = None,
     districts: Mapping[str, str] | None = None,
+    labels: LabelEntities = TELECOM_LABELS,
 ) -> ReplayResult:
     """Run decisions through the workflow in event-time order, then let timers run out for ``drain``.
 
     Each step of simulated time ingests the decisions made in it, reacts to outcomes, delivers
     due actions and lets simulated agents work. ``progress(done, total)`` is told how many
-    decisions have been ingested; ``districts`` (victim phone → district) addresses officer alerts.
+    decisions have been ingested; ``districts`` (victim phone → district) addresses officer alerts;
+    ``labels`` are the feature spec's label entity types the outcomes are written as.
     """
     result = ReplayResult(store=store)
     if decisions.height == 0:
@@ -70,7 +73,7 @@ def replay(
     times = ordered["time"].to_list()
     first = min(times)
     clock = ManualClock(first)
-    orchestrator = Orchestrator(store, policy, clock, districts)
+    orchestrator = Orchestrator(store, policy, clock, districts, labels)
     dispatcher = Dispatcher(
         store, adapters or simulated_adapters(seed), clock, orchestrator.policy.outbox, seed=seed
     )

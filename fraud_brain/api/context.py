@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 import polars as pl
 from fastapi import Depends, HTTPException, Request, Security
@@ -26,6 +26,9 @@ from fraud_brain.api.worker import EngineThread
 from fraud_brain.pipeline.brain import CheckResult, EntityRisk, IngestReport
 from fraud_brain.schema.validate import ValidationResult
 from fraud_brain.store.base import Repository
+
+if TYPE_CHECKING:
+    from fraud_brain.features.spec import Spec
 
 T = TypeVar("T")
 
@@ -42,6 +45,11 @@ class Engine(Protocol):
     @property
     def cases(self) -> CaseService:
         """The case rules (claim, outcome, stop-payment) over that store and the pipeline's workflow."""
+        ...
+
+    @property
+    def spec(self) -> Spec:
+        """The running feature spec: its streams, record schemas and label entity types."""
         ...
 
     @property
@@ -106,7 +114,8 @@ class ApiContext:
     def require_engine(self) -> Engine:
         """The engine, or a 503 saying the server runs without one."""
         if self.engine is None:
-            raise HTTPException(503, "this server runs without the scoring pipeline (case desk only); scoring endpoints are unavailable")
+            raise HTTPException(503, "this server runs without the scoring pipeline (case desk only); "
+                                     "scoring endpoints are unavailable")
         return self.engine
 
     def require_desk(self) -> CaseDesk:

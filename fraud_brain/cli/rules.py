@@ -13,20 +13,26 @@ if TYPE_CHECKING:
 rules_app = typer.Typer(help="Validate and inspect rule files.", no_args_is_help=True)
 
 
-def _scored_schemas(scored: Path | None) -> dict[str, pl.Schema]:
-    """Scored-frame schemas per event type: from scored Parquet data, else the defaults' expectations."""
-    from fraud_brain.rules.backtest import load_scored
-    from fraud_brain.rules.defaults import expected_scored_schemas
+def _schemas_of(frames: list[pl.DataFrame]) -> dict[str, pl.Schema]:
+    """Scored-frame schemas per event type of telecom scored frames (told by their id column)."""
     from fraud_brain.schema import schema_for
 
-    if scored is None:
-        return expected_scored_schemas()
     schemas: dict[str, pl.Schema] = {}
-    for frame in load_scored(scored):
+    for frame in frames:
         for event in ("call", "transfer"):
             if schema_for(event).id_field in frame.columns:
                 schemas.setdefault(event, frame.schema)
     return schemas
+
+
+def _scored_schemas(scored: Path | None, spec: str = "telecom") -> dict[str, pl.Schema]:
+    """Scored-frame schemas per event type: from scored Parquet data, else what the spec's scored streams make."""
+    from fraud_brain.rules.backtest import load_scored
+    from fraud_brain.rules.defaults import spec_scored_schemas
+
+    if scored is None:
+        return spec_scored_schemas(spec)
+    return _schemas_of(load_scored(scored))
 
 
 @rules_app.command("check")
@@ -34,19 +40,24 @@ def check(
     rules_file: Path = typer.Argument(..., help="The TOML rule file to validate."),
     scored: Path | None = typer.Option(
         None, "--scored", help="Scored Parquet file or folder whose columns the rules must use "
-                               "(default: the columns the bundled default rules expect).",
+                               "(default: the columns the spec's scored streams make).",
     ),
+    spec: str = typer.Option("telecom", help="Feature spec the rules watch: a bundled name (telecom, card) or a "
+                                             ".toml file; its scored streams are the events, its victims the victims."),
 ) -> None:
-    """Validate a rule file: print every problem with file, rule and line; exit 1 if any (2 if there is no such file)."""
+    """Validate a rule file: print every problem with file, rule and line; exit 1 if any (2 if there is no such
+    file)."""
     from rich.console import Console
     from rich.table import Table
 
-    from fraud_brain.rules import RuleFileError, RuleSet
+    from fraud_brain.features import resolve_spec
+    from fraud_brain.rules import RuleFileError, RuleSet, event_facts
     from fraud_brain.rules.vocabulary import format_duration
 
     console = Console()
+    events = event_facts(resolve_spec(spec))
     try:
-        rules = RuleSet.load(rules_file, _scored_schemas(scored))
+        rules = RuleSet.load(rules_file, _scored_schemas(scored, spec), events)
     except RuleFileError as error:
         for problem in error.problems:
             console.print(f"[red]✗[/red] {problem}", highlight=False)
@@ -57,7 +68,8 @@ def check(
         table.add_column(column)
     for rule in sorted(rules.rules, key=lambda r: (r.event, -r.priority)):
         table.add_row(rule.name, rule.event, rule.mode, str(rule.priority), rule.tier, ", ".join(rule.actions),
-                      " → ".join(rule.victims), f"{format_duration(rule.cooldown_ms)} per {rule.cooldown_key or 'victim'}")
+                      " → ".join(rule.victims),
+                      f"{format_duration(rule.cooldown_ms)} per {rule.cooldown_key or 'victim'}")
     console.print(table)
 
 
@@ -73,6 +85,8 @@ def backtest_command(
     ),
     window: str = typer.Option("24h", help="A firing protects the victim's scam transfers this long after it."),
     json_out: Path | None = typer.Option(None, "--json", help="Also write the report as JSON here."),
+    models: Path | None = typer.Option(None, "--models-dir", help="Model registry scoring a folder of raw records "
+                                                                 "(default: the bundled registry, as run and serve)."),
 ) -> None:
     """Replay scored history through RULES and print per rule: hits, precision, money protected, alerts/day."""
     import orjson
@@ -81,10 +95,11 @@ def backtest_command(
     from rich.progress import Progress
 
     from fraud_brain.cli.paths import make_folder, require_files
+    from fraud_brain.cli.scoring import models_dir
     from fraud_brain.io import read_frame
     from fraud_brain.pipeline.batch import raw_history_source
     from fraud_brain.rules import RuleSet
-    from fraud_brain.rules.backtest import SCORED_SOURCES, backtest, load_scored
+    from fraud_brain.rules.backtest import backtest, load_scored
     from fraud_brain.rules.vocabulary import parse_duration
 
     # Mistakes in the arguments fail now, not after a replay of the whole history.
@@ -92,14 +107,16 @@ def backtest_command(
     parse_duration(window)
     if json_out is not None:
         make_folder("--json", json_out.parent)
-    # A folder of raw records is replayed and scored by the champion models first.
-    if raw_history_source not in SCORED_SOURCES:
-        SCORED_SOURCES.insert(0, raw_history_source)
+    registry = models_dir(models)
     console = Console()
-    frames = load_scored(data)
-    rules = RuleSet.load(rules_file, _scored_schemas(data))
+    # A folder of raw records is replayed and scored by the champion models first.
+    frames = raw_history_source(data, registry)
+    if frames is None:
+        frames = load_scored(data)
+    rules = RuleSet.load(rules_file, _schemas_of(frames))
     if labels is None and data.is_dir():
-        labels = next((p for p in (data / "labels.parquet", data / "labels.csv", data / "labels.jsonl") if p.exists()), None)
+        candidates = (data / "labels.parquet", data / "labels.csv", data / "labels.jsonl")
+        labels = next((p for p in candidates if p.exists()), None)
     truth_files = [truth] if truth is not None else (
         sorted(p for p in data.glob("truth*.parquet") if p.stem in ("truth", "truth_transfers", "truth_calls"))
         if data.is_dir() else [])

@@ -57,26 +57,40 @@ def _split(data: Any, train_days: float | None, gap_days: float | None, test_day
     return split
 
 
-def _registry(root: Path) -> Any:
+MODELS_HELP = "Model registry folder (default: the bundled registry, the one run and serve read)."
+
+
+def models_dir(given: Path | None) -> Path:
+    """The model registry folder as ``run`` and ``serve`` find it: the given one (which must exist),
+    else the one bundled with the package (:class:`~fraud_brain.pipeline.assembly.Assembly`)."""
+    from fraud_brain.pipeline.assembly import Assembly
+    from fraud_brain.pipeline.config import AppConfig
+
+    return Assembly(AppConfig(models_dir=given)).models_dir
+
+
+def _registry(root: Path | None) -> Any:
     """The model registry in an existing folder (a command reading models gets no empty registry by mistake)."""
     from fraud_brain.errors import MissingInputError
     from fraud_brain.scoring.registry import ModelRegistry
 
-    if not root.is_dir():
+    if root is not None and not root.is_dir():
         raise MissingInputError(f"model registry folder {root} does not exist")
-    return ModelRegistry(root)
+    return ModelRegistry(models_dir(root))
 
 
 def train(
     data: Path = typer.Option(Path("data/sample"), "--data", help=DATA_HELP),
-    out: Path = typer.Option(Path("models"), "--out", help="Model registry folder."),
+    out: Path | None = typer.Option(None, "--out", "--models-dir", help=MODELS_HELP + " Created if missing."),
     spec: str = typer.Option("telecom", help=SPEC_HELP),
-    train_days: float | None = typer.Option(None, help="Training window in days (default: half of what is left after the gap)."),
+    train_days: float | None = typer.Option(None, help="Training window in days (default: half of what is left "
+                                                       "after the gap)."),
     gap_days: float | None = typer.Option(None, help="Gap = label delay in days (default: min(2, 15% of the span))."),
     test_days: float | None = typer.Option(None, help="Test window in days (default: the rest)."),
     rounds: int = typer.Option(150, help="LightGBM boosting rounds."),
     leaves: int = typer.Option(15, help="LightGBM leaves per tree (fewer: smaller, faster models)."),
-    champion: bool = typer.Option(True, "--champion/--challenger", help="Publish as champion, or as a shadow challenger."),
+    champion: bool = typer.Option(True, "--champion/--challenger",
+                                  help="Publish as champion, or as a shadow challenger."),
 ) -> None:
     """Train the models of the spec's scored streams point-in-time and publish them to the registry.
 
@@ -86,12 +100,16 @@ def train(
     from rich.console import Console
     from rich.table import Table
 
+    from fraud_brain.cli.paths import make_folder
     from fraud_brain.errors import InputError
     from fraud_brain.scoring.publish import publish_models, train_models, train_stream_models
     from fraud_brain.scoring.registry import ModelRegistry
 
-    if out.exists() and not out.is_dir():
+    if out is not None and out.exists() and not out.is_dir():
         raise InputError(f"--out {out} is a file, not a model registry folder")
+    if out is not None:
+        make_folder("--out", out)
+    out = models_dir(out)
     console = Console()
     loaded, telecom = _load_spec(spec)
     dataset = _replay(data, spec if telecom else loaded, generic=not telecom)
@@ -289,7 +307,8 @@ def _evaluate_streams(
         payload["streams"][name] = {
             "model": sc.model,
             "prevalence": rate,
-            "setups": [{"name": r.name, "report": r.report.as_dict(), "windows": r.windows.to_dicts()} for r in results],
+            "setups": [{"name": r.name, "report": r.report.as_dict(), "windows": r.windows.to_dicts()}
+                       for r in results],
         }
     if json_out is not None:
         json_out.parent.mkdir(parents=True, exist_ok=True)
@@ -336,22 +355,24 @@ def _number_results(dataset: Any, split: Any, k: int, rounds: int) -> list:
 
 
 @models_app.command("list")
-def list_models(root: Path = typer.Option(Path("models"), "--dir", help="Model registry folder.")) -> None:
+def list_models(root: Path | None = typer.Option(None, "--dir", "--models-dir", help=MODELS_HELP)) -> None:
     """List every model version, its role and its held-out metrics."""
     from rich.console import Console
     from rich.table import Table
 
     registry = _registry(root)
-    table = Table(title=f"Models in {root}")
+    table = Table(title=f"Models in {registry.root}")
     for column in ("model", "version", "role", "features", "spec", "created", "AP", "ROC-AUC"):
         table.add_column(column)
     for name in registry.names():
         for version in registry.versions(name):
             m = registry.manifest(name, version)
-            role = "champion" if registry.champion(name) == version else "challenger" if registry.challenger(name) == version else ""
+            role = ("champion" if registry.champion(name) == version
+                    else "challenger" if registry.challenger(name) == version else "")
             table.add_row(
                 name, version, role, str(len(m.feature_names)), m.spec_hash, m.created_at,
-                f"{m.metrics.get('average_precision', float('nan')):.3f}", f"{m.metrics.get('roc_auc', float('nan')):.3f}",
+                f"{m.metrics.get('average_precision', float('nan')):.3f}",
+                f"{m.metrics.get('roc_auc', float('nan')):.3f}",
             )
     Console().print(table)
 
@@ -360,7 +381,7 @@ def list_models(root: Path = typer.Option(Path("models"), "--dir", help="Model r
 def show_model(
     name: str = typer.Argument(..., help="Model name, e.g. transfer."),
     version: str | None = typer.Argument(None, help="Version (default: the champion)."),
-    root: Path = typer.Option(Path("models"), "--dir", help="Model registry folder."),
+    root: Path | None = typer.Option(None, "--dir", "--models-dir", help=MODELS_HELP),
 ) -> None:
     """Print a model's manifest."""
     import json
@@ -371,7 +392,7 @@ def show_model(
     version = version or registry.champion(name)
     if version is None:
         known = ", ".join(registry.names()) or "none"
-        raise MissingInputError(f"model {name!r} has no champion in {root} (models: {known}); give a version")
+        raise MissingInputError(f"model {name!r} has no champion in {registry.root} (models: {known}); give a version")
     typer.echo(json.dumps(registry.manifest(name, version).to_dict(), indent=2, ensure_ascii=False))
 
 
@@ -379,7 +400,7 @@ def show_model(
 def promote(
     name: str = typer.Argument(..., help="Model name."),
     version: str | None = typer.Argument(None, help="Version to make champion (default: the challenger)."),
-    root: Path = typer.Option(Path("models"), "--dir", help="Model registry folder."),
+    root: Path | None = typer.Option(None, "--dir", "--models-dir", help=MODELS_HELP),
 ) -> None:
     """Make a version (by default the shadow challenger) the champion."""
     registry = _registry(root)
@@ -395,7 +416,7 @@ def challenger(
     name: str = typer.Argument(..., help="Model name."),
     version: str | None = typer.Argument(None, help="Version to run in shadow; omit with --clear."),
     clear: bool = typer.Option(False, "--clear", help="Stop running a challenger."),
-    root: Path = typer.Option(Path("models"), "--dir", help="Model registry folder."),
+    root: Path | None = typer.Option(None, "--dir", "--models-dir", help=MODELS_HELP),
 ) -> None:
     """Run a version in shadow (scores logged, not acted on), or stop with --clear."""
     from fraud_brain.errors import InputError

@@ -144,23 +144,23 @@ class Assembly:
 
     @property
     def rules_path(self) -> Path:
-        """The rule file: the configured one, else the bundled rules."""
-        from fraud_brain.rules import DEFAULT_RULES_PATH
+        """The rule file: the configured one, else the one bundled for the spec (refused when none is)."""
+        from fraud_brain.rules import bundled_rules_path
 
-        return self.config.rules_path or DEFAULT_RULES_PATH
+        return self.config.rules_path or bundled_rules_path(self.spec.name)
 
     def rule_set(self, schemas: Mapping[str, pl.Schema]) -> RuleSet:
         """The rule file, validated against the scored frames' real schemas (a batch run)."""
-        from fraud_brain.rules import RuleSet
+        from fraud_brain.rules import RuleSet, event_facts
 
-        return RuleSet.load(self.rules_path, dict(schemas))
+        return RuleSet.load(self.rules_path, dict(schemas), event_facts(self.spec))
 
     def rule_engine(self, schemas: dict[str, pl.Schema]) -> RuleEngine:
         """The hot-reloadable rules with cooldowns kept in the state folder (the live brain)."""
-        from fraud_brain.rules import RuleEngine, RuleManager
+        from fraud_brain.rules import RuleEngine, RuleManager, event_facts
 
         state = self.config.state_dir / "cooldowns.sqlite" if self.config.state_dir is not None else None
-        return RuleEngine(RuleManager(self.rules_path, schemas), state_path=state)
+        return RuleEngine(RuleManager(self.rules_path, schemas, event_facts(self.spec)), state_path=state)
 
     def adapters(self) -> Mapping[str, Adapter]:
         """The action adapters: the injected ones, else the embedded simulators (seeded)."""
@@ -187,8 +187,9 @@ class Assembly:
     def orchestrator(self, store: Repository, districts: Mapping[str, str], clock: Clock | None = None) -> Orchestrator:
         """Decisions → cases and outbox actions, with the policy and the victims' districts."""
         from fraud_brain.actions import Orchestrator
+        from fraud_brain.actions.labels import label_entities
 
-        return Orchestrator(store, self.policy(), clock or self.clock, districts)
+        return Orchestrator(store, self.policy(), clock or self.clock, districts, label_entities(self.spec))
 
     # ------------------------------------------------------------------ products
     def brain(self) -> Brain:
@@ -248,10 +249,11 @@ class Assembly:
     ) -> ReplayResult:
         """Decisions through cases, escalations and the adapters on a simulated clock."""
         from fraud_brain.actions import replay
+        from fraud_brain.actions.labels import label_entities
 
         return replay(
             decisions, store, policy=self.policy(), adapters=dict(self.adapters()), seed=self.config.seed,
-            step=step, drain=drain, progress=progress,
+            step=step, drain=drain, progress=progress, labels=label_entities(self.spec),
             districts=districts if districts is not None else self.districts_of(self.subscribers),
         )
 

@@ -232,6 +232,8 @@ class Brain:
         for name, facts in self.streams.items():
             if facts.schema.kind == kind:
                 return name
+        if kind in self.spec.streams and kind != self.spec.label_stream:
+            return kind  # a state-only stream the features read (the card spec's fraud reports)
         raise InputError(f"cannot ingest {kind!r} records; expected one of {sorted(self.streams)} (labels: add_labels)")
 
     def _dead_letter(self, result: ValidationResult, source: str) -> list[dict[str, Any]]:
@@ -241,7 +243,8 @@ class Brain:
     def ingest(self, kind: str, raw: pl.DataFrame, source: str) -> IngestReport:
         """Validate, featurize, score and act on one micro-batch of records of a scored stream."""
         stream = self._stream_of(kind)
-        return self.ingest_validated(validate(raw, self.streams[stream].schema), source, stream)
+        return self.ingest_validated(validate(raw, self.spec.record_schema(self.spec.streams[stream].schema or stream)),
+                                     source, stream)
 
     def ingest_validated(self, result: ValidationResult, source: str, stream: str | None = None) -> IngestReport:
         """:meth:`ingest` of a batch already validated (the API validates off the engine thread)."""

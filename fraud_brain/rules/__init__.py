@@ -10,16 +10,24 @@
 from fraud_brain.rules.backtest import BacktestReport, backtest
 from fraud_brain.rules.condition import ConditionError, compile_condition
 from fraud_brain.rules.decider import Decider
-from fraud_brain.rules.defaults import DEFAULT_RULES_PATH, expected_scored_schemas
+from fraud_brain.rules.defaults import (
+    BUNDLED_RULES,
+    DEFAULT_RULES_PATH,
+    bundled_rules_path,
+    expected_scored_schemas,
+    spec_scored_schemas,
+)
 from fraud_brain.rules.engine import RuleEngine, RuleStats
 from fraud_brain.rules.errors import RuleFileError, RuleProblem
 from fraud_brain.rules.manager import RuleManager
 from fraud_brain.rules.model import EventSpec, Rule
 from fraud_brain.rules.ruleset import HIT_SCHEMA, RuleEvaluationError, RuleSet, empty_hits
+from fraud_brain.rules.streams import EventFacts, event_facts
 from fraud_brain.rules.vocabulary import ACTIONS, EVENTS, MODES, TIERS, parse_duration
 
 __all__ = [
     "ACTIONS",
+    "BUNDLED_RULES",
     "DEFAULT_RULES_PATH",
     "EVENTS",
     "HIT_SCHEMA",
@@ -28,6 +36,7 @@ __all__ = [
     "BacktestReport",
     "ConditionError",
     "Decider",
+    "EventFacts",
     "EventSpec",
     "Rule",
     "RuleEngine",
@@ -38,8 +47,11 @@ __all__ = [
     "RuleSet",
     "RuleStats",
     "backtest",
+    "bundled_rules_path",
     "compile_condition",
     "empty_hits",
+    "event_facts",
     "expected_scored_schemas",
     "parse_duration",
+    "spec_scored_schemas",
 ]

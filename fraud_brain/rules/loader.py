@@ -15,9 +15,14 @@ time) and one ``[[rule]]`` table per rule::
     typology = "fake_customer_service"
     description = "Older payer sends a large sum to a payee never paid before."
 
-``victim`` names the column holding the likely victim's key, or a list of columns tried in
-order (the first non-null one wins), each a phone-number column (``caller``, ``callee``,
-``payer_phone``, ``*_phone``) or an account column (``payer_account``, ``*_account``).
+``event`` is one of the scored streams the rules are checked against (a feature spec's
+``[streams.NAME.scoring]`` tables; without a spec, ``call`` and ``transfer``). ``victim`` names
+the column holding the likely victim's key, or a list of columns tried in order (the first
+non-null one wins): one of the stream's ``scoring.victim`` columns, whose ``victim_kinds`` say
+whether it is a phone (called) or an account (never called), or a column whose name says so
+(``caller``, ``callee``, ``*_phone``; ``payer_account``, ``*_account``). A stop-payment may be
+asked only on a stream that moves money (``scoring.amount``); ``[events.NAME]`` may name its
+``payee`` column (where the money goes; a transfer's ``payee_account`` by default).
 
 All problems are collected and raised together as one :class:`RuleFileError`.
 
@@ -49,6 +54,7 @@ import polars as pl
 from fraud_brain.rules.condition import ConditionError, compile_condition
 from fraud_brain.rules.errors import RuleFileError, RuleProblem
 from fraud_brain.rules.model import EventSpec, Rule
+from fraud_brain.rules.streams import TELECOM_EVENTS, EventFacts
 from fraud_brain.rules.vocabulary import (
     ACTIONS,
     EVENTS,
@@ -56,7 +62,6 @@ from fraud_brain.rules.vocabulary import (
     TIERS,
     TRANSFER_ONLY_ACTIONS,
     parse_duration,
-    victim_kind,
 )
 from fraud_brain.schema import schema_for
 from fraud_brain.schema.records import TYPOLOGIES
@@ -91,6 +96,15 @@ def _schemas_by_event(schema: SchemaArg, events: set[str]) -> dict[str, pl.Schem
     return {event: single for event in events}
 
 
+def _known_events(schema: SchemaArg, facts: Mapping[str, EventFacts] | None) -> dict[str, EventFacts]:
+    """The event types a rule may watch: the scored streams given (their schemas), with their facts."""
+    given = facts if facts is not None else TELECOM_EVENTS
+    if isinstance(schema, Mapping) and not isinstance(schema, pl.Schema):
+        # A stream given only by its schema has the generic id/time columns (or [events.NAME]).
+        return {**given, **{event: given.get(event, EventFacts("event_id", "time")) for event in schema}}
+    return dict(given)
+
+
 class _Lines:
     """Line numbers of rule headers and their keys, for error messages (tomllib gives none)."""
 
@@ -113,18 +127,26 @@ class _Lines:
         return start + 1
 
 
+_EVENT_KEYS = ("id", "time", "payee")
+
+
 def _event_specs(
     doc: dict[str, Any], schemas: dict[str, pl.Schema], events: set[str], path: str,
-    problems: list[RuleProblem],
+    problems: list[RuleProblem], known: Mapping[str, EventFacts],
 ) -> dict[str, EventSpec]:
     tables = doc.get("events", {})
     if not isinstance(tables, dict):
         problems.append(RuleProblem(path, None, "events", "must be a table of [events.<type>] tables"))
         tables = {}
-    for event in tables:
-        if event not in EVENTS:
+    for event, table in tables.items():
+        if event not in known:
             problems.append(RuleProblem(path, None, f"events.{event}",
-                                        f"unknown event type; expected one of {list(EVENTS)}"))
+                                        f"unknown event type; expected one of {list(known)}"))
+        elif isinstance(table, dict):
+            for key in table:
+                if key not in _EVENT_KEYS:
+                    problems.append(RuleProblem(path, None, f"events.{event}.{key}",
+                                                f"unknown key; expected some of {list(_EVENT_KEYS)}"))
     specs: dict[str, EventSpec] = {}
     for event in sorted(events):
         if event not in schemas:
@@ -135,9 +157,9 @@ def _event_specs(
             continue
         schema = schemas[event]
         table = tables.get(event, {}) if isinstance(tables.get(event, {}), dict) else {}
-        record = schema_for(event)
+        facts = known[event]
         columns: dict[str, str] = {}
-        for key, defaults in (("id", ("event_id", record.id_field)), ("time", ("time", record.time_field))):
+        for key, defaults in (("id", ("event_id", facts.id)), ("time", ("time", facts.time))):
             given = table.get(key)
             candidates = (given,) if given is not None else defaults
             found = next((c for c in candidates if isinstance(c, str) and c in schema), None)
@@ -156,7 +178,16 @@ def _event_specs(
                     f"column {columns['time']!r} is {time_dtype}, not a Datetime",
                 ))
                 continue
-            specs[event] = EventSpec(event, columns["id"], columns["time"], schema)
+            payee = table.get("payee", "payee_account" if facts.payment and "payee_account" in schema else None)
+            if payee is not None and not (isinstance(payee, str) and payee in schema):
+                problems.append(RuleProblem(path, None, f"events.{event}.payee",
+                                            f"{payee!r} is not a column of the {event} schema"))
+                continue
+            if payee is not None and not facts.payment:
+                problems.append(RuleProblem(path, None, f"events.{event}.payee",
+                                            f"{event} events move no money (the spec names no amount column)"))
+                continue
+            specs[event] = EventSpec(event, columns["id"], columns["time"], schema, amount=facts.amount, payee=payee)
     return specs
 
 
@@ -178,33 +209,40 @@ def _key_column(
     return value
 
 
-def _victim_columns(raw: dict[str, Any], schema: pl.Schema, problem: Any) -> tuple[str, ...]:
-    """The victim column, or the victim columns in fallback order; ``()`` after reporting a problem."""
+def _victim_columns(
+    raw: dict[str, Any], schema: pl.Schema, facts: EventFacts, problem: Any
+) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The victim columns in fallback order and their kinds; ``((), ())`` after reporting a problem."""
     value = raw.get("victim")
     listed: list[Any] = value if isinstance(value, list) else [value]
     if isinstance(value, list) and not value:
         problem("victim", "must be a column name or a non-empty list of column names")
-        return ()
+        return (), ()
     if not all(isinstance(c, str) for c in listed):
         problem("victim", f"must be a column name or a list of column names, not {value!r}")
-        return ()
+        return (), ()
     if len(set(listed)) != len(listed):
         problem("victim", f"lists a column twice: {value!r}")
-        return ()
+        return (), ()
     columns: list[str] = []
+    kinds: list[str] = []
     for column in listed:
         if _key_column({"victim": column}, "victim", schema, problem) is None:
             continue
-        if victim_kind(column) is None:
+        kind = facts.kind_of(column)
+        if kind is None:
             problem("victim", f"column {column!r} holds neither a phone number (caller, callee, payer_phone, "
-                              f"*_phone) nor an account (payer_account, *_account)")
+                              f"*_phone) nor an account (payer_account, *_account), and is not one of the "
+                              f"stream's victim columns {list(facts.victims)}")
             continue
         columns.append(column)
-    return tuple(columns) if len(columns) == len(listed) else ()
+        kinds.append(kind)
+    return (tuple(columns), tuple(kinds)) if len(columns) == len(listed) else ((), ())
 
 
 def _parse_rule(
-    index: int, raw: Any, specs: dict[str, EventSpec], path: str, lines: _Lines, problems: list[RuleProblem]
+    index: int, raw: Any, specs: dict[str, EventSpec], path: str, lines: _Lines, problems: list[RuleProblem],
+    known: Mapping[str, EventFacts],
 ) -> Rule | None:
     if not isinstance(raw, dict):
         problems.append(
@@ -229,8 +267,8 @@ def _parse_rule(
     if not isinstance(name, str) or not _NAME.match(name):
         problem("name", f"{name!r} must be a letter then letters, digits, '_' or '-' (at most 80)")
     event = raw["event"]
-    if event not in EVENTS:
-        problem("event", f"{event!r} unknown; expected one of {list(EVENTS)}")
+    if not isinstance(event, str) or event not in known:
+        problem("event", f"{event!r} unknown; expected one of {list(known)}")
         return None
     spec = specs.get(event)
     if spec is None:
@@ -243,8 +281,9 @@ def _parse_rule(
     for action in actions:
         if action not in ACTIONS:
             problem("actions", f"unknown action {action!r}; expected some of {list(ACTIONS)}")
-        elif action in TRANSFER_ONLY_ACTIONS and event != "transfer":
-            problem("actions", f"{action!r} needs a transfer; this rule watches {event} events")
+        elif action in TRANSFER_ONLY_ACTIONS and not spec.payment:
+            problem("actions", f"{action!r} needs a transfer (a payment) to stop; {event} events move no money "
+                               "(the spec's scoring table names no amount)")
     if len(set(actions)) != len(actions):
         problem("actions", "lists an action twice")
     priority = raw.get("priority", 0)
@@ -264,7 +303,7 @@ def _parse_rule(
         problem("cooldown", str(error))
     if cooldown_ms > 30 * 86_400_000:
         problem("cooldown", f"{raw['cooldown']!r} is longer than 30 days; an episode does not last that long")
-    victims = _victim_columns(raw, schema, problem)
+    victims, kinds = _victim_columns(raw, schema, known[event], problem)
     # With fallbacks and no cooldown_key, the cooldown follows whichever victim key was chosen.
     cooldown_key = _key_column(raw, "cooldown_key", schema, problem,
                                default=victims[0] if len(victims) == 1 else None)
@@ -300,14 +339,19 @@ def _parse_rule(
         victim_fallbacks=victims[1:],
         priority=priority, tier=tier, cooldown_ms=cooldown_ms, cooldown_key=cooldown_key or "", group=group,
         typology=typology, typology_column=typology_column, mode=mode, description=description,
-        line=lines.rule(index),
+        line=lines.rule(index), kinds=kinds,
     )
 
 
 def parse_rules(
-    text: str, schema: SchemaArg, path: str = "<rules>"
+    text: str, schema: SchemaArg, path: str = "<rules>", events: Mapping[str, EventFacts] | None = None
 ) -> tuple[dict[str, EventSpec], list[Rule]]:
-    """Validate a rule file's text; return the event specs and rules, or raise :class:`RuleFileError`."""
+    """Validate a rule file's text; return the event specs and rules, or raise :class:`RuleFileError`.
+
+    ``schema`` is the scored frame's, or one per scored stream (the streams rules may watch);
+    ``events`` their facts from the feature spec (:func:`~fraud_brain.rules.streams.event_facts`;
+    default: the telecom calls and transfers).
+    """
     try:
         doc = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
@@ -324,9 +368,11 @@ def parse_rules(
         raise RuleFileError([RuleProblem(path, None, "rule", "rules must be [[rule]] tables")])
     if not raw_rules:
         problems.append(RuleProblem(path, None, None, "the file holds no [[rule]] tables"))
-    events = {r["event"] for r in raw_rules if isinstance(r, dict) and r.get("event") in EVENTS}
-    schemas = _schemas_by_event(schema, events)
-    specs = _event_specs(doc, schemas, events, path, problems)
+    known = _known_events(schema, events)
+    watched = {r["event"] for r in raw_rules if isinstance(r, dict) and isinstance(r.get("event"), str)
+               and r["event"] in known}
+    schemas = _schemas_by_event(schema, watched)
+    specs = _event_specs(doc, schemas, watched, path, problems, known)
     lines = _Lines(text)
     rules: list[Rule] = []
     seen: dict[str, int] = {}
@@ -339,7 +385,7 @@ def parse_rules(
                                             lines.key(index, "name")))
                 continue
             seen[name] = lines.key(index, "name") or 0
-        rule = _parse_rule(index, raw, specs, path, lines, problems)
+        rule = _parse_rule(index, raw, specs, path, lines, problems, known)
         if rule is not None:
             rules.append(rule)
     if problems:

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,6 +31,7 @@ import polars as pl
 from fraud_brain.rules.errors import RuleFileError, RuleProblem
 from fraud_brain.rules.loader import SchemaArg
 from fraud_brain.rules.ruleset import RuleSet
+from fraud_brain.rules.streams import EventFacts
 
 
 @dataclass(frozen=True)
@@ -48,10 +50,11 @@ class RuleManager:
     The first load must succeed (there is nothing older to keep running).
     """
 
-    def __init__(self, path: str | Path, schema: SchemaArg):
+    def __init__(self, path: str | Path, schema: SchemaArg, events: Mapping[str, EventFacts] | None = None):
         self.path = Path(path)
         self.schema = schema
-        self.rules = RuleSet.load(self.path, schema)
+        self.events = events
+        self.rules = RuleSet.load(self.path, schema, events)
         self.last_error: RuleFileError | None = None
         self.reloads = 0
         self._stat = self._stat_now()
@@ -101,7 +104,7 @@ class RuleManager:
         if version == self._refused_version and self.last_error is not None:
             return ReloadResult(changed=False, ok=False, version=self.version, error=self.last_error)
         try:
-            rules = RuleSet.from_text(text, self.schema, path=str(self.path))
+            rules = RuleSet.from_text(text, self.schema, path=str(self.path), events=self.events)
         except RuleFileError as error:
             return self._refuse(error, version)
         self.rules = rules

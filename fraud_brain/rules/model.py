@@ -32,6 +32,15 @@ class EventSpec:
     id_column: str
     time_column: str
     schema: pl.Schema = field(default_factory=pl.Schema, compare=False)
+    amount: str | None = None
+    """The column holding money at risk; an event type with one is a payment (stop-payments allowed)."""
+    payee: str | None = None
+    """The column naming where a payment goes (a stop-payment's subject); a transfer's ``payee_account``."""
+
+    @property
+    def payment(self) -> bool:
+        """Whether these events move money, so a stop-payment has something to stop."""
+        return self.amount is not None
 
 
 @dataclass(frozen=True)
@@ -41,7 +50,8 @@ class Rule:
     ``victim`` is the column holding the likely victim's key (whose episode this is) and
     ``victim_fallbacks`` the columns tried in order when it is null (``victim = ["payer_phone",
     "payer_account"]`` in a rule file): the first non-null one is the hit's ``victim_key`` and
-    its kind (:func:`~fraud_brain.rules.vocabulary.victim_kind`) the hit's ``victim_kind``.
+    its kind the hit's ``victim_kind``: ``kinds`` as the loader read them from the feature spec,
+    else told by the column names (:func:`~fraud_brain.rules.vocabulary.victim_kind`).
     ``cooldown_key`` is the column whose value a cooldown is kept per; by default the victim
     column, or, for a rule with fallbacks, whichever victim key was chosen (``""`` here).
     Rules sharing a ``group`` share their cooldowns, so related rules do not each fire.
@@ -69,9 +79,13 @@ class Rule:
     mode: str = "active"
     description: str = ""
     line: int | None = None
+    kinds: tuple[str, ...] = ()
+    """The victim kind of each of :attr:`victims` (empty: told by the column names)."""
 
     def __post_init__(self) -> None:
-        unknown = [c for c in self.victims if victim_kind(c) is None]
+        if self.kinds and len(self.kinds) != len(self.victims):
+            raise ValueError(f"rule {self.name!r}: {len(self.kinds)} victim kind(s) for {len(self.victims)} column(s)")
+        unknown = [] if self.kinds else [c for c in self.victims if victim_kind(c) is None]
         if unknown:
             raise ValueError(
                 f"rule {self.name!r}: victim column(s) {unknown} hold neither a phone number nor an account"
@@ -89,7 +103,7 @@ class Rule:
     @property
     def victim_kinds(self) -> tuple[str, ...]:
         """The kind of key (``"phone"``/``"account"``) each of :attr:`victims` holds."""
-        return tuple(victim_kind(c) or "" for c in self.victims)
+        return self.kinds or tuple(victim_kind(c) or "" for c in self.victims)
 
     @property
     def is_shadow(self) -> bool:

@@ -26,7 +26,7 @@ rule, most urgent rule first), in the column layout the actions layer consumes.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -38,6 +38,7 @@ from fraud_brain.errors import MissingInputError, StateError
 from fraud_brain.rules.errors import RuleFileError, RuleProblem
 from fraud_brain.rules.loader import SchemaArg, parse_rules
 from fraud_brain.rules.model import DType, EventSpec, Rule
+from fraud_brain.rules.streams import EventFacts
 from fraud_brain.rules.vocabulary import EVENTS
 from fraud_brain.schema import TIME, schema_for
 
@@ -141,6 +142,24 @@ def _victim_exprs(rules: list[Rule]) -> tuple[pl.Expr, pl.Expr]:
     return key.otherwise(None), kind.otherwise(None)
 
 
+def _payment_columns(batch: pl.DataFrame, spec: EventSpec) -> pl.DataFrame:
+    """A payment event's id, payee and amount under the names a stop-payment reads (``transfer_id``,
+    ``payee_account``, ``amount``), for payment streams that call them otherwise (a card payment's
+    ``tx_id`` and ``terminal_id``).
+
+    >>> spec = EventSpec("tx", "tx_id", "time", amount="value", payee="terminal_id")
+    >>> frame = pl.DataFrame({"tx_id": ["x1"], "terminal_id": ["T9"], "value": [12.5]})
+    >>> _payment_columns(frame, spec).select("transfer_id", "payee_account", "amount").row(0)
+    ('x1', 'T9', 12.5)
+    """
+    if not spec.payment:
+        return batch
+    named = {"transfer_id": spec.id_column, "payee_account": spec.payee, "amount": spec.amount}
+    extra = [pl.col(source).alias(target) for target, source in named.items()
+             if source is not None and target not in batch.columns and source in batch.columns]
+    return batch.with_columns(extra) if extra else batch
+
+
 def _rule_table(rules: list[Rule]) -> pl.DataFrame:
     """One row per rule with what every hit of it carries; gathered by rule index per batch."""
     return pl.DataFrame({
@@ -192,14 +211,17 @@ class RuleSet:
         }
 
     @classmethod
-    def from_text(cls, text: str, schema: SchemaArg, path: str = "<rules>") -> RuleSet:
+    def from_text(
+        cls, text: str, schema: SchemaArg, path: str = "<rules>", events: Mapping[str, EventFacts] | None = None
+    ) -> RuleSet:
         """Validate rule-file text against the scored frame schema(s); see :func:`parse_rules`."""
-        specs, rules = parse_rules(text, schema, path=path)
+        specs, rules = parse_rules(text, schema, path=path, events=events)
         return cls(rules, specs, path=path, version=hashlib.sha256(text.encode()).hexdigest()[:12])
 
     @classmethod
-    def load(cls, path: str | Path, schema: SchemaArg) -> RuleSet:
-        """Read and validate a rule file; ``schema`` is the scored frame's (or one per event type).
+    def load(cls, path: str | Path, schema: SchemaArg, events: Mapping[str, EventFacts] | None = None) -> RuleSet:
+        """Read and validate a rule file; ``schema`` is the scored frame's (or one per event type),
+        ``events`` the scored streams' facts from the feature spec (default: telecom calls and transfers).
 
         Raises :class:`~fraud_brain.rules.errors.RuleFileError` naming the file, rule and line, and
         :class:`~fraud_brain.errors.MissingInputError` when there is no such file.
@@ -216,7 +238,7 @@ class RuleSet:
         except (OSError, UnicodeDecodeError) as error:
             reason = error.strerror if isinstance(error, OSError) else "not UTF-8 text"
             raise RuleFileError([RuleProblem(str(path), None, None, f"cannot read: {reason}")]) from None
-        return cls.from_text(text, schema, path=str(path))
+        return cls.from_text(text, schema, path=str(path), events=events)
 
     def __len__(self) -> int:
         return len(self.rules)
@@ -337,6 +359,7 @@ class RuleSet:
         reasons = next((c for c in _REASON_COLUMNS if c in batch.columns), None)
         if reasons is not None and reasons != "reasons":
             batch = batch.with_columns(pl.col(reasons).alias("reasons"))
+        batch = _payment_columns(batch, spec)
         passthrough = [c for c in _PASSTHROUGH if c in batch.columns and c not in keys]
         base = batch.select(
             pl.col(spec.id_column).cast(pl.String).alias("_id"),

@@ -1,4 +1,11 @@
-"""Bulk intake for telecom and bank feeds: ingest, validate-only, labels, and rule decisions.
+"""Bulk intake for the feeds of the running feature spec: ingest, validate-only, labels, and rule decisions.
+
+``POST /v1/ingest/{stream}`` takes a batch of any record stream the running spec declares (its
+scored streams — ``call`` and ``transfer`` for the telecom spec, ``tx`` for the card spec — and
+the state-only streams the features read, like the card spec's ``fraud_report``), validated
+with the spec's record schema for that stream; labels go to ``/v1/labels``, validated with the
+spec's label schema (its label entity types). An unknown stream is a 404 naming the server's.
+Call records come from the telecom feeds, transfers from banks; any other stream from either.
 
 Bodies are JSON (array or ``{"records": [...]}``), JSON lines, Arrow IPC or Parquet, decoded
 column-wise. A batch with bad records is refused whole with 422 listing each bad record's index,
@@ -9,10 +16,10 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any
 
 import orjson
-from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
 
 from fraud_brain.actions import decision_frame
 from fraud_brain.api.auth import Principal
@@ -20,7 +27,12 @@ from fraud_brain.api.bodies import BodyError, decode_records
 from fraud_brain.api.context import ApiContext, get_ctx, require
 from fraud_brain.api.responses import OrjsonResponse, record_errors
 from fraud_brain.errors import InputError
+from fraud_brain.schema.records import schema_for
 from fraud_brain.schema.validate import validate
+
+if TYPE_CHECKING:
+    from fraud_brain.features.spec import Spec
+    from fraud_brain.schema.records import RecordSchema
 
 router = APIRouter(tags=["feeds"])
 
@@ -41,19 +53,61 @@ _BODY_DOC: dict[str, Any] = {
     }
 }
 _INGEST_ROLES = {"call": ("feed", "admin"), "transfer": ("bank", "admin")}
+"""Who may post the telecom streams; any other stream of a spec comes from a feed or a bank."""
+_ANY_FEED = ("feed", "bank", "admin")
+_BUILT_IN = ("call", "transfer", "subscriber", "label")
 
 
-def _decode_and_validate(body: bytes, content_type: str | None, kind: str) -> tuple[Any, Any]:
+def _record_schema(spec: Spec, stream: str) -> RecordSchema:
+    return spec.record_schema(spec.streams[stream].schema or stream)
+
+
+def ingest_streams(spec: Spec | None) -> dict[str, RecordSchema]:
+    """Stream name → record schema of every stream a batch may be ingested into (not the label stream).
+
+    >>> from fraud_brain.features import resolve_spec
+    >>> sorted(ingest_streams(resolve_spec("card"))), sorted(ingest_streams(None))
+    (['fraud_report', 'tx'], ['call', 'transfer'])
+    """
+    if spec is None:
+        return {kind: schema_for(kind) for kind in ("call", "transfer")}
+    scored = spec.scored_streams()
+    others = [s for s in spec.streams if s not in scored and s != spec.label_stream
+              and (spec.streams[s].schema or s) != "subscriber"]
+    return {s: _record_schema(spec, s) for s in [*scored, *others]}
+
+
+def validate_kinds(spec: Spec | None) -> dict[str, RecordSchema]:
+    """Name → record schema of everything ``/v1/validate`` checks: the ingestible streams, the
+    spec's record kinds and its label schema (the built-in kinds without a spec)."""
+    if spec is None:
+        return {kind: schema_for(kind) for kind in _BUILT_IN}
+    return {**{kind: spec.record_schema(kind) for kind in spec.records}, **ingest_streams(spec)}
+
+
+def _spec(ctx: ApiContext) -> Spec | None:
+    return ctx.engine.spec if ctx.engine is not None else None
+
+
+def _pick(known: dict[str, RecordSchema], name: str, what: str) -> RecordSchema:
+    """The schema of ``name``, or a 404 naming what this server has."""
+    schema = known.get(name)
+    if schema is None:
+        raise HTTPException(404, f"no {what} {name!r} on this server; expected one of {sorted(known)}")
+    return schema
+
+
+def _decode_and_validate(body: bytes, content_type: str | None, schema: RecordSchema) -> tuple[Any, Any]:
     raw = decode_records(body, content_type)
-    return raw, (validate(raw, kind) if raw.height else None)
+    return raw, (validate(raw, schema) if raw.height else None)
 
 
-async def _decode(request: Request, kind: str) -> tuple[Any, Any]:
+async def _decode(request: Request, kind: str, schema: RecordSchema) -> tuple[Any, Any]:
     """The body's records and their validation (both CPU work on another thread, one hop)."""
     body = await request.body()
     try:
         # Decoding is CPU work on another thread, so the loop keeps answering meanwhile.
-        raw, result = await asyncio.to_thread(_decode_and_validate, body, request.headers.get("content-type"), kind)
+        raw, result = await asyncio.to_thread(_decode_and_validate, body, request.headers.get("content-type"), schema)
     except BodyError as error:
         raise HTTPException(error.status, str(error)) from None
     if raw.height == 0:
@@ -65,30 +119,35 @@ def _refuse(kind: str, result: Any, ctx: ApiContext) -> OrjsonResponse:
     if ctx.metrics is not None:
         ctx.metrics.events.labels(kind=kind, result="refused").inc(result.valid.height + result.rejected.height)
     return OrjsonResponse(
-        {"detail": f"{result.rejected.height} of {result.valid.height + result.rejected.height} {kind} record(s) are invalid; "
-                   "nothing was ingested (send partial=true to ingest the valid ones)",
+        {"detail": f"{result.rejected.height} of {result.valid.height + result.rejected.height} {kind} record(s) "
+                   "are invalid; nothing was ingested (send partial=true to ingest the valid ones)",
          "errors": record_errors(kind, result.errors)},
         status_code=422,
     )
 
 
-@router.post("/v1/ingest/{kind}", openapi_extra=_BODY_DOC, summary="Ingest a batch of calls or transfers")
+@router.post("/v1/ingest/{kind}", openapi_extra=_BODY_DOC, summary="Ingest a batch of a stream of the running spec")
 async def ingest(
-    kind: Literal["call", "transfer"],
     request: Request,
-    partial: bool = Query(False, description="Ingest the valid records and report the invalid ones instead of refusing the batch"),
+    kind: str = Path(min_length=1, max_length=64, description="a stream of the running feature spec "
+                                                               "(telecom: call or transfer; card: tx, fraud_report)"),
+    partial: bool = Query(False, description="Ingest the valid records and report the invalid ones "
+                                             "instead of refusing the batch"),
     principal: Principal = Depends(require("feed", "bank", "admin")),
     ctx: ApiContext = Depends(get_ctx),
 ) -> OrjsonResponse:
-    """Validate, score and act on a batch of call records (feeds) or transfers (banks)."""
-    if principal.role not in _INGEST_ROLES[kind]:
-        raise HTTPException(403, f"role {principal.role!r} may not ingest {kind} records; allowed: {list(_INGEST_ROLES[kind])}")
+    """Validate, score and act on a batch of a stream: call records (feeds), transfers (banks), or
+    any other stream of the running spec (feeds or banks); a state-only stream is only remembered."""
+    roles = _INGEST_ROLES.get(kind, _ANY_FEED)
+    if principal.role not in roles:
+        raise HTTPException(403, f"role {principal.role!r} may not ingest {kind} records; allowed: {list(roles)}")
     engine = ctx.require_engine()
-    _, result = await _decode(request, kind)
+    schema = _pick(ingest_streams(engine.spec), kind, "ingestible stream")
+    _, result = await _decode(request, kind, schema)
     if not result.ok and not partial:
         return _refuse(kind, result, ctx)
     try:
-        report = await ctx.call(engine.ingest_validated, result, source=principal.name)
+        report = await ctx.call(engine.ingest_validated, result, source=principal.name, stream=kind)
     except InputError as error:  # the engine's readable refusal of a batch (names the record and field)
         raise HTTPException(422, f"{kind} batch: {error}") from None
     if ctx.metrics is not None:
@@ -101,8 +160,8 @@ async def ingest(
         "accepted": report.accepted, "rejected": report.rejected, "alerts": report.alerts,
         "refused_decisions": list(report.refused_decisions),
         "late": report.late, "duplicates": report.duplicates,
-        "errors": [{"index": e.get("row"), "record_id": e.get("record_id"), "field": e.get("field"), "reason": e.get("reason")}
-                   for e in report.errors],
+        "errors": [{"index": e.get("row"), "record_id": e.get("record_id"), "field": e.get("field"),
+                    "reason": e.get("reason")} for e in report.errors],
         # polars writes the rows' JSON itself; orjson embeds it as is (a list of dicts costs 6x more)
         "scored": orjson.Fragment(report.scored.write_json()) if report.scored.height else [],
     })
@@ -110,13 +169,15 @@ async def ingest(
 
 @router.post("/v1/validate/{kind}", openapi_extra=_BODY_DOC, summary="Check a batch against the record schema")
 async def validate_batch(
-    kind: Literal["call", "transfer", "subscriber", "label"],
     request: Request,
+    kind: str = Path(min_length=1, max_length=64, description="a stream or record kind of the running spec "
+                                                               "(telecom: call, transfer, subscriber, label)"),
     principal: Principal = Depends(require("feed", "bank", "analyst", "admin")),
     ctx: ApiContext = Depends(get_ctx),
 ) -> OrjsonResponse:
     """Validate records without ingesting them: how many are valid, and why each bad one is not."""
-    raw, result = await _decode(request, kind)
+    schema = _pick(validate_kinds(_spec(ctx)), kind, "stream or record kind")
+    raw, result = await _decode(request, kind, schema)
     if ctx.metrics is not None:
         ctx.metrics.events.labels(kind=kind, result="validated").inc(raw.height)
     return OrjsonResponse({"records": raw.height, "valid": result.valid.height, "invalid": result.rejected.height,
@@ -129,9 +190,10 @@ async def add_labels(
     principal: Principal = Depends(require("bank", "analyst", "admin")),
     ctx: ApiContext = Depends(get_ctx),
 ) -> OrjsonResponse:
-    """Confirmed fraud numbers, mule accounts, scam transfers or cleared ones, in the label schema."""
+    """Confirmed outcomes in the running spec's label schema (telecom: fraud numbers, mule accounts,
+    scam transfers or cleared ones; card: tx, customer, terminal)."""
     engine = ctx.require_engine()
-    raw, result = await _decode(request, "label")
+    raw, result = await _decode(request, "label", engine.spec.record_schema("label"))
     if not result.ok:
         return _refuse("label", result, ctx)
     try:
@@ -204,7 +266,8 @@ async def add_decisions(
             ctx.metrics.actions.labels(kind=kind).inc(count)
     if report.alerts and ctx.hub is not None:
         ctx.hub.publish("alerts", {"count": report.alerts, "kind": "decision"})
-    return OrjsonResponse({"alerts": report.alerts, "duplicates": report.duplicates, "cases_opened": report.cases_opened,
-                           "cases_joined": report.cases_joined, "actions": dict(report.actions), "rejected": report.rejected,
+    return OrjsonResponse({"alerts": report.alerts, "duplicates": report.duplicates,
+                           "cases_opened": report.cases_opened, "cases_joined": report.cases_joined,
+                           "actions": dict(report.actions), "rejected": report.rejected,
                            "no_victim": report.no_victim, "contact_skipped": report.contact_skipped})
 
