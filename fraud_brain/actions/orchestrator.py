@@ -43,7 +43,13 @@ import polars as pl
 from fraud_brain.actions import stop_payment
 from fraud_brain.actions.clock import Clock, SystemClock
 from fraud_brain.actions.decisions import REQUIRED_COLUMNS, DecisionError, NoVictimError
-from fraud_brain.actions.labels import is_suspect_number, labels_from_bank, labels_from_disposition
+from fraud_brain.actions.labels import (
+    TELECOM_LABELS,
+    LabelEntities,
+    is_suspect_number,
+    labels_from_bank,
+    labels_from_disposition,
+)
 from fraud_brain.actions.policy import EscalationPolicy, PolicyError, load_policy
 from fraud_brain.actions.stop_payment import Verdict
 from fraud_brain.store.base import Repository
@@ -197,8 +203,11 @@ class Orchestrator:
         policy: EscalationPolicy | None = None,
         clock: Clock | None = None,
         districts: Mapping[str, str] | None = None,
+        labels: LabelEntities = TELECOM_LABELS,
     ):
         self.store = store
+        self.labels = labels
+        """The label entity types outcomes are written as (the feature spec's)."""
         self.policy = policy or EscalationPolicy()
         self.clock = clock or SystemClock()
         self.districts: Mapping[str, str] = districts or {}
@@ -615,7 +624,7 @@ class Orchestrator:
                 account = self.store.get_action(outcome.action_id).subject
             if account:
                 report.labels += self.store.add_labels(
-                    labels_from_bank(case.case_uid, case.case_id, account, case.typology, outcome.at)
+                    labels_from_bank(case.case_uid, case.case_id, account, case.typology, outcome.at, self.labels)
                 )
         elif outcome.source == "agent":
             self._on_agent(case, outcome, now, report)
@@ -671,14 +680,13 @@ class Orchestrator:
             self.store.update_case(case.case_id, first_contact_at=outcome.at)
         alerts = self.store.case_alerts(case.case_id)
         report.labels += self.store.add_labels(
-            labels_from_disposition(case.case_uid, case.case_id, alerts, disposition, outcome.at)
+            labels_from_disposition(case.case_uid, case.case_id, alerts, disposition, outcome.at, self.labels)
         )
-        if disposition == "unreachable" and self.policy.officer_on_unreachable:
-            requested = self._request(
-                self.store.get_case(case.case_id), "officer_alert", now, "agent could not reach the victim"
-            )
-            if requested is not None:
-                report.actions["officer_alert"] += 1
+        if disposition == "unreachable" and self.policy.officer_on_unreachable and (
+            self._request(self.store.get_case(case.case_id), "officer_alert", now, "agent could not reach the victim")
+            is not None
+        ):
+            report.actions["officer_alert"] += 1
         if case.status == "open":
             self._close(case, disposition, outcome.at, report)
 

@@ -38,7 +38,7 @@ def problems(text: str) -> list[str]:
 def test_the_bundled_rule_files_load_against_their_specs() -> None:
     card = RuleSet.load(CARD_RULES_PATH, CARD_SCHEMAS, CARD)
     assert {r.event for r in card.rules} == {"tx"} and all(r.victim_kinds == ("account",) for r in card.rules)
-    assert any("terminal_fraud_reports_7d" in r.condition for r in card.rules)
+    assert any("terminal_fraud_reports_delayed_7d" in r.condition for r in card.rules)
     telecom = RuleSet.load(DEFAULT_RULES_PATH, spec_scored_schemas("telecom"), event_facts(resolve_spec("telecom")))
     legacy = RuleSet.load(DEFAULT_RULES_PATH, spec_scored_schemas("telecom"))
     assert [(r.name, r.victim_kinds) for r in telecom.rules] == [(r.name, r.victim_kinds) for r in legacy.rules]
