@@ -9,4 +9,6 @@ from fraud_brain.api.desk import CaseDesk, DeskError
 from fraud_brain.api.masking import mask_phone
 from fraud_brain.api.settings import ApiSettings
 
-__all__ = ["ROLES", "ApiSettings", "CaseDesk", "DeskError", "KeyRing", "Principal", "create_app", "hash_key", "mask_phone"]
+__all__ = [
+    "ROLES", "ApiSettings", "CaseDesk", "DeskError", "KeyRing", "Principal", "create_app", "hash_key", "mask_phone",
+]

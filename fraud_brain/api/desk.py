@@ -10,7 +10,8 @@ the service's errors to HTTP statuses (:class:`DeskError`).
 >>> from fraud_brain.store import SQLiteRepository
 >>> t = datetime(2026, 3, 1, 9, tzinfo=timezone.utc)
 >>> store = SQLiteRepository(":memory:")
->>> _ = Orchestrator(store, clock=ManualClock(t)).ingest(decision_frame([{"event_id": "c1", "time": t, "victim_key": "13800000001"}]))
+>>> first = decision_frame([{"event_id": "c1", "time": t, "victim_key": "13800000001"}])
+>>> _ = Orchestrator(store, clock=ManualClock(t)).ingest(first)
 >>> desk = CaseDesk(store, clock=ManualClock(t))
 >>> alice = Principal("alice", "agent")
 >>> desk.list_cases(alice)[0]["victim"]
@@ -109,8 +110,10 @@ class CaseDesk:
     def masks_for(principal: Principal, assignee: str | None) -> bool:
         """True when ``principal`` must see this case's numbers masked.
 
-        >>> CaseDesk.masks_for(Principal("bob", "agent"), "alice"), CaseDesk.masks_for(Principal("eve", "analyst"), None)
-        (True, False)
+        >>> CaseDesk.masks_for(Principal("bob", "agent"), "alice")
+        True
+        >>> CaseDesk.masks_for(Principal("eve", "analyst"), None)
+        False
         """
         return principal.role == "agent" and assignee != principal.name
 
@@ -136,7 +139,10 @@ class CaseDesk:
         who = self.cases.assignee(case_id)
         masked = self.masks_for(principal, who)
         alerts = [self._alert(a) for a in self.cases.alerts(case_id)]
-        timeline = [{"at": at.isoformat(), "kind": kind, "detail": detail} for at, kind, detail in self.store.case_timeline(case_id)]
+        timeline = [
+            {"at": at.isoformat(), "kind": kind, "detail": detail}
+            for at, kind, detail in self.store.case_timeline(case_id)
+        ]
         actions = [
             {"action_id": a.action_id, "kind": a.kind, "status": a.status, "attempts": a.attempts,
              "created_at": _iso(a.created_at), "done_at": _iso(a.done_at), "outcome": a.outcome, "payload": a.payload}
@@ -182,14 +188,18 @@ class CaseDesk:
         """Record that the agent is calling the victim; returns the number to dial."""
         return {"case_id": case_id, "dial": self._run(lambda: self.cases.log_call(case_id, principal, note))}
 
-    def record_outcome(self, case_id: int, principal: Principal, disposition: str, note: str | None = None) -> dict[str, Any]:
+    def record_outcome(
+        self, case_id: int, principal: Principal, disposition: str, note: str | None = None,
+    ) -> dict[str, Any]:
         """Record the agent's disposition (closes the case, makes labels)."""
         report = self._run(lambda: self.cases.record_outcome(case_id, principal, disposition, note))
         after = self.store.get_case(case_id)
         return {"case_id": case_id, "status": after.status, "resolution": after.resolution,
                 "labels": report.labels, "actions": dict(report.actions)}
 
-    def request_stop_payment(self, case_id: int, principal: Principal, transfer_id: str | None = None) -> dict[str, Any]:
+    def request_stop_payment(
+        self, case_id: int, principal: Principal, transfer_id: str | None = None,
+    ) -> dict[str, Any]:
         """Queue an emergency stop-payment for a transfer in the case (the latest one by default)."""
         queued = self._run(lambda: self.cases.request_stop_payment(case_id, principal, transfer_id))
         return {"case_id": case_id, "action_id": queued.action_id, "transfer_id": queued.transfer_id,

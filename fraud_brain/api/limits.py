@@ -46,7 +46,9 @@ async def _reply(send: Send, status: int, detail: str, headers: list[tuple[bytes
     body = orjson.dumps({"detail": detail})
     await send({
         "type": "http.response.start", "status": status,
-        "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()), *(headers or [])],
+        "headers": [
+            (b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()), *(headers or []),
+        ],
     })
     await send({"type": "http.response.body", "body": body})
 
@@ -72,13 +74,18 @@ class LimitsMiddleware:
         declared = dict(scope.get("headers") or []).get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > limit:
             self._on_reject("too_large")
-            await _reply(send, 413, f"request body of {int(declared)} bytes exceeds the limit of {limit} bytes for {path}")
+            await _reply(
+                send, 413, f"request body of {int(declared)} bytes exceeds the limit of {limit} bytes for {path}",
+            )
             return
         counted = not path.startswith(self.limits.exempt_prefixes)
         if counted and self.in_flight >= self.limits.max_in_flight:
             self._on_reject("overloaded")
-            await _reply(send, 429, f"server busy: {self.in_flight} requests in flight (limit {self.limits.max_in_flight}); retry shortly",
-                         [(b"retry-after", b"1")])
+            await _reply(
+                send, 429,
+                f"server busy: {self.in_flight} requests in flight (limit {self.limits.max_in_flight}); retry shortly",
+                [(b"retry-after", b"1")],
+            )
             return
         received = 0
         started = False

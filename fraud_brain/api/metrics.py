@@ -27,7 +27,9 @@ class _QueueCollector(Collector):
         self._read = read
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
-        family = GaugeMetricFamily("fraud_brain_queue_depth", "Items waiting, by queue and state", labels=["queue", "state"])
+        family = GaugeMetricFamily(
+            "fraud_brain_queue_depth", "Items waiting, by queue and state", labels=["queue", "state"],
+        )
         for (queue, state), depth in sorted(self._read().items()):
             family.add_metric([queue, state], depth)
         yield family
@@ -42,13 +44,24 @@ class ApiMetrics:
             "fraud_brain_request_seconds", "Request latency by route and status class",
             ["route", "method", "status"], buckets=_LATENCY_BUCKETS, registry=self.registry,
         )
-        self.events = Counter("fraud_brain_events", "Records received, by kind and result", ["kind", "result"], registry=self.registry)
+        self.events = Counter(
+            "fraud_brain_events", "Records received, by kind and result", ["kind", "result"], registry=self.registry,
+        )
         self.alerts = Counter("fraud_brain_alerts", "Alerts raised by ingest", registry=self.registry)
-        self.actions = Counter("fraud_brain_actions", "Actions requested through the API, by kind", ["kind"], registry=self.registry)
-        self.checks = Counter("fraud_brain_transfer_checks", "Pre-transfer checks, by decision", ["decision"], registry=self.registry)
-        self.rejected = Counter("fraud_brain_rejected_requests", "Requests refused before routing, by reason", ["reason"], registry=self.registry)
+        self.actions = Counter(
+            "fraud_brain_actions", "Actions requested through the API, by kind", ["kind"], registry=self.registry,
+        )
+        self.checks = Counter(
+            "fraud_brain_transfer_checks", "Pre-transfer checks, by decision", ["decision"], registry=self.registry,
+        )
+        self.rejected = Counter(
+            "fraud_brain_rejected_requests", "Requests refused before routing, by reason", ["reason"],
+            registry=self.registry,
+        )
         self.event_streams = Gauge("fraud_brain_event_streams", "Console event streams open", registry=self.registry)
-        self.model_versions = Info("fraud_brain_models", "Versions of the models and rules in use", registry=self.registry)
+        self.model_versions = Info(
+            "fraud_brain_models", "Versions of the models and rules in use", registry=self.registry,
+        )
 
     def watch_queues(self, read: Callable[[], dict[tuple[str, str], float]]) -> None:
         """Export queue depths read by ``read`` at every scrape."""

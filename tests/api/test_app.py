@@ -40,7 +40,9 @@ def _seed_case(server: Server, event_id: str, victim: str, **fields: object) -> 
 
 
 @pytest.mark.parametrize("method,path,body,allowed", ENDPOINTS)
-def test_each_endpoint_admits_only_its_roles(server: Server, method: str, path: str, body: object, allowed: set[str]) -> None:
+def test_each_endpoint_admits_only_its_roles(
+    server: Server, method: str, path: str, body: object, allowed: set[str],
+) -> None:
     with server.client(None) as anonymous:
         reply = anonymous.request(method, path, json=body)
         assert reply.status_code == 401
@@ -121,7 +123,10 @@ def test_admin_views_are_audited_and_admin_can_force_a_claim(server: Server) -> 
         assert admin.post(f"/v1/cases/{case_id}/claim", json={"force": True}).json()["assignee"] == "admin"
         admin.get(f"/v1/cases/{case_id}").raise_for_status()
         entries = admin.get("/v1/audit").json()["entries"]
-    mine = [(e["actor"], e["op"]) for e in entries if e["subject"].startswith("case-") and e["detail"].get("case_id") == case_id]
+    mine = [
+        (e["actor"], e["op"]) for e in entries
+        if e["subject"].startswith("case-") and e["detail"].get("case_id") == case_id
+    ]
     assert ("admin:admin", "claim_case") in mine and ("admin:admin", "view_case") in mine
 
 
@@ -131,13 +136,18 @@ def test_validation_errors_name_each_bad_record(server: Server) -> None:
         reply = feed.post("/v1/validate/call", json=bad)
     assert reply.status_code == 200
     errors = reply.json()["errors"]
-    assert {(e["index"], e["record_id"], e["field"]) for e in errors} == {(1, "c-2", "duration_s"), (2, "c-3", "start_time")}
+    assert {(e["index"], e["record_id"], e["field"]) for e in errors} == {
+        (1, "c-2", "duration_s"), (2, "c-3", "start_time"),
+    }
     assert reply.json()["valid"] == 1
 
 
 @pytest.mark.parametrize("fmt", ["json", "jsonl", "arrow", "parquet"])
 def test_bulk_bodies_in_every_format_decode_the_same(server: Server, fmt: str) -> None:
-    records = [{**CALL, "call_id": f"c-{i}", "duration_s": i} for i in range(50)] + [{**CALL, "call_id": "bad", "caller": "x"}]
+    records = [
+        *({**CALL, "call_id": f"c-{i}", "duration_s": i} for i in range(50)),
+        {**CALL, "call_id": "bad", "caller": "x"},
+    ]
     frame = pl.DataFrame(records)
     if fmt == "json":
         body, media = orjson.dumps(records), "application/json"
@@ -192,7 +202,9 @@ def test_bodies_over_the_limit_get_413(tmp_path) -> None:
                 for i in range(200):
                     yield orjson.dumps({**CALL, "call_id": f"c-{i}"}) + b"\n"
 
-            streamed = feed.post("/v1/validate/call", content=chunks(), headers={"Content-Type": "application/x-ndjson"})
+            streamed = feed.post(
+                "/v1/validate/call", content=chunks(), headers={"Content-Type": "application/x-ndjson"},
+            )
             assert streamed.status_code == 413
             assert feed.post("/v1/validate/call", json=records[:5]).status_code == 200
         metrics = httpx.get(f"{small.url}/metrics").text
@@ -280,9 +292,12 @@ def test_event_stream_delivers_new_alerts(server: Server) -> None:
 
 def test_decisions_with_bad_fields_are_422(server: Server) -> None:
     with server.client("feed") as feed:
-        assert feed.post("/v1/decisions", json=[decision("d-bad", "13800000009", time="soon")]).status_code == 422
-        assert feed.post("/v1/decisions", json=[decision("d-bad2", "13800000009", actions="voice_bot")]).status_code == 422
-        assert feed.post("/v1/decisions", json=[{**decision("d-bad3", "13800000009"), "colour": "red"}]).status_code == 422
+        bad_time = decision("d-bad", "13800000009", time="soon")
+        bad_actions = decision("d-bad2", "13800000009", actions="voice_bot")
+        unknown_field = {**decision("d-bad3", "13800000009"), "colour": "red"}
+        assert feed.post("/v1/decisions", json=[bad_time]).status_code == 422
+        assert feed.post("/v1/decisions", json=[bad_actions]).status_code == 422
+        assert feed.post("/v1/decisions", json=[unknown_field]).status_code == 422
 
 
 def _arrow_stream(table) -> bytes:

@@ -42,7 +42,9 @@ def test_every_format_gives_the_records_back(rows: list[dict], fmt: str) -> None
     body, media = _encode(rows, fmt)
     frame = decode_records(body, media)
     got = frame.select(pl.col("id"), pl.col("amount").cast(pl.Float64), pl.col("n").cast(pl.Int64)).to_dicts()
-    assert got == [{"id": r["id"], "amount": None if r["amount"] is None else float(r["amount"]), "n": r["n"]} for r in rows]
+    assert got == [
+        {"id": r["id"], "amount": None if r["amount"] is None else float(r["amount"]), "n": r["n"]} for r in rows
+    ]
 
 
 def test_mixed_types_in_one_field_become_text_not_a_crash() -> None:

@@ -20,7 +20,9 @@ if os.environ.get("FRAUD_BRAIN_REQUIRE_BROWSER") and shutil.which("chromium") is
     raise RuntimeError("FRAUD_BRAIN_REQUIRE_BROWSER is set but Debian's chromium is not installed (make browser)")
 sync_api = pytest.importorskip("playwright.sync_api")
 expect = sync_api.expect
-pytestmark = pytest.mark.skipif(shutil.which("chromium") is None, reason="Debian's chromium is not installed (make browser)")
+pytestmark = pytest.mark.skipif(
+    shutil.which("chromium") is None, reason="Debian's chromium is not installed (make browser)",
+)
 
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
          "--disable-sync", "--no-first-run"]
@@ -49,8 +51,9 @@ def test_alert_appears_live_then_agent_claims_and_resolves_it(server: Server, br
     try:
         _sign_in(page, server, "alice")
         with server.client("feed") as feed:
-            feed.post("/v1/decisions", json=[decision("ui-1", "13812340001", transfer_id="T-ui", payee_account="MULE-UI",
-                                                       payee_bank="ABC", amount=8000.0, tier="hour", score=0.6)]).raise_for_status()
+            alert = decision("ui-1", "13812340001", transfer_id="T-ui", payee_account="MULE-UI",
+                             payee_bank="ABC", amount=8000.0, tier="hour", score=0.6)
+            feed.post("/v1/decisions", json=[alert]).raise_for_status()
         row = page.locator("#queue tbody tr", has_text="138****0001")
         row.wait_for(timeout=10_000)  # arrived through the event stream, no reload
         row.click()
@@ -81,7 +84,8 @@ def test_alert_appears_live_then_agent_claims_and_resolves_it(server: Server, br
         case = db.execute("SELECT status, resolution FROM cases WHERE victim_key = '13812340001'").fetchone()
         outcome = db.execute("SELECT source, outcome, detail FROM outcomes WHERE source = 'agent' "
                              "AND case_id = (SELECT case_id FROM cases WHERE victim_key = '13812340001')").fetchone()
-        stop = db.execute("SELECT kind, subject FROM actions WHERE kind = 'stop_payment' AND subject = 'MULE-UI'").fetchone()
+        stop = db.execute("SELECT kind, subject FROM actions "
+                          "WHERE kind = 'stop_payment' AND subject = 'MULE-UI'").fetchone()
     assert case == ("closed", "prevented")
     assert outcome[:2] == ("agent", "prevented") and "victim stopped" in outcome[2]
     assert stop == ("stop_payment", "MULE-UI")

@@ -58,7 +58,9 @@ def test_unknown_cases_and_bad_dispositions(tmp_path: Path) -> None:
     assert desk.store.get_case(1).status == "open"
 
 
-@given(st.lists(st.tuples(st.sampled_from(["claim", "release", "force"]), st.sampled_from([ALICE, BOB, ADMIN])), max_size=12))
+@given(st.lists(
+    st.tuples(st.sampled_from(["claim", "release", "force"]), st.sampled_from([ALICE, BOB, ADMIN])), max_size=12,
+))
 @settings(max_examples=40, deadline=None)
 def test_assignee_matches_a_simple_replay_of_claims(steps: list[tuple[str, Principal]]) -> None:
     desk = _desk(":memory:", ["13800000001"])

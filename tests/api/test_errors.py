@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from fraud_brain.api import ApiSettings, create_app
 from fraud_brain.actions.cases import CaseService
+from fraud_brain.api import ApiSettings, create_app
 from fraud_brain.api.auth import KeyRing, hash_key
 from fraud_brain.errors import ConflictError, InputError, MissingInputError
 from fraud_brain.store import SQLiteRepository

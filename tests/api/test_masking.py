@@ -45,7 +45,10 @@ def _reference_mask_text(text: str) -> str:
     return "".join(out)
 
 
-@given(st.lists(st.one_of(numbers, st.text(alphabet="abc ,.:-+", max_size=8)), max_size=8), st.sampled_from([" ", "", "+"]))
+@given(
+    st.lists(st.one_of(numbers, st.text(alphabet="abc ,.:-+", max_size=8)), max_size=8),
+    st.sampled_from([" ", "", "+"]),
+)
 @settings(max_examples=300, deadline=None)
 def test_mask_text_matches_a_hand_walk(parts: list[str], glue: str) -> None:
     text = glue.join(parts)
@@ -56,4 +59,6 @@ def test_mask_text_matches_a_hand_walk(parts: list[str], glue: str) -> None:
 
 def test_mask_value_walks_nested_payloads() -> None:
     payload = {"victim": "13800000001", "n": 3, "calls": [{"from": "+8617000000002"}], "t": ("13900000003",)}
-    assert mask_value(payload) == {"victim": "138****0001", "n": 3, "calls": [{"from": "+86****0002"}], "t": ["139****0003"]}
+    assert mask_value(payload) == {
+        "victim": "138****0001", "n": 3, "calls": [{"from": "+86****0002"}], "t": ["139****0003"],
+    }

@@ -19,7 +19,8 @@ def test_the_api_has_no_duck_typing() -> None:
         if "type: ignore" in text:
             found.append(f"{path.name}: type: ignore")
         for node in ast.walk(ast.parse(text)):
-            if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in ("getattr", "hasattr"):
+            if (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
+                    and node.func.id in ("getattr", "hasattr")):
                 found.append(f"{path.name}:{node.lineno}: {node.func.id}")
     assert not found, found
 

@@ -43,8 +43,8 @@ def start_holder(folder: Path) -> subprocess.Popen[str]:
 def test_a_second_process_is_refused_with_the_holders_pid(tmp_path: Path) -> None:
     folder = tmp_path / "state"
     with StateLock(folder):
-        second = subprocess.run([sys.executable, "-c", HOLDER, str(folder)], check=False, capture_output=True, text=True,
-                                env={**os.environ, "PYTHONPATH": str(ROOT)}, cwd=ROOT, timeout=60)
+        second = subprocess.run([sys.executable, "-c", HOLDER, str(folder)], check=False, capture_output=True,
+                                text=True, env={**os.environ, "PYTHONPATH": str(ROOT)}, cwd=ROOT, timeout=60)
     assert second.returncode == 3
     assert f"state folder {folder} is in use by pid {os.getpid()} on host {socket.gethostname()} since " \
         in second.stdout

@@ -151,7 +151,7 @@ def test_bad_segment_header_and_missing_segment_are_errors(tmp_path: Path) -> No
     files = sorted(tmp_path.glob("wal-*.seg"))
     assert len(files) >= 3
     files[1].unlink()
-    with pytest.raises(StateError, match="starts at seq .* but seq .* was due"):
+    with pytest.raises(StateError, match=r"starts at seq .* but seq .* was due"):
         read_all(tmp_path)
     files[-1].write_bytes(b"NOTAWAL!" + files[-1].read_bytes()[8:])
     with pytest.raises(StateError, match="bad header"):
@@ -332,7 +332,7 @@ def test_a_write_that_cannot_be_taken_back_stops_all_further_acknowledgements(tm
     os.close(wal._fd)  # the descriptor goes bad under the log: writing fails, and so does cutting back
     with pytest.raises(StateError, match="write failed at offset 30"):
         wal.append(b"lost")
-    with pytest.raises(StateError, match="could not be cut back .* needs a restart"):
+    with pytest.raises(StateError, match=r"could not be cut back .* needs a restart"):
         wal.append(b"refused")
     wal._closed = True  # its descriptor is gone already; nothing left to close
     with WriteAheadLog(tmp_path, sync="none") as again:

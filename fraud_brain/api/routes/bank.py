@@ -8,8 +8,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from fraud_brain.api.auth import Principal
 from fraud_brain.api.context import ApiContext, get_ctx, require
-from fraud_brain.errors import InputError, MissingInputError
 from fraud_brain.api.responses import OrjsonResponse
+from fraud_brain.errors import InputError, MissingInputError
 from fraud_brain.schema.quick import obviously_valid
 from fraud_brain.schema.records import TRANSFERS
 from fraud_brain.schema.validate import validate

@@ -40,7 +40,10 @@ class CallRequest(BaseModel):
 class OutcomeRequest(BaseModel):
     """How the agent closed the case."""
 
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"disposition": "prevented", "note": "victim stopped the transfer"}]})
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"disposition": "prevented", "note": "victim stopped the transfer"}]},
+    )
     disposition: AgentDisposition
     note: str | None = Field(default=None, max_length=2000)
 
@@ -129,11 +132,13 @@ async def outcome(case_id: int, body: OutcomeRequest, principal: Principal = Dep
 
 
 @router.post("/v1/cases/{case_id}/stop-payment", summary="Request an emergency stop-payment")
-async def stop_payment(case_id: int, body: StopPaymentRequest | None = None, principal: Principal = Depends(require(*_ACTORS)),
+async def stop_payment(case_id: int, body: StopPaymentRequest | None = None,
+                       principal: Principal = Depends(require(*_ACTORS)),
                        ctx: ApiContext = Depends(get_ctx)) -> OrjsonResponse:
     """Queue a stop-payment to the payee's bank for a transfer in the case (at most twice per payee account)."""
     desk = ctx.require_desk()
-    response = await _run(ctx, lambda: desk.request_stop_payment(_case_id(case_id), principal, body.transfer_id if body else None))
+    transfer_id = body.transfer_id if body else None
+    response = await _run(ctx, lambda: desk.request_stop_payment(_case_id(case_id), principal, transfer_id))
     if ctx.metrics is not None:
         ctx.metrics.actions.labels(kind="stop_payment").inc()
     _changed(ctx, case_id, "stop_payment")
@@ -148,13 +153,16 @@ def _sse(kind: str, data: dict[str, Any]) -> bytes:
             response_class=StreamingResponse, responses={200: {"content": {"text/event-stream": {}}}})
 async def events(request: Request, principal: Principal = Depends(require(*_READERS)),
                  ctx: ApiContext = Depends(get_ctx)) -> StreamingResponse:
-    """A text/event-stream of ``alerts`` (new alerts: reload the queue), ``case`` (a case changed) and ``resync`` events."""
+    """A text/event-stream of ``alerts`` (new alerts: reload the queue), ``case`` (a case changed)
+    and ``resync`` events."""
     hub = ctx.hub
     if hub is None:
         raise HTTPException(503, "this server has no event hub")
     settings = request.app.state.settings
     if len(hub) >= settings.max_event_streams:
-        raise HTTPException(429, f"too many open event streams (limit {settings.max_event_streams})", headers={"Retry-After": "5"})
+        raise HTTPException(
+            429, f"too many open event streams (limit {settings.max_event_streams})", headers={"Retry-After": "5"},
+        )
     queue = hub.subscribe()
     if ctx.metrics is not None:
         ctx.metrics.event_streams.inc()
