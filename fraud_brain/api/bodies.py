@@ -67,9 +67,9 @@ def _fast(reader, body: bytes) -> pl.DataFrame | None:
     body needs the careful path: it does not parse, or holds nested values or non-object records."""
     try:
         frame = reader(io.BytesIO(body), infer_schema_length=None)
-    except Exception:  # noqa: BLE001 - any failure falls back to the careful path and its precise message
+    except Exception:
         return None
-    if frame.width == 0 or any(dtype.is_nested() or dtype == pl.Null and frame.height == 0 for dtype in frame.dtypes):
+    if frame.width == 0 or any(dtype.is_nested() or (dtype == pl.Null and frame.height == 0) for dtype in frame.dtypes):
         return None
     return frame
 
@@ -87,7 +87,7 @@ def _from_arrow(table: pa.Table, what: str) -> pl.DataFrame:
         raise BodyError(f"{what}: column(s) {', '.join(map(repr, repeated))} appear more than once", 422)
     try:
         frame = pl.from_arrow(table, rechunk=False)
-    except Exception as error:  # noqa: BLE001 - a type polars cannot hold is the client's bad body
+    except Exception as error:
         raise BodyError(f"{what}: unsupported column type: {_first_line(error)}", 422) from None
     if not isinstance(frame, pl.DataFrame):
         raise BodyError(f"{what}: expected a table of records", 422)
@@ -139,13 +139,13 @@ def decode_records(body: bytes, content_type: str | None) -> pl.DataFrame:
             # polars' own IPC reader can abort the process on a malformed batch
             reader = pa_ipc.open_stream(body) if kind == "stream" else pa_ipc.open_file(body)
             table = reader.read_all()
-        except Exception as error:  # noqa: BLE001 - any decoder failure is the client's bad body
+        except Exception as error:
             raise BodyError(f"body is not a valid Arrow IPC {kind}: {_first_line(error)}") from None
         return _from_arrow(table, f"Arrow IPC {kind}")
     if media in PARQUET_TYPES:
         try:
             table = pa_parquet.read_table(io.BytesIO(body))
-        except Exception as error:  # noqa: BLE001 - any decoder failure is the client's bad body
+        except Exception as error:
             raise BodyError(f"body is not a valid Parquet file: {_first_line(error)}") from None
         return _from_arrow(table, "Parquet file")
     raise BodyError(f"content type {media!r} not supported; send one of {list(CONTENT_TYPES)}", 415)

@@ -1,4 +1,5 @@
-"""The real server with the scoring pipeline inside: HTTP ingest gives the replay's scores; checks, risk, labels, reload.
+"""The real server with the scoring pipeline inside: HTTP ingest gives the replay's scores; checks, risk, labels,
+reload.
 
 Skipped when the pipeline (``fraud_brain.pipeline.brain``) or the committed models are missing.
 """
@@ -55,19 +56,26 @@ def ingested(brain_server: Server, window: Path) -> pl.DataFrame:
     transfers = pl.read_parquet(window / "transfers.parquet")
     events = pl.concat([
         calls.select(pl.lit("call").alias("kind"), pl.col("start_time").alias("t"), pl.int_range(pl.len()).alias("i")),
-        transfers.select(pl.lit("transfer").alias("kind"), pl.col("time").alias("t"), pl.int_range(pl.len()).alias("i")),
+        transfers.select(
+            pl.lit("transfer").alias("kind"), pl.col("time").alias("t"), pl.int_range(pl.len()).alias("i")
+        ),
     ]).sort("t", "kind")
     rng = np.random.default_rng(7)
     frames = {"call": calls, "transfer": transfers}
     scored = []
     start, sent = 0, 0
-    with brain_server.client("feed") as feed, brain_server.client("bank") as bank, brain_server.client("admin") as admin:
+    with (
+        brain_server.client("feed") as feed,
+        brain_server.client("bank") as bank,
+        brain_server.client("admin") as admin,
+    ):
         clients = {"call": feed, "transfer": bank}
         while start < events.height:
             chunk = events.slice(start, int(rng.integers(1, 500)))
             start += chunk.height
             # Consecutive events of one kind go in one request, so every record arrives in event-time order.
-            for run in chunk.with_columns(pl.col("kind").rle_id().alias("run")).partition_by("run", maintain_order=True):
+            runs = chunk.with_columns(pl.col("kind").rle_id().alias("run"))
+            for run in runs.partition_by("run", maintain_order=True):
                 kind = run["kind"][0]
                 body, media = _body(frames[kind][run["i"]], arrow=sent % 2 == 1)
                 sent += 1
@@ -104,7 +112,9 @@ def test_alerts_from_ingest_reach_the_case_queue(ingested: pl.DataFrame, brain_s
     assert "fraud_brain_models_info{" in metrics and "model_transfer" in metrics
 
 
-def test_pre_transfer_check_answers_and_changes_nothing(ingested: pl.DataFrame, brain_server: Server, window: Path) -> None:
+def test_pre_transfer_check_answers_and_changes_nothing(
+    ingested: pl.DataFrame, brain_server: Server, window: Path
+) -> None:
     transfer = pl.read_parquet(window / "transfers.parquet").row(-1, named=True)
     payload = {**transfer, "transfer_id": "check-1", "time": (transfer["time"] + timedelta(minutes=1)).isoformat(),
                "channel": str(transfer["channel"])}

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import polars as pl
 
-T0 = datetime(2026, 3, 1, 8, tzinfo=timezone.utc)
+T0 = datetime(2026, 3, 1, 8, tzinfo=UTC)
 TIME = pl.Datetime("ms", "UTC")
 AGE_BANDS = ("<18", "18-24", "25-34", "35-44", "45-54", "55-64", "65-74", "75+")
 

@@ -20,7 +20,9 @@ def test_a_restart_keeps_cooldowns_and_a_bad_reload_keeps_the_rules(tmp_path, sc
     engine.save()
 
     restarted = RuleEngine(RuleManager(rules_path, schemas), state_path=state)
-    later = transfers([{"score": 0.95, "payer_phone": "138", "time": 30}, {"score": 0.95, "payer_phone": "139", "time": 31}])
+    later = transfers([
+        {"score": 0.95, "payer_phone": "138", "time": 30}, {"score": 0.95, "payer_phone": "139", "time": 31},
+    ])
     assert restarted.decisions(later)["victim_key"].to_list() == ["139"]
 
     rules_path.write_text(rule_toml("hot", "transfer", "score >= 'very'"))

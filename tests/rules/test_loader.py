@@ -22,15 +22,19 @@ def problems_of(tmp_path, text: str, schemas) -> list[str]:
 
 
 def test_a_good_file_loads_with_its_settings(tmp_path, schemas):
-    text = rule_toml("police", "call", "duration_s >= 1200 AND sim_age_days <= 7", actions=["voice_bot", "agent_followup"],
+    text = rule_toml("police", "call", "duration_s >= 1200 AND sim_age_days <= 7",
+                     actions=["voice_bot", "agent_followup"],
                      priority=80, tier="minute", cooldown="2h", typology="impersonating_police", group="episode")
     text += rule_toml("mule", "transfer", "payee_distinct_payers_24h >= 5", actions=["stop_payment"], cooldown=600,
                       cooldown_key="payee_account", mode="shadow", tier="same-day")
     rules = load_text(tmp_path, text, schemas)
     police, mule = rules.rule("police"), rules.rule("mule")
-    assert (police.event, police.actions, police.priority, police.tier) == ("call", ("voice_bot", "agent_followup"), 80, "minute")
-    assert (police.cooldown_ms, police.cooldown_key, police.group, police.typology) == (7_200_000, "callee", "episode", "impersonating_police")
-    assert (mule.cooldown_ms, mule.cooldown_key, mule.mode, mule.tier, mule.group) == (600_000, "payee_account", "shadow", "same_day", "mule")
+    assert (police.event, police.actions, police.priority, police.tier) == (
+        "call", ("voice_bot", "agent_followup"), 80, "minute")
+    assert (police.cooldown_ms, police.cooldown_key, police.group, police.typology) == (
+        7_200_000, "callee", "episode", "impersonating_police")
+    assert (mule.cooldown_ms, mule.cooldown_key, mule.mode, mule.tier, mule.group) == (
+        600_000, "payee_account", "shadow", "same_day", "mule")
     assert rules.specs["call"].id_column == "call_id" and rules.specs["transfer"].time_column == "time"
     assert police.line == 1 and mule.line == 13
 
@@ -131,7 +135,8 @@ def test_the_default_rules_load_against_the_expected_scored_schema():
     assert {r.event for r in rules.rules} == {"call", "transfer"}
     assert any(r.mode == "shadow" for r in rules.rules)
     assert all(r.victim in ("payer_phone", "callee") for r in rules.rules)
-    assert {a for r in rules.rules for a in r.actions} >= {"voice_bot", "agent_followup", "stop_payment", "officer_alert"}
+    wanted = {"voice_bot", "agent_followup", "stop_payment", "officer_alert"}
+    assert {a for r in rules.rules for a in r.actions} >= wanted
     # Without a feature the rules need, loading fails and names it.
     without = pl.Schema({k: v for k, v in transfer.items() if k != "payee_payers_24h"})
     with pytest.raises(RuleFileError, match="unknown column 'payee_payers_24h'"):

@@ -122,7 +122,8 @@ def test_hits_equal_a_per_row_reference(rules, rows):
 
 def test_a_hit_carries_what_the_actions_layer_needs(schemas):
     text = rule_toml("mule", "transfer", "payee_distinct_payers_24h >= 5", actions=["stop_payment", "voice_bot"],
-                     priority=100, tier="minute", cooldown="10m", cooldown_key="payee_account", typology="fake_investment")
+                     priority=100, tier="minute", cooldown="10m", cooldown_key="payee_account",
+                     typology="fake_investment")
     batch = transfers([
         {"payee_distinct_payers_24h": 9, "amount": 5000.0, "score": 0.97, "reasons": ["payee fan-in 9"],
          "payer_phone": "13811112222", "payee_account": "MULE1", "time": 5},
@@ -161,7 +162,7 @@ def test_each_batch_runs_only_its_event_types_rules(schemas):
 
 def test_a_batch_missing_a_rule_column_is_named(schemas):
     ruleset = RuleSet.from_text(rule_toml("big", "transfer", "payee_distinct_payers_24h > 5"), schemas)
-    with pytest.raises(RuleEvaluationError, match="rule 'big' needs column.*payee_distinct_payers_24h"):
+    with pytest.raises(RuleEvaluationError, match=r"rule 'big' needs column.*payee_distinct_payers_24h"):
         ruleset.evaluate(transfers([{}]).drop("payee_distinct_payers_24h"))
     both = RuleSet.from_text(rule_toml("big", "transfer") + rule_toml("long", "call"), schemas)
     with pytest.raises(RuleEvaluationError, match="cannot tell whether the batch holds call or transfer events"):
@@ -179,12 +180,14 @@ def test_a_batch_whose_types_drifted_names_the_rule_that_broke(schemas):
     text = rule_toml("fine", "transfer", "score >= 0.9") + rule_toml("drifted", "transfer", "amount > 10")
     ruleset = RuleSet.from_text(text, schemas)
     batch = transfers([{"score": 0.95}]).with_columns(pl.col("amount").cast(pl.String))
-    with pytest.raises(RuleEvaluationError, match=r"<rules>:8: rule 'drifted' failed on a transfer batch: cannot compare"):
+    expected = r"<rules>:8: rule 'drifted' failed on a transfer batch: cannot compare"
+    with pytest.raises(RuleEvaluationError, match=expected):
         ruleset.evaluate(batch)
 
 
 def test_the_scorers_reasons_en_column_is_passed_through_as_reasons():
-    schema = pl.Schema({**{k: v for k, v in TRANSFER_SCHEMA.items() if k != "reasons"}, "reasons_en": pl.List(pl.String)})
+    kept = {k: v for k, v in TRANSFER_SCHEMA.items() if k != "reasons"}
+    schema = pl.Schema({**kept, "reasons_en": pl.List(pl.String)})
     batch = transfers([{"score": 0.9}]).rename({"reasons": "reasons_en"})
     hits = RuleSet.from_text(rule_toml(), schema).evaluate(batch)
     assert hits["reasons"].to_list() == [["r"]]
