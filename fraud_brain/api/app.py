@@ -165,8 +165,14 @@ def create_app(
                 status = "busy"  # alive, but the engine thread has been working on one call for 5 s
             except Exception:  # noqa: BLE001 - a broken store is what this endpoint reports
                 store_ok, status = False, "degraded"
-        body = {"status": status, "engine": brain is not None, "store": desk is not None and store_ok,
-                "event_streams": len(hub)}
+        body: dict[str, Any] = {"status": status, "engine": brain is not None,
+                                "store": desk is not None and store_ok, "event_streams": len(hub)}
+        if brain is not None:
+            recovery = brain.recovery
+            body["recovery"] = recovery
+            if recovery.get("skipped_snapshots"):
+                body["warnings"] = [f"started from an older snapshot; skipped {reason}"
+                                    for reason in recovery["skipped_snapshots"]]
         return OrjsonResponse(body, status_code=200 if store_ok else 503)
 
     @app.get("/metrics", tags=["ops"], summary="Prometheus metrics", response_class=Response,

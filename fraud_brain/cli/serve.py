@@ -34,7 +34,7 @@ def serve(
     from fraud_brain.api import ApiSettings, create_app
     from fraud_brain.api.auth import KeyRing
     from fraud_brain.api.worker import EngineThread
-    from fraud_brain.errors import InputError
+    from fraud_brain.errors import InputError, StateError, first_line
     from fraud_brain.pipeline.assembly import Assembly
     from fraud_brain.pipeline.config import AppConfig
 
@@ -54,13 +54,21 @@ def serve(
     assembly = Assembly(app_config)
     # The engine and store are opened on the thread that will use them (SQLite connections are per thread).
     worker = EngineThread()
+    brain = None
     try:
-        brain = worker.call_sync(assembly.brain) if app_config.state_dir is not None else None
+        try:
+            brain = worker.call_sync(assembly.brain) if app_config.state_dir is not None else None
+        except StateError as error:
+            # another server holds the folder, or its log lost entries: nothing to serve, say why in one line
+            console.print(f"error: {first_line(error)}", markup=False, highlight=False)
+            raise typer.Exit(2) from None
         repo = worker.call_sync(assembly.store, store) if brain is None else None
         app = worker.call_sync(create_app, brain, settings, store=repo, keys=ring, worker=worker)
         console.print(f"serving on http://{host}:{port}/  (console: /console/, API docs: /docs)")
         uvicorn.run(app, host=host, port=port, workers=1, log_level=log_level, access_log=False)
     finally:
+        if brain is not None:
+            worker.call_sync(brain.close)  # the last checkpoint, then the state folder is free
         worker.close()
 
 

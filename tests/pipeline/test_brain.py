@@ -131,6 +131,7 @@ def test_snapshot_and_reopen_continue_the_stream(tmp_path, window):
     half = transfers.height // 2
     brain.ingest("transfer", transfers.head(half), source="bank")
     brain.snapshot()
+    brain.close()  # one owner per state folder: the next brain may open it only now
     reopened = _brain(tmp_path, window)
     assert reopened.ingest("transfer", transfers.head(half), source="bank").duplicates == half
 
