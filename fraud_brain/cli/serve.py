@@ -60,7 +60,7 @@ def serve(
             brain = worker.call_sync(assembly.brain) if app_config.state_dir is not None else None
         except StateError as error:
             # another server holds the folder, or its log lost entries: nothing to serve, say why in one line
-            console.print(f"error: {first_line(error)}", markup=False, highlight=False)
+            typer.echo(f"error: {first_line(error)}", err=True)
             raise typer.Exit(2) from None
         repo = worker.call_sync(assembly.store, store) if brain is None else None
         app = worker.call_sync(create_app, brain, settings, store=repo, keys=ring, worker=worker)
