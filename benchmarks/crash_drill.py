@@ -48,7 +48,8 @@ SAMPLE = Path(__file__).resolve().parents[1] / "data" / "sample"
 KEYS = {"feed": "key-feed-drill", "bank": "key-bank-drill", "admin": "key-admin-drill"}
 
 
-def sample_batches(hours: float, seed: int = 7, labels_every: int = 6) -> tuple[Path, list[tuple[str, bytes]]]:
+def sample_batches(hours: float, seed: int = 7, labels_every: int = 6,
+                   sizes: tuple[int, int] = (20, 200)) -> tuple[Path, list[tuple[str, bytes]]]:
     """The first ``hours`` of the sample as JSON batches (kind, body) of one kind each, in time order."""
     from fraud_brain.io import load_kind
 
@@ -68,7 +69,7 @@ def sample_batches(hours: float, seed: int = 7, labels_every: int = 6) -> tuple[
     out: list[tuple[str, bytes]] = []
     pos, label_pos = 0, 0
     while pos < events.height:
-        chunk = events.slice(pos, int(rng.integers(20, 200)))
+        chunk = events.slice(pos, int(rng.integers(*sizes)))
         pos += chunk.height
         runs = chunk.with_columns((pl.col("kind") != pl.col("kind").shift()).fill_null(True).cum_sum().alias("run"))
         for run in runs.partition_by("run", maintain_order=True):
@@ -268,17 +269,19 @@ def main() -> None:
     parser.add_argument("--hours", type=float, default=24.0 * 7)
     parser.add_argument("--kills", type=int, default=50)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--batch", type=int, nargs=2, default=(200, 2000), help="smallest and largest batch")
+    parser.add_argument("--pause", type=float, nargs=2, default=(1.0, 8.0), help="seconds between kills")
     args = parser.parse_args()
-    data, batches = sample_batches(args.hours)
+    data, batches = sample_batches(args.hours, sizes=tuple(args.batch))
     work = Path(tempfile.mkdtemp(prefix="crash-drill-"))
     (work / "straight").mkdir()
     (work / "crashed").mkdir()
     straight = run(work / "straight", data, batches, kills=0, seed=args.seed)
-    crashed = run(work / "crashed", data, batches, kills=args.kills, seed=args.seed)
+    crashed = run(work / "crashed", data, batches, kills=args.kills, seed=args.seed, pause=tuple(args.pause))
     verdict = compare(straight, crashed)
     records = crashed.replay_records + crashed.replay_duplicates
     rows = {
-        "simulated hours": args.hours, "batches": len(batches), "kills": crashed.kills, "restarts": crashed.resent,
+        "simulated hours": args.hours, "batches": len(batches), "batch sizes": tuple(args.batch), "kills": crashed.kills, "restarts": crashed.resent,
         "records re-sent at the end": records, "of which taken again": crashed.replay_records,
         "seconds (uninterrupted / drill)": f"{straight.seconds:.0f} / {crashed.seconds:.0f}",
         **{f"{name} ({straight.tables[name].height} rows)": v for name, v in verdict.items()},

@@ -19,7 +19,7 @@ from benchmarks.crash_drill import Server, compare, run, sample_batches
 
 @pytest.fixture(scope="module")
 def feed() -> tuple[Path, list[tuple[str, bytes]]]:
-    return sample_batches(hours=4, seed=3)
+    return sample_batches(hours=3, seed=3)
 
 
 def test_kill_9_at_ten_random_points_loses_no_acknowledged_record(tmp_path: Path, feed) -> None:
