@@ -61,9 +61,10 @@ def sample_batches(hours: float, seed: int = 7, labels_every: int = 6,
     calls = calls.filter(pl.col("start_time") < end)
     transfers = transfers.filter(pl.col("time") < end)
     labels = labels.filter(pl.col("known_at") < end).sort("known_at")
+    index = pl.int_range(pl.len()).alias("i")
     events = pl.concat([
-        calls.select(pl.lit("call").alias("kind"), pl.col("start_time").alias("t"), pl.int_range(pl.len()).alias("i")),
-        transfers.select(pl.lit("transfer").alias("kind"), pl.col("time").alias("t"), pl.int_range(pl.len()).alias("i")),
+        calls.select(pl.lit("call").alias("kind"), pl.col("start_time").alias("t"), index),
+        transfers.select(pl.lit("transfer").alias("kind"), pl.col("time").alias("t"), index),
     ]).sort("t", "kind")
     rng = np.random.default_rng(seed)
     out: list[tuple[str, bytes]] = []
@@ -124,7 +125,8 @@ class Server:
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise RuntimeError(f"server exited with {self.process.returncode}; see {self.state.parent / 'server.log'}")
+                log_file = self.state.parent / "server.log"
+                raise RuntimeError(f"server exited with {self.process.returncode}; see {log_file}")
             try:
                 if httpx.get(f"{self.url}/health", timeout=2).status_code == 200:
                     return
@@ -174,7 +176,8 @@ def store_tables(state: Path) -> dict[str, pl.DataFrame]:
 
     store = SQLiteRepository(state / "brain.sqlite")
     try:
-        alerts = store.table("alerts").select("event_id", "rule", "score", "victim_key", "tier").sort("event_id", "rule")
+        alerts = store.table("alerts").select("event_id", "rule", "score", "victim_key",
+                                              "tier").sort("event_id", "rule")
         cases = store.table("cases").select("case_uid", "victim_key", "rule", "max_score",
                                             "last_alert_at").sort("case_uid")
         actions = store.table("actions").select("kind", "idempotency_key", "subject",
@@ -281,7 +284,8 @@ def main() -> None:
     verdict = compare(straight, crashed)
     records = crashed.replay_records + crashed.replay_duplicates
     rows = {
-        "simulated hours": args.hours, "batches": len(batches), "batch sizes": tuple(args.batch), "kills": crashed.kills, "restarts": crashed.resent,
+        "simulated hours": args.hours, "batches": len(batches), "batch sizes": tuple(args.batch),
+        "kills": crashed.kills, "restarts": crashed.resent,
         "records re-sent at the end": records, "of which taken again": crashed.replay_records,
         "seconds (uninterrupted / drill)": f"{straight.seconds:.0f} / {crashed.seconds:.0f}",
         **{f"{name} ({straight.tables[name].height} rows)": v for name, v in verdict.items()},

@@ -111,7 +111,8 @@ class ApiContext:
     def require_engine(self) -> Engine:
         """The engine, or a 503 saying the server runs without one."""
         if self.engine is None:
-            raise HTTPException(503, "this server runs without the scoring pipeline (case desk only); scoring endpoints are unavailable")
+            raise HTTPException(503, "this server runs without the scoring pipeline (case desk only); "
+                                     "scoring endpoints are unavailable")
         return self.engine
 
     def require_desk(self) -> CaseDesk:

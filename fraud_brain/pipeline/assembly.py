@@ -194,13 +194,6 @@ class Assembly:
     # ------------------------------------------------------------------ products
     def brain(self) -> Brain:
         """The live brain over ``config.state_dir`` (continuing from its snapshot when there is one)."""
-        from fraud_brain.actions import Dispatcher
-        from fraud_brain.actions.cases import CaseService
-        from fraud_brain.features import FeatureEngine
-        from fraud_brain.io.deadletter import DeadLetterStore
-        from fraud_brain.pipeline.brain import Brain
-        from fraud_brain.schema.records import schema_for
-
         from fraud_brain.durability import DurableState
 
         if self.config.state_dir is None:
@@ -240,7 +233,8 @@ class Assembly:
         horizon = int(self.config.dedupe_horizon_hours * 3_600_000)
         engine_dir = part("engine")
         if engine_dir is not None and (engine_dir / "state.npz").exists():
-            engine = FeatureEngine.restore(engine_dir, self.spec, reference, keep_records=True, dedupe_horizon_ms=horizon)
+            engine = FeatureEngine.restore(engine_dir, self.spec, reference, keep_records=True,
+                                           dedupe_horizon_ms=horizon)
         else:
             engine = FeatureEngine(self.spec, reference, keep_records=True, dedupe_horizon_ms=horizon)
         store = self.store()

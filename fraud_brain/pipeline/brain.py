@@ -678,11 +678,12 @@ class Brain:
             out: dict[str, Any] = {}
             try:
                 scorers = self.parts.load_scorers()
-            except Exception as error:  # noqa: BLE001 - any failure keeps the running models
+            except Exception as error:
                 out["models"] = {"status": "kept", "error": str(error)}
             else:
                 self._install(scorers)
-                out["models"] = {"status": "reloaded", **{k: v for k, v in self.versions.items() if k.startswith("model_")}}
+                models = {k: v for k, v in self.versions.items() if k.startswith("model_")}
+                out["models"] = {"status": "reloaded", **models}
             from fraud_brain.rules import RuleManager
 
             engine = self._rules()

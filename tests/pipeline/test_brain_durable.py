@@ -32,9 +32,10 @@ def batches(window: Path) -> list[tuple[str, pl.DataFrame]]:
     """Calls, transfers and labels in time order, cut in small batches of one kind (seeded sizes)."""
     calls = pl.read_parquet(window / "calls.parquet")
     transfers = pl.read_parquet(window / "transfers.parquet")
+    index = pl.int_range(pl.len()).alias("i")
     events = pl.concat(
-        [calls.select(pl.lit("call").alias("kind"), pl.col("start_time").alias("t"), pl.int_range(pl.len()).alias("i")),
-         transfers.select(pl.lit("transfer").alias("kind"), pl.col("time").alias("t"), pl.int_range(pl.len()).alias("i"))]
+        [calls.select(pl.lit("call").alias("kind"), pl.col("start_time").alias("t"), index),
+         transfers.select(pl.lit("transfer").alias("kind"), pl.col("time").alias("t"), index)]
     ).sort("t", "kind")
     rng = np.random.default_rng(11)
     out: list[tuple[str, pl.DataFrame]] = []
