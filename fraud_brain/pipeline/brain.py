@@ -175,6 +175,7 @@ class Brain:
         """The state folder's lock, snapshots and write-ahead log (None: nothing is logged)."""
         self._online_dir = online_dir if online_dir is not None else state_dir / "online"
         self._applied_seq = durable.base_seq if durable is not None else 0
+        self._checkpointed_seq = self._applied_seq if durable is not None and durable.snapshot else -1
         self._replaying = False
         self._since_snapshot = 0
         self._last_snapshot = time.monotonic()
@@ -383,6 +384,7 @@ class Brain:
                                      "cooldowns": self._save_cooldowns, "latest_scores": self._save_latest}
             meta = {"label_cursor": self._label_cursor.isoformat(), "versions": self.versions}
             self.durable.checkpoint(parts, wal_seq=self._applied_seq, meta=meta)
+            self._checkpointed_seq = self._applied_seq
             self._since_snapshot = 0
             self._last_snapshot = time.monotonic()
 
@@ -431,7 +433,8 @@ class Brain:
             if self.durable is None:
                 return
             try:
-                self.checkpoint()
+                if self._checkpointed_seq != self._applied_seq:
+                    self.checkpoint()
             finally:
                 self.durable.close()
                 self.durable = None

@@ -53,3 +53,34 @@ def test_a_second_server_on_the_same_state_folder_exits_with_a_clear_error(tmp_p
     lines = [line for line in second.stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and lines[0].startswith("error: state folder")
     assert f"in use by pid {first.process.pid}" in lines[0]
+
+
+def test_a_torn_snapshot_is_passed_over_and_health_says_so(tmp_path: Path, feed) -> None:
+    import httpx
+
+    from benchmarks.crash_drill import _post
+
+    data, batches = feed
+    (tmp_path / "state").mkdir()
+    server = Server(tmp_path / "state", data, pump_seconds=5)
+    server.start()
+    with httpx.Client(timeout=60) as client:
+        for kind, body in batches[:20]:
+            assert _post(client, server.url, kind, body).status_code == 200
+    server.stop()  # a clean stop checkpoints: the newest snapshot covers everything
+    snapshots = sorted((tmp_path / "state" / "snapshots").iterdir(), key=lambda p: p.name)
+    assert len(snapshots) >= 2
+    newest = snapshots[-1]
+    torn = next(newest.rglob("state.npz"))
+    torn.write_bytes(torn.read_bytes()[:100])
+    server.start()
+    try:
+        health = httpx.get(f"{server.url}/health", timeout=10).json()
+        assert health["status"] == "ok"
+        assert health["recovery"]["snapshot"] != newest.name
+        assert newest.name in health["warnings"][0] and "older snapshot" in health["warnings"][0]
+        with httpx.Client(timeout=60) as client:  # the log after the older snapshot was replayed
+            again = [_post(client, server.url, kind, body).json() for kind, body in batches[:20] if kind != "label"]
+        assert all(a["duplicates"] == a["accepted"] for a in again)
+    finally:
+        server.stop()
