@@ -49,8 +49,10 @@ KEYS = {"feed": "key-feed-drill", "bank": "key-bank-drill", "admin": "key-admin-
 
 
 def sample_batches(hours: float, seed: int = 7, labels_every: int = 6,
-                   sizes: tuple[int, int] = (20, 200)) -> tuple[Path, list[tuple[str, bytes]]]:
-    """The first ``hours`` of the sample as JSON batches (kind, body) of one kind each, in time order."""
+                   sizes: tuple[int, int] = (20, 200),
+                   folder: Path | None = None) -> tuple[Path, list[tuple[str, bytes]]]:
+    """The first ``hours`` of the sample as JSON batches (kind, body) of one kind each, in time order,
+    and a folder (``folder`` or a new temporary one) holding the subscriber profiles."""
     from fraud_brain.io import load_kind
 
     calls = load_kind(SAMPLE, "call")
@@ -82,7 +84,7 @@ def sample_batches(hours: float, seed: int = 7, labels_every: int = 6,
             label_pos += due.height
             if due.height:
                 out.append(("label", due.write_json().encode()))
-    folder = Path(tempfile.mkdtemp(prefix="drill-data-"))
+    folder = folder if folder is not None else Path(tempfile.mkdtemp(prefix="drill-data-"))
     load_kind(SAMPLE, "subscriber").write_parquet(folder / "subscribers.parquet")
     return folder, out
 

@@ -18,8 +18,8 @@ from benchmarks.crash_drill import Server, compare, run, sample_batches
 
 
 @pytest.fixture(scope="module")
-def feed() -> tuple[Path, list[tuple[str, bytes]]]:
-    return sample_batches(hours=3, seed=3)
+def feed(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[tuple[str, bytes]]]:
+    return sample_batches(hours=3, seed=3, folder=tmp_path_factory.mktemp("feed"))
 
 
 def test_kill_9_at_ten_random_points_loses_no_acknowledged_record(tmp_path: Path, feed) -> None:
