@@ -276,17 +276,21 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--batch", type=int, nargs=2, default=(200, 2000), help="smallest and largest batch")
     parser.add_argument("--pause", type=float, nargs=2, default=(1.0, 8.0), help="seconds between kills")
+    parser.add_argument("--pump", type=float, default=0.5, help="seconds between action pump runs (0: off)")
+    parser.add_argument("--out", default="crash_drill.json", help="result file name under benchmarks/results")
     args = parser.parse_args()
     data, batches = sample_batches(args.hours, sizes=tuple(args.batch))
     work = Path(tempfile.mkdtemp(prefix="crash-drill-"))
     (work / "straight").mkdir()
     (work / "crashed").mkdir()
-    straight = run(work / "straight", data, batches, kills=0, seed=args.seed)
-    crashed = run(work / "crashed", data, batches, kills=args.kills, seed=args.seed, pause=tuple(args.pause))
+    straight = run(work / "straight", data, batches, kills=0, seed=args.seed, pump_seconds=args.pump)
+    crashed = run(work / "crashed", data, batches, kills=args.kills, seed=args.seed, pause=tuple(args.pause),
+                  pump_seconds=args.pump)
     verdict = compare(straight, crashed)
     records = crashed.replay_records + crashed.replay_duplicates
     rows = {
-        "simulated hours": args.hours, "batches": len(batches), "batch sizes": tuple(args.batch),
+        "simulated hours": args.hours, "pump seconds": args.pump, "batches": len(batches),
+        "batch sizes": tuple(args.batch),
         "kills": crashed.kills, "restarts": crashed.resent,
         "records re-sent at the end": records, "of which taken again": crashed.replay_records,
         "seconds (uninterrupted / drill)": f"{straight.seconds:.0f} / {crashed.seconds:.0f}",
@@ -295,7 +299,7 @@ def main() -> None:
     for key, value in rows.items():
         print(f"{key:<40} {value}")
     print(f"machine: {platform.machine()} {platform.system()}, {os.cpu_count()} cores")
-    out = Path(__file__).parent / "results" / "crash_drill.json"
+    out = Path(__file__).parent / "results" / args.out
     out.parent.mkdir(exist_ok=True)
     out.write_text(json.dumps({**{k: str(v) for k, v in rows.items()}, "machine": platform.platform()}, indent=2))
 
