@@ -14,6 +14,7 @@ streaming state are single-threaded by design, and one worker serializes them fo
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator
@@ -69,8 +70,8 @@ class _Timing:
         finally:
             route = scope.get("route")
             template = route.path if isinstance(route, Route | WebSocketRoute | Mount) else "unmatched"
-            self.metrics.requests.labels(route=template, method=scope.get("method", ""), status=f"{status[0] // 100}xx").observe(
-                time.perf_counter() - start)
+            self.metrics.requests.labels(route=template, method=scope.get("method", ""),
+                                         status=f"{status[0] // 100}xx").observe(time.perf_counter() - start)
 
 
 def _queue_depths(desk: CaseDesk) -> dict[tuple[str, str], float]:
@@ -163,10 +164,16 @@ def create_app(
                 await asyncio.wait_for(ctx.call(desk.store.schema_version), timeout=5)
             except TimeoutError:
                 status = "busy"  # alive, but the engine thread has been working on one call for 5 s
-            except Exception:  # noqa: BLE001 - a broken store is what this endpoint reports
+            except Exception:
                 store_ok, status = False, "degraded"
-        body = {"status": status, "engine": brain is not None, "store": desk is not None and store_ok,
-                "event_streams": len(hub)}
+        body: dict[str, Any] = {"status": status, "engine": brain is not None,
+                                "store": desk is not None and store_ok, "event_streams": len(hub)}
+        if brain is not None:
+            recovery = brain.recovery
+            body["recovery"] = recovery
+            if recovery.get("skipped_snapshots"):
+                body["warnings"] = [f"started from an older snapshot; skipped {reason}"
+                                    for reason in recovery["skipped_snapshots"]]
         return OrjsonResponse(body, status_code=200 if store_ok else 503)
 
     @app.get("/metrics", tags=["ops"], summary="Prometheus metrics", response_class=Response,
@@ -177,14 +184,15 @@ def create_app(
             key = key_from_headers(request.headers.get("authorization"), request.headers.get("x-api-key"))
             principal = keys.lookup(key) if key else None
             if principal is None:
-                raise HTTPException(401, "a valid API key is required for /metrics", headers={"WWW-Authenticate": "Bearer"})
+                raise HTTPException(401, "a valid API key is required for /metrics",
+                                    headers={"WWW-Authenticate": "Bearer"})
             if principal.role not in ("analyst", "admin"):
-                raise HTTPException(403, f"role {principal.role!r} may not read /metrics; allowed: ['admin', 'analyst']")
+                raise HTTPException(403, f"role {principal.role!r} may not read /metrics; "
+                                         "allowed: ['admin', 'analyst']")
         if desk is not None:
-            try:
+            # the engine is busy: export the depths of the previous scrape
+            with contextlib.suppress(TimeoutError):
                 depths.update(await asyncio.wait_for(ctx.call(_queue_depths, desk), timeout=5))
-            except TimeoutError:
-                pass  # the engine is busy: export the depths of the previous scrape
         return Response(metrics.render(), media_type="text/plain; version=0.0.4")
 
     @app.get("/", include_in_schema=False)
@@ -194,7 +202,8 @@ def create_app(
     app.mount("/console", StaticFiles(directory=STATIC, html=True), name="console")
     limits = RequestLimits(settings.max_in_flight, settings.max_body_bytes, settings.max_small_body_bytes)
     app.add_middleware(_Timing, metrics=metrics)
-    app.add_middleware(LimitsMiddleware, limits=limits, on_reject=lambda reason: metrics.rejected.labels(reason=reason).inc())
+    app.add_middleware(LimitsMiddleware, limits=limits,
+                       on_reject=lambda reason: metrics.rejected.labels(reason=reason).inc())
     app.add_middleware(SecurityHeaders)
     return app
 

@@ -57,6 +57,11 @@ class Engine(Protocol):
         """Running model versions and the rules' version."""
         ...
 
+    @property
+    def recovery(self) -> dict[str, Any]:
+        """How the state was recovered at start (snapshot, WAL seqs, snapshots skipped as damaged)."""
+        ...
+
     def ingest(self, kind: str, raw: pl.DataFrame, source: str) -> IngestReport:
         """Validate, featurize, score and act on a batch of a scored stream."""
         ...

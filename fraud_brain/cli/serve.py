@@ -13,16 +13,22 @@ def serve(
     port: int = typer.Option(8000, help="Port to listen on."),
     keys: Path | None = typer.Option(None, help="TOML file of hashed API keys (see `fraud-brain api-key`); "
                                                 "FRAUD_BRAIN_API_KEYS adds more."),
-    config: Path | None = typer.Option(None, "--config", help="Configuration file (TOML; flags given here override it)."),
+    config: Path | None = typer.Option(None, "--config",
+                                       help="Configuration file (TOML; flags given here override it)."),
     state_dir: Path | None = typer.Option(None, help="State folder of the scoring pipeline (models, rules, store); "
                                                      "without it the server runs the case desk only."),
-    store: Path | None = typer.Option(None, help="SQLite case store for a desk-only server (ignored with --state-dir)."),
-    models_dir: Path | None = typer.Option(None, help="Model registry folder (pipeline; default: the bundled models)."),
-    spec: str | None = typer.Option(None, help="Feature spec: a bundled name or a .toml file (pipeline; default telecom)."),
+    store: Path | None = typer.Option(None, help="SQLite case store for a desk-only server "
+                                                 "(ignored with --state-dir)."),
+    models_dir: Path | None = typer.Option(None, help="Model registry folder (pipeline; default: the bundled "
+                                                      "models)."),
+    spec: str | None = typer.Option(None, help="Feature spec: a bundled name or a .toml file (pipeline; "
+                                               "default telecom)."),
     rules: Path | None = typer.Option(None, help="Rule file (pipeline; default: the bundled rules)."),
     policy: Path | None = typer.Option(None, help="Escalation policy file (pipeline; default: the bundled policy)."),
-    subscribers: Path | None = typer.Option(None, help="Subscriber profile file: reference data and officers' districts (pipeline)."),
-    pump_seconds: float = typer.Option(5.0, help="Seconds between runs of the action workflow's timers and outbox (pipeline)."),
+    subscribers: Path | None = typer.Option(None, help="Subscriber profile file: reference data and officers' "
+                                                       "districts (pipeline)."),
+    pump_seconds: float = typer.Option(5.0, help="Seconds between runs of the action workflow's timers and outbox "
+                                                 "(pipeline)."),
     max_in_flight: int = typer.Option(64, help="Concurrent requests before answering 429."),
     max_body_mb: float = typer.Option(32.0, help="Largest bulk ingest body in MiB (413 beyond)."),
     log_level: str = typer.Option("warning", help="uvicorn log level."),
@@ -34,7 +40,7 @@ def serve(
     from fraud_brain.api import ApiSettings, create_app
     from fraud_brain.api.auth import KeyRing
     from fraud_brain.api.worker import EngineThread
-    from fraud_brain.errors import InputError
+    from fraud_brain.errors import InputError, StateError, first_line
     from fraud_brain.pipeline.assembly import Assembly
     from fraud_brain.pipeline.config import AppConfig
 
@@ -50,17 +56,26 @@ def serve(
     _check_paths(app_config.state_dir, app_config.models_dir, store, app_config.rules_path, app_config.policy_path,
                  app_config.subscribers)
     if len(ring) == 0:
-        console.print("[yellow]no API keys configured: every endpoint but /health and /metrics will answer 401[/yellow]")
+        console.print("[yellow]no API keys configured: every endpoint but /health and /metrics will answer "
+                      "401[/yellow]")
     assembly = Assembly(app_config)
     # The engine and store are opened on the thread that will use them (SQLite connections are per thread).
     worker = EngineThread()
+    brain = None
     try:
-        brain = worker.call_sync(assembly.brain) if app_config.state_dir is not None else None
+        try:
+            brain = worker.call_sync(assembly.brain) if app_config.state_dir is not None else None
+        except StateError as error:
+            # another server holds the folder, or its log lost entries: nothing to serve, say why in one line
+            typer.echo(f"error: {first_line(error)}", err=True)
+            raise typer.Exit(2) from None
         repo = worker.call_sync(assembly.store, store) if brain is None else None
         app = worker.call_sync(create_app, brain, settings, store=repo, keys=ring, worker=worker)
         console.print(f"serving on http://{host}:{port}/  (console: /console/, API docs: /docs)")
         uvicorn.run(app, host=host, port=port, workers=1, log_level=log_level, access_log=False)
     finally:
+        if brain is not None:
+            worker.call_sync(brain.close)  # the last checkpoint, then the state folder is free
         worker.close()
 
 

@@ -34,6 +34,7 @@ from fraud_brain.pipeline.config import AppConfig
 if TYPE_CHECKING:
     from fraud_brain.actions import Adapter, EscalationPolicy, Orchestrator, ReplayResult
     from fraud_brain.actions.clock import Clock
+    from fraud_brain.durability import DurableState
     from fraud_brain.features import Spec
     from fraud_brain.pipeline.batch import RunResult, ScoredHistory
     from fraud_brain.pipeline.brain import Brain
@@ -194,6 +195,23 @@ class Assembly:
     # ------------------------------------------------------------------ products
     def brain(self) -> Brain:
         """The live brain over ``config.state_dir`` (continuing from its snapshot when there is one)."""
+        from fraud_brain.durability import DurableState
+
+        if self.config.state_dir is None:
+            raise MissingInputError("the live brain needs a state folder (--state-dir)")
+        state_dir = self.config.state_dir
+        state_dir.mkdir(parents=True, exist_ok=True)
+        # First the lock (a second server stops here), then the newest good snapshot and the log.
+        durable = DurableState(state_dir)
+        try:
+            return self._recovered_brain(durable)
+        except BaseException:
+            durable.close()
+            raise
+
+    def _recovered_brain(self, durable: DurableState) -> Brain:
+        """The brain from the newest good snapshot of ``durable`` (or the plain files of an older
+        state folder), with the log after it replayed."""
         from fraud_brain.actions import Dispatcher
         from fraud_brain.actions.cases import CaseService
         from fraud_brain.features import FeatureEngine
@@ -201,29 +219,41 @@ class Assembly:
         from fraud_brain.pipeline.brain import Brain
         from fraud_brain.schema.records import schema_for
 
-        if self.config.state_dir is None:
-            raise MissingInputError("the live brain needs a state folder (--state-dir)")
-        state_dir = self.config.state_dir
-        state_dir.mkdir(parents=True, exist_ok=True)
+        state_dir = durable.folder
+        snapshot = durable.snapshot
+
+        def part(name: str) -> Path | None:
+            if snapshot is not None:
+                return snapshot.path(name) if name in snapshot.parts() else None
+            legacy = {"engine": state_dir / "engine", "online": state_dir / "online"}.get(name)
+            return legacy if legacy is not None and legacy.exists() else None
+
         subscribers = self.subscribers
         reference = {"subscribers": subscribers if subscribers is not None else schema_for("subscriber").empty()}
-        snapshot = state_dir / "engine"
         # The engine hands back whole records with their features: the rules read both.
         horizon = int(self.config.dedupe_horizon_hours * 3_600_000)
-        if (snapshot / "state.npz").exists():
-            engine = FeatureEngine.restore(snapshot, self.spec, reference, keep_records=True, dedupe_horizon_ms=horizon)
+        engine_dir = part("engine")
+        if engine_dir is not None and (engine_dir / "state.npz").exists():
+            engine = FeatureEngine.restore(engine_dir, self.spec, reference, keep_records=True,
+                                           dedupe_horizon_ms=horizon)
         else:
             engine = FeatureEngine(self.spec, reference, keep_records=True, dedupe_horizon_ms=horizon)
         store = self.store()
         orchestrator = self.orchestrator(store, self.districts_of(subscribers))
         dispatcher = Dispatcher(store, self.adapters(), orchestrator.clock, orchestrator.policy.outbox,
                                 seed=self.config.seed)
-        return Brain(
+        online = part("online")
+        brain = Brain(
             self.config, spec=self.spec, parts=self, store=store, orchestrator=orchestrator,
             cases=CaseService(store, orchestrator), dispatcher=dispatcher, clock=self.clock,
             subscribers=subscribers, learners={}, engine=engine,
             dead_letters=DeadLetterStore(state_dir / "dead_letters"), state_dir=state_dir,
+            durable=durable, online_dir=online if online is not None else state_dir / "online",
         )
+        if snapshot is not None:
+            brain.restore_extras(part, snapshot.meta.get("label_cursor"))
+        brain.recover()
+        return brain
 
     def score_history(self, data_dir: str | Path, progress: Callable[[int, int], None] | None = None) -> ScoredHistory:
         """Replay and score a data folder with the champion models (what the rules of a run see)."""

@@ -15,11 +15,35 @@ which injects its parts (spec, models, store, orchestrator, adapters, clock) and
 models, rules and policy are reloaded. The same record set gives the same scores whether it
 arrives through :meth:`ingest` in any batch sizes or through the replay of
 :mod:`fraud_brain.pipeline.batch` — one feature definition, one scoring path.
+
+Acknowledged means durable. With a :class:`~fraud_brain.durability.DurableState` (the live
+service always has one), every change of the brain's state is first appended to the
+write-ahead log and only then applied, on the engine thread, in log order:
+
+- ``ingest``: the records that passed validation (Arrow IPC), with their stream and source;
+- ``labels``: confirmed outcomes, from a feed or from the workflow (``source="outcomes"``: the
+  labels the pump read back from the store; their replay also moves the pump's read cursor);
+- ``flush``: an admin's release of every buffered event.
+
+The API answers 2xx only after the append returned (fsync with group commit). Every
+``snapshot_records`` records or ``snapshot_seconds`` seconds (:class:`AppConfig`) the brain
+checkpoints, at the seq of the last entry applied, the feature engine (keyed state, watermark,
+buffer and the dedupe table), each stream's online loop, the rule cooldowns, the latest score
+per entity and the pump's label cursor; the log before the oldest kept snapshot is dropped. On
+start, :meth:`recover` loads the newest good snapshot and replays the entries after it through
+the same code as the live path. What the replay re-does outside the brain is idempotent: the
+store ignores a decision it already holds (same event id and rule), so cases and outbox rows
+exist once. Re-sent batches that were in the log before a crash are duplicates (counted, never
+scored twice).
 """
 
 from __future__ import annotations
 
+import json
+import logging
+import shutil
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -41,6 +65,7 @@ if TYPE_CHECKING:
     from fraud_brain.actions import Dispatcher, Orchestrator
     from fraud_brain.actions.cases import CaseService
     from fraud_brain.actions.clock import Clock
+    from fraud_brain.durability import DurableState
     from fraud_brain.features import FeatureEngine, Spec
     from fraud_brain.features.engine import FeatureBatch
     from fraud_brain.pipeline.config import AppConfig
@@ -49,6 +74,7 @@ if TYPE_CHECKING:
     from fraud_brain.scoring.scorer import Scorer
     from fraud_brain.store.base import Repository
 
+log = logging.getLogger("fraud_brain.pipeline")
 
 @dataclass
 class IngestReport:
@@ -129,6 +155,8 @@ class Brain:
         engine: FeatureEngine,
         dead_letters: DeadLetterStore,
         state_dir: Path,
+        durable: DurableState | None = None,
+        online_dir: Path | None = None,
     ) -> None:
         self.config = config
         self.spec = spec
@@ -143,6 +171,14 @@ class Brain:
         self.engine = engine
         self.dead_letters = dead_letters
         self.state_dir = state_dir
+        self.durable = durable
+        """The state folder's lock, snapshots and write-ahead log (None: nothing is logged)."""
+        self._online_dir = online_dir if online_dir is not None else state_dir / "online"
+        self._applied_seq = durable.base_seq if durable is not None else 0
+        self._checkpointed_seq = self._applied_seq if durable is not None and durable.snapshot else -1
+        self._replaying = False
+        self._since_snapshot = 0
+        self._last_snapshot = time.monotonic()
         self.streams: dict[str, StreamFacts] = stream_facts(spec)
         self.profiles = profile_table(subscribers)
         self._profile_of = {phone: (age, district) for phone, age, district in self.profiles.iter_rows()}
@@ -183,7 +219,7 @@ class Brain:
                     OnlineModel(inputs), len(inputs), negative_after=int(self.config.label_maturity_hours * 3_600_000),
                     capacity=self.config.online_capacity,
                 )
-                learner.load(self.state_dir / "online" / stream)
+                learner.load(self._online_dir / stream)
                 self.learners[stream] = learner
             if scorer.online is None and isinstance(learner.model, OnlineModel):
                 # It learns from every label; the champion's blend decides when its score counts.
@@ -247,21 +283,164 @@ class Brain:
                                      source, stream)
 
     def ingest_validated(self, result: ValidationResult, source: str, stream: str | None = None) -> IngestReport:
-        """:meth:`ingest` of a batch already validated (the API validates off the engine thread)."""
+        """:meth:`ingest` of a batch already validated (the API validates off the engine thread).
+
+        The valid records are in the write-ahead log (on disk) before the engine takes them.
+        """
         name = self._stream_of(stream or result.kind)
         with self._lock:
             report = IngestReport(accepted=result.valid.height, rejected=result.rejected.height)
             report.errors = self._dead_letter(result, source)
-            batch = self.engine.process({name: result.valid} if result.valid.height else {})
-            self._absorb(batch, report, source)
+            if result.valid.height:
+                self._rules()  # a rule file that cannot load fails here, before anything is logged or taken
+                seq = self._log("ingest", result.valid, stream=name, source=source)
+                self._apply_records(name, result.valid, source, report)
+                self._applied(seq, result.valid.height)
             return report
+
+    def _apply_records(self, stream: str, records: pl.DataFrame, source: str, report: IngestReport) -> None:
+        """The engine takes a batch of valid records (the live path and the log's replay)."""
+        self._absorb(self.engine.process({stream: records}), report, source)
 
     def flush(self) -> IngestReport:
         """Release every buffered event regardless of the allowed lateness (end of a replay, shutdown)."""
         with self._lock:
             report = IngestReport()
+            seq = self._log("flush", None, source="flush")
             self._absorb(self.engine.flush(), report, "flush")
+            self._applied(seq, 0)
             return report
+
+    # ------------------------------------------------------------------ durability
+    def _log(self, op: str, records: pl.DataFrame | None, **fields: str) -> int | None:
+        """Append one state change to the write-ahead log and wait until it is on disk; its seq."""
+        if self.durable is None or self._replaying:
+            return None
+        from fraud_brain.durability import table_to_ipc
+
+        payload = table_to_ipc(records.to_arrow()) if records is not None else b""
+        return self.durable.wal.append(payload, header=json.dumps({"op": op, **fields}, sort_keys=True))
+
+    def _applied(self, seq: int | None, records: int) -> None:
+        """Note that log entry ``seq`` is applied; checkpoint when enough records or time went by."""
+        if seq is None:
+            return
+        self._applied_seq = seq
+        self._since_snapshot += max(records, 1)
+        if (self._since_snapshot >= self.config.snapshot_records
+                or time.monotonic() - self._last_snapshot >= self.config.snapshot_seconds):
+            self.checkpoint()
+
+    def recover(self) -> int:
+        """Replay the log entries after the recovered snapshot through the live code; how many.
+
+        Called once by the composition root after the brain is built from that snapshot.
+        """
+        if self.durable is None:
+            return 0
+        from fraud_brain.durability import ipc_to_table
+
+        count = 0
+        with self._lock:
+            self._replaying = True
+            try:
+                for entry in self.durable.replay():
+                    header = json.loads(entry.header)
+                    op, source = header["op"], header.get("source", "replay")
+                    if op == "ingest":
+                        records = cast(pl.DataFrame, pl.from_arrow(ipc_to_table(entry.payload)))
+                        self._apply_records(header["stream"], records, source, IngestReport())
+                    elif op == "labels":
+                        labels = cast(pl.DataFrame, pl.from_arrow(ipc_to_table(entry.payload)))
+                        self._apply_labels(labels, source, IngestReport())
+                    elif op == "flush":
+                        self._absorb(self.engine.flush(), IngestReport(), "flush")
+                    else:
+                        from fraud_brain.errors import StateError
+
+                        raise StateError(f"WAL entry {entry.seq}: unknown operation {op!r}")
+                    self._applied_seq = entry.seq
+                    count += 1
+            finally:
+                self._replaying = False
+        if count:
+            log.info("replayed %d write-ahead log entries after WAL seq %d", count, self.durable.base_seq)
+        return count
+
+    @property
+    def recovery(self) -> dict[str, Any]:
+        """How the state was recovered: snapshot, WAL seqs and any snapshot passed over (for /health)."""
+        if self.durable is None:
+            return {"durable": False}
+        snapshot = self.durable.snapshot
+        return {"durable": True, "snapshot": snapshot.folder.name if snapshot else None,
+                "snapshot_wal_seq": self.durable.base_seq, "applied_wal_seq": self._applied_seq,
+                "skipped_snapshots": list(self.durable.skipped)}
+
+    def checkpoint(self) -> None:
+        """Snapshot the state after the last applied log entry (engine, online loops, cooldowns,
+        latest scores, label cursor), then let the log drop what every kept snapshot covers."""
+        if self.durable is None:
+            return
+        with self._lock:
+            parts: dict[str, Any] = {"engine": self.engine.snapshot, "online": self._save_online,
+                                     "cooldowns": self._save_cooldowns, "latest_scores": self._save_latest}
+            meta = {"label_cursor": self._label_cursor.isoformat(), "versions": self.versions}
+            self.durable.checkpoint(parts, wal_seq=self._applied_seq, meta=meta)
+            self._checkpointed_seq = self._applied_seq
+            self._since_snapshot = 0
+            self._last_snapshot = time.monotonic()
+
+    def _save_online(self, folder: Path) -> None:
+        folder.mkdir(parents=True, exist_ok=True)
+        for stream, learner in self.learners.items():
+            learner.save(folder / stream)
+
+    def _save_cooldowns(self, folder: Path) -> None:
+        folder.mkdir(parents=True, exist_ok=True)
+        if self.rule_engine is not None:
+            self.rule_engine.decider.save(folder / "cooldowns.sqlite")
+
+    def _save_latest(self, folder: Path) -> None:
+        folder.mkdir(parents=True, exist_ok=True)
+        for stream, frames in self._last_scores.items():
+            if frames:
+                latest = pl.concat(frames, how="vertical_relaxed").unique("entity_id", keep="last", maintain_order=True)
+                latest.write_parquet(folder / f"{stream}.parquet")
+
+    def restore_extras(self, folder_of: Callable[[str], Path | None], label_cursor: str | None) -> None:
+        """Take the cooldowns, latest scores and label cursor of a snapshot (the composition root's
+        restore; the engine and online loops are restored as they are built)."""
+        from fraud_brain.rules.decider import Decider
+
+        cooldowns = folder_of("cooldowns")
+        if cooldowns is not None:
+            saved = cooldowns / "cooldowns.sqlite"
+            if saved.exists():
+                # SQLite may touch a file it opens: read a copy, the snapshot stays as checksummed
+                working = self.state_dir / "cooldowns.restored.sqlite"
+                shutil.copyfile(saved, working)
+                self._rules().decider = Decider.restore(working)
+            else:
+                self._rules().decider = Decider()
+        latest = folder_of("latest_scores")
+        if latest is not None:
+            for file in sorted(latest.glob("*.parquet")):
+                self._last_scores[file.stem] = [pl.read_parquet(file)]
+        if label_cursor:
+            self._label_cursor = datetime.fromisoformat(label_cursor)
+
+    def close(self) -> None:
+        """Checkpoint, close the log and release the state folder (a clean shutdown)."""
+        with self._lock:
+            if self.durable is None:
+                return
+            try:
+                if self._checkpointed_seq != self._applied_seq:
+                    self.checkpoint()
+            finally:
+                self.durable.close()
+                self.durable = None
 
     def _absorb(self, batch: FeatureBatch, report: IngestReport, source: str) -> None:
         for stream, late in batch.late.items():
@@ -274,7 +453,7 @@ class Brain:
             if features is None or features.height == 0:
                 continue
             scored = self._score(stream, features)
-            decisions = self._rules().decisions(scored, event=stream)
+            decisions = self._decide(scored, stream)
             if decisions.height:
                 scored, decisions = explain_hits(facts, scored, decisions, self.scorers[stream])
                 ingested = self.orchestrator.ingest(decisions, self.now())
@@ -286,6 +465,28 @@ class Brain:
         if scored_parts:
             report.scored = pl.concat(scored_parts)
         self._learn_matured()
+
+    def _decide(self, scored: pl.DataFrame, stream: str) -> pl.DataFrame:
+        """The rules' decisions on a scored frame. A rule file reloaded on the way that fails on
+        live data is put aside and the version that ran before decides: the engine has already
+        taken these records, so the batch must not fail."""
+        from fraud_brain.rules import RuleManager
+        from fraud_brain.rules.errors import RuleFileError, RuleProblem
+
+        engine = self._rules()
+        manager = engine.rules
+        before = manager.rules if isinstance(manager, RuleManager) else None
+        try:
+            return engine.decisions(scored, event=stream)
+        except Exception as error:
+            if not isinstance(manager, RuleManager) or before is None or manager.rules is before:
+                raise
+            log.warning("rule file %s (version %s) fails on live data (%s); version %s keeps running",
+                        manager.path, manager.rules.version, error, before.version)
+            manager.last_error = RuleFileError([RuleProblem(str(manager.path), None, None,
+                                                            f"fails on live {stream} records: {error}")])
+            manager.rules = before
+            return engine.decisions(scored, event=stream)
 
     def _dead_letter_late(self, stream: str, late: pl.DataFrame, source: str) -> None:
         facts = self.streams.get(stream)
@@ -345,27 +546,35 @@ class Brain:
             result = validate(raw, self.spec.record_schema("label"))
             report = IngestReport(accepted=result.valid.height, rejected=result.rejected.height)
             report.errors = self._dead_letter(result, source)
-            labels = result.valid
-            if labels.height == 0:
+            if result.valid.height == 0:
                 return report
-            # A label becomes known to the brain when it arrives: one stamped earlier than the
-            # watermark (a slow back-office feed) is taken as known now, not set aside as late.
-            if self.engine.max_seen != np.iinfo(np.int64).min:
-                floor = self.engine.max_seen - self.spec.lateness_ms
-                labels = labels.with_columns(
-                    pl.max_horizontal(
-                        pl.col("known_at"), pl.lit(floor).cast(pl.Datetime("ms")).dt.replace_time_zone("UTC")
-                    ).alias("known_at")
-                )
-            if self.spec.label_stream is not None:
-                self._absorb(self.engine.process({self.spec.label_stream: labels}), report, source)
-            for stream, facts in self.streams.items():
-                learner = self.learners.get(stream)
-                named = labels.filter(pl.col("entity_type").cast(pl.String) == facts.label_entity)
-                named = named.unique("entity_id", keep="last", maintain_order=True)
-                if learner is not None and named.height:
-                    learner.learn_labels(named["entity_id"].to_list(), named["is_fraud"].cast(pl.Int8).to_numpy())
+            seq = self._log("labels", result.valid, source=source)
+            self._apply_labels(result.valid, source, report)
+            self._applied(seq, result.valid.height)
             return report
+
+    def _apply_labels(self, labels: pl.DataFrame, source: str, report: IngestReport) -> None:
+        """Valid labels into the engine and the online loops (the live path and the log's replay)."""
+        if source == "outcomes":
+            # the pump read these from the store: a replay moves its read cursor as the live run did
+            self._label_cursor = max(self._label_cursor, cast(datetime, labels["known_at"].max()))
+        # A label becomes known to the brain when it arrives: one stamped earlier than the
+        # watermark (a slow back-office feed) is taken as known now, not set aside as late.
+        if self.engine.max_seen != np.iinfo(np.int64).min:
+            floor = self.engine.max_seen - self.spec.lateness_ms
+            labels = labels.with_columns(
+                pl.max_horizontal(
+                    pl.col("known_at"), pl.lit(floor).cast(pl.Datetime("ms")).dt.replace_time_zone("UTC")
+                ).alias("known_at")
+            )
+        if self.spec.label_stream is not None:
+            self._absorb(self.engine.process({self.spec.label_stream: labels}), report, source)
+        for stream, facts in self.streams.items():
+            learner = self.learners.get(stream)
+            named = labels.filter(pl.col("entity_type").cast(pl.String) == facts.label_entity)
+            named = named.unique("entity_id", keep="last", maintain_order=True)
+            if learner is not None and named.height:
+                learner.learn_labels(named["entity_id"].to_list(), named["is_fraud"].cast(pl.Int8).to_numpy())
 
     def learned(self, stream: str | None = None) -> int:
         """Events the online loop of ``stream`` (default: the payment stream) has learned from:
@@ -475,11 +684,12 @@ class Brain:
             out: dict[str, Any] = {}
             try:
                 scorers = self.parts.load_scorers()
-            except Exception as error:  # noqa: BLE001 - any failure keeps the running models
+            except Exception as error:
                 out["models"] = {"status": "kept", "error": str(error)}
             else:
                 self._install(scorers)
-                out["models"] = {"status": "reloaded", **{k: v for k, v in self.versions.items() if k.startswith("model_")}}
+                models = {k: v for k, v in self.versions.items() if k.startswith("model_")}
+                out["models"] = {"status": "reloaded", **models}
             from fraud_brain.rules import RuleManager
 
             engine = self._rules()
@@ -507,14 +717,19 @@ class Brain:
         if labels.height == 0:
             return 0
         # labels_since is inclusive; repeats are harmless (label ids are deduplicated, and an
-        # event's inputs are learned from once) but the cursor keeps them few.
-        self._label_cursor = cast(datetime, labels["known_at"].max())
-        return self.add_labels(labels, source="outcomes").accepted
+        # event's inputs are learned from once) but the cursor (moved by _apply_labels) keeps them few.
+        report = self.add_labels(labels, source="outcomes")
+        self._label_cursor = max(self._label_cursor, cast(datetime, labels["known_at"].max()))
+        return report.accepted
 
     def snapshot(self) -> None:
         """Persist the engine state, the online loops (models and pending labels) and the rule
-        cooldowns, so a restart continues where this left off."""
+        cooldowns, so a restart continues where this left off (a checkpoint of the state folder;
+        without one, the plain files of the state folder)."""
         with self._lock:
+            if self.durable is not None:
+                self.checkpoint()
+                return
             self.engine.snapshot(self.state_dir / "engine")
             for stream, learner in self.learners.items():
                 learner.save(self.state_dir / "online" / stream)

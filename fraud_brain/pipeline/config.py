@@ -69,6 +69,10 @@ class AppConfig:
     """Scored events kept per stream for their delayed labels (the oldest go first)."""
     payment_stream: str = "transfer"
     """The scored stream a bank's synchronous pre-transfer check scores."""
+    snapshot_seconds: float = 60.0
+    """The live brain checkpoints its state (and trims its write-ahead log) at least this often..."""
+    snapshot_records: int = 100_000
+    """...and after this many logged records (replay after a crash redoes at most about this many)."""
 
     def with_overrides(self, **flags: Any) -> AppConfig:
         """This configuration with every flag that is not None put in (CLI flags over a file)."""
@@ -123,6 +127,8 @@ class AppConfig:
         if self.online_capacity < 1 or self.label_maturity_hours <= 0 or self.dedupe_horizon_hours < 0:
             raise ConfigError(f"{where}: online_capacity must be >= 1, label_maturity_hours > 0 and "
                               "dedupe_horizon_hours >= 0")
+        if self.snapshot_seconds <= 0 or self.snapshot_records < 1:
+            raise ConfigError(f"{where}: snapshot_seconds must be > 0 and snapshot_records >= 1")
 
 
 def _line_of(text: str, key: str) -> int:

@@ -89,6 +89,7 @@ def test_pending_labels_survive_a_model_reload_and_a_restart(tmp_path: Path, win
     brain.add_labels(labels(ids[:20], "a"), source="bank")
     assert brain.learned() == 20  # the rows kept before the reload were still there
     brain.snapshot()
+    brain.close()  # one owner per state folder
     reopened = Assembly(config).brain()
     assert reopened.learned() == 20
     reopened.add_labels(labels(ids[20:50], "b"), source="bank")

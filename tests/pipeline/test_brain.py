@@ -38,7 +38,8 @@ def _ingest_all(brain: Brain, window, batch: int, rng: np.random.Generator) -> p
     transfers = pl.read_parquet(window / "transfers.parquet")
     events = pl.concat(
         [calls.select(pl.lit("call").alias("kind"), pl.col("start_time").alias("t"), pl.int_range(pl.len()).alias("i")),
-         transfers.select(pl.lit("transfer").alias("kind"), pl.col("time").alias("t"), pl.int_range(pl.len()).alias("i"))]
+         transfers.select(pl.lit("transfer").alias("kind"), pl.col("time").alias("t"),
+                          pl.int_range(pl.len()).alias("i"))]
     ).sort("t", "kind")
     scored = []
     start = 0
@@ -79,7 +80,8 @@ def test_bad_records_go_to_dead_letters_and_duplicates_are_ignored(tmp_path, win
     brain = _brain(tmp_path, window)
     transfers = pl.read_parquet(window / "transfers.parquet").head(20)
     raw = transfers.with_columns(pl.col("amount").cast(pl.String))
-    raw = raw.with_columns(pl.when(pl.int_range(pl.len()) == 3).then(pl.lit("-7")).otherwise(pl.col("amount")).alias("amount"))
+    raw = raw.with_columns(pl.when(pl.int_range(pl.len()) == 3).then(pl.lit("-7")).otherwise(pl.col("amount"))
+                           .alias("amount"))
     report = brain.ingest("transfer", raw, source="bank-a")
     assert (report.accepted, report.rejected) == (19, 1)
     assert report.errors[0]["reason"] == "amount -7 must be > 0"
@@ -131,6 +133,7 @@ def test_snapshot_and_reopen_continue_the_stream(tmp_path, window):
     half = transfers.height // 2
     brain.ingest("transfer", transfers.head(half), source="bank")
     brain.snapshot()
+    brain.close()  # one owner per state folder: the next brain may open it only now
     reopened = _brain(tmp_path, window)
     assert reopened.ingest("transfer", transfers.head(half), source="bank").duplicates == half
 
@@ -171,7 +174,8 @@ def test_entity_risk_is_the_latest_score_of_the_entity(tmp_path, window):
         report = brain.ingest("transfer", transfers.slice(start, 50), source="bank")
         scored.append(report.scored)
     scored.append(brain.flush().scored)
-    scores = pl.concat(scored).join(transfers.select(pl.col("transfer_id").alias("id"), "payer_account", "time"), on="id")
+    scores = pl.concat(scored).join(transfers.select(pl.col("transfer_id").alias("id"), "payer_account", "time"),
+                                    on="id")
     busiest = scores.group_by("payer_account").len().sort("len", descending=True)["payer_account"][0]
     last = scores.filter(pl.col("payer_account") == busiest).sort("time").row(-1, named=True)
     risk = brain.entity_risk("account", busiest)
@@ -221,7 +225,8 @@ def test_the_check_sees_what_ingesting_the_transfer_next_would_see(tmp_path, win
         check = brain.check_transfer({**row, "time": row["time"].isoformat()})
         # the batch path on the same state: a frame peek, score_batch, assemble, the rules
         features = brain.engine.peek("transfer", record)
-        batch = assemble(brain.streams["transfer"], record, features, scorer.score_batch(features, learn_anomaly=False), brain.profiles)
+        scores = scorer.score_batch(features, learn_anomaly=False)
+        batch = assemble(brain.streams["transfer"], record, features, scores, brain.profiles)
         assert check.score == pytest.approx(batch["score"][0], rel=1e-12)
         active = rules.evaluate(batch, event="transfer").filter(pl.col("mode") == "active")
         assert check.rules == active["rule"].to_list()
