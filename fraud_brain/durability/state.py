@@ -56,7 +56,8 @@ class DurableState:
                 where = f"snapshot {self.snapshot.folder.name}" if self.snapshot else "no snapshot (empty state)"
                 raise StateError(f"state folder {self.folder}: recovery starts from {where} at WAL seq "
                                  f"{self.base_seq}, but the log begins at seq {first}: entries "
-                                 f"{self.base_seq + 1}..{first - 1} are lost (log segments or newer snapshots were deleted)"
+                                 f"{self.base_seq + 1}..{first - 1} are lost "
+                                 "(log segments or newer snapshots were deleted)"
                                  + "".join(f"; skipped {reason}" for reason in self.skipped))
         except BaseException:
             self.lock.release()

@@ -28,6 +28,7 @@ from fraud_brain.pipeline.scored import assemble, explain_hits, profile_table, s
 if TYPE_CHECKING:
     from fraud_brain.features import Spec
     from fraud_brain.pipeline.assembly import Assembly
+    from fraud_brain.rules import RuleSet
 
 
 def load_spec_sources(data_dir: str | Path, spec: Spec) -> tuple[dict[str, pl.DataFrame], dict[str, pl.DataFrame]]:
@@ -45,7 +46,8 @@ def load_spec_sources(data_dir: str | Path, spec: Spec) -> tuple[dict[str, pl.Da
             sources[kind] = frame
     scored_kinds = {spec.streams[s].schema or s for s in spec.scored_streams()}
     if not scored_kinds & set(sources):
-        raise MissingInputError(f"data folder {folder}: no records of a scored stream ({', '.join(sorted(scored_kinds))})")
+        kinds = ", ".join(sorted(scored_kinds))
+        raise MissingInputError(f"data folder {folder}: no records of a scored stream ({kinds})")
     truth: dict[str, pl.DataFrame] = {}
     for name in TRUTH_FILES:
         found = find_record_file(folder, name)
@@ -119,7 +121,7 @@ class RunResult:
     """The :class:`fraud_brain.actions.ReplayResult` of the decisions (store, ingest and dispatch reports)."""
 
 
-def decide(rules, scored: dict[str, pl.DataFrame]) -> pl.DataFrame:  # noqa: ANN001 - RuleSet
+def decide(rules: RuleSet, scored: dict[str, pl.DataFrame]) -> pl.DataFrame:
     """Every hit of every scored stream, through one cooldown decider in event-time order."""
     from fraud_brain.rules import Decider, empty_hits
 

@@ -31,7 +31,9 @@ from fraud_brain.schema.records import AGE_BANDS, RecordSchema
 
 PROFILE_COLUMNS: dict[str, pl.DataType] = {"age_band": pl.Enum(AGE_BANDS), "district": pl.String()}
 """The victim's profile columns a scored frame carries (from the subscriber reference data)."""
-SCORED_COLUMNS = ("score", "offline_score", "online_score", "anomaly_score", "reasons_en", "reasons_zh", "reason_features")
+SCORED_COLUMNS = (
+    "score", "offline_score", "online_score", "anomaly_score", "reasons_en", "reasons_zh", "reason_features",
+)
 """The scorer's columns of a scored frame, in order (:meth:`fraud_brain.scoring.scorer.Scorer.score_batch`)."""
 
 
@@ -147,11 +149,13 @@ def explain_hits(
     >>> class Fixed:
     ...     def explain(self, features):
     ...         return features.select("call_id", pl.lit(["long call"]).alias("reasons_en"),
-    ...                                pl.lit(["长通话"]).alias("reasons_zh"), pl.lit(["call_minutes"]).alias("reason_features"))
+    ...                                pl.lit(["长通话"]).alias("reasons_zh"),
+    ...                                pl.lit(["call_minutes"]).alias("reason_features"))
     >>> none = pl.lit([], dtype=pl.List(pl.String))
     >>> scored = pl.DataFrame({"call_id": ["c1", "c2"], "score": [0.2, 0.1]}).with_columns(
     ...     reasons_en=none, reasons_zh=none, reason_features=none)
-    >>> hits = pl.DataFrame({"event_id": ["c2"], "event": ["call"], "reasons": [[]]}, schema_overrides={"reasons": pl.List(pl.String)})
+    >>> hits = pl.DataFrame({"event_id": ["c2"], "event": ["call"], "reasons": [[]]},
+    ...                     schema_overrides={"reasons": pl.List(pl.String)})
     >>> from fraud_brain.features import resolve_spec
     >>> scored, hits = explain_hits(stream_facts(resolve_spec("telecom"))["call"], scored, hits, Fixed())
     >>> scored["reasons_en"].to_list(), hits["reasons"].to_list()

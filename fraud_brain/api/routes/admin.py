@@ -12,12 +12,14 @@ router = APIRouter(tags=["admin"])
 
 
 @router.post("/v1/admin/reload", summary="Reload models and rules")
-async def reload(principal: Principal = Depends(require("admin")), ctx: ApiContext = Depends(get_ctx)) -> OrjsonResponse:
+async def reload(
+    principal: Principal = Depends(require("admin")), ctx: ApiContext = Depends(get_ctx)
+) -> OrjsonResponse:
     """Hot-reload models and rules; a failed reload keeps the running ones and says why (audited either way)."""
     engine = ctx.require_engine()
     try:
         result = await ctx.call(engine.reload)
-    except Exception as error:  # noqa: BLE001 - the old configuration keeps running; report why the new one did not load
+    except Exception as error:  # the old configuration keeps running; report why the new one did not load
         if ctx.desk is not None:
             await ctx.call(ctx.desk.audit, principal, "reload_failed", "models+rules", {"error": str(error)})
         raise HTTPException(409, f"reload failed, the previous models and rules stay in use: {error}") from None
@@ -34,7 +36,8 @@ async def flush(principal: Principal = Depends(require("admin")), ctx: ApiContex
     engine = ctx.require_engine()
     report = await ctx.call(engine.flush)
     if ctx.desk is not None:
-        await ctx.call(ctx.desk.audit, principal, "flush", "engine", {"scored": report.scored.height, "alerts": report.alerts})
+        flushed = {"scored": report.scored.height, "alerts": report.alerts}
+        await ctx.call(ctx.desk.audit, principal, "flush", "engine", flushed)
     if report.alerts and ctx.hub is not None:
         ctx.hub.publish("alerts", {"count": report.alerts, "kind": "flush"})
     if ctx.metrics is not None:
