@@ -33,8 +33,8 @@ if TYPE_CHECKING:
 
 def load_spec_sources(data_dir: str | Path, spec: Spec) -> tuple[dict[str, pl.DataFrame], dict[str, pl.DataFrame]]:
     """Every record kind of ``spec`` found in a data folder (validated), by kind, and its ground truth."""
-    from fraud_brain.io.files import find_record_file, load_kind
-    from fraud_brain.scoring.dataset import TRUTH_FILES
+    from fraud_brain.io.files import load_kind
+    from fraud_brain.scoring.dataset import read_truth
 
     folder = Path(data_dir)
     if not folder.is_dir():
@@ -48,12 +48,7 @@ def load_spec_sources(data_dir: str | Path, spec: Spec) -> tuple[dict[str, pl.Da
     if not scored_kinds & set(sources):
         kinds = ", ".join(sorted(scored_kinds))
         raise MissingInputError(f"data folder {folder}: no records of a scored stream ({kinds})")
-    truth: dict[str, pl.DataFrame] = {}
-    for name in TRUTH_FILES:
-        found = find_record_file(folder, name)
-        if found is not None and found.suffix == ".parquet":
-            truth[name] = pl.read_parquet(found)
-    return sources, truth
+    return sources, read_truth(folder)
 
 
 @dataclass

@@ -171,18 +171,29 @@ def default_split(
 
 def load_sources(data_dir: str | Path) -> tuple[dict[str, pl.DataFrame], dict[str, pl.DataFrame]]:
     """The record files of a data folder (validated) and its ground-truth files, if any."""
-    from fraud_brain.io.files import find_record_file, load_folder
+    from fraud_brain.io.files import load_folder
 
     folder = Path(data_dir)
     if not folder.is_dir():
         raise MissingInputError(f"data folder {folder} does not exist")
     sources = load_folder(folder, required=("transfer", "label"))
+    return sources, read_truth(folder)
+
+
+def read_truth(folder: Path) -> dict[str, pl.DataFrame]:
+    """The simulated ground-truth files of a data folder (``truth_*.parquet``), by name; for measuring only.
+
+    >>> read_truth(Path("/nonexistent"))
+    {}
+    """
+    from fraud_brain.io.files import find_record_file
+
     truth: dict[str, pl.DataFrame] = {}
     for name in TRUTH_FILES:
         found = find_record_file(folder, name)
         if found is not None and found.suffix == ".parquet":
             truth[name] = pl.read_parquet(found)
-    return sources, truth
+    return truth
 
 
 def build_training_data(
