@@ -1,6 +1,6 @@
 """Detection-quality metrics, computed exactly with scikit-learn and polars.
 
-The measures of DOMAIN.md: average precision, ROC-AUC, precision at a daily alert budget
+The measures a centre judges detection by: average precision, ROC-AUC, precision at a daily alert budget
 ("card precision@k": the top-k entities per day, entities already alerted removed), the share
 of scam money flagged at or before the transfer, the median time from the first scam call to
 the alert, and false alarms per 10,000 legitimate transfers.

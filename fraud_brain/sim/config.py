@@ -25,7 +25,7 @@ SCAM_TYPOLOGIES = (
     "fake_customer_service",
     "impersonating_police",
 )
-"""The five call-then-transfer scam typologies the rings run, in DOMAIN.md order."""
+"""The five call-then-transfer scam typologies the rings run (their sequences: :mod:`fraud_brain.sim.scams`)."""
 
 TYPOLOGY_SHARES = (0.32, 0.18, 0.15, 0.20, 0.15)
 """Share of scam episodes by typology (order-brushing is about a third of cases)."""

@@ -1,7 +1,7 @@
 """Scam activity: the rings' cold calls, victim episodes by typology, Wangiri, and mule flows.
 
-Each episode is one victim of one ring with the typology's call-then-transfer sequence
-(DOMAIN.md): order-brushing (a small rebate, then escalating top-ups over hours to days), fake
+Each episode is one victim of one ring with the typology's call-then-transfer sequence:
+order-brushing (a small rebate, then escalating top-ups over hours to days), fake
 investment (grooming calls over days, a small deposit, a "profit" withdrawal, one large
 deposit), fake loan (fee after fee), fake customer service (transfers during or minutes after
 the call), impersonating police (a 20+ minute call, then many transfers to a "safe account",
